@@ -64,6 +64,15 @@ function toAjvSchema(schema: JSONSchema, isRoot = true): JSONSchema {
       out[k] = v;
     }
   }
+  // OpenAPI v3.0 writes an exclusive bound as a boolean beside minimum/maximum; Ajv (draft 7) wants the number.
+  if (out.exclusiveMinimum === true) {
+    out.exclusiveMinimum = out.minimum;
+    delete out.minimum;
+  }
+  if (out.exclusiveMaximum === true) {
+    out.exclusiveMaximum = out.maximum;
+    delete out.maximum;
+  }
   // Kubernetes prunes (or with fieldValidation=Strict rejects) fields the schema does not declare; we reject.
   const preserve = schema['x-kubernetes-preserve-unknown-fields'] === true;
   if (schema.type === 'object' && schema.properties && !preserve && !('additionalProperties' in schema)) out.additionalProperties = false;
@@ -103,11 +112,13 @@ function toFieldError(e: ErrorObject, root: unknown): FieldError | undefined {
     case 'enum':
       return { field, reason: 'FieldValueNotSupported', message: `Unsupported value: ${show(value)}: supported values: ${(p.allowedValues as unknown[]).map(show).join(', ')}` };
     case 'minimum':
-    case 'exclusiveMinimum':
       return { field, reason: 'FieldValueInvalid', message: `Invalid value: ${show(value)}: ${field} in body should be greater than or equal to ${p.limit}` };
+    case 'exclusiveMinimum':
+      return { field, reason: 'FieldValueInvalid', message: `Invalid value: ${show(value)}: ${field} in body should be greater than ${p.limit}` };
     case 'maximum':
-    case 'exclusiveMaximum':
       return { field, reason: 'FieldValueInvalid', message: `Invalid value: ${show(value)}: ${field} in body should be less than or equal to ${p.limit}` };
+    case 'exclusiveMaximum':
+      return { field, reason: 'FieldValueInvalid', message: `Invalid value: ${show(value)}: ${field} in body should be less than ${p.limit}` };
     case 'minLength':
       return { field, reason: 'FieldValueInvalid', message: `Invalid value: ${show(value)}: ${field} in body should be at least ${p.limit} chars long` };
     case 'maxLength':

@@ -41,7 +41,7 @@ export interface CameraSpec {
    */
   source: string;
   /**
-   * Frames per second to process. Live sources are sampled down to this rate; 0 is not allowed.
+   * Frames per second to process (above 0, at most 60). Live sources are sampled down to this rate.
    */
   fps?: number;
   /**
@@ -370,7 +370,7 @@ export interface CameraStatus {
    */
   framesProcessed?: number;
   /**
-   * Frames in a recorded source
+   * Frames in a recorded source, when known.
    */
   totalFrames?: number;
   /**
