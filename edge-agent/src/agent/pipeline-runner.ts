@@ -1,0 +1,148 @@
+// The production CameraRunner: the vision pipeline (edge-agent/src/pipeline) on one camera, reporting its
+// source state, frame rate and tracks, and batching per-frame observations for the transport.
+import type { CameraReport, ObservationBatch, TrackObservation } from '@mei/contracts';
+import { createCameraPipeline, type FrameResult, type Pipeline } from '../pipeline/pipeline.ts';
+import type { SourceState } from '../sources/index.ts';
+import { cameraField, type CameraRunner, type CameraRunnerContext, type CameraRunnerFactory } from './camera-runner.ts';
+
+const STATE: Record<SourceState, CameraReport['state']> = {
+  connecting: 'Connecting',
+  streaming: 'Streaming',
+  retrying: 'Retrying',
+  completed: 'Completed',
+  failed: 'Failed',
+};
+/** Observation batches go out at least this often, or when this many frames are waiting. */
+const BATCH_MS = 250;
+const BATCH_FRAMES = 25;
+/** A track's embedding is sent again after this long (the identity service needs it rarely). */
+const EMBEDDING_EVERY_MS = 2_000;
+const FPS_WINDOW_MS = 5_000;
+
+export const pipelineRunnerFactory =
+  (env: NodeJS.ProcessEnv = process.env): CameraRunnerFactory =>
+  (ctx) =>
+    new PipelineCameraRunner(ctx, env);
+
+export class PipelineCameraRunner implements CameraRunner {
+  readonly camera: string;
+  private state: CameraReport['state'] = 'Pending';
+  private message?: string;
+  private framesProcessed = 0;
+  private totalFrames?: number;
+  private activeTracks = 0;
+  private lastFrameTime?: string;
+  private readonly frameTimes: number[] = [];
+  private pending: ObservationBatch['frames'] = [];
+  private pendingEmbeddings: NonNullable<ObservationBatch['embeddings']> = [];
+  private readonly embeddingSentAt = new Map<number, number>();
+  private lastFlush = Date.now();
+  private pipeline?: Pipeline;
+  private running?: Promise<void>;
+  private stopped = false;
+
+  constructor(
+    private readonly ctx: CameraRunnerContext,
+    private readonly env: NodeJS.ProcessEnv,
+  ) {
+    this.camera = ctx.camera.name;
+  }
+
+  async start(): Promise<void> {
+    const { task, camera } = this.ctx;
+    this.setState('Connecting');
+    let pipeline: Awaited<ReturnType<typeof createCameraPipeline>>;
+    try {
+      pipeline = await createCameraPipeline({
+        camera,
+        models: task.models,
+        tracking: task.tracking,
+        mode: task.mode,
+        threads: task.threads,
+        env: this.env,
+        field: cameraField(camera.name),
+      });
+    } catch (err) {
+      // Bad source or model: the message names the spec field; the agent keeps running the other cameras.
+      this.setState('Failed', (err as Error).message);
+      return;
+    }
+    if (this.stopped) return void (await pipeline.dispose());
+    this.pipeline = pipeline;
+    this.totalFrames = pipeline.source.info.totalFrames;
+    pipeline.source.on('state', (ev: { state: SourceState; reason?: string }) => this.setState(STATE[ev.state], ev.reason));
+    this.running = pipeline
+      .run((r) => this.onFrame(r))
+      .then(
+        () => {
+          if (!this.stopped && this.state !== 'Failed') this.setState('Completed');
+        },
+        (err: Error) => this.setState('Failed', err.message),
+      )
+      .finally(async () => {
+        this.flush();
+        await pipeline.dispose();
+      });
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.pipeline?.stop();
+    await this.running;
+  }
+
+  report(): CameraReport {
+    const now = Date.now();
+    const recent = this.frameTimes.filter((t) => now - t <= FPS_WINDOW_MS);
+    const span = recent.length > 1 ? (recent[recent.length - 1] - recent[0]) / 1000 : 0;
+    return {
+      name: this.camera,
+      state: this.state,
+      fps: span > 0 ? Math.round(((recent.length - 1) / span) * 100) / 100 : 0,
+      activeTracks: this.activeTracks,
+      framesProcessed: this.framesProcessed,
+      totalFrames: this.totalFrames,
+      message: this.message?.slice(0, 1024),
+      lastFrameTime: this.lastFrameTime,
+    };
+  }
+
+  private setState(state: CameraReport['state'], message?: string): void {
+    if (state === this.state && message === this.message) return;
+    this.state = state;
+    this.message = message;
+    this.ctx.onChange();
+  }
+
+  private onFrame(r: FrameResult): void {
+    const now = Date.now();
+    this.framesProcessed++;
+    this.lastFrameTime = new Date(now).toISOString();
+    this.frameTimes.push(now);
+    while (this.frameTimes.length && now - this.frameTimes[0] > FPS_WINDOW_MS) this.frameTimes.shift();
+    this.activeTracks = r.tracks.filter((t) => t.state === 'confirmed').length;
+    if (this.state !== 'Streaming' && this.state !== 'Retrying') this.setState('Streaming');
+
+    const tracks: TrackObservation[] = r.tracks
+      .filter((t) => t.state !== 'removed')
+      .slice(0, 500)
+      .map((t) => ({ id: t.id, x: t.x, y: t.y, w: Math.max(0, t.w), h: Math.max(0, t.h), score: Math.min(1, Math.max(0, t.score)), state: t.state }));
+    this.pending.push({ frameIndex: r.frameIndex, timestampMs: Math.max(0, r.timestampMs), emittedAt: now, width: r.width, height: r.height, tracks });
+    for (const t of r.tracks) {
+      if (t.state !== 'confirmed' || !t.embedding || t.embedding.length < 8) continue;
+      if (now - (this.embeddingSentAt.get(t.id) ?? 0) < EMBEDDING_EVERY_MS) continue;
+      this.embeddingSentAt.set(t.id, now);
+      this.pendingEmbeddings.push({ id: t.id, vector: Array.from(t.embedding) });
+    }
+    if (this.embeddingSentAt.size > 1000) for (const [id, at] of this.embeddingSentAt) if (now - at > 60_000) this.embeddingSentAt.delete(id);
+    if (this.pending.length >= BATCH_FRAMES || now - this.lastFlush >= BATCH_MS) this.flush();
+  }
+
+  private flush(): void {
+    this.lastFlush = Date.now();
+    if (!this.pending.length) return;
+    const frames = this.pending.splice(0, this.pending.length);
+    const embeddings = this.pendingEmbeddings.splice(0, 500);
+    this.ctx.emitObservations({ camera: this.camera, frames, ...(embeddings.length ? { embeddings } : {}) });
+  }
+}

@@ -1,0 +1,100 @@
+// `mei-agent run`: the edge worker. Connects to the MEI server, runs the cameras the server assigns to this
+// node and reports on them until the server stops it. Started by the server (embedded mode: a child
+// process; Kubernetes: a Pod); the token comes from MEI_AGENT_TOKEN or --token-file, never argv.
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { EdgeAgent } from '../agent/agent.ts';
+import { pipelineRunnerFactory } from '../agent/pipeline-runner.ts';
+import type { CameraRunnerFactory } from '../agent/camera-runner.ts';
+import { AgentConnection } from '../transport/connection.ts';
+import { UsageError } from './usage.ts';
+
+export const RUN_USAGE = `usage: mei-agent run --server <url> --node <name> [--token-file <file>]
+  --server <url>        the MEI server, e.g. http://127.0.0.1:3000
+  --node <name>         the edge node this agent runs for (must match its token)
+  --token-file <file>   read the agent token from a file (default: env MEI_AGENT_TOKEN)
+Exit codes: 0 all tasks stopped or finished, 1 a history task failed, 2 usage, 3 token refused.`;
+
+const NODE_RE = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+/** How often an embedded-mode agent checks that the server that started it is still alive. */
+const PARENT_CHECK_MS = 2_000;
+
+export interface RunAgentDeps {
+  env?: NodeJS.ProcessEnv;
+  /** Replaces the vision pipeline (tests). */
+  runners?: CameraRunnerFactory;
+  log?: (msg: string) => void;
+  /** Exit the process 2 s after finishing if something still holds it open (default true; tests: false). */
+  forceExit?: boolean;
+}
+
+export async function runAgentCommand(argv: string[], deps: RunAgentDeps = {}): Promise<number> {
+  const env = deps.env ?? process.env;
+  const log = deps.log ?? ((msg: string) => console.log(`${new Date().toISOString()} ${msg}`));
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: { server: { type: 'string' }, node: { type: 'string' }, 'token-file': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  });
+  if (values.help) {
+    console.log(RUN_USAGE);
+    return 0;
+  }
+  const server = values.server ?? '';
+  if (!/^https?:\/\/[^\s]+$/.test(server)) throw new UsageError(`--server must be an http(s) URL, got '${server}'`);
+  const node = values.node ?? '';
+  if (!NODE_RE.test(node) || node.length > 253) throw new UsageError(`--node must be a node name (lowercase letters, digits, '-', '.'), got '${node}'`);
+  const token = readToken(values['token-file'], env);
+
+  let agent!: EdgeAgent;
+  const connection = new AgentConnection(
+    { serverUrl: server, token, log },
+    {
+      onTask: (task) => void agent.handleTask(task),
+      onStop: (stop) => void agent.handleStop(stop),
+      onConnect: () => agent.onConnect(),
+      onFatal: (reason) => {
+        log(reason);
+        void agent.shutdown(reason, 3);
+      },
+    },
+  );
+  agent = new EdgeAgent({ node, transport: connection, runners: deps.runners ?? pipelineRunnerFactory(env), log });
+
+  const onSignal = (sig: string) => void agent.shutdown(`received ${sig}`);
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  // Embedded mode: if the server died without stopping us (SIGKILL), nobody will; leave with it.
+  const parent = Number(env.MEI_AGENT_PARENT_PID);
+  const parentCheck = parent
+    ? setInterval(() => {
+        if (process.ppid !== parent) void agent.shutdown(`server process ${parent} is gone`, 1);
+      }, PARENT_CHECK_MS)
+    : undefined;
+
+  log(`mei-agent run: node ${node}, server ${server}`);
+  const code = await agent.finished;
+  clearInterval(parentCheck);
+  process.off('SIGTERM', onSignal);
+  process.off('SIGINT', onSignal);
+  connection.close();
+  log(`mei-agent run: exiting with code ${code}`);
+  // Native libraries (onnxruntime) can hold the event loop open; the work is done, so do not wait on them.
+  if (deps.forceExit !== false) setTimeout(() => process.exit(code), 2_000).unref();
+  return code;
+}
+
+function readToken(file: string | undefined, env: NodeJS.ProcessEnv): string {
+  if (file) {
+    try {
+      const t = readFileSync(file, 'utf8').trim();
+      if (t) return t;
+    } catch (err) {
+      throw new UsageError(`--token-file ${file}: ${(err as Error).message}`);
+    }
+    throw new UsageError(`--token-file ${file} is empty`);
+  }
+  const t = env.MEI_AGENT_TOKEN?.trim();
+  if (!t) throw new UsageError('no agent token: set MEI_AGENT_TOKEN or pass --token-file');
+  return t;
+}

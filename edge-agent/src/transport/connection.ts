@@ -1,0 +1,104 @@
+// The agent's link to the server: a Socket.IO client on the /agent namespace, authenticated with the
+// per-worker token, typed with the contract's events. Network drops reconnect with exponential backoff;
+// a refused token is retried a few times (the server may be restarting) and then reported as fatal.
+import { io, type Socket } from 'socket.io-client';
+import {
+  AGENT_NAMESPACE,
+  type Ack,
+  type AgentToServerEvents,
+  type ServerToAgentEvents,
+  type TaskAssignment,
+  type TaskStop,
+} from '@mei/contracts';
+
+export type AgentSocket = Socket<ServerToAgentEvents, AgentToServerEvents>;
+type Emitted = keyof AgentToServerEvents;
+type Payload<E extends Emitted> = Parameters<AgentToServerEvents[E]>[0];
+
+export interface AgentConnectionOptions {
+  serverUrl: string;
+  token: string;
+  /** Consecutive refusals of the token before giving up (default 5). */
+  maxAuthFailures?: number;
+  reconnectDelayMs?: number;
+  reconnectDelayMaxMs?: number;
+  /** How long send() waits for the server's ack. */
+  ackTimeoutMs?: number;
+  log?: (msg: string) => void;
+}
+
+export interface AgentConnectionHandlers {
+  onTask(task: TaskAssignment): void;
+  onStop(stop: TaskStop): void;
+  /** Called on every (re)connect: resend whatever the server must know. */
+  onConnect?(): void;
+  /** The server refused the token for good (job deleted, wrong token): the agent should exit. */
+  onFatal(reason: string): void;
+}
+
+export class AgentConnection {
+  readonly socket: AgentSocket;
+  private authFailures = 0;
+  private retryTimer?: NodeJS.Timeout;
+  private closed = false;
+
+  constructor(
+    private readonly o: AgentConnectionOptions,
+    handlers: AgentConnectionHandlers,
+  ) {
+    const base = o.reconnectDelayMs ?? 500;
+    const max = o.reconnectDelayMaxMs ?? 10_000;
+    const log = o.log ?? (() => {});
+    this.socket = io(new URL(AGENT_NAMESPACE, o.serverUrl).toString(), {
+      auth: { token: o.token },
+      reconnectionDelay: base,
+      reconnectionDelayMax: max,
+      randomizationFactor: 0.3,
+      // WebSocket first: one long-lived TCP connection per agent; polling stays as a fallback.
+      transports: ['websocket', 'polling'],
+    });
+    this.socket.on('connect', () => {
+      this.authFailures = 0;
+      log(`connected to ${o.serverUrl}`);
+      handlers.onConnect?.();
+    });
+    this.socket.on('disconnect', (reason) => log(`disconnected (${reason})`));
+    this.socket.on('connect_error', (err) => {
+      // socket.active: the client retries by itself (network error). Otherwise the server refused us.
+      if (this.socket.active || this.closed) return log(`cannot reach ${o.serverUrl}: ${err.message}; retrying`);
+      this.authFailures++;
+      const limit = o.maxAuthFailures ?? 5;
+      if (this.authFailures >= limit) return handlers.onFatal(`server refused the agent token ${this.authFailures} times (${err.message})`);
+      const delay = Math.min(max, base * 2 ** (this.authFailures - 1));
+      log(`server refused the connection (${err.message}); retry ${this.authFailures}/${limit - 1} in ${delay} ms`);
+      this.retryTimer = setTimeout(() => this.socket.connect(), delay);
+    });
+    this.socket.on('task', (task) => handlers.onTask(task));
+    this.socket.on('task:stop', (stop) => handlers.onStop(stop));
+  }
+
+  get connected(): boolean {
+    return this.socket.connected;
+  }
+
+  /**
+   * Sends when connected and resolves with the server's ack. While disconnected nothing is queued (the
+   * caller resends current state on reconnect) and the result is {ok: false}.
+   */
+  async send<E extends Emitted>(event: E, payload: Payload<E>): Promise<Ack> {
+    if (!this.socket.connected) return { ok: false, error: 'not connected' };
+    try {
+      // The event map types acks as an optional callback; at run time the server always answers with an Ack.
+      const socket = this.socket.timeout(this.o.ackTimeoutMs ?? 10_000) as unknown as { emitWithAck(ev: string, p: unknown): Promise<Ack> };
+      return await socket.emitWithAck(event, payload);
+    } catch (err) {
+      return { ok: false, error: (err as Error).message };
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.retryTimer);
+    this.socket.disconnect();
+  }
+}

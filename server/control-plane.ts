@@ -1,0 +1,107 @@
+// The control plane: database -> job backend -> worker runtime -> controllers, plus auth. One factory picks
+// the backend and runtime for the mode (embedded: Prisma store + local agent processes; kubernetes:
+// kube-apiserver + Pods), so nothing downstream knows which mode it runs in.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createValidator, type JSONSchema, type ServerInfo } from '@mei/contracts';
+import { loadJobSchema } from '@mei/contracts/crd';
+import type { JobBackend, WorkerRuntime } from './backend/types.ts';
+import { AgentTokens } from './auth/agent-tokens.ts';
+import { LoginRateLimiter } from './auth/login-limiter.ts';
+import { Sessions } from './auth/sessions.ts';
+import { loadServerSecret } from './auth/signing.ts';
+import { UserDirectory } from './auth/users.ts';
+import type { Logger } from './controllers/log.ts';
+import { ControllerManager } from './controllers/manager.ts';
+import type { ApiContext } from './http/context.ts';
+import { ensureDemoJob } from './runtime/demo-job.ts';
+import { LocalProcessRuntime, agentCommandFromEnv } from './runtime/local-processes.ts';
+
+export type Mode = ServerInfo['mode'];
+
+export interface ControlPlane extends ApiContext {
+  mode: Mode;
+  runtime: WorkerRuntime;
+  controllers: ControllerManager;
+  tokens: AgentTokens;
+  close(): Promise<void>;
+}
+
+export interface ControlPlaneOptions {
+  env: NodeJS.ProcessEnv;
+  /** Where the server keeps its secret, generated passwords and (embedded) database. */
+  stateDir: string;
+  /** Where agents connect; known once the HTTP server listens. */
+  serverUrl(): string;
+  log: Logger;
+}
+
+const VERSION: string = JSON.parse(readFileSync(fileURLToPath(new URL('../package.json', import.meta.url)), 'utf8')).version;
+
+export function selectMode(env: NodeJS.ProcessEnv): Mode {
+  const mode = env.MEI_MODE ?? 'embedded';
+  if (mode !== 'embedded' && mode !== 'kubernetes') throw new Error(`MEI_MODE must be "embedded" or "kubernetes", got "${mode}"`);
+  return mode;
+}
+
+interface Backends {
+  backend: JobBackend;
+  runtime: WorkerRuntime;
+  database: ServerInfo['database'];
+  close(): Promise<void>;
+}
+
+/** The seam between modes: everything after this sees only JobBackend and WorkerRuntime. */
+async function createBackends(mode: Mode, o: ControlPlaneOptions, schema: JSONSchema): Promise<Backends> {
+  if (mode === 'kubernetes') {
+    throw new Error('MEI_MODE=kubernetes: the Kubernetes backend is not part of this build yet; unset MEI_MODE to run embedded');
+  }
+  const { openDatabase } = await import('./store/db.ts');
+  const { createEmbeddedBackend } = await import('./store/embedded-backend.ts');
+  const db = await openDatabase({ dataDir: path.join(o.stateDir, 'db') });
+  o.log.info(`database: ${db.kind} at ${db.location}`);
+  const backend = await createEmbeddedBackend(db, { validator: createValidator(schema) });
+  const runtime = new LocalProcessRuntime({ command: agentCommandFromEnv(o.env), env: o.env, log: o.log });
+  return {
+    backend,
+    runtime,
+    database: db.kind,
+    close: async () => {
+      await runtime.close();
+      await backend.close();
+      await db.close();
+    },
+  };
+}
+
+export async function startControlPlane(o: ControlPlaneOptions): Promise<ControlPlane> {
+  const { env, log } = o;
+  const mode = selectMode(env);
+  const secret = loadServerSecret(o.stateDir, env);
+  const users = await UserDirectory.load({ env, stateDir: o.stateDir, log });
+  const sessions = new Sessions(secret, users, { secureCookie: env.MEI_COOKIE_SECURE === '1' });
+  const tokens = new AgentTokens(secret);
+  const jobSchema = loadJobSchema();
+  const b = await createBackends(mode, o, jobSchema);
+  const controllers = new ControllerManager({ backend: b.backend, runtime: b.runtime, mintToken: (c) => tokens.mint(c), serverUrl: o.serverUrl, log });
+  await controllers.start();
+  if (mode === 'embedded') await ensureDemoJob(b.backend, env, log);
+  return {
+    mode,
+    info: { mode, version: VERSION, database: b.database },
+    backend: b.backend,
+    runtime: b.runtime,
+    controllers,
+    tokens,
+    users,
+    sessions,
+    loginLimiter: new LoginRateLimiter(),
+    jobSchema,
+    log,
+    close: async () => {
+      await controllers.stop();
+      await b.close();
+    },
+  };
+}

@@ -1,0 +1,63 @@
+// The downstream controller: every connected agent runs its node's part of the current spec (task), and
+// agents whose job is gone, deleting, failed, or no longer lists their node are told to stop (task:stop).
+import { jobNodes, type MultiEdgeInference } from '@mei/contracts';
+import type { AgentLink, AgentRegistry } from './agent-registry.ts';
+import type { ReconcileResult, Reconciler } from './controller.ts';
+import type { JobInformer } from './job-informer.ts';
+import type { Logger } from './log.ts';
+import { buildTaskAssignment } from './task.ts';
+
+/** An unacknowledged task is sent again after this long (the agent may have missed it while reconnecting). */
+export const TASK_RESEND_MS = 5_000;
+
+export interface DownstreamControllerDeps {
+  jobs: JobInformer;
+  agents: AgentRegistry;
+  now?: () => number;
+  log: Logger;
+}
+
+/** Why `link` must stop, or undefined when it should run `job`. */
+function stopReason(job: MultiEdgeInference | undefined, link: AgentLink): string | undefined {
+  if (!job || job.metadata.uid !== link.uid) return 'job deleted';
+  if (job.metadata.deletionTimestamp) return 'job is being deleted';
+  if (!jobNodes(job.spec).includes(link.node)) return `node ${link.node} was removed from the job`;
+  if (job.status?.phase === 'Failed') return 'job failed';
+  return undefined;
+}
+
+export class DownstreamController implements Reconciler {
+  private readonly now: () => number;
+  constructor(private readonly d: DownstreamControllerDeps) {
+    this.now = d.now ?? Date.now;
+  }
+
+  async reconcile(key: string): Promise<ReconcileResult | void> {
+    const job = this.d.jobs.get(key);
+    const now = this.now();
+    let requeueAfterMs: number | undefined;
+    for (const link of this.d.agents.forJob(key)) {
+      const reason = stopReason(job, link);
+      if (reason) {
+        if (link.stopSentAt === undefined) {
+          this.d.log.info(`job ${key}: stopping agent on ${link.node} (${reason})`);
+          link.sendStop({ jobKey: key, uid: link.uid, reason });
+          this.d.agents.markStopSent(link, now);
+        }
+        continue;
+      }
+      const generation = job!.metadata.generation;
+      if (link.ackedGeneration >= generation) continue;
+      const sent = link.sentTask;
+      if (sent?.generation === generation && now - sent.at < TASK_RESEND_MS) {
+        requeueAfterMs = Math.min(requeueAfterMs ?? Infinity, TASK_RESEND_MS - (now - sent.at));
+        continue;
+      }
+      this.d.log.debug(`job ${key}: sending generation ${generation} to the agent on ${link.node}`);
+      link.sendTask(buildTaskAssignment(job!, link.node));
+      link.sentTask = { generation, at: now };
+      requeueAfterMs = Math.min(requeueAfterMs ?? Infinity, TASK_RESEND_MS);
+    }
+    return requeueAfterMs === undefined ? undefined : { requeueAfterMs };
+  }
+}

@@ -1,0 +1,19 @@
+// What one node's agent runs for a job: its cameras and the job-wide settings (the downstream message).
+import { jobKey, type MultiEdgeInference, type TaskAssignment } from '@mei/contracts';
+
+export function buildTaskAssignment(job: MultiEdgeInference, node: string): TaskAssignment {
+  const { spec, metadata } = job;
+  return {
+    jobKey: jobKey(job),
+    uid: metadata.uid,
+    generation: metadata.generation,
+    node,
+    mode: spec.mode ?? 'live',
+    cameras: spec.cameras.filter((c) => c.node === node),
+    models: spec.models,
+    tracking: spec.tracking,
+    crossCamera: spec.crossCamera,
+    privacy: spec.privacy,
+    threads: spec.workers?.find((w) => w.node === node)?.threads,
+  };
+}

@@ -1,0 +1,112 @@
+// A work queue with controller-runtime semantics: a key is queued at most once however often it is added
+// (events coalesce), a key being processed is never handed out twice (re-adds wait until done()), and
+// failed keys come back with per-key exponential backoff.
+
+/** base * 2^attempt, capped: the delay before retry number `attempt` (0-based). */
+export function backoffDelay(attempt: number, baseMs: number, maxMs: number): number {
+  return Math.min(maxMs, baseMs * 2 ** Math.min(attempt, 30));
+}
+
+export class ExponentialBackoff {
+  private readonly failures = new Map<string, number>();
+  constructor(
+    readonly baseMs = 50,
+    readonly maxMs = 30_000,
+  ) {}
+  /** Next delay for `key`; each call counts one more failure. */
+  when(key: string): number {
+    const n = this.failures.get(key) ?? 0;
+    this.failures.set(key, n + 1);
+    return backoffDelay(n, this.baseMs, this.maxMs);
+  }
+  retries(key: string): number {
+    return this.failures.get(key) ?? 0;
+  }
+  forget(key: string): void {
+    this.failures.delete(key);
+  }
+}
+
+export class WorkQueue {
+  private readonly queue: string[] = [];
+  /** Keys waiting to be processed (queued, or re-added while processing). */
+  private readonly dirty = new Set<string>();
+  private readonly processing = new Set<string>();
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private waiters: Array<(key: string | undefined) => void> = [];
+  private shuttingDown = false;
+
+  constructor(readonly limiter = new ExponentialBackoff()) {}
+
+  add(key: string): void {
+    if (this.shuttingDown || this.dirty.has(key)) return;
+    this.dirty.add(key);
+    if (this.processing.has(key)) return; // done() queues it again
+    this.push(key);
+  }
+
+  /** Adds after `ms`; an earlier pending addAfter for the same key wins (the sooner retry is kept). */
+  addAfter(key: string, ms: number): void {
+    if (this.shuttingDown) return;
+    if (ms <= 0) return this.add(key);
+    if (this.timers.has(key)) return;
+    const t = setTimeout(() => {
+      this.timers.delete(key);
+      this.add(key);
+    }, ms);
+    t.unref?.();
+    this.timers.set(key, t);
+  }
+
+  addRateLimited(key: string): void {
+    this.addAfter(key, this.limiter.when(key));
+  }
+
+  /** Clears the key's failure count (after a successful reconcile). */
+  forget(key: string): void {
+    this.limiter.forget(key);
+  }
+
+  /** Waits for the next key; undefined once the queue is shut down. */
+  get(): Promise<string | undefined> {
+    const key = this.queue.shift();
+    if (key !== undefined) return Promise.resolve(this.take(key));
+    if (this.shuttingDown) return Promise.resolve(undefined);
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  done(key: string): void {
+    this.processing.delete(key);
+    if (this.dirty.has(key)) this.push(key);
+  }
+
+  get length(): number {
+    return this.queue.length;
+  }
+
+  /** True when nothing is queued, processing or waiting on a timer. */
+  get idle(): boolean {
+    return this.queue.length === 0 && this.processing.size === 0 && this.timers.size === 0;
+  }
+
+  shutDown(): void {
+    this.shuttingDown = true;
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const w of waiters) w(undefined);
+  }
+
+  private push(key: string): void {
+    const waiter = this.waiters.shift();
+    if (waiter) waiter(this.take(key));
+    else this.queue.push(key);
+  }
+
+  private take(key: string): string {
+    this.dirty.delete(key);
+    this.processing.add(key);
+    return key;
+  }
+}

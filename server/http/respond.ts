@@ -1,0 +1,49 @@
+// Small HTTP helpers for the route handlers: JSON responses and size-limited JSON bodies.
+import type { ApiError } from '@mei/contracts';
+
+/** Largest request body accepted (a job spec is a few KB; 64 cameras with ROIs stay far below this). */
+export const MAX_BODY_BYTES = 256 * 1024;
+
+export function json(body: unknown, status = 200, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...headers } });
+}
+
+export const apiError = (status: number, error: string, field?: string, headers?: Record<string, string>) =>
+  json(field === undefined ? ({ error } satisfies ApiError) : ({ error, field } satisfies ApiError), status, headers);
+
+/** A request that must be answered with `response` (bad body, too large, ...). */
+export class HttpError extends Error {
+  constructor(readonly response: Response) {
+    super(`HTTP ${response.status}`);
+  }
+}
+
+/** Parses the JSON body; 400 naming the problem (content type, empty, syntax), 413 when over `limit`. */
+export async function readJsonBody(req: Request, limit = MAX_BODY_BYTES): Promise<unknown> {
+  const type = req.headers.get('content-type') ?? '';
+  if (!/^application\/json\s*(;|$)/i.test(type)) throw new HttpError(apiError(400, `Content-Type must be application/json (got ${type ? `"${type.slice(0, 100)}"` : 'none'})`));
+  const declared = Number(req.headers.get('content-length'));
+  if (Number.isFinite(declared) && declared > limit) throw new HttpError(apiError(413, `request body is larger than ${limit} bytes`));
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  if (req.body) {
+    const reader = req.body.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > limit) {
+        await reader.cancel().catch(() => {});
+        throw new HttpError(apiError(413, `request body is larger than ${limit} bytes`));
+      }
+      chunks.push(value);
+    }
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  if (text.trim() === '') throw new HttpError(apiError(400, 'request body is empty (expected JSON)'));
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new HttpError(apiError(400, `request body is not valid JSON: ${(err as Error).message}`));
+  }
+}

@@ -1,0 +1,207 @@
+// Socket.IO on the dashboard's HTTP server: /agent for edge agents (worker token), /ui for browsers
+// (session cookie). Every payload is validated with the contract's zod schemas; a bad one gets an error
+// ack naming the field and changes nothing.
+import type { Server as HttpServer } from 'node:http';
+import { Server, type Namespace, type Socket } from 'socket.io';
+import type { ZodType } from 'zod';
+import {
+  AGENT_NAMESPACE,
+  AgentStateSchema,
+  MAX_MESSAGE_BYTES,
+  ObservationBatchSchema,
+  SubscribeJobsSchema,
+  SubscribeLiveSchema,
+  TaskAckSchema,
+  UI_NAMESPACE,
+  describeZodError,
+  type Ack,
+  type AgentToServerEvents,
+  type Me,
+  type ObservationBatch,
+  type ServerToAgentEvents,
+  type ServerToUiEvents,
+  type UiToServerEvents,
+} from '@mei/contracts';
+import type { JobBackend } from '../backend/types.ts';
+import type { AgentClaims, AgentTokens } from '../auth/agent-tokens.ts';
+import type { Sessions } from '../auth/sessions.ts';
+import { canAccessNamespace } from '../auth/users.ts';
+import type { Logger } from '../controllers/log.ts';
+import type { ControllerManager } from '../controllers/manager.ts';
+import { isCrossSite } from '../http/origin.ts';
+
+export interface RealtimeDeps {
+  backend: JobBackend;
+  controllers: Pick<ControllerManager, 'agents' | 'reports' | 'jobs'>;
+  tokens: AgentTokens;
+  sessions: Sessions;
+  /** Receives validated observation batches (identity service, history store); absent: accepted and dropped. */
+  onObservations?: (claims: AgentClaims, batch: ObservationBatch) => void;
+  log: Logger;
+}
+
+type AgentSocket = Socket<AgentToServerEvents, ServerToAgentEvents, Record<string, never>, { claims: AgentClaims }>;
+type UiSocket = Socket<UiToServerEvents, ServerToUiEvents, Record<string, never>, { me: Me }>;
+
+const KNOWN_AGENT_EVENTS = new Set(['task:ack', 'state', 'observations']);
+const KNOWN_UI_EVENTS = new Set(['jobs:subscribe', 'jobs:unsubscribe', 'live:subscribe', 'live:unsubscribe']);
+
+/** Room of the browsers watching a namespace; '*' for users who may see all. */
+const jobsRoom = (namespace: string) => `jobs:${namespace}`;
+
+export function attachRealtime(httpServer: HttpServer, deps: RealtimeDeps): { io: Server; close(): Promise<void> } {
+  const io = new Server(httpServer, {
+    maxHttpBufferSize: MAX_MESSAGE_BYTES,
+    serveClient: false,
+    // Other upgrade requests (Next's dev HMR socket) belong to Next: do not destroy them.
+    destroyUpgrade: false,
+  });
+  setUpAgents(io.of(AGENT_NAMESPACE) as unknown as Namespace<AgentToServerEvents, ServerToAgentEvents>, deps);
+  const ui = io.of(UI_NAMESPACE) as unknown as Namespace<UiToServerEvents, ServerToUiEvents>;
+  setUpUi(ui, deps);
+  const stopJobs = deps.controllers.jobs.onChange((_key, ev) => {
+    ui.to([jobsRoom(ev.object.metadata.namespace), jobsRoom('*')]).emit('job', ev);
+  });
+  return {
+    io,
+    close: async () => {
+      stopJobs();
+      await new Promise<void>((resolve) => io.close(() => resolve()));
+    },
+  };
+}
+
+/** A request refused for a reason about one field of the payload. */
+class Refused extends Error {
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(`${field}: ${message}`);
+  }
+}
+
+/**
+ * Registers `event` with payload validation. The ack (if the client asked for one) is the last argument;
+ * `handle` returns the ack to send (default ok) or throws to answer with its message.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- events are checked at run time by `schema`
+function on<T>(socket: Socket<any, any, any, any>, event: string, schema: ZodType<T>, handle: (msg: T) => Ack | void, log: Logger): void {
+  socket.on(event, (...args: unknown[]) => {
+    const ack = typeof args[args.length - 1] === 'function' ? (args.pop() as (res: Ack) => void) : undefined;
+    let res: Ack;
+    const parsed = schema.safeParse(args[0]);
+    if (!parsed.success) {
+      res = { ok: false, ...describeZodError(parsed.error) };
+    } else {
+      try {
+        res = handle(parsed.data) ?? { ok: true };
+      } catch (err) {
+        res = err instanceof Refused ? { ok: false, error: err.message, field: err.field } : { ok: false, error: (err as Error).message };
+      }
+    }
+    if (!res.ok) log.debug(`${socket.nsp.name} ${socket.id} ${event}: ${res.error}`);
+    ack?.(res);
+  });
+}
+
+/** Unknown events get an error ack instead of silence, so a client with a typo finds out. */
+function rejectUnknown(socket: Socket<any, any, any, any>, known: Set<string>): void {
+  socket.onAny((event: string, ...args: unknown[]) => {
+    if (known.has(event)) return;
+    const ack = args[args.length - 1];
+    if (typeof ack === 'function') ack({ ok: false, error: `unknown event "${String(event).slice(0, 64)}"` } satisfies Ack);
+  });
+}
+
+function setUpAgents(nsp: Namespace<AgentToServerEvents, ServerToAgentEvents>, deps: RealtimeDeps): void {
+  const { controllers, log } = deps;
+  nsp.use((socket, next) => {
+    deps.tokens
+      .authenticate(socket.handshake.auth?.token, (ns, name) => deps.backend.get(ns, name))
+      .then((claims) => {
+        (socket as AgentSocket).data.claims = claims;
+        next();
+      })
+      .catch((err: Error) => {
+        log.debug(`agent connection refused: ${err.message}`);
+        next(new Error('unauthorized'));
+      });
+  });
+
+  nsp.on('connection', (raw) => {
+    const socket = raw as unknown as AgentSocket;
+    const claims = socket.data.claims;
+    log.info(`agent connected: ${claims.jobKey} on ${claims.node}`);
+    controllers.agents.add({
+      id: socket.id,
+      jobKey: claims.jobKey,
+      uid: claims.uid,
+      node: claims.node,
+      connectedAt: Date.now(),
+      ackedGeneration: -1,
+      sendTask: (task) => socket.emit('task', task),
+      sendStop: (stop) => socket.emit('task:stop', stop),
+      disconnect: () => socket.disconnect(true),
+    });
+    // The token says who this agent is; a message about another job is refused, not trusted.
+    const sameJob = (msg: { jobKey: string; uid?: string }) => {
+      if (msg.jobKey !== claims.jobKey) throw new Refused('jobKey', `this connection belongs to ${claims.jobKey}`);
+      if (msg.uid !== undefined && msg.uid !== claims.uid) throw new Refused('uid', 'does not match the job of this connection');
+    };
+    on(socket, 'task:ack', TaskAckSchema, (msg) => {
+      sameJob(msg);
+      controllers.agents.acknowledge(socket.id, msg.generation);
+    }, log);
+    on(socket, 'state', AgentStateSchema, (msg) => {
+      sameJob(msg);
+      controllers.reports.put(claims.jobKey, { node: claims.node, state: msg, receivedAt: Date.now() });
+    }, log);
+    on(socket, 'observations', ObservationBatchSchema, (msg) => {
+      sameJob(msg);
+      deps.onObservations?.(claims, msg);
+    }, log);
+    rejectUnknown(socket, KNOWN_AGENT_EVENTS);
+    socket.on('disconnect', (reason) => {
+      log.info(`agent disconnected: ${claims.jobKey} on ${claims.node} (${reason})`);
+      controllers.agents.remove(socket.id);
+    });
+  });
+}
+
+function setUpUi(nsp: Namespace<UiToServerEvents, ServerToUiEvents>, deps: RealtimeDeps): void {
+  const { sessions, log } = deps;
+  nsp.use((socket, next) => {
+    // A page on another site must not ride the user's cookie into this socket.
+    if (isCrossSite(socket.handshake.headers.origin, socket.handshake.headers.host)) return next(new Error('unauthorized'));
+    const me = sessions.verify(sessions.fromCookieHeader(socket.handshake.headers.cookie));
+    if (!me) return next(new Error('unauthorized'));
+    (socket as UiSocket).data.me = me;
+    next();
+  });
+
+  nsp.on('connection', (raw) => {
+    const socket = raw as unknown as UiSocket;
+    const cookie = sessions.fromCookieHeader(socket.handshake.headers.cookie);
+    const rooms = (namespace: string | undefined): string[] => {
+      // Re-checked per request: the session may have expired or been logged out since the handshake.
+      const me = sessions.verify(cookie);
+      if (!me) {
+        setImmediate(() => socket.disconnect(true));
+        throw new Error('session expired; sign in again');
+      }
+      if (namespace !== undefined) {
+        if (!canAccessNamespace(me, namespace)) throw new Refused('namespace', `user "${me.username}" may not access namespace "${namespace}"`);
+        return [jobsRoom(namespace)];
+      }
+      return me.namespaces.includes('*') ? [jobsRoom('*')] : me.namespaces.map(jobsRoom);
+    };
+    on(socket, 'jobs:subscribe', SubscribeJobsSchema, ({ namespace }) => void socket.join(rooms(namespace)), log);
+    on(socket, 'jobs:unsubscribe', SubscribeJobsSchema, ({ namespace }) => rooms(namespace).forEach((r) => void socket.leave(r)), log);
+    // Live frames come with the identity service; until then say so instead of leaving the client waiting.
+    const noLive = (): Ack => ({ ok: false, error: 'live view is not available on this server yet' });
+    on(socket, 'live:subscribe', SubscribeLiveSchema, noLive, log);
+    on(socket, 'live:unsubscribe', SubscribeLiveSchema, noLive, log);
+    rejectUnknown(socket, KNOWN_UI_EVENTS);
+  });
+}

@@ -1,0 +1,153 @@
+// The HTTP API handlers (server/http/api.ts) on the in-memory fake backend (mock: no database). The same
+// handlers behind real Next routes are exercised by test/integration/spine.test.ts.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadJobSchema } from '@mei/contracts/crd';
+import { LoginRateLimiter } from '../../server/auth/login-limiter.ts';
+import { Sessions } from '../../server/auth/sessions.ts';
+import { UserDirectory } from '../../server/auth/users.ts';
+import { silentLogger } from '../../server/controllers/log.ts';
+import { handlers } from '../../server/http/api.ts';
+import { CLIENT_IP_HEADER, publishContext, type ApiContext } from '../../server/http/context.ts';
+import { hashPassword } from '../../server/auth/passwords.ts';
+import { MemoryBackend } from '../support/memory-backend.ts';
+
+const BASE = 'http://127.0.0.1:3000';
+let ctx: ApiContext;
+let adminCookie: string;
+let teamCookie: string;
+
+const spec = { cameras: [{ name: 'cam', node: 'edge-1', source: '/v.mp4' }], models: { detector: { decoder: 'yolox' } } };
+
+function req(method: string, path: string, opts: { cookie?: string; body?: unknown; raw?: string; type?: string; headers?: Record<string, string> } = {}) {
+  const headers: Record<string, string> = { host: '127.0.0.1:3000', [CLIENT_IP_HEADER]: '10.0.0.1', ...opts.headers };
+  if (opts.cookie) headers.cookie = opts.cookie;
+  let body: string | undefined = opts.raw;
+  if (opts.body !== undefined) body = JSON.stringify(opts.body);
+  if (body !== undefined) headers['content-type'] = opts.type ?? 'application/json';
+  return new Request(BASE + path, { method, headers, body });
+}
+const params = (namespace: string, name: string) => ({ params: Promise.resolve({ namespace, name }) });
+
+async function login(username: string, password: string) {
+  const res = await handlers.login(req('POST', '/api/auth/login', { body: { username, password } }));
+  expect(res.status).toBe(200);
+  return res.headers.get('set-cookie')!.split(';')[0];
+}
+
+beforeAll(async () => {
+  const users = new UserDirectory(
+    [
+      { username: 'admin', namespaces: ['*'], passwordHash: await hashPassword('admin-pw') },
+      { username: 'alice', namespaces: ['team-a'], passwordHash: await hashPassword('alice-pw') },
+    ],
+    await hashPassword('decoy'),
+  );
+  ctx = {
+    info: { mode: 'embedded', version: '0.1.0', database: 'pglite' },
+    backend: new MemoryBackend(),
+    users,
+    sessions: new Sessions(Buffer.alloc(32, 9), users),
+    loginLimiter: new LoginRateLimiter(3, 60_000),
+    jobSchema: loadJobSchema(),
+    log: silentLogger,
+  };
+  publishContext(ctx);
+  adminCookie = await login('admin', 'admin-pw');
+  teamCookie = await login('alice', 'alice-pw');
+});
+afterAll(() => publishContext(undefined));
+
+describe('API handlers (in-memory fake backend)', () => {
+  it('health needs no session; everything else answers 401 without one', async () => {
+    expect((await handlers.health(req('GET', '/api/health'))).status).toBe(200);
+    for (const h of [handlers.me, handlers.info, handlers.schema, handlers.listJobs]) expect((await h(req('GET', '/api/x'))).status).toBe(401);
+    expect((await handlers.me(req('GET', '/api/auth/me', { cookie: 'mei_session=forged.value' }))).status).toBe(401);
+  });
+
+  it('login: me, info and schema with the cookie; wrong password 401; rate limited per address', async () => {
+    expect(await (await handlers.me(req('GET', '/api/auth/me', { cookie: teamCookie }))).json()).toEqual({ username: 'alice', namespaces: ['team-a'] });
+    expect(await (await handlers.info(req('GET', '/api/info', { cookie: adminCookie }))).json()).toEqual(ctx.info);
+    expect((await (await handlers.schema(req('GET', '/api/schema', { cookie: adminCookie }))).json()).properties.spec).toBeDefined();
+    const attempt = (ip: string) => handlers.login(req('POST', '/api/auth/login', { body: { username: 'admin', password: 'nope' }, headers: { [CLIENT_IP_HEADER]: ip } }));
+    for (let i = 0; i < 3; i++) expect((await attempt('10.9.9.9')).status).toBe(401);
+    const limited = await attempt('10.9.9.9');
+    expect(limited.status).toBe(429);
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect((await attempt('10.9.9.8')).status).toBe(401);
+    const bad = await handlers.login(req('POST', '/api/auth/login', { body: { username: 'admin' } }));
+    expect(bad.status).toBe(400);
+    expect((await bad.json()).field).toBe('password');
+  });
+
+  it('creates a job (201), refuses a duplicate (409) and invalid specs with field errors (422)', async () => {
+    const created = await handlers.createJob(req('POST', '/api/jobs', { cookie: adminCookie, body: { metadata: { name: 'one' }, spec } }));
+    expect(created.status).toBe(201);
+    expect((await created.json()).metadata).toMatchObject({ name: 'one', namespace: 'default', generation: 1 });
+    expect((await handlers.createJob(req('POST', '/api/jobs', { cookie: adminCookie, body: { metadata: { name: 'one' }, spec } }))).status).toBe(409);
+
+    const invalid = await handlers.createJob(req('POST', '/api/jobs', { cookie: adminCookie, body: { metadata: { name: 'two' }, spec: { ...spec, cameras: [{ ...spec.cameras[0], fps: 0 }] } } }));
+    expect(invalid.status).toBe(422);
+    const body = await invalid.json();
+    expect(body.field).toBe('spec.cameras[0].fps');
+    expect(body.errors[0]).toMatchObject({ field: 'spec.cameras[0].fps', reason: 'FieldValueInvalid' });
+    const badName = await handlers.createJob(req('POST', '/api/jobs', { cookie: adminCookie, body: { metadata: { name: 'Bad_Name' }, spec } }));
+    expect((await badName.json()).field).toBe('metadata.name');
+  });
+
+  it('bodies: 400 naming the problem for non-JSON, wrong type, empty, non-object; 413 when too large', async () => {
+    const post = (o: Parameters<typeof req>[2]) => handlers.createJob(req('POST', '/api/jobs', { cookie: adminCookie, ...o }));
+    const cases: Array<[Parameters<typeof req>[2], number, RegExp]> = [
+      [{ raw: '{"metadata":' }, 400, /not valid JSON/],
+      [{ raw: '{}', type: 'text/plain' }, 400, /Content-Type must be application\/json/],
+      [{ raw: '' }, 400, /empty/],
+      [{ raw: '[1,2]' }, 400, /JSON object/],
+      [{ raw: JSON.stringify({ metadata: { name: 'big' }, spec, pad: 'x'.repeat(300_000) }) }, 413, /larger than/],
+    ];
+    for (const [o, status, message] of cases) {
+      const res = await post(o);
+      expect(res.status).toBe(status);
+      expect((await res.json()).error).toMatch(message);
+    }
+  });
+
+  it('namespaces: a user sees and changes only theirs (403 otherwise)', async () => {
+    expect((await handlers.createJob(req('POST', '/api/jobs', { cookie: teamCookie, body: { metadata: { name: 'mine', namespace: 'team-a' }, spec } }))).status).toBe(201);
+    const forbidden = await handlers.createJob(req('POST', '/api/jobs', { cookie: teamCookie, body: { metadata: { name: 'x' }, spec } }));
+    expect(forbidden.status).toBe(403);
+    expect((await forbidden.json()).field).toBe('metadata.namespace');
+    const list = await (await handlers.listJobs(req('GET', '/api/jobs', { cookie: teamCookie }))).json();
+    expect(list.items.map((j: { metadata: { namespace: string } }) => j.metadata.namespace)).toEqual(['team-a']);
+    expect((await handlers.listJobs(req('GET', '/api/jobs?namespace=default', { cookie: teamCookie }))).status).toBe(403);
+    expect((await handlers.getJob(req('GET', '/api/jobs/default/one', { cookie: teamCookie }), params('default', 'one'))).status).toBe(403);
+    expect((await handlers.deleteJob(req('DELETE', '/api/jobs/default/one', { cookie: teamCookie }), params('default', 'one'))).status).toBe(403);
+  });
+
+  it('get 200/404, delete 202/404, bad path parameters 400, cross-site writes 403', async () => {
+    expect((await handlers.getJob(req('GET', '/', { cookie: adminCookie }), params('default', 'one'))).status).toBe(200);
+    expect((await handlers.getJob(req('GET', '/', { cookie: adminCookie }), params('default', 'nope'))).status).toBe(404);
+    const bad = await handlers.getJob(req('GET', '/', { cookie: adminCookie }), params('default', '../x'));
+    expect(bad.status).toBe(400);
+    expect((await bad.json()).field).toBe('name');
+    expect((await handlers.deleteJob(req('DELETE', '/', { cookie: adminCookie, headers: { origin: 'https://evil.example' } }), params('default', 'one'))).status).toBe(403);
+    expect((await handlers.deleteJob(req('DELETE', '/', { cookie: adminCookie, headers: { origin: BASE } }), params('default', 'one'))).status).toBe(202);
+    expect(await ctx.backend.get('default', 'one')).toBeUndefined();
+    expect((await handlers.deleteJob(req('DELETE', '/', { cookie: adminCookie }), params('default', 'one'))).status).toBe(404);
+  });
+
+  it('logout ends the session server-side', async () => {
+    const cookie = await login('alice', 'alice-pw');
+    const res = await handlers.logout(req('POST', '/api/auth/logout', { cookie }));
+    expect(res.status).toBe(204);
+    expect(res.headers.get('set-cookie')).toContain('Max-Age=0');
+    expect((await handlers.me(req('GET', '/api/auth/me', { cookie }))).status).toBe(401);
+  });
+
+  it('answers 503 while the control plane is not up', async () => {
+    publishContext(undefined);
+    try {
+      expect((await handlers.health(req('GET', '/api/health'))).status).toBe(503);
+    } finally {
+      publishContext(ctx);
+    }
+  });
+});
