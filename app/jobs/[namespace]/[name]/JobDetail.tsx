@@ -1,0 +1,107 @@
+'use client';
+import Link from 'next/link';
+import { Age } from '@/app/components/Age';
+import { LiveIndicator } from '@/app/components/LiveIndicator';
+import { PhaseBadge, displayPhase } from '@/app/components/PhaseBadge';
+import { useJob, useJobEvents } from '@/app/lib/hooks';
+import { CamerasTable, ConditionsTable, WorkersTable } from './StatusTables';
+import { DeleteJobButton } from './DeleteJobButton';
+import { SpecSummary } from './SpecSummary';
+
+export function JobDetail({ namespace, name }: { namespace: string; name: string }) {
+  const job = useJob(namespace, name);
+  const live = useJobEvents();
+
+  if (job.isLoading) return <p className="muted">Loading job…</p>;
+  if (job.error)
+    return (
+      <div className="alert alert-error" role="alert">
+        Could not load {namespace}/{name}: {job.error.message}
+      </div>
+    );
+  if (!job.data)
+    return (
+      <div className="card empty" data-testid="job-gone">
+        <p>
+          Job <strong>{namespace}/{name}</strong> does not exist (or was just deleted).
+        </p>
+        <Link href="/" className="btn">
+          Back to jobs
+        </Link>
+      </div>
+    );
+
+  const j = job.data;
+  const st = j.status ?? {};
+  const progress = j.spec.mode === 'history' ? Math.max(0, Math.min(1, st.progress ?? 0)) : undefined;
+  return (
+    <article aria-labelledby="job-title" className="detail">
+      <nav className="crumbs" aria-label="Breadcrumb">
+        <Link href="/">Jobs</Link> <span aria-hidden>/</span> <span>{j.metadata.namespace}</span>
+      </nav>
+      <div className="page-head">
+        <h1 id="job-title">{j.metadata.name}</h1>
+        <PhaseBadge phase={displayPhase(j)} />
+        <LiveIndicator status={live.status} error={live.error} />
+        <div className="header-spacer" />
+        <DeleteJobButton namespace={j.metadata.namespace} name={j.metadata.name} terminating={Boolean(j.metadata.deletionTimestamp)} />
+      </div>
+
+      <dl className="facts card">
+        <div>
+          <dt>Mode</dt>
+          <dd>{j.spec.mode ?? 'live'}</dd>
+        </div>
+        <div>
+          <dt>Cameras</dt>
+          <dd>{st.cameraCount ?? j.spec.cameras.length}</dd>
+        </div>
+        <div>
+          <dt>Identities</dt>
+          <dd data-testid="identities">{st.identities ?? 0}</dd>
+        </div>
+        <div>
+          <dt>Created</dt>
+          <dd>
+            <Age since={j.metadata.creationTimestamp} /> ago
+          </dd>
+        </div>
+        <div>
+          <dt>Started</dt>
+          <dd>{st.startTime ? <><Age since={st.startTime} /> ago</> : '—'}</dd>
+        </div>
+        <div>
+          <dt>Generation</dt>
+          <dd title={`observed ${st.observedGeneration ?? '—'}`}>{j.metadata.generation}</dd>
+        </div>
+      </dl>
+
+      {progress !== undefined && (
+        <section className="card" aria-labelledby="progress-title">
+          <h2 id="progress-title">Progress</h2>
+          <div className="progress" role="progressbar" aria-label="Recorded frames processed" aria-valuemin={0} aria-valuemax={100} aria-valuenow={Math.round(progress * 100)} data-testid="progress">
+            <div className="progress-bar" style={{ width: `${progress * 100}%` }} />
+          </div>
+          <p className="muted">{(progress * 100).toFixed(1)} % of recorded frames processed</p>
+        </section>
+      )}
+
+      <section className="card" aria-labelledby="cond-title">
+        <h2 id="cond-title">Conditions</h2>
+        <ConditionsTable conditions={st.conditions ?? []} />
+      </section>
+      <section className="card" aria-labelledby="workers-title">
+        <h2 id="workers-title">Workers</h2>
+        <WorkersTable workers={st.workers ?? []} />
+      </section>
+      <section className="card" aria-labelledby="cams-title">
+        <h2 id="cams-title">Cameras</h2>
+        <CamerasTable cameras={st.cameras ?? []} spec={j.spec.cameras} />
+      </section>
+      <section className="card" aria-labelledby="spec-title">
+        <h2 id="spec-title">Spec</h2>
+        <SpecSummary spec={j.spec} />
+      </section>
+    </article>
+  );
+}

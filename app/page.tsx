@@ -1,0 +1,5 @@
+import { JobsView } from './components/JobsView';
+
+export default function JobsPage() {
+  return <JobsView />;
+}
