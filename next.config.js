@@ -34,7 +34,8 @@ const nextConfig = {
   // Native or heavy server-only packages: loaded by Node at run time, never bundled.
   serverExternalPackages: ['@prisma/client', 'prisma', '@electric-sql/pglite', 'pglite-prisma-adapter', 'onnxruntime-node', '@kubernetes/client-node'],
   distDir,
-  ...(distDir !== '.next' ? { typescript: { tsconfigPath: sideTsconfig(distDir) } } : {}),
+  // `npm test` type-checks the whole tree once (tsc); the dashboard build need not do it again.
+  typescript: { ignoreBuildErrors: true, ...(distDir !== '.next' ? { tsconfigPath: sideTsconfig(distDir) } : {}) },
   poweredByHeader: false,
   reactStrictMode: true,
 };

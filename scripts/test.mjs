@@ -43,6 +43,9 @@ function playwrightCounts(file) {
 }
 
 preparePrisma();
+suite('types', process.execPath, [bin('typescript/bin/tsc'), '--noEmit', '-p', 'tsconfig.json'], () => ({ passed: 0, failed: 0 }));
+const last = results.at(-1);
+if (last?.name === 'types') Object.assign(last, last.exit === 0 ? { passed: 1 } : { failed: 1, note: 'type errors above' });
 const vitestJson = path.join(reports, 'vitest.json');
 suite('unit', process.execPath, [bin('vitest/vitest.mjs'), 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${vitestJson}`], () => vitestCounts(vitestJson));
 const kubeJson = path.join(reports, 'kube.json');
