@@ -1,8 +1,8 @@
 // The connected edge agent: runs what the server assigns (task), acknowledges it (task:ack), reports its
 // cameras (state, every HEARTBEAT_MS and on change), and stops on task:stop. The process is done when
 // every task it ran has been stopped or, in history mode, has finished.
-import { createHash } from 'node:crypto';
-import type { Ack, AgentState, AgentToServerEvents, ObservationBatch, TaskAssignment, TaskStop } from '@mei/contracts';
+import { createHash, randomBytes } from 'node:crypto';
+import type { Ack, AgentState, AgentToServerEvents, ObservationBatch, PreviewFrame, PreviewRequest, TaskAssignment, TaskStop } from '@mei/contracts';
 import { ObservationOutbox } from '../transport/outbox.ts';
 import type { CameraRunner, CameraRunnerFactory } from './camera-runner.ts';
 
@@ -31,6 +31,8 @@ interface RunningTask {
   cameras: Map<string, { runner: CameraRunner; fingerprint: string }>;
   /** Observation sequence per camera. Starts from the wall clock (x1000) so a restarted agent never reuses one. */
   seq: Map<string, number>;
+  /** Cameras whose last preview is still on its way (a newer one is dropped rather than queued). */
+  previewInFlight: Set<string>;
 }
 
 const TERMINAL = new Set(['Completed', 'Failed']);
@@ -69,6 +71,12 @@ export class EdgeAgent {
     });
   }
 
+  /** privacy.preview 'snapshot': the server relays a browser's request for one still frame. */
+  handlePreviewRequest(req: PreviewRequest): void {
+    const t = this.tasks.get(req.jobKey);
+    t?.cameras.get(req.camera)?.runner.requestSnapshot?.();
+  }
+
   /** After a (re)connect: the server may have missed changes while we were away. */
   onConnect(): void {
     void this.sendStates();
@@ -104,7 +112,7 @@ export class EdgeAgent {
     }
     if (t && t.assignment.generation >= task.generation) return void (await this.ack(task)); // a resend
     if (!t) {
-      t = { assignment: task, cameras: new Map(), seq: new Map() };
+      t = { assignment: task, cameras: new Map(), seq: new Map(), previewInFlight: new Set() };
       this.tasks.set(task.jobKey, t);
     }
     t.assignment = task;
@@ -121,11 +129,16 @@ export class EdgeAgent {
     const starting: Promise<void>[] = [];
     for (const cam of task.cameras) {
       if (running.cameras.has(cam.name)) continue;
+      // Each runner numbers its local tracks afresh: its session tells the server to forget the previous run's ids.
+      const session = randomBytes(6).toString('base64url');
       const runner = this.o.runners({
         task,
         camera: cam,
         onChange: () => this.onCameraChange(running),
-        emitObservations: (batch) => this.emitObservations(running, batch),
+        emitObservations: (batch) => this.emitObservations(running, { ...batch, session }),
+        observationBacklog: () => this.outbox.size,
+        privacy: () => running.assignment.privacy,
+        emitPreview: (preview) => this.emitPreview(running, preview),
         log: (msg) => this.log(`[${cam.name}] ${msg}`),
       });
       running.cameras.set(cam.name, { runner, fingerprint: fingerprint(task, cam.name) });
@@ -177,6 +190,18 @@ export class EdgeAgent {
     const seq = t.seq.get(batch.camera) ?? Date.now() * 1000;
     t.seq.set(batch.camera, seq + 1);
     this.outbox.push({ ...batch, jobKey: t.assignment.jobKey, seq });
+  }
+
+  /** Previews are best effort: one in flight per camera, none while disconnected, never resent. */
+  private emitPreview(t: RunningTask, preview: Omit<PreviewFrame, 'jobKey'>): void {
+    if (!this.o.transport.connected || t.previewInFlight.has(preview.camera)) return;
+    t.previewInFlight.add(preview.camera);
+    void this.o.transport
+      .send('preview', { ...preview, jobKey: t.assignment.jobKey })
+      .then((ack) => {
+        if (!ack.ok) this.log(`[${preview.camera}] preview refused: ${ack.error}`);
+      })
+      .finally(() => t.previewInFlight.delete(preview.camera));
   }
 
   private scheduleStateSend(): void {

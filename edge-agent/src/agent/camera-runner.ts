@@ -1,6 +1,6 @@
 // The seam between the connected agent and the vision pipeline: the agent starts, stops and reads one
 // CameraRunner per camera of its task and knows nothing else about video or models.
-import type { CameraReport, CameraSpec, ObservationBatch, TaskAssignment } from '@mei/contracts';
+import type { CameraReport, CameraSpec, ObservationBatch, PreviewFrame, PrivacySpec, TaskAssignment } from '@mei/contracts';
 
 export interface CameraRunner {
   readonly camera: string;
@@ -10,6 +10,8 @@ export interface CameraRunner {
   stop(): Promise<void>;
   /** The camera's current state for the `state` heartbeat. */
   report(): CameraReport;
+  /** privacy.preview 'snapshot': send one preview frame soon (a browser asked for it). */
+  requestSnapshot?(): void;
 }
 
 export interface CameraRunnerContext {
@@ -17,8 +19,14 @@ export interface CameraRunnerContext {
   camera: CameraSpec;
   /** Call when report() changed in a way the server should hear about now (state, error). */
   onChange(): void;
-  /** Hands per-frame observations to the transport (jobKey and seq are filled in by the agent). */
-  emitObservations(batch: Omit<ObservationBatch, 'jobKey' | 'seq'>): void;
+  /** Hands per-frame observations to the transport (jobKey, seq and session are filled in by the agent). */
+  emitObservations(batch: Omit<ObservationBatch, 'jobKey' | 'seq' | 'session'>): void;
+  /** Batches handed over but not yet acknowledged by the server (live mode sends each frame when this is 0). */
+  observationBacklog(): number;
+  /** The task's current privacy settings (a privacy change does not restart the runner). */
+  privacy(): PrivacySpec | undefined;
+  /** Sends a preview JPEG now if the previous one of this camera got through (never queued). */
+  emitPreview(preview: Omit<PreviewFrame, 'jobKey'>): void;
   log(msg: string): void;
 }
 

@@ -1,7 +1,10 @@
 // The production CameraRunner: the vision pipeline (edge-agent/src/pipeline) on one camera, reporting its
-// source state, frame rate and tracks, and batching per-frame observations for the transport.
+// source state, frame rate and tracks, and batching per-frame observations for the transport (live mode:
+// each frame goes out at once while the link keeps up, so overlays lag by one round trip, not a batch).
+// With privacy.preview 'live' it also sends a downscaled JPEG at previewFps; 'snapshot': one on request.
 import type { CameraReport, ObservationBatch, TrackObservation } from '@mei/contracts';
 import { createCameraPipeline, type FrameResult, type Pipeline } from '../pipeline/pipeline.ts';
+import { encodePreview } from './preview-encoder.ts';
 import type { SourceState } from '../sources/index.ts';
 import { cameraField, type CameraRunner, type CameraRunnerContext, type CameraRunnerFactory } from './camera-runner.ts';
 
@@ -18,6 +21,8 @@ const BATCH_FRAMES = 25;
 /** A track's embedding is sent again after this long (the identity service needs it rarely). */
 const EMBEDDING_EVERY_MS = 2_000;
 const FPS_WINDOW_MS = 5_000;
+/** CRD default of privacy.previewFps. */
+const DEFAULT_PREVIEW_FPS = 2;
 
 export const pipelineRunnerFactory =
   (env: NodeJS.ProcessEnv = process.env): CameraRunnerFactory =>
@@ -37,6 +42,8 @@ export class PipelineCameraRunner implements CameraRunner {
   private pendingEmbeddings: NonNullable<ObservationBatch['embeddings']> = [];
   private readonly embeddingSentAt = new Map<number, number>();
   private lastFlush = Date.now();
+  private lastPreviewAt = 0;
+  private snapshotWanted = false;
   private pipeline?: Pipeline;
   private running?: Promise<void>;
   private stopped = false;
@@ -107,6 +114,10 @@ export class PipelineCameraRunner implements CameraRunner {
     };
   }
 
+  requestSnapshot(): void {
+    this.snapshotWanted = true;
+  }
+
   private setState(state: CameraReport['state'], message?: string): void {
     if (state === this.state && message === this.message) return;
     this.state = state;
@@ -135,7 +146,26 @@ export class PipelineCameraRunner implements CameraRunner {
       this.pendingEmbeddings.push({ id: t.id, vector: Array.from(t.embedding) });
     }
     if (this.embeddingSentAt.size > 1000) for (const [id, at] of this.embeddingSentAt) if (now - at > 60_000) this.embeddingSentAt.delete(id);
-    if (this.pending.length >= BATCH_FRAMES || now - this.lastFlush >= BATCH_MS) this.flush();
+    // Live: send now unless earlier batches still wait for their ack (then they go together, bounded).
+    const live = this.ctx.task.mode !== 'history' && this.ctx.observationBacklog() === 0;
+    if (live || this.pending.length >= BATCH_FRAMES || now - this.lastFlush >= BATCH_MS) this.flush();
+    this.maybePreview(r, now);
+  }
+
+  private maybePreview(r: FrameResult, now: number): void {
+    const privacy = this.ctx.privacy();
+    const mode = privacy?.preview ?? 'none';
+    const due = mode === 'live' && now - this.lastPreviewAt >= 1000 / (privacy?.previewFps ?? DEFAULT_PREVIEW_FPS);
+    const snapshot = this.snapshotWanted && (mode === 'snapshot' || mode === 'live');
+    if (!due && !snapshot) return;
+    this.snapshotWanted = false;
+    this.lastPreviewAt = now;
+    try {
+      const img = encodePreview(r.frame);
+      this.ctx.emitPreview({ camera: this.camera, frameIndex: r.frameIndex, timestampMs: Math.max(0, r.timestampMs), emittedAt: Date.now(), ...img });
+    } catch (err) {
+      this.ctx.log(`preview failed: ${(err as Error).message}`);
+    }
   }
 
   private flush(): void {

@@ -52,6 +52,7 @@ export async function runAgentCommand(argv: string[], deps: RunAgentDeps = {}): 
     {
       onTask: (task) => void agent.handleTask(task),
       onStop: (stop) => void agent.handleStop(stop),
+      onPreviewRequest: (req) => agent.handlePreviewRequest(req),
       onConnect: () => agent.onConnect(),
       onFatal: (reason) => {
         log(reason);

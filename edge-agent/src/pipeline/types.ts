@@ -37,6 +37,11 @@ export interface Embedder {
   readonly name: string;
   /** Embedding dimension. */
   readonly dim: number;
+  /**
+   * Cosine distance above which two embeddings are surely different people (the tracker's appearance veto).
+   * Depends on how spread out the embedder's vectors are: ~0.6 for ReID networks, ~0.3 for colour histograms.
+   */
+  readonly gateDistance: number;
   /** One L2-normalised embedding per box, computed from crops of the frame (batched). */
   embed(frame: Frame, boxes: Box[]): Promise<Float32Array[]>;
   dispose(): Promise<void>;

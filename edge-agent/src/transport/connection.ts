@@ -7,6 +7,7 @@ import {
   type Ack,
   type AgentToServerEvents,
   type ServerToAgentEvents,
+  type PreviewRequest,
   type TaskAssignment,
   type TaskStop,
 } from '@mei/contracts';
@@ -30,6 +31,8 @@ export interface AgentConnectionOptions {
 export interface AgentConnectionHandlers {
   onTask(task: TaskAssignment): void;
   onStop(stop: TaskStop): void;
+  /** privacy.preview 'snapshot': a browser asked for one still frame of a camera. */
+  onPreviewRequest?(req: PreviewRequest): void;
   /** Called on every (re)connect: resend whatever the server must know. */
   onConnect?(): void;
   /** The server refused the token for good (job deleted, wrong token): the agent should exit. */
@@ -75,6 +78,7 @@ export class AgentConnection {
     });
     this.socket.on('task', (task) => handlers.onTask(task));
     this.socket.on('task:stop', (stop) => handlers.onStop(stop));
+    this.socket.on('preview:request', (req) => handlers.onPreviewRequest?.(req));
   }
 
   get connected(): boolean {

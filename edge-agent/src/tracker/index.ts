@@ -1,0 +1,36 @@
+// createTracker(spec.tracking): the per-camera tracker the pipeline runs.
+import type { TrackingSpec } from '@mei/contracts/job';
+import type { Detection, TrackOutput } from '../pipeline/types.ts';
+import { ByteTracker } from './byteTracker.ts';
+import { trackerOptionsFromSpec, type TrackerOptions } from './options.ts';
+import { SingleTargetSelector } from './singleTarget.ts';
+
+export { ByteTracker } from './byteTracker.ts';
+export { DEFAULT_TRACKER_OPTIONS, trackerOptionsFromSpec, type TrackerOptions } from './options.ts';
+export { SingleTargetSelector } from './singleTarget.ts';
+export { matchWithLimit } from './assignment.ts';
+
+export interface Tracker {
+  /** One frame: detections, their embeddings (aligned, optional), capture time. Returns live tracks. */
+  update(dets: Detection[], embeddings: ReadonlyArray<Float32Array | undefined> | undefined, timestampMs: number): TrackOutput[];
+}
+
+/** Cosine distance under which a track is the single-mode target (for ReID-network embeddings). */
+export const DEFAULT_TARGET_DISTANCE = 0.3;
+
+export function createTracker(
+  spec: TrackingSpec | undefined,
+  overrides: Partial<TrackerOptions> = {},
+  targetDistance = DEFAULT_TARGET_DISTANCE,
+): Tracker {
+  const tracker = new ByteTracker({ ...trackerOptionsFromSpec(spec), ...overrides });
+  if (spec?.type !== 'single') return tracker;
+  const embedding = spec.target?.embedding;
+  if (!embedding) {
+    throw new Error('spec.tracking.target.embedding: single-object mode needs a target embedding (resolve target.identity to one first)');
+  }
+  const selector = new SingleTargetSelector(embedding, targetDistance);
+  return {
+    update: (dets, embs, ts) => selector.select(tracker.update(dets, embs, ts)),
+  };
+}

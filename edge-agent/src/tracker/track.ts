@@ -1,0 +1,99 @@
+// One tracked person: Kalman state, lifecycle counters and a representative appearance.
+import type { Box, Detection, TrackOutput, TrackState } from '../pipeline/types.ts';
+import { cosineDistance, l2NormalizeInPlace } from '../reid/vector.ts';
+import { initiate, predict, stateToBox, toMeasurement, update, type KalmanState } from './kalman.ts';
+
+export interface AppearanceOptions {
+  /** EMA momentum of the representative embedding (BoT-SORT: 0.9). */
+  emaAlpha: number;
+  /** Stored past samples besides the EMA (appearance changes with pose and light). */
+  gallerySize: number;
+  /** Store a sample every this many appearance updates. */
+  galleryEvery: number;
+}
+
+export class Track {
+  state: TrackState = 'tentative';
+  /** Consecutive frames with a match. */
+  hits = 1;
+  /** Frames since the last match (0 = matched this frame). */
+  missed = 0;
+  score: number;
+  lastSeenMs: number;
+  embedding: Float32Array | undefined;
+  /** The detection matched last. */
+  detection: Box;
+  readonly gallery: Float32Array[] = [];
+  private appearanceUpdates = 0;
+  readonly kf: KalmanState;
+
+  constructor(
+    readonly id: number,
+    det: Detection,
+    embedding: Float32Array | undefined,
+    timestampMs: number,
+    private readonly app: AppearanceOptions,
+  ) {
+    this.kf = initiate(toMeasurement(det));
+    this.detection = { x: det.x, y: det.y, w: det.w, h: det.h };
+    this.score = det.score;
+    this.lastSeenMs = timestampMs;
+    if (embedding) this.addAppearance(embedding);
+  }
+
+  /** Current (predicted or updated) box. */
+  get box(): Box {
+    return stateToBox(this.kf.mean);
+  }
+
+  predict(): void {
+    // A box whose height would collapse makes the filter's noise model degenerate; freeze the size instead.
+    if (this.kf.mean[3] + this.kf.mean[7] <= 1) this.kf.mean[7] = 0;
+    if (this.kf.mean[2] + this.kf.mean[6] <= 1) this.kf.mean[6] = 0;
+    predict(this.kf);
+  }
+
+  /** Takes a matched detection. `embedding` is omitted when the crop is unreliable (occluded, low score). */
+  match(det: Detection, embedding: Float32Array | undefined, timestampMs: number): void {
+    update(this.kf, toMeasurement(det));
+    this.detection = { x: det.x, y: det.y, w: det.w, h: det.h };
+    this.score = det.score;
+    this.lastSeenMs = timestampMs;
+    this.hits = this.missed === 0 ? this.hits + 1 : 1;
+    this.missed = 0;
+    if (embedding) this.addAppearance(embedding);
+  }
+
+  markMissed(): void {
+    this.missed++;
+    this.hits = 0;
+  }
+
+  /** Smallest cosine distance of `e` to the EMA embedding or a stored sample; undefined without appearance. */
+  appearanceDistance(e: Float32Array): number | undefined {
+    if (!this.embedding) return undefined;
+    let d = cosineDistance(this.embedding, e);
+    for (const g of this.gallery) d = Math.min(d, cosineDistance(g, e));
+    return d;
+  }
+
+  private addAppearance(e: Float32Array): void {
+    if (!this.embedding) {
+      this.embedding = Float32Array.from(e);
+    } else {
+      const a = this.app.emaAlpha;
+      for (let i = 0; i < e.length; i++) this.embedding[i] = a * this.embedding[i] + (1 - a) * e[i];
+      l2NormalizeInPlace(this.embedding);
+    }
+    if (this.app.gallerySize > 0 && this.appearanceUpdates % this.app.galleryEvery === 0) {
+      this.gallery.push(Float32Array.from(e));
+      if (this.gallery.length > this.app.gallerySize) this.gallery.shift();
+    }
+    this.appearanceUpdates++;
+  }
+
+  toOutput(): TrackOutput {
+    const b = this.box;
+    return { id: this.id, x: b.x, y: b.y, w: b.w, h: b.h, score: this.score, state: this.state, embedding: this.embedding };
+  }
+}

@@ -1,0 +1,164 @@
+import { describe, expect, it } from 'vitest';
+import type { Detection, TrackOutput } from '../src/pipeline/types.ts';
+import { l2NormalizeInPlace } from '../src/reid/vector.ts';
+import { ByteTracker, createTracker } from '../src/tracker/index.ts';
+
+const FRAME_MS = 100; // 10 fps, like PETS09-S2L1
+
+function rng(seed: number) {
+  let s = seed;
+  return () => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648) - 0.5;
+}
+
+/** A person's appearance: a fixed random direction plus per-frame noise (like ReID jitter). */
+function appearance(seed: number, dim = 64) {
+  const r = rng(seed);
+  const base = l2NormalizeInPlace(Float32Array.from({ length: dim }, r));
+  const noise = rng(seed * 31 + 7);
+  return () => l2NormalizeInPlace(base.map((v) => v + 0.15 * noise()));
+}
+
+interface Person {
+  box: (t: number) => { x: number; y: number; w: number; h: number } | undefined;
+  score?: (t: number) => number;
+  look: () => Float32Array;
+}
+
+/** Runs a scripted scene; returns, per frame, the confirmed tracks. */
+function runScene(tracker: { update: ByteTracker['update'] }, people: Person[], frames: number, withAppearance = true) {
+  const out: TrackOutput[][] = [];
+  for (let t = 0; t < frames; t++) {
+    const dets: Detection[] = [];
+    const embs: Float32Array[] = [];
+    for (const p of people) {
+      const b = p.box(t);
+      if (!b) continue;
+      dets.push({ ...b, score: p.score?.(t) ?? 0.9, classId: 0 });
+      embs.push(p.look());
+    }
+    out.push(tracker.update(dets, withAppearance ? embs : undefined, t * FRAME_MS).filter((tr) => tr.state === 'confirmed'));
+  }
+  return out;
+}
+
+/** Id of the confirmed track closest to box b in frame t. */
+function idAt(frames: TrackOutput[][], t: number, b: { x: number; y: number }): number | undefined {
+  let best: TrackOutput | undefined;
+  for (const tr of frames[t]) if (!best || Math.hypot(tr.x - b.x, tr.y - b.y) < Math.hypot(best.x - b.x, best.y - b.y)) best = tr;
+  return best && Math.hypot(best.x - b.x, best.y - b.y) < 20 ? best.id : undefined;
+}
+
+describe('ByteTracker lifecycle', () => {
+  it('confirms a track after minHits frames and never confirms a one-frame false positive', () => {
+    const tracker = new ByteTracker({ minHits: 3 });
+    const walker: Person = { box: (t) => ({ x: 100 + 4 * t, y: 100, w: 30, h: 80 }), look: appearance(1) };
+    const ghost: Person = { box: (t) => (t === 2 ? { x: 400, y: 300, w: 30, h: 80 } : undefined), look: appearance(2) };
+    const frames = runScene(tracker, [walker, ghost], 10);
+    expect(frames[0]).toHaveLength(0);
+    expect(frames[1]).toHaveLength(0);
+    expect(frames[2].map((t) => t.id)).toEqual([1]);
+    for (let t = 2; t < 10; t++) expect(frames[t].map((tr) => tr.id)).toEqual([1]);
+  });
+
+  it('starts tracks only from confident detections, but continues them on weaker ones', () => {
+    const tracker = new ByteTracker({ highThreshold: 0.5, newTrackThreshold: 0.7 });
+    const unsure: Person = { box: (t) => ({ x: 300, y: 100 + 2 * t, w: 30, h: 80 }), score: () => 0.6, look: appearance(6) };
+    const walker: Person = { box: (t) => ({ x: 100 + 4 * t, y: 300, w: 30, h: 80 }), score: (t) => (t < 3 ? 0.9 : 0.55), look: appearance(7) };
+    const frames = runScene(tracker, [unsure, walker], 15);
+    for (let t = 3; t < 15; t++) expect(frames[t].map((tr) => Math.round(tr.y))).toEqual([300]);
+  });
+
+  it('keeps a track alive on low-score detections (second stage) during partial occlusion', () => {
+    const tracker = new ByteTracker({ highThreshold: 0.5, lowThreshold: 0.1 });
+    const p: Person = {
+      box: (t) => ({ x: 100 + 5 * t, y: 100, w: 30, h: 80 }),
+      score: (t) => (t >= 10 && t < 16 ? 0.25 : 0.9),
+      look: appearance(3),
+    };
+    const frames = runScene(tracker, [p], 25);
+    for (let t = 3; t < 25; t++) expect(frames[t].map((tr) => tr.id)).toEqual([1]);
+  });
+
+  it('removes a track unseen for longer than maxLostSeconds (a returning person gets a new id)', () => {
+    const tracker = new ByteTracker({ maxLostSeconds: 0.25 });
+    const p: Person = { box: (t) => (t < 10 || t >= 16 ? { x: 100 + 3 * t, y: 100, w: 30, h: 80 } : undefined), look: appearance(4) };
+    const frames = runScene(tracker, [p], 25);
+    expect(idAt(frames, 9, { x: 127, y: 100 })).toBe(1);
+    expect(frames[14]).toHaveLength(0);
+    expect(idAt(frames, 24, { x: 172, y: 100 })).toBe(2);
+  });
+});
+
+describe('ByteTracker identities', () => {
+  it('keeps the id through a 5-frame full occlusion (motion carries the lost track)', () => {
+    const tracker = new ByteTracker({ maxLostSeconds: 3 });
+    const p: Person = { box: (t) => (t < 10 || t > 14 ? { x: 100 + 6 * t, y: 200 + t, w: 32, h: 85 } : undefined), look: appearance(5) };
+    const frames = runScene(tracker, [p], 30);
+    expect(idAt(frames, 9, { x: 154, y: 209 })).toBe(1);
+    for (let t = 10; t <= 14; t++) expect(frames[t]).toHaveLength(0);
+    for (let t = 15; t < 30; t++) expect(idAt(frames, t, { x: 100 + 6 * t, y: 200 + t })).toBe(1);
+  });
+
+  // Two people walk towards each other; while they overlap only the front one is detected.
+  const crossing = (bounce: boolean): Person[] => {
+    const meet = 20;
+    const pos = (start: number, v: number) => (t: number) => {
+      const x = bounce && t > meet ? start + v * meet - v * (t - meet) : start + v * t;
+      return { x, y: 150, w: 30, h: 80 };
+    };
+    const a = pos(100, 8);
+    const b = pos(420, -8);
+    return [
+      { box: a, look: appearance(11) },
+      // B is hidden behind A while their boxes overlap.
+      { box: (t) => (Math.abs(a(t).x - b(t).x) < 20 ? undefined : b(t)), look: appearance(12) },
+    ];
+  };
+
+  it('two people crossing keep their identities', () => {
+    const people = crossing(false);
+    const frames = runScene(new ByteTracker(), people, 40);
+    const a0 = idAt(frames, 5, people[0].box(5)!);
+    const b0 = idAt(frames, 5, people[1].box(5)!);
+    expect(a0).toBeDefined();
+    expect(b0).toBeDefined();
+    expect(a0).not.toBe(b0);
+    expect(idAt(frames, 39, people[0].box(39)!)).toBe(a0);
+    expect(idAt(frames, 39, people[1].box(39)!)).toBe(b0);
+  });
+
+  it('appearance keeps identities when people meet and turn back, where motion alone swaps them', () => {
+    const people = crossing(true);
+    const check = (withAppearance: boolean) => {
+      const frames = runScene(new ByteTracker({ appearanceWeight: withAppearance ? 0.5 : 0 }), people, 40, withAppearance);
+      const a0 = idAt(frames, 5, people[0].box(5)!);
+      const b0 = idAt(frames, 5, people[1].box(5)!);
+      return { a0, b0, a1: idAt(frames, 39, people[0].box(39)!), b1: idAt(frames, 39, people[1].box(39)!) };
+    };
+    const app = check(true);
+    expect(app.a1).toBe(app.a0);
+    expect(app.b1).toBe(app.b0);
+    const motion = check(false);
+    expect(motion.a1).not.toBe(motion.a0);
+  });
+
+  it('single-object mode reports only the track that looks like the target', () => {
+    const lookB = appearance(22);
+    const target = Array.from(lookB());
+    const tracker = createTracker({ type: 'single', target: { embedding: target } });
+    const people: Person[] = [
+      { box: (t) => ({ x: 50 + 5 * t, y: 100, w: 30, h: 80 }), look: appearance(21) },
+      { box: (t) => ({ x: 400 - 5 * t, y: 300, w: 30, h: 80 }), look: lookB },
+      { box: (t) => ({ x: 600, y: 50 + 4 * t, w: 30, h: 80 }), look: appearance(23) },
+    ];
+    const frames = runScene(tracker, people, 15);
+    for (let t = 3; t < 15; t++) {
+      expect(frames[t]).toHaveLength(1);
+      expect(frames[t][0].y).toBeCloseTo(300, -1);
+    }
+  });
+
+  it('single-object mode without a target embedding is a clear error', () => {
+    expect(() => createTracker({ type: 'single', target: { identity: 'g-1' } })).toThrow(/spec\.tracking\.target\.embedding/);
+  });
+});
