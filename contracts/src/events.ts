@@ -9,6 +9,9 @@ export const AGENT_NAMESPACE = '/agent';
 export const UI_NAMESPACE = '/ui';
 /** Largest Socket.IO message the server accepts (bytes); bigger ones are refused by the transport. */
 export const MAX_MESSAGE_BYTES = 1_000_000;
+/** Largest preview JPEG (bytes) and its largest side (pixels): previews are small by design. */
+export const MAX_PREVIEW_BYTES = 256_000;
+export const MAX_PREVIEW_SIDE = 640;
 
 const jobKey = z.string().min(3).max(320).regex(/^[a-z0-9][-a-z0-9]*\/[a-z0-9][-a-z0-9]*$/, 'must be <namespace>/<name>');
 const name63 = z.string().min(1).max(63);
@@ -34,6 +37,11 @@ export interface TaskStop {
   jobKey: string;
   uid: string;
   reason: string;
+}
+/** privacy.preview 'snapshot': a browser asked for one still frame of a camera. */
+export interface PreviewRequest {
+  jobKey: string;
+  camera: string;
 }
 
 // ---- agent -> server -------------------------------------------------------------------------------
@@ -90,6 +98,11 @@ export const ObservationBatchSchema = z
     camera: name63,
     /** Per (job, camera) sequence number: the server ingests each seq once, so resends after reconnect are safe. */
     seq: z.number().int().min(0),
+    /**
+     * The camera run that numbered the batch (seqs and local track ids restart with a new run): a new value
+     * tells the server to forget the camera's local ids. Absent: one run for the job's lifetime.
+     */
+    session: z.string().min(1).max(64).optional(),
     frames: z
       .array(
         z
@@ -114,6 +127,32 @@ export const ObservationBatchSchema = z
   .strict();
 export type ObservationBatch = z.infer<typeof ObservationBatchSchema>;
 
+/** Binary payloads arrive as Buffer (Node) or ArrayBuffer (browser); both are accepted as bytes. */
+const jpegBytes = z
+  .custom<Uint8Array>((v) => v instanceof Uint8Array || v instanceof ArrayBuffer, 'must be binary JPEG data')
+  .transform((v) => (v instanceof ArrayBuffer ? new Uint8Array(v) : v))
+  .refine((v) => v.byteLength >= 4 && v.byteLength <= MAX_PREVIEW_BYTES, `must be 4..${MAX_PREVIEW_BYTES} bytes`)
+  .refine((v) => v[0] === 0xff && v[1] === 0xd8, 'must be a JPEG (starts with FF D8)');
+
+/**
+ * One downscaled preview frame of a camera (privacy.preview 'live' at previewFps, or 'snapshot' on
+ * request). Sent apart from observations: never queued or resent, a stale preview is worthless.
+ */
+export const PreviewFrameSchema = z
+  .object({
+    jobKey,
+    camera: name63,
+    frameIndex: z.number().int().min(0),
+    timestampMs: finite.min(0),
+    emittedAt: finite.min(0),
+    /** Size of the JPEG (downscaled); overlays stay in camera pixels (LiveFrame width/height). */
+    width: z.number().int().min(1).max(MAX_PREVIEW_SIDE),
+    height: z.number().int().min(1).max(MAX_PREVIEW_SIDE),
+    jpeg: jpegBytes,
+  })
+  .strict();
+export type PreviewFrame = z.infer<typeof PreviewFrameSchema>;
+
 export type Ack = { ok: true } | { ok: false; error: string; field?: string };
 export type AckFn = (res: Ack) => void;
 
@@ -121,15 +160,18 @@ export interface AgentToServerEvents {
   'task:ack': (msg: TaskAck, ack?: AckFn) => void;
   state: (msg: AgentState, ack?: AckFn) => void;
   observations: (msg: ObservationBatch, ack?: AckFn) => void;
+  preview: (msg: z.input<typeof PreviewFrameSchema>, ack?: AckFn) => void;
 }
 export interface ServerToAgentEvents {
   task: (task: TaskAssignment) => void;
   'task:stop': (stop: TaskStop) => void;
+  'preview:request': (req: PreviewRequest) => void;
 }
 
 // ---- browser <-> server ----------------------------------------------------------------------------
 export const SubscribeJobsSchema = z.object({ namespace: z.string().min(1).max(63).optional() }).strict();
 export const SubscribeLiveSchema = z.object({ jobKey }).strict();
+export const SnapshotRequestSchema = z.object({ jobKey, camera: name63 }).strict();
 
 /** A tracked person as a browser draws it: the local track joined to its global identity. */
 export interface LiveTrack {
@@ -153,16 +195,57 @@ export interface LiveFrame {
   height: number;
   tracks: LiveTrack[];
 }
+/** A preview JPEG as a browser gets it (bytes: ArrayBuffer in the browser). */
+export interface LivePreview {
+  jobKey: string;
+  camera: string;
+  frameIndex: number;
+  timestampMs: number;
+  emittedAt: number;
+  width: number;
+  height: number;
+  jpeg: ArrayBuffer | Uint8Array;
+}
+/** A global identity of the live view: where it is now and when it was last seen. */
+export interface LiveIdentity {
+  id: string;
+  /** Cameras whose latest frame shows it (empty: not in view now). */
+  cameras: string[];
+  /** Wall-clock ms of the last frame that showed it. */
+  lastSeen: number;
+  /** Wall-clock ms of the first frame that showed it. */
+  firstSeen: number;
+}
+export interface LiveIdentities {
+  jobKey: string;
+  /** Recently seen identities, in view first, then by last seen (bounded). */
+  identities: LiveIdentity[];
+  /** Global identities seen so far (what status.identities reports). */
+  total: number;
+  /** Ids merged into another since the last update: browsers relabel trails and follow targets. */
+  merged: Array<{ from: string; into: string }>;
+}
+
+/**
+ * Browsers acknowledge live:* messages on receipt: the server keeps at most one unacknowledged message per
+ * client and camera and replaces a waiting one with the newest (latest frame wins), so a slow browser
+ * misses frames instead of building a queue.
+ */
+export type LiveAckFn = () => void;
 
 export interface UiToServerEvents {
   'jobs:subscribe': (msg: z.infer<typeof SubscribeJobsSchema>, ack?: AckFn) => void;
   'jobs:unsubscribe': (msg: z.infer<typeof SubscribeJobsSchema>, ack?: AckFn) => void;
   'live:subscribe': (msg: z.infer<typeof SubscribeLiveSchema>, ack?: AckFn) => void;
   'live:unsubscribe': (msg: z.infer<typeof SubscribeLiveSchema>, ack?: AckFn) => void;
+  /** privacy.preview 'snapshot': ask the camera's agent for one still frame (arrives as live:preview). */
+  'live:snapshot': (msg: z.infer<typeof SnapshotRequestSchema>, ack?: AckFn) => void;
 }
 export interface ServerToUiEvents {
   job: (ev: WatchEvent) => void;
-  'live:frame': (frame: LiveFrame) => void;
+  'live:frame': (frame: LiveFrame, ack: LiveAckFn) => void;
+  'live:preview': (preview: LivePreview, ack: LiveAckFn) => void;
+  'live:identities': (msg: LiveIdentities, ack: LiveAckFn) => void;
 }
 
 /** Formats a zod failure as one line naming the field, e.g. `cameras[0].fps: Expected number`. */
