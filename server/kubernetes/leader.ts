@@ -1,0 +1,239 @@
+// Leader election on a coordination.k8s.io/v1 Lease, as client-go's leaderelection does it: the leader renews
+// renewTime every retryPeriod; a candidate takes the lease once it has seen the same record unchanged for
+// leaseDuration (measured on its own clock, so clock skew between servers does not matter); every write
+// carries the resourceVersion it read, so two candidates can never both win. Only the leader runs the
+// controllers. A leader that cannot renew for renewDeadline stops leading; stop() releases the lease so a
+// standby takes over at its next retry instead of after leaseDuration.
+//
+// With `pod` set, the leader also labels its own Pod `mei.sedna.io/leader=true` (and removes the label when it
+// stops leading or starts as a candidate): the Service selects that label, so agents and browsers reach the
+// replica whose controllers and agent registry are live.
+import { CoordinationV1Api, CoreV1Api, PatchStrategy, V1MicroTime, setHeaderOptions, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
+import type { Logger } from '../controllers/log.ts';
+import { statusOf } from './errors.ts';
+
+export const LEADER_LABEL = 'mei.sedna.io/leader';
+
+export interface LeaderElectionOptions {
+  namespace: string;
+  /** Lease name (default mei-server). */
+  name?: string;
+  /** This candidate (pod name + a random suffix is typical). */
+  identity: string;
+  /** How long a lease is valid without renewal (default 15 s). */
+  leaseDurationSeconds?: number;
+  /** The leader gives up if it has not renewed for this long (default 10 s; below the lease duration). */
+  renewDeadlineMs?: number;
+  /** How often to renew, and how often a candidate tries (default 2 s). */
+  retryPeriodMs?: number;
+  onStartedLeading(): void | Promise<void>;
+  /** 'lost': the lease could not be renewed or was taken (the caller should exit); 'stopped': stop() released it. */
+  onStoppedLeading(reason: 'lost' | 'stopped'): void | Promise<void>;
+  /** Someone (maybe this candidate) holds the lease now. */
+  onNewLeader?(identity: string): void;
+  /** Label this pod while leading. */
+  pod?: { namespace: string; name: string };
+  log: Logger;
+}
+
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    if (signal.aborted) return resolve();
+    const t = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
+  });
+/** Up to 20 % later, so candidates that started together do not keep colliding. */
+const jitter = (ms: number) => ms * (1 + Math.random() * 0.2);
+
+export class LeaderElector {
+  private readonly api: CoordinationV1Api;
+  private readonly core: CoreV1Api;
+  private readonly leaseName: string;
+  private readonly leaseSeconds: number;
+  private readonly renewDeadlineMs: number;
+  private readonly retryMs: number;
+  private readonly abort = new AbortController();
+  private loop?: Promise<void>;
+  private leading = false;
+  /** The last lease record seen, and when (local clock) it last changed. */
+  private observed?: { key: string; holder: string; rv: string };
+  private observedAt = 0;
+  private lastLeader = '';
+
+  constructor(
+    kc: KubeConfig,
+    private readonly o: LeaderElectionOptions,
+  ) {
+    this.api = kc.makeApiClient(CoordinationV1Api);
+    this.core = kc.makeApiClient(CoreV1Api);
+    this.leaseName = o.name ?? 'mei-server';
+    this.leaseSeconds = o.leaseDurationSeconds ?? 15;
+    this.renewDeadlineMs = o.renewDeadlineMs ?? 10_000;
+    this.retryMs = o.retryPeriodMs ?? 2_000;
+    if (this.renewDeadlineMs >= this.leaseSeconds * 1000) throw new Error('renewDeadlineMs must be shorter than leaseDurationSeconds');
+    if (this.retryMs >= this.renewDeadlineMs) throw new Error('retryPeriodMs must be shorter than renewDeadlineMs');
+  }
+
+  get isLeader(): boolean {
+    return this.leading;
+  }
+
+  /** Holder of the lease as last observed ('' when free). */
+  get leader(): string {
+    return this.lastLeader;
+  }
+
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  /** Stops campaigning; a leader stops leading and releases the lease. */
+  async stop(): Promise<void> {
+    this.abort.abort();
+    await this.loop;
+  }
+
+  /** Test hook for a crash: stop renewing without releasing the lease or calling onStoppedLeading. */
+  async abandon(): Promise<void> {
+    this.crashed = true;
+    this.abort.abort();
+    await this.loop;
+  }
+  private crashed = false;
+
+  private async run(): Promise<void> {
+    const signal = this.abort.signal;
+    await this.setPodLabel(false);
+    while (!signal.aborted) {
+      // Candidate: try until the lease is ours.
+      while (!signal.aborted && !(await this.tryAcquireOrRenew())) await sleep(jitter(this.retryMs), signal);
+      if (signal.aborted) break;
+      this.leading = true;
+      this.o.log.info(`leader election: ${this.o.identity} is the leader (lease ${this.o.namespace}/${this.leaseName})`);
+      await this.setPodLabel(true);
+      await this.call(() => this.o.onStartedLeading());
+      // Leader: renew until we cannot for renewDeadline, or someone else holds the lease.
+      let renewedAt = Date.now();
+      while (!signal.aborted) {
+        await sleep(this.retryMs, signal);
+        if (signal.aborted) break;
+        if (await this.tryAcquireOrRenew()) renewedAt = Date.now();
+        else if (this.lastLeader !== this.o.identity || Date.now() - renewedAt > this.renewDeadlineMs) break;
+      }
+      this.leading = false;
+      if (this.crashed) return;
+      if (signal.aborted) await this.release();
+      else this.o.log.warn(`leader election: ${this.o.identity} lost the lease (last renewed ${Date.now() - renewedAt} ms ago)`);
+      await this.setPodLabel(false);
+      const reason = signal.aborted ? 'stopped' : 'lost';
+      await this.call(() => this.o.onStoppedLeading(reason));
+    }
+  }
+
+  private async call(fn: () => void | Promise<void>): Promise<void> {
+    try {
+      await fn();
+    } catch (err) {
+      this.o.log.error('leader election callback failed:', err);
+    }
+  }
+
+  /** One attempt: create, take over an expired or free lease, or renew ours. */
+  private async tryAcquireOrRenew(): Promise<boolean> {
+    const now = new V1MicroTime();
+    const { namespace } = this.o;
+    let lease: V1Lease;
+    try {
+      lease = await this.api.readNamespacedLease({ name: this.leaseName, namespace });
+    } catch (err) {
+      if (statusOf(err)?.code !== 404) return this.failed('read', err);
+      try {
+        const created = await this.api.createNamespacedLease({
+          namespace,
+          body: {
+            metadata: { name: this.leaseName, namespace },
+            spec: { holderIdentity: this.o.identity, leaseDurationSeconds: this.leaseSeconds, acquireTime: now, renewTime: now, leaseTransitions: 0 },
+          },
+        });
+        this.observe(created);
+        return true;
+      } catch (e) {
+        return this.failed('create', e);
+      }
+    }
+    this.observe(lease);
+    const spec = lease.spec ?? {};
+    const holder = spec.holderIdentity ?? '';
+    const duration = (spec.leaseDurationSeconds ?? this.leaseSeconds) * 1000;
+    if (holder && holder !== this.o.identity && Date.now() < this.observedAt + duration) return false;
+    const taking = holder !== this.o.identity;
+    const body: V1Lease = {
+      ...lease,
+      spec: {
+        ...spec,
+        holderIdentity: this.o.identity,
+        leaseDurationSeconds: this.leaseSeconds,
+        renewTime: now,
+        acquireTime: taking ? now : spec.acquireTime,
+        leaseTransitions: (spec.leaseTransitions ?? 0) + (taking && holder ? 1 : 0),
+      },
+    };
+    try {
+      // The resourceVersion read above makes this a compare-and-swap: a concurrent writer gets 409.
+      this.observe(await this.api.replaceNamespacedLease({ name: this.leaseName, namespace, body }));
+      return true;
+    } catch (err) {
+      return this.failed(taking ? 'acquire' : 'renew', err);
+    }
+  }
+
+  private failed(what: string, err: unknown): false {
+    const s = statusOf(err);
+    if (s?.code !== 409) this.o.log.warn(`leader election: ${what} lease ${this.o.namespace}/${this.leaseName} failed: ${s ? `${s.code} ${s.message ?? ''}` : (err as Error).message}`);
+    return false;
+  }
+
+  private observe(lease: V1Lease): void {
+    const holder = lease.spec?.holderIdentity ?? '';
+    const renew = lease.spec?.renewTime;
+    const key = `${holder}|${renew instanceof Date ? renew.toISOString() : String(renew)}|${lease.spec?.leaseDurationSeconds}`;
+    if (this.observed?.key !== key) this.observedAt = Date.now();
+    this.observed = { key, holder, rv: lease.metadata?.resourceVersion ?? '' };
+    if (holder !== this.lastLeader) {
+      this.lastLeader = holder;
+      if (holder) this.o.onNewLeader?.(holder);
+    }
+  }
+
+  /** Gives the lease up (only if still ours), so a standby need not wait for it to expire. */
+  private async release(): Promise<void> {
+    try {
+      const lease = await this.api.readNamespacedLease({ name: this.leaseName, namespace: this.o.namespace });
+      if (lease.spec?.holderIdentity !== this.o.identity) return;
+      const now = new V1MicroTime();
+      await this.api.replaceNamespacedLease({
+        name: this.leaseName,
+        namespace: this.o.namespace,
+        body: { ...lease, spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: now, acquireTime: now } },
+      });
+      this.lastLeader = '';
+      this.o.log.info(`leader election: ${this.o.identity} released the lease`);
+    } catch (err) {
+      this.failed('release', err);
+    }
+  }
+
+  private async setPodLabel(leading: boolean): Promise<void> {
+    const pod = this.o.pod;
+    if (!pod) return;
+    try {
+      await this.core.patchNamespacedPod(
+        { name: pod.name, namespace: pod.namespace, body: { metadata: { labels: { [LEADER_LABEL]: leading ? 'true' : null } } } },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      );
+    } catch (err) {
+      const s = statusOf(err);
+      this.o.log.warn(`leader election: cannot ${leading ? 'set' : 'clear'} label ${LEADER_LABEL} on pod ${pod.namespace}/${pod.name}: ${s ? `${s.code} ${s.message ?? ''}` : (err as Error).message}`);
+    }
+  }
+}

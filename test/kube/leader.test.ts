@@ -1,0 +1,188 @@
+// Leader election on a real coordination.k8s.io/v1 Lease: one leader at a time, a standby takes over within
+// leaseDuration + retry when the leader dies (a SIGKILLed process, or one cut off from the apiserver), and at
+// once when the leader steps down; the leader's pod carries the label the Service selects.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { CoordinationV1Api, CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { LEADER_LABEL, LeaderElector } from '../../server/kubernetes/leader.ts';
+import { kubeConfigFor, useKube } from './cluster.ts';
+import { freshNamespace, memoryLogger, startProxy, viaProxy, waitFor, type Proxy } from './support.ts';
+
+const kube = useKube();
+let kc: KubeConfig;
+let ns: string;
+const LEASE_S = 2;
+const RETRY_MS = 200;
+const log = memoryLogger();
+const electors: LeaderElector[] = [];
+let proxy: Proxy | undefined;
+let child: ChildProcess | undefined;
+
+beforeAll(async () => {
+  kc = kubeConfigFor(kube());
+  ns = await freshNamespace(kc, 'mei-leader');
+});
+afterAll(async () => {
+  child?.kill('SIGKILL');
+  await Promise.all(electors.map((e) => e.stop()));
+  await proxy?.close();
+});
+
+interface Candidate {
+  elector: LeaderElector;
+  log: string[];
+  startedAt: number[];
+  stoppedAt: number[];
+}
+
+function candidate(identity: string, o: { lease?: string; kc?: KubeConfig; pod?: string } = {}): Candidate {
+  const c: Candidate = { log: [], startedAt: [], stoppedAt: [], elector: undefined as unknown as LeaderElector };
+  c.elector = new LeaderElector(o.kc ?? kc, {
+    namespace: ns,
+    name: o.lease ?? 'mei-server',
+    identity,
+    leaseDurationSeconds: LEASE_S,
+    renewDeadlineMs: 1400,
+    retryPeriodMs: RETRY_MS,
+    onStartedLeading: () => void (c.startedAt.push(Date.now()), c.log.push('started')),
+    onStoppedLeading: (why) => void (c.stoppedAt.push(Date.now()), c.log.push(why)),
+    pod: o.pod ? { namespace: ns, name: o.pod } : undefined,
+    log,
+  });
+  electors.push(c.elector);
+  return c;
+}
+
+const readLease = (name = 'mei-server') => kc.makeApiClient(CoordinationV1Api).readNamespacedLease({ name, namespace: ns });
+
+describe('leader election on a Lease', () => {
+  it('one leader; a standby takes over within leaseDuration + retry after the leader stops renewing', async () => {
+    const a = candidate('server-a', { lease: 'crash' });
+    const b = candidate('server-b', { lease: 'crash' });
+    a.elector.start();
+    await waitFor('a leads', () => a.elector.isLeader);
+    b.elector.start();
+    // Longer than the lease: a renewing leader keeps it.
+    await new Promise((r) => setTimeout(r, LEASE_S * 1000 + 500));
+    expect([a.elector.isLeader, b.elector.isLeader]).toEqual([true, false]);
+    expect(b.elector.leader).toBe('server-a');
+    const held = await readLease('crash');
+    expect(held.spec).toMatchObject({ holderIdentity: 'server-a', leaseDurationSeconds: LEASE_S, leaseTransitions: 0 });
+
+    const crashedAt = Date.now();
+    await a.elector.abandon(); // no release, no callback: like a process that died
+    await waitFor('b leads', () => b.elector.isLeader, 10_000, 10);
+    const takeoverMs = b.startedAt[0] - crashedAt;
+    console.log(`[leader] standby took over ${takeoverMs} ms after the leader stopped renewing (lease ${LEASE_S} s, retry ${RETRY_MS} ms)`);
+    expect(takeoverMs).toBeLessThanOrEqual(LEASE_S * 1000 + 2 * RETRY_MS * 1.2 + 500);
+    // Not before the lease could have expired: the standby must not steal a live lease.
+    expect(takeoverMs).toBeGreaterThanOrEqual(LEASE_S * 1000 - 2 * RETRY_MS * 1.2);
+    const taken = await readLease('crash');
+    expect(taken.spec).toMatchObject({ holderIdentity: 'server-b', leaseTransitions: 1 });
+    expect(a.log).toEqual(['started']);
+    await b.elector.stop();
+    expect(b.log).toEqual(['started', 'stopped']);
+  });
+
+  it('stop() releases the lease: the standby leads at its next retry, not after leaseDuration', async () => {
+    const a = candidate('calm-a', { lease: 'handoff' });
+    const b = candidate('calm-b', { lease: 'handoff' });
+    a.elector.start();
+    await waitFor('a leads', () => a.elector.isLeader);
+    b.elector.start();
+    await new Promise((r) => setTimeout(r, 3 * RETRY_MS));
+    const t0 = Date.now();
+    await a.elector.stop();
+    expect((await readLease('handoff')).spec?.holderIdentity).not.toBe('calm-a');
+    await waitFor('b leads', () => b.elector.isLeader, 5_000, 10);
+    const handoffMs = Date.now() - t0;
+    console.log(`[leader] handoff after release: ${handoffMs} ms`);
+    expect(handoffMs).toBeLessThan(LEASE_S * 1000);
+    expect(a.log).toEqual(['started', 'stopped']);
+    await b.elector.stop();
+  });
+
+  it('five candidates racing for a new lease: never two leaders at once', async () => {
+    const cs = Array.from({ length: 5 }, (_, i) => candidate(`racer-${i}`, { lease: 'race' }));
+    cs.forEach((c) => c.elector.start());
+    let maxLeaders = 0;
+    const end = Date.now() + 1500;
+    while (Date.now() < end) {
+      maxLeaders = Math.max(maxLeaders, cs.filter((c) => c.elector.isLeader).length);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(maxLeaders).toBe(1);
+    const holder = (await readLease('race')).spec?.holderIdentity;
+    expect(cs.filter((c) => c.elector.isLeader).map((c) => c.elector.leader)).toEqual([holder]);
+    await Promise.all(cs.map((c) => c.elector.stop()));
+  });
+
+  it('a leader cut off from the apiserver stops leading within renewDeadline; the standby takes over', async () => {
+    proxy = await startProxy(Number(new URL(kube().url).port));
+    const a = candidate('island-a', { lease: 'partition', kc: viaProxy(kc, proxy) });
+    const b = candidate('island-b', { lease: 'partition' });
+    a.elector.start();
+    await waitFor('a leads', () => a.elector.isLeader);
+    b.elector.start();
+    await new Promise((r) => setTimeout(r, 2 * RETRY_MS));
+    const cutAt = Date.now();
+    proxy.cut();
+    await waitFor('a gives up', () => !a.elector.isLeader, 10_000, 10);
+    const gaveUpMs = a.stoppedAt[0] - cutAt;
+    expect(a.log).toEqual(['started', 'lost']);
+    await waitFor('b leads', () => b.elector.isLeader, 10_000, 10);
+    const takeoverMs = b.startedAt[0] - cutAt;
+    console.log(`[leader] partitioned leader stopped after ${gaveUpMs} ms; standby led after ${takeoverMs} ms`);
+    // renewDeadline (1.4 s) + one retry; and strictly before the standby may take over.
+    expect(gaveUpMs).toBeLessThanOrEqual(1400 + RETRY_MS * 1.2 + 300);
+    expect(a.stoppedAt[0]).toBeLessThan(b.startedAt[0]);
+    expect(takeoverMs).toBeLessThanOrEqual(LEASE_S * 1000 + 2 * RETRY_MS * 1.2 + 500);
+    await b.elector.stop();
+    await a.elector.stop();
+  });
+
+  it('takes over from a SIGKILLed leader process', async () => {
+    const script = fileURLToPath(new URL('./fixtures/leader-child.ts', import.meta.url));
+    child = spawn(process.execPath, ['--import', 'tsx', script, kube().kubeconfigPath, ns, 'process-a', String(LEASE_S)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const lines: string[] = [];
+    createInterface({ input: child.stdout! }).on('line', (l) => lines.push(l));
+    let stderr = '';
+    child.stderr!.on('data', (d) => (stderr += d));
+    await waitFor(`the child process to lead (stderr: ${stderr})`, () => lines.includes('LEADING process-a'), 30_000);
+    const b = candidate('process-b');
+    b.elector.start();
+    await new Promise((r) => setTimeout(r, 3 * RETRY_MS));
+    expect(b.elector.isLeader).toBe(false);
+    const killedAt = Date.now();
+    child.kill('SIGKILL');
+    await waitFor('b leads', () => b.elector.isLeader, 10_000, 10);
+    const takeoverMs = b.startedAt[0] - killedAt;
+    console.log(`[leader] took over from a SIGKILLed process after ${takeoverMs} ms (lease ${LEASE_S} s)`);
+    expect(takeoverMs).toBeLessThanOrEqual(LEASE_S * 1000 + 2 * RETRY_MS * 1.2 + 500);
+    await b.elector.stop();
+  });
+
+  it('labels the leader pod for the Service and clears the label when it stops leading', async () => {
+    const core = kc.makeApiClient(CoreV1Api);
+    for (const name of ['mei-server-0', 'mei-server-1']) {
+      await core.createNamespacedPod({
+        namespace: ns,
+        body: { metadata: { name, labels: { app: 'mei-server', [LEADER_LABEL]: 'true' } }, spec: { containers: [{ name: 'server', image: 'mei/server' }] } },
+      });
+    }
+    const label = async (name: string) => (await core.readNamespacedPod({ name, namespace: ns })).metadata?.labels?.[LEADER_LABEL];
+    const a = candidate('pod-a', { lease: 'labels', pod: 'mei-server-0' });
+    const b = candidate('pod-b', { lease: 'labels', pod: 'mei-server-1' });
+    a.elector.start();
+    await waitFor('a leads', () => a.elector.isLeader);
+    b.elector.start();
+    // A stale label (from a pod that led before a restart) is cleared by the candidate itself.
+    await waitFor('labels', async () => (await label('mei-server-0')) === 'true' && (await label('mei-server-1')) === undefined);
+    await a.elector.stop();
+    await waitFor('the label moved to b', async () => (await label('mei-server-0')) === undefined && (await label('mei-server-1')) === 'true');
+    await b.elector.stop();
+    expect(await label('mei-server-1')).toBeUndefined();
+  });
+});

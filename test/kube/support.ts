@@ -1,0 +1,94 @@
+// Helpers shared by the Kubernetes-mode tests (not a test file).
+import { randomBytes } from 'node:crypto';
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { ValidationError } from '@mei/contracts';
+import type { Logger } from '../../server/controllers/log.ts';
+
+export async function waitFor<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 15_000, everyMs = 25): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  let lastErr: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (e) {
+      lastErr = e;
+    }
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastErr ? ` (last error: ${(lastErr as Error).message})` : ''}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** The field paths of the ValidationError `p` rejects with (fails the test when it resolves or throws something else). */
+export async function fieldsOf(p: Promise<unknown>): Promise<string[]> {
+  const err = await p.then(
+    () => undefined,
+    (e) => e,
+  );
+  if (!(err instanceof ValidationError)) throw new Error(`expected a ValidationError, got ${err === undefined ? 'success' : String(err)}`);
+  return err.errors.map((e) => e.field);
+}
+
+/** A fresh namespace (the harness has no namespace controller, so tests never delete them). */
+export async function freshNamespace(kc: KubeConfig, prefix: string): Promise<string> {
+  const ns = `${prefix}-${randomBytes(3).toString('hex')}`;
+  await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: ns } } });
+  return ns;
+}
+
+/** Collects log lines (asserting on warnings where it matters, silent otherwise). */
+export function memoryLogger(): Logger & { lines: string[] } {
+  const lines: string[] = [];
+  const add = (level: string) => (m: string, ...r: unknown[]) => void lines.push(`${level} ${m}${r.length ? ' ' + r.map(String).join(' ') : ''}`);
+  return { lines, info: add('info'), warn: add('warn'), error: add('error'), debug: add('debug') };
+}
+
+/** A TCP pass-through that can drop every connection and refuse new ones for a while. */
+export interface Proxy {
+  port: number;
+  cut(): void;
+  restore(): void;
+  close(): Promise<void>;
+}
+
+export async function startProxy(targetPort: number): Promise<Proxy> {
+  const sockets = new Set<Socket>();
+  let refusing = false;
+  const srv: Server = createServer((client) => {
+    if (refusing) return void client.destroy();
+    const up = connect(targetPort, '127.0.0.1');
+    for (const s of [client, up]) {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+      s.on('error', () => {});
+    }
+    client.pipe(up).pipe(client);
+    client.on('close', () => up.destroy());
+    up.on('close', () => client.destroy());
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  return {
+    port: (srv.address() as { port: number }).port,
+    cut() {
+      refusing = true;
+      for (const s of sockets) s.destroy();
+    },
+    restore() {
+      refusing = false;
+    },
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        srv.close(() => r());
+      }),
+  };
+}
+
+/** `kc`, but through `proxy` (the harness's serving cert is valid for any 127.0.0.1 port). */
+export function viaProxy(kc: KubeConfig, proxy: Proxy): KubeConfig {
+  const out = new KubeConfig();
+  out.loadFromString(kc.exportConfig());
+  (out.getCurrentCluster() as { server: string }).server = `https://127.0.0.1:${proxy.port}`;
+  return out;
+}
