@@ -142,6 +142,15 @@ describe('createDetector errors name the spec field', () => {
     expect(err.message).toMatch(/releases\/download\/0\.1\.1rc0\/yolox_nano\.onnx/);
   });
 
+  it('a file under a registry name that is not the published model (sha256 mismatch)', async () => {
+    copyFileSync(path.join(MODEL_DIR, 'osnet_x0_25_msmt17.onnx'), path.join(tmp, 'yolox_nano.onnx'));
+    const err = await createDetector({ name: 'yolox-nano', decoder: 'yolox' }, { env: { MEI_MODEL_DIR: tmp } }).catch((e) => e);
+    expect(err).toBeInstanceOf(ModelError);
+    expect(err.field).toBe('spec.models.detector.name');
+    expect(err.message).toMatch(/is not the registry's yolox-nano \(sha256 61b26041/);
+    rmSync(path.join(tmp, 'yolox_nano.onnx'));
+  });
+
   it('unknown decoder and unknown model name', async () => {
     const e1 = await createDetector({ name: 'yolox-nano', decoder: 'ssd' as never }, { env: modelEnv() }).catch((e) => e);
     expect(e1.field).toBe('spec.models.detector.decoder');

@@ -89,6 +89,27 @@ describe('ByteTracker lifecycle', () => {
   });
 });
 
+describe('ByteTracker.appearanceNeeded', () => {
+  it('asks for embeddings at the start, near other people and every refreshFrames, not for someone walking alone', () => {
+    const tracker = new ByteTracker({ minHits: 1, refreshFrames: 5 });
+    const look = appearance(8);
+    const det = (t: number, x0 = 100): Detection => ({ x: x0 + 4 * t, y: 100, w: 30, h: 80, score: 0.9, classId: 0 });
+    const asked: boolean[] = [];
+    for (let t = 0; t < 12; t++) {
+      const dets = [det(t)];
+      const need = tracker.appearanceNeeded(dets);
+      asked.push(need[0]);
+      tracker.update(dets, need.map((n) => (n ? look() : undefined)), t * FRAME_MS);
+    }
+    // Frame 0: no track yet. Then one fresh embedding every 5 frames.
+    expect(asked).toEqual([true, false, false, false, false, true, false, false, false, false, true, false]);
+    // A second person right next to the first: both ambiguous.
+    expect(tracker.appearanceNeeded([det(12), det(12, 110)])).toEqual([true, true]);
+    // A low-score detection is never embedded.
+    expect(tracker.appearanceNeeded([{ ...det(12), score: 0.3 }])).toEqual([false]);
+  });
+});
+
 describe('ByteTracker identities', () => {
   it('keeps the id through a 5-frame full occlusion (motion carries the lost track)', () => {
     const tracker = new ByteTracker({ maxLostSeconds: 3 });

@@ -127,12 +127,13 @@ export async function runTrackCommand(argv: string[]): Promise<number> {
       frames: summary.frames,
       rows: lines,
       fps: Number(summary.fps.toFixed(2)),
+      cpuMsPerFrame: Number(summary.cpuMsPerFrame.toFixed(1)),
       msPerFrame: Object.fromEntries(Object.entries(summary.meanMs).map(([k, v]) => [k.replace(/Ms$/, ''), Number(v.toFixed(2))])),
     };
     if (values.json) console.log(JSON.stringify(report));
     else {
       console.log(`${report.frames} frames, ${lines} result rows -> ${values.out}`);
-      console.log(`${report.fps} fps end-to-end; ms/frame: ${Object.entries(report.msPerFrame).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+      console.log(`${report.fps} fps end-to-end; ms/frame: ${Object.entries(report.msPerFrame).map(([k, v]) => `${k} ${v}`).join(', ')}; CPU ${report.cpuMsPerFrame} ms/frame`);
     }
     return 0;
   } finally {

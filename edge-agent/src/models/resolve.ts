@@ -1,5 +1,6 @@
 // Turns spec.models.* into a file on disk plus its input contract, or a ModelError naming the spec field.
-import { existsSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { expandEnvVars } from '../sources/uri.ts';
 import { DECODER_INPUT_DEFAULTS, findModel, MODEL_REGISTRY, type DetectorDecoder, type InputSpec, type ModelEntry } from './registry.ts';
@@ -60,11 +61,33 @@ function lookupEntry(ref: ModelRef, fieldBase: string, kind: ModelEntry['kind'])
   return entry;
 }
 
+const verified = new Map<string, string>();
+
+/** sha256 of a file, cached by path, size and mtime (a registry file is hashed once per process). */
+function fileSha256(file: string): string {
+  const st = statSync(file);
+  const key = `${file}:${st.size}:${st.mtimeMs}`;
+  let sum = verified.get(key);
+  if (!sum) {
+    sum = createHash('sha256').update(readFileSync(file)).digest('hex');
+    verified.set(key, sum);
+  }
+  return sum;
+}
+
 function requireFile(file: string, ref: ModelRef, fieldBase: string, entry: ModelEntry | undefined): void {
-  if (existsSync(file) && statSync(file).isFile()) return;
   const field = ref.path ? `${fieldBase}.path` : `${fieldBase}.name`;
-  const hint = entry ? ` (get ${entry.file} from ${entry.source}${entry.sha256 ? `, sha256 ${entry.sha256}` : ''})` : '';
-  throw new ModelError(field, `model file not found: ${file}${hint}`);
+  if (!existsSync(file) || !statSync(file).isFile()) {
+    const hint = entry ? ` (get ${entry.file} from ${entry.source}${entry.sha256 ? `, sha256 ${entry.sha256}` : ''})` : '';
+    throw new ModelError(field, `model file not found: ${file}${hint}`);
+  }
+  // A registry name promises that exact published file (its decoder and input contract depend on it).
+  if (entry?.sha256 && !ref.path) {
+    const sum = fileSha256(file);
+    if (sum !== entry.sha256) {
+      throw new ModelError(field, `${file} is not the registry's ${entry.name} (sha256 ${sum}, expected ${entry.sha256}); to run another file set path and decoder instead`);
+    }
+  }
 }
 
 export interface DetectorModelSpec extends ModelRef {

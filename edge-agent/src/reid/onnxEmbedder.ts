@@ -29,6 +29,8 @@ export class OnnxEmbedder implements Embedder {
     private readonly model: OnnxModel,
     readonly dim: number,
     private readonly batchSize: number,
+    /** The model takes exactly batchSize crops per call (fixed batch dimension). */
+    private readonly fixedBatch: boolean,
     private readonly input: InputSpec,
     name: string,
   ) {
@@ -49,7 +51,7 @@ export class OnnxEmbedder implements Embedder {
       if (probe.dims.length !== 2) {
         throw new ModelError(opts.field, `${opts.modelPath} must output [N, D] embeddings, got [${probe.dims.join(', ')}]`);
       }
-      return new OnnxEmbedder(model, probe.dims[1], batchSize, opts.input, opts.name ?? opts.modelPath);
+      return new OnnxEmbedder(model, probe.dims[1], batchSize, fixedBatch !== undefined, opts.input, opts.name ?? opts.modelPath);
     } catch (e) {
       await model.dispose();
       throw e;
@@ -76,10 +78,6 @@ export class OnnxEmbedder implements Embedder {
       }
     }
     return out;
-  }
-
-  private get fixedBatch(): boolean {
-    return typeof this.model.inputShape?.[0] === 'number' && this.model.inputShape[0] > 0;
   }
 
   dispose(): Promise<void> {

@@ -2,11 +2,12 @@
 // the weak ones to keep tracks alive through partial occlusion) with BoT-SORT-style appearance fusion.
 //
 // Stage 1: confirmed + lost tracks vs high-score detections, cost = (1-w) * IoU distance + w * cosine distance,
-//          feasible only when the boxes overlap (IoU gate) or, for a lost track, when the detection lies inside
-//          the Kalman gate and looks like the track (re-identification after occlusion).
+//          feasible only when the boxes overlap (IoU gate) or, for a lost track, when the detection is within
+//          reach of its predicted box and looks like the track (re-identification after occlusion). A pair whose
+//          appearances differ by more than appearanceGate is never matched.
 // Stage 2: still unmatched confirmed and lost tracks vs low-score detections, IoU only.
 // Stage 3: tentative tracks vs the remaining high-score detections.
-// Leftover high-score detections start tentative tracks; minHits consecutive matches confirm them;
+// Leftover detections >= newTrackThreshold start tentative tracks; minHits consecutive matches confirm them;
 // a track unseen for maxLostSeconds is removed.
 import { iou } from '../pipeline/geometry.ts';
 import type { Box, Detection, TrackOutput } from '../pipeline/types.ts';
@@ -32,7 +33,6 @@ export class ByteTracker {
   readonly opts: TrackerOptions;
   private tracks: Track[] = [];
   private nextId = 1;
-  frameCount = 0;
 
   constructor(opts: Partial<TrackerOptions> = {}) {
     this.opts = { ...DEFAULT_TRACKER_OPTIONS, ...opts };
@@ -50,7 +50,6 @@ export class ByteTracker {
    */
   update(dets: Detection[], embeddings: ReadonlyArray<Float32Array | undefined> | undefined, timestampMs: number): TrackOutput[] {
     const o = this.opts;
-    this.frameCount++;
     if (embeddings && embeddings.length !== dets.length) {
       throw new Error(`tracker got ${dets.length} detections but ${embeddings.length} embeddings`);
     }
@@ -116,6 +115,28 @@ export class ByteTracker {
     }
     this.tracks = survivors;
     return this.tracks.map((t) => t.toOutput());
+  }
+
+  /**
+   * Which detections need an embedding this frame (the rest are matched on motion alone): all of them while
+   * there is no track, else those that could start a track or re-find a lost one, those near more than one
+   * track or near a track that overlaps another detection (crossings), and those continuing a track whose
+   * appearance is older than refreshFrames. ReID is the most expensive stage; this skips it for people
+   * walking alone.
+   */
+  appearanceNeeded(dets: readonly Detection[]): boolean[] {
+    const o = this.opts;
+    const live = this.tracks;
+    const boxes = live.map((t) => t.nextBox());
+    const near = (a: Box, b: Box) => iou(a, b) > o.minIou;
+    return dets.map((d, i) => {
+      if (d.score < o.highThreshold) return false;
+      const close = live.flatMap((t, k) => (near(boxes[k], d) ? [k] : []));
+      if (close.length !== 1) return true;
+      const t = live[close[0]];
+      if (t.state !== 'confirmed' || t.framesSinceAppearance + 1 >= o.refreshFrames) return true;
+      return dets.some((e, j) => j !== i && e.score >= o.lowThreshold && near(boxes[close[0]], e));
+    });
   }
 
   /** Builds the fused cost matrix for tracks x detections[cols] and solves it under `limit`. */

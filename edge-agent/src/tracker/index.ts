@@ -13,6 +13,8 @@ export { matchWithLimit } from './assignment.ts';
 export interface Tracker {
   /** One frame: detections, their embeddings (aligned, optional), capture time. Returns live tracks. */
   update(dets: Detection[], embeddings: ReadonlyArray<Float32Array | undefined> | undefined, timestampMs: number): TrackOutput[];
+  /** Which detections need an embedding this frame (absent: all). */
+  appearanceNeeded?(dets: readonly Detection[]): boolean[];
 }
 
 /** Cosine distance under which a track is the single-mode target (for ReID-network embeddings). */
@@ -32,5 +34,6 @@ export function createTracker(
   const selector = new SingleTargetSelector(embedding, targetDistance);
   return {
     update: (dets, embs, ts) => selector.select(tracker.update(dets, embs, ts)),
+    appearanceNeeded: (dets) => tracker.appearanceNeeded(dets),
   };
 }

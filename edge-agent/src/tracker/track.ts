@@ -21,10 +21,10 @@ export class Track {
   score: number;
   lastSeenMs: number;
   embedding: Float32Array | undefined;
-  /** The detection matched last. */
-  detection: Box;
   readonly gallery: Float32Array[] = [];
   private appearanceUpdates = 0;
+  /** Frames since the appearance was last updated. */
+  framesSinceAppearance = 0;
   readonly kf: KalmanState;
 
   constructor(
@@ -35,7 +35,6 @@ export class Track {
     private readonly app: AppearanceOptions,
   ) {
     this.kf = initiate(toMeasurement(det));
-    this.detection = { x: det.x, y: det.y, w: det.w, h: det.h };
     this.score = det.score;
     this.lastSeenMs = timestampMs;
     if (embedding) this.addAppearance(embedding);
@@ -44,6 +43,12 @@ export class Track {
   /** Current (predicted or updated) box. */
   get box(): Box {
     return stateToBox(this.kf.mean);
+  }
+
+  /** Where the next predict() will put the box (without changing the state). */
+  nextBox(): Box {
+    const m = this.kf.mean;
+    return { x: m[0] + m[4] - (m[2] + m[6]) / 2, y: m[1] + m[5] - (m[3] + m[7]) / 2, w: m[2] + m[6], h: m[3] + m[7] };
   }
 
   predict(): void {
@@ -56,11 +61,11 @@ export class Track {
   /** Takes a matched detection. `embedding` is omitted when the crop is unreliable (occluded, low score). */
   match(det: Detection, embedding: Float32Array | undefined, timestampMs: number): void {
     update(this.kf, toMeasurement(det));
-    this.detection = { x: det.x, y: det.y, w: det.w, h: det.h };
     this.score = det.score;
     this.lastSeenMs = timestampMs;
     this.hits = this.missed === 0 ? this.hits + 1 : 1;
     this.missed = 0;
+    this.framesSinceAppearance++;
     if (embedding) this.addAppearance(embedding);
   }
 
@@ -78,12 +83,14 @@ export class Track {
   }
 
   private addAppearance(e: Float32Array): void {
+    this.framesSinceAppearance = 0;
+    // A new array each time: outputs handed out earlier keep the value they had.
     if (!this.embedding) {
       this.embedding = Float32Array.from(e);
     } else {
       const a = this.app.emaAlpha;
-      for (let i = 0; i < e.length; i++) this.embedding[i] = a * this.embedding[i] + (1 - a) * e[i];
-      l2NormalizeInPlace(this.embedding);
+      const prev = this.embedding;
+      this.embedding = l2NormalizeInPlace(prev.map((v, i) => a * v + (1 - a) * e[i]));
     }
     if (this.app.gallerySize > 0 && this.appearanceUpdates % this.app.galleryEvery === 0) {
       this.gallery.push(Float32Array.from(e));
