@@ -77,6 +77,7 @@ async function main(): Promise<void> {
       controllers: controlPlane.controllers,
       tokens: controlPlane.tokens,
       sessions: controlPlane.sessions,
+      live: controlPlane.live,
       log: consoleLogger('realtime'),
     }).close;
 

@@ -1,6 +1,7 @@
 // The upstream controller: what agents report (their `state` heartbeats) becomes the job's status:
-// cameras[], each worker's lastHeartbeat and message, history progress, and a Degraded condition when a
-// running worker has gone quiet or a camera failed.
+// cameras[], each worker's lastHeartbeat and message, history progress, identities (counted by the live
+// hub from the agents' observations), and a Degraded condition when a running worker has gone quiet or a
+// camera failed.
 import { jobNodes, type CameraStatus, type MultiEdgeInference, type MultiEdgeInferenceStatus } from '@mei/contracts';
 import type { JobBackend, ObservedWorker } from '../backend/types.ts';
 import type { AgentRegistry } from './agent-registry.ts';
@@ -69,6 +70,8 @@ export class UpstreamController implements Reconciler {
     const nowIso = new Date(now).toISOString();
 
     status.cameras = job.spec.cameras.map((cam) => cameraStatus(cam.name, reports.get(cam.node)));
+    const identities = this.d.reports.identities(key, job.metadata.uid);
+    if (identities !== undefined) status.identities = identities;
     status.workers = patchWorkerEntries(status.workers, nodes, (node, entry) => {
       const report = reports.get(node);
       if (!report) return entry;

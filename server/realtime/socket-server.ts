@@ -9,6 +9,8 @@ import {
   AgentStateSchema,
   MAX_MESSAGE_BYTES,
   ObservationBatchSchema,
+  PreviewFrameSchema,
+  SnapshotRequestSchema,
   SubscribeJobsSchema,
   SubscribeLiveSchema,
   TaskAckSchema,
@@ -17,7 +19,6 @@ import {
   type Ack,
   type AgentToServerEvents,
   type Me,
-  type ObservationBatch,
   type ServerToAgentEvents,
   type ServerToUiEvents,
   type UiToServerEvents,
@@ -29,22 +30,23 @@ import { canAccessNamespace } from '../auth/users.ts';
 import type { Logger } from '../controllers/log.ts';
 import type { ControllerManager } from '../controllers/manager.ts';
 import { isCrossSite } from '../http/origin.ts';
+import type { LiveHub } from '../live/live-hub.ts';
 
 export interface RealtimeDeps {
   backend: JobBackend;
   controllers: Pick<ControllerManager, 'agents' | 'reports' | 'jobs'>;
   tokens: AgentTokens;
   sessions: Sessions;
-  /** Receives validated observation batches (identity service, history store); absent: accepted and dropped. */
-  onObservations?: (claims: AgentClaims, batch: ObservationBatch) => void;
+  /** The live view: observations and previews in, frames and identities out to /ui rooms `live:<jobKey>`. Absent: observations are accepted and dropped, live:* requests refused. */
+  live?: LiveHub;
   log: Logger;
 }
 
 type AgentSocket = Socket<AgentToServerEvents, ServerToAgentEvents, Record<string, never>, { claims: AgentClaims }>;
 type UiSocket = Socket<UiToServerEvents, ServerToUiEvents, Record<string, never>, { me: Me }>;
 
-const KNOWN_AGENT_EVENTS = new Set(['task:ack', 'state', 'observations']);
-const KNOWN_UI_EVENTS = new Set(['jobs:subscribe', 'jobs:unsubscribe', 'live:subscribe', 'live:unsubscribe']);
+const KNOWN_AGENT_EVENTS = new Set(['task:ack', 'state', 'observations', 'preview']);
+const KNOWN_UI_EVENTS = new Set(['jobs:subscribe', 'jobs:unsubscribe', 'live:subscribe', 'live:unsubscribe', 'live:snapshot']);
 
 /** Room of the browsers watching a namespace; '*' for users who may see all. */
 const jobsRoom = (namespace: string) => `jobs:${namespace}`;
@@ -59,6 +61,7 @@ export function attachRealtime(httpServer: HttpServer, deps: RealtimeDeps): { io
   setUpAgents(io.of(AGENT_NAMESPACE) as unknown as Namespace<AgentToServerEvents, ServerToAgentEvents>, deps);
   const ui = io.of(UI_NAMESPACE) as unknown as Namespace<UiToServerEvents, ServerToUiEvents>;
   setUpUi(ui, deps);
+  deps.live?.attach(io.of(UI_NAMESPACE), io.of(AGENT_NAMESPACE));
   const stopJobs = deps.controllers.jobs.onChange((_key, ev) => {
     ui.to([jobsRoom(ev.object.metadata.namespace), jobsRoom('*')]).emit('job', ev);
   });
@@ -81,27 +84,33 @@ class Refused extends Error {
   }
 }
 
+/** The ack for an error: one that names a field (Refused, LiveError, IdentityInputError) keeps it. */
+function errorAck(err: unknown): Ack {
+  const field = (err as { field?: unknown })?.field;
+  return typeof field === 'string' ? { ok: false, error: (err as Error).message, field } : { ok: false, error: (err as Error).message };
+}
+
 /**
  * Registers `event` with payload validation. The ack (if the client asked for one) is the last argument;
- * `handle` returns the ack to send (default ok) or throws to answer with its message.
+ * `handle` returns the ack to send (default ok), or a promise of it, or throws to answer with its message.
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- events are checked at run time by `schema`
-function on<T>(socket: Socket<any, any, any, any>, event: string, schema: ZodType<T>, handle: (msg: T) => Ack | void, log: Logger): void {
+function on<T>(socket: Socket<any, any, any, any>, event: string, schema: ZodType<T>, handle: (msg: T) => Ack | void | Promise<Ack | void>, log: Logger): void {
   socket.on(event, (...args: unknown[]) => {
     const ack = typeof args[args.length - 1] === 'function' ? (args.pop() as (res: Ack) => void) : undefined;
-    let res: Ack;
+    const reply = (res: Ack) => {
+      if (!res.ok) log.debug(`${socket.nsp.name} ${socket.id} ${event}: ${res.error}`);
+      ack?.(res);
+    };
     const parsed = schema.safeParse(args[0]);
-    if (!parsed.success) {
-      res = { ok: false, ...describeZodError(parsed.error) };
-    } else {
-      try {
-        res = handle(parsed.data) ?? { ok: true };
-      } catch (err) {
-        res = err instanceof Refused ? { ok: false, error: err.message, field: err.field } : { ok: false, error: (err as Error).message };
-      }
+    if (!parsed.success) return reply({ ok: false, ...describeZodError(parsed.error) });
+    try {
+      const res = handle(parsed.data);
+      if (res instanceof Promise) res.then((r) => reply(r ?? { ok: true }), (err) => reply(errorAck(err)));
+      else reply(res ?? { ok: true });
+    } catch (err) {
+      reply(errorAck(err));
     }
-    if (!res.ok) log.debug(`${socket.nsp.name} ${socket.id} ${event}: ${res.error}`);
-    ack?.(res);
   });
 }
 
@@ -157,9 +166,15 @@ function setUpAgents(nsp: Namespace<AgentToServerEvents, ServerToAgentEvents>, d
       sameJob(msg);
       controllers.reports.put(claims.jobKey, { node: claims.node, state: msg, receivedAt: Date.now() });
     }, log);
+    // Acknowledged at once: the live hub queues the batch and applies it (once per seq) off this path.
     on(socket, 'observations', ObservationBatchSchema, (msg) => {
       sameJob(msg);
-      deps.onObservations?.(claims, msg);
+      deps.live?.ingest(claims, msg);
+    }, log);
+    on(socket, 'preview', PreviewFrameSchema, (msg) => {
+      sameJob(msg);
+      if (!deps.live) throw new Refused('jpeg', 'this server has no live view');
+      deps.live.preview(claims, msg);
     }, log);
     rejectUnknown(socket, KNOWN_AGENT_EVENTS);
     socket.on('disconnect', (reason) => {
@@ -183,13 +198,17 @@ function setUpUi(nsp: Namespace<UiToServerEvents, ServerToUiEvents>, deps: Realt
   nsp.on('connection', (raw) => {
     const socket = raw as unknown as UiSocket;
     const cookie = sessions.fromCookieHeader(socket.handshake.headers.cookie);
-    const rooms = (namespace: string | undefined): string[] => {
+    const currentUser = (): Me => {
       // Re-checked per request: the session may have expired or been logged out since the handshake.
       const me = sessions.verify(cookie);
       if (!me) {
         setImmediate(() => socket.disconnect(true));
         throw new Error('session expired; sign in again');
       }
+      return me;
+    };
+    const rooms = (namespace: string | undefined): string[] => {
+      const me = currentUser();
       if (namespace !== undefined) {
         if (!canAccessNamespace(me, namespace)) throw new Refused('namespace', `user "${me.username}" may not access namespace "${namespace}"`);
         return [jobsRoom(namespace)];
@@ -198,10 +217,22 @@ function setUpUi(nsp: Namespace<UiToServerEvents, ServerToUiEvents>, deps: Realt
     };
     on(socket, 'jobs:subscribe', SubscribeJobsSchema, ({ namespace }) => void socket.join(rooms(namespace)), log);
     on(socket, 'jobs:unsubscribe', SubscribeJobsSchema, ({ namespace }) => rooms(namespace).forEach((r) => void socket.leave(r)), log);
-    // Live frames come with the identity service; until then say so instead of leaving the client waiting.
-    const noLive = (): Ack => ({ ok: false, error: 'live view is not available on this server yet' });
-    on(socket, 'live:subscribe', SubscribeLiveSchema, noLive, log);
-    on(socket, 'live:unsubscribe', SubscribeLiveSchema, noLive, log);
+    const live = deps.live;
+    if (live) {
+      // A job's live room is open to users allowed its namespace; others get an error ack and nothing.
+      const mayWatch = (jobKey: string) => {
+        const me = currentUser();
+        const namespace = jobKey.slice(0, jobKey.indexOf('/'));
+        if (!canAccessNamespace(me, namespace)) throw new Refused('jobKey', `user "${me.username}" may not access namespace "${namespace}"`);
+      };
+      on(socket, 'live:subscribe', SubscribeLiveSchema, async ({ jobKey }) => (mayWatch(jobKey), await live.subscribe(socket as unknown as Socket, jobKey)), log);
+      on(socket, 'live:unsubscribe', SubscribeLiveSchema, async ({ jobKey }) => void (await live.unsubscribe(socket as unknown as Socket, jobKey)), log);
+      on(socket, 'live:snapshot', SnapshotRequestSchema, ({ jobKey, camera }) => (mayWatch(jobKey), live.snapshot(jobKey, camera)), log);
+      socket.on('disconnect', () => live.disconnected(socket.id));
+    } else {
+      const noLive = (): Ack => ({ ok: false, error: 'live view is not available on this server' });
+      for (const ev of ['live:subscribe', 'live:unsubscribe', 'live:snapshot']) on(socket, ev, SubscribeLiveSchema.passthrough(), noLive, log);
+    }
     rejectUnknown(socket, KNOWN_UI_EVENTS);
   });
 }

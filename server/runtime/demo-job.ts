@@ -1,5 +1,6 @@
 // The demo job created on the first embedded start: the PETS09 sample video cut into two overlapping
-// virtual cameras (ROIs), so a fresh install shows cross-camera tracking without any setup.
+// virtual cameras (ROIs), so a fresh install shows cross-camera tracking without any setup (live preview
+// on: the sample video is public, so its pixels may leave the "edge").
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { MultiEdgeInferenceInput, ModelsSpec } from '@mei/contracts';
@@ -33,6 +34,8 @@ export function demoJob(modelDir: string | undefined): MultiEdgeInferenceInput {
         { name: 'right', node: DEMO_NODE, source, loop: true, roi: { x: 336, y: 0, width: 432, height: 576 }, overlaps: ['left'] },
       ],
       models: demoModels(modelDir),
+      // A newcomer should see the people walking under the overlays: low-rate JPEGs of the sample video.
+      privacy: { preview: 'live', previewFps: 2 },
     },
   };
 }

@@ -1,0 +1,406 @@
+// The cloud side of the live view. Agents' observation batches are acknowledged at once and queued
+// (bounded); a drain loop applies them in small slices to the job's IdentityService (exactly once per
+// (job, camera, seq)), turns each camera's newest frame into a LiveFrame labelled with global identities,
+// and offers it to the browsers watching the job (LiveFanout: latest frame wins per browser and camera).
+// Previews (JPEG) pass through only when the job's privacy.preview allows pixels to leave the edge.
+// The identity count goes to status.identities through the upstream controller's report cache.
+import { createHash } from 'node:crypto';
+import type { Namespace, Socket } from 'socket.io';
+import {
+  parseJobKey,
+  type LiveFrame,
+  type LivePreview,
+  type MultiEdgeInference,
+  type ObservationBatch,
+  type PreviewFrame,
+  type WatchEvent,
+} from '@mei/contracts';
+import { IdentityInputError, JobIdentities } from '../identity/index.ts';
+import type { Logger } from '../controllers/log.ts';
+import { LiveFanout, type FanoutStats } from './fanout.ts';
+import { IdentityRoster } from './identity-roster.ts';
+import type { HistorySink } from '../history/sink.ts';
+
+/** Who sent a message, from the agent's verified token (never from the message). */
+export interface AgentIdentity {
+  jobKey: string;
+  uid: string;
+  node: string;
+}
+
+/** A refused request, naming the payload field at fault. */
+export class LiveError extends Error {
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(`${field}: ${message}`);
+    this.name = 'LiveError';
+  }
+}
+
+export interface LiveHubOptions {
+  jobs: {
+    get(key: string): MultiEdgeInference | undefined;
+    onChange(listener: (key: string, ev: WatchEvent) => void): () => void;
+  };
+  /** Where the identity count goes (the upstream controller writes it into status.identities). */
+  identityCounts?: { setIdentities(jobKey: string, uid: string, count: number): void };
+  /** Where applied batches (tracks with their global identities) and previews go to be stored (server/history). */
+  history?: HistorySink;
+  log: Logger;
+  now?: () => number;
+  /** Batches waiting to be applied, over all jobs; beyond it the oldest are dropped (and counted). */
+  maxQueue?: number;
+  /** Longest a drain slice runs before yielding the event loop (agents' acks, other sockets). */
+  sliceMs?: number;
+  /** How often identity lists go to browsers (when changed) and counts to the status (when changed). */
+  tickMs?: number;
+  /** The identity list is re-sent this often even unchanged (ages, cameras that went quiet). */
+  refreshMs?: number;
+  /** status.identities is written at most this often per job. */
+  statusEveryMs?: number;
+  ackTimeoutMs?: number;
+}
+
+export interface LiveStats extends FanoutStats {
+  batchesQueued: number;
+  batchesApplied: number;
+  /** Resent batches (same job, camera, seq) that were not applied again. */
+  duplicates: number;
+  /** Batches the identity service refused (bad content). */
+  rejected: number;
+  /** Batches dropped because the queue was full (the server could not keep up). */
+  overflow: number;
+  framesPublished: number;
+  previewsPublished: number;
+  queueLength: number;
+}
+
+interface QueuedBatch {
+  batch: ObservationBatch;
+  receivedAt: number;
+}
+
+type Preview = 'none' | 'snapshot' | 'thumbnails' | 'live';
+
+interface JobState {
+  uid: string;
+  /** Cameras, overlaps and crossCamera settings the identity service was built from. */
+  fingerprint: string;
+  roster: IdentityRoster;
+  latestFrame: Map<string, LiveFrame>;
+  latestPreview: Map<string, LivePreview>;
+  /** Per camera: timestamp of the newest frame published (resent or late frames are not drawn again). */
+  publishedTs: Map<string, number>;
+  /** Per camera: highest seq queued, so a backlog (agent reconnect) publishes only its newest frame. */
+  queuedSeq: Map<string, number>;
+  sessions: Map<string, string>;
+  snapshotAsked: Map<string, number>;
+  listSentAt: number;
+  statusCount: number;
+  statusSentAt: number;
+}
+
+const VISIBLE = new Set(['tentative', 'confirmed']);
+/** A snapshot preview is accepted this long after a browser asked for it. */
+const SNAPSHOT_WINDOW_MS = 15_000;
+
+export class LiveHub {
+  private readonly identities = new JobIdentities();
+  private readonly jobs = new Map<string, JobState>();
+  private readonly queue: QueuedBatch[] = [];
+  private queueHead = 0;
+  private drainScheduled = false;
+  private fanout?: LiveFanout;
+  private agents?: Namespace;
+  private readonly timer: NodeJS.Timeout;
+  private readonly stopWatch: () => void;
+  private readonly now: () => number;
+  private readonly o: Required<Omit<LiveHubOptions, 'identityCounts' | 'history' | 'now'>> & Pick<LiveHubOptions, 'identityCounts' | 'history'>;
+  private readonly counters = { batchesQueued: 0, batchesApplied: 0, duplicates: 0, rejected: 0, overflow: 0, framesPublished: 0, previewsPublished: 0 };
+  private overflowLoggedAt = 0;
+
+  constructor(o: LiveHubOptions) {
+    this.o = { maxQueue: 10_000, sliceMs: 8, tickMs: 500, refreshMs: 2_000, statusEveryMs: 2_000, ackTimeoutMs: 5_000, ...o };
+    this.now = o.now ?? Date.now;
+    this.stopWatch = o.jobs.onChange((key, ev) => this.onJob(key, ev));
+    this.timer = setInterval(() => this.tick(), this.o.tickMs);
+    this.timer.unref();
+  }
+
+  /** Connects the hub to the Socket.IO namespaces: /ui (browsers) and /agent (snapshot requests). */
+  attach(ui: Namespace, agents: Namespace): void {
+    this.fanout = new LiveFanout(ui, { ackTimeoutMs: this.o.ackTimeoutMs });
+    this.agents = agents;
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+    this.stopWatch();
+  }
+
+  stats(): LiveStats {
+    return {
+      ...this.counters,
+      ...(this.fanout?.stats ?? { sent: 0, superseded: 0, ackTimeouts: 0 }),
+      queueLength: this.queue.length - this.queueHead,
+    };
+  }
+
+  /** The identity service of a job (tests, tools); undefined before its first batch. */
+  identityService(jobKey: string) {
+    return this.identities.get(jobKey);
+  }
+
+  // ---- agents ----------------------------------------------------------------------------------------
+
+  /** Accepts a batch for later processing; throws LiveError when it cannot belong to this agent's job. */
+  ingest(agent: AgentIdentity, batch: ObservationBatch): void {
+    const st = this.state(this.agentCamera(agent, batch.camera));
+    this.counters.batchesQueued++;
+    st.queuedSeq.set(batch.camera, Math.max(st.queuedSeq.get(batch.camera) ?? -1, batch.seq));
+    this.queue.push({ batch, receivedAt: this.now() });
+    if (this.queue.length - this.queueHead > this.o.maxQueue) {
+      this.queueHead++;
+      this.counters.overflow++;
+      if (this.now() - this.overflowLoggedAt > 10_000) {
+        this.overflowLoggedAt = this.now();
+        this.o.log.warn(`live: observation queue full (${this.o.maxQueue}); dropping the oldest batches (${this.counters.overflow} so far)`);
+      }
+    }
+    this.scheduleDrain();
+  }
+
+  /** A preview JPEG from an agent: published when privacy.preview allows it, refused otherwise. */
+  preview(agent: AgentIdentity, msg: PreviewFrame): void {
+    const job = this.agentCamera(agent, msg.camera);
+    const st = this.state(job);
+    const mode = previewMode(job);
+    if (mode === 'snapshot') {
+      const asked = st.snapshotAsked.get(msg.camera);
+      if (asked === undefined || this.now() - asked > SNAPSHOT_WINDOW_MS) {
+        throw new LiveError('jpeg', `privacy.preview of ${agent.jobKey} is "snapshot": a still frame is accepted only when a browser asked for one`);
+      }
+      st.snapshotAsked.delete(msg.camera);
+    } else if (mode !== 'live') {
+      throw new LiveError('jpeg', `privacy.preview of ${agent.jobKey} is "${mode}": no pixels may leave the edge`);
+    }
+    const preview: LivePreview = { ...msg, jobKey: agent.jobKey };
+    st.latestPreview.set(msg.camera, preview);
+    this.counters.previewsPublished++;
+    this.fanout?.publish(agent.jobKey, `preview:${msg.camera}`, 'live:preview', preview);
+    this.toHistory(() => this.o.history?.preview?.({ ...msg, jobUid: job.metadata.uid, jobKey: agent.jobKey }));
+  }
+
+  /** The job and camera of an agent's message, checked against the spec: the camera must be on its node. */
+  private agentCamera(agent: AgentIdentity, camera: string): MultiEdgeInference {
+    const job = this.o.jobs.get(agent.jobKey);
+    if (!job || job.metadata.uid !== agent.uid) throw new LiveError('jobKey', `job ${agent.jobKey} is not running (deleted or replaced)`);
+    const cam = job.spec.cameras.find((c) => c.name === camera);
+    if (!cam) throw new LiveError('camera', `job ${agent.jobKey} has no camera "${camera}"`);
+    if (cam.node !== agent.node) throw new LiveError('camera', `camera "${camera}" belongs to node ${cam.node}, not ${agent.node}`);
+    return job;
+  }
+
+  // ---- browsers --------------------------------------------------------------------------------------
+
+  /** Joins the job's room and sends what there is to draw now. The caller checked the user's namespace. */
+  async subscribe(socket: Socket, jobKey: string): Promise<void> {
+    const job = this.o.jobs.get(jobKey);
+    if (!job) throw new LiveError('jobKey', `no job ${jobKey}`);
+    if (!this.fanout) throw new Error('live view is not attached to the socket server');
+    await this.fanout.join(socket, jobKey);
+    const st = this.state(job);
+    for (const [camera, frame] of st.latestFrame) this.fanout.sendTo(socket, jobKey, `frame:${camera}`, 'live:frame', frame);
+    for (const [camera, p] of st.latestPreview) this.fanout.sendTo(socket, jobKey, `preview:${camera}`, 'live:preview', p);
+    this.fanout.sendTo(socket, jobKey, 'identities', 'live:identities', { ...st.roster.list(jobKey, this.now()), merged: [] });
+  }
+
+  async unsubscribe(socket: Socket, jobKey: string): Promise<void> {
+    await this.fanout?.leave(socket, jobKey);
+  }
+
+  disconnected(socketId: string): void {
+    this.fanout?.forget(socketId);
+  }
+
+  /** privacy.preview 'snapshot' (or 'live'): asks the camera's agent for one preview frame. */
+  snapshot(jobKey: string, camera: string): void {
+    const job = this.o.jobs.get(jobKey);
+    if (!job) throw new LiveError('jobKey', `no job ${jobKey}`);
+    const cam = job.spec.cameras.find((c) => c.name === camera);
+    if (!cam) throw new LiveError('camera', `job ${jobKey} has no camera "${camera}"`);
+    const mode = previewMode(job);
+    if (mode !== 'snapshot' && mode !== 'live') throw new LiveError('camera', `privacy.preview of ${jobKey} is "${mode}": no pixels may leave the edge`);
+    const targets = [...(this.agents?.sockets.values() ?? [])].filter((s) => {
+      const c = s.data?.claims as AgentIdentity | undefined;
+      return c?.jobKey === jobKey && c.uid === job.metadata.uid && c.node === cam.node;
+    });
+    if (!targets.length) throw new LiveError('camera', `no agent of node ${cam.node} is connected`);
+    this.state(job).snapshotAsked.set(camera, this.now());
+    for (const s of targets) s.emit('preview:request', { jobKey, camera });
+  }
+
+  // ---- processing ------------------------------------------------------------------------------------
+
+  private scheduleDrain(): void {
+    if (this.drainScheduled) return;
+    this.drainScheduled = true;
+    setImmediate(() => this.drain());
+  }
+
+  /** Applies queued batches for at most sliceMs, then yields so sockets keep flowing. */
+  private drain(): void {
+    this.drainScheduled = false;
+    const end = performance.now() + this.o.sliceMs;
+    let n = 0;
+    while (this.queueHead < this.queue.length && (n < 4 || performance.now() < end)) {
+      const item = this.queue[this.queueHead++];
+      n++;
+      try {
+        this.apply(item);
+      } catch (err) {
+        this.o.log.error(`live: applying ${item.batch.jobKey} ${item.batch.camera}#${item.batch.seq} failed:`, err);
+      }
+    }
+    // Compact now and then instead of shifting per item.
+    if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
+      this.queue.splice(0, this.queueHead);
+      this.queueHead = 0;
+    }
+    if (this.queueHead < this.queue.length) this.scheduleDrain();
+    else {
+      this.queue.length = 0;
+      this.queueHead = 0;
+    }
+  }
+
+  private apply({ batch, receivedAt }: QueuedBatch): void {
+    const job = this.o.jobs.get(batch.jobKey);
+    if (!job) return; // deleted while queued
+    const st = this.state(job);
+    const { jobKey, camera } = batch;
+    if (batch.session !== undefined) {
+      const prev = st.sessions.get(camera);
+      // A new camera run numbers seqs and local track ids afresh: forget the old run's ids.
+      if (prev !== undefined && prev !== batch.session) this.identities.resetCamera(jobKey, camera);
+      st.sessions.set(camera, batch.session);
+    }
+    const service = this.identities.ensure(jobKey, job.metadata.uid, job.spec);
+    let result;
+    try {
+      result = this.identities.ingest(batch);
+    } catch (err) {
+      if (!(err instanceof IdentityInputError)) throw err;
+      this.counters.rejected++;
+      this.o.log.debug(`live: ${jobKey} ${camera}#${batch.seq} refused: ${err.message}`);
+      return;
+    }
+    if (!result.applied) {
+      this.counters.duplicates++;
+      return;
+    }
+    this.counters.batchesApplied++;
+    for (const ev of result.events) if (ev.type === 'merged') st.roster.merge(ev.from, ev.into);
+
+    // Every frame feeds the roster; only the newest frame of the newest queued batch is drawn.
+    const frames = batch.frames.map((f) => ({ f, tracks: service.liveTracks(camera, f.tracks) }));
+    for (const { tracks } of frames) st.roster.frame(camera, tracks.filter((t) => VISIBLE.has(t.state)).map((t) => t.globalId), receivedAt);
+    this.toHistory(() => this.o.history?.observations({ jobKey, jobUid: job.metadata.uid, camera, session: batch.session, frames: frames.map(({ f, tracks }) => ({ ...f, tracks })), embeddings: batch.embeddings, events: result.events }));
+    if (batch.seq < (st.queuedSeq.get(camera) ?? -1)) return;
+    const { f, tracks } = frames[frames.length - 1];
+    if (f.timestampMs <= (st.publishedTs.get(camera) ?? -Infinity)) return;
+    st.publishedTs.set(camera, f.timestampMs);
+    const frame: LiveFrame = { jobKey, camera, frameIndex: f.frameIndex, timestampMs: f.timestampMs, emittedAt: f.emittedAt, width: f.width, height: f.height, tracks };
+    st.latestFrame.set(camera, frame);
+    this.counters.framesPublished++;
+    this.fanout?.publish(jobKey, `frame:${camera}`, 'live:frame', frame);
+  }
+
+  /** The history store only buffers; should it fail anyway, the live view goes on. */
+  private toHistory(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.o.log.error('live: history sink failed:', err);
+    }
+  }
+
+  /** Identity lists to browsers (when changed, or for freshness) and identity counts to the status. */
+  private tick(): void {
+    const now = this.now();
+    for (const [jobKey, st] of this.jobs) {
+      if (this.fanout?.watchers(jobKey) && (st.roster.dirty || now - st.listSentAt >= this.o.refreshMs)) {
+        st.listSentAt = now;
+        this.fanout.publish(jobKey, 'identities', 'live:identities', st.roster.list(jobKey, now));
+      }
+      const total = st.roster.total;
+      if (this.o.identityCounts && total !== st.statusCount && now - st.statusSentAt >= this.o.statusEveryMs) {
+        st.statusCount = total;
+        st.statusSentAt = now;
+        this.o.identityCounts.setIdentities(jobKey, st.uid, total);
+      }
+    }
+  }
+
+  /** The job's live state; a recreated job (new uid) or a new camera layout starts from scratch. */
+  private state(job: MultiEdgeInference): JobState {
+    const key = `${job.metadata.namespace}/${job.metadata.name}`;
+    const fingerprint = layoutFingerprint(job);
+    let st = this.jobs.get(key);
+    if (st && st.uid === job.metadata.uid && st.fingerprint === fingerprint) return st;
+    if (st) {
+      this.identities.delete(key);
+      this.o.log.info(`live: ${key} ${st.uid !== job.metadata.uid ? 'was recreated' : 'changed its cameras or crossCamera settings'}; identities start afresh`);
+    }
+    st = {
+      uid: job.metadata.uid,
+      fingerprint,
+      roster: new IdentityRoster(),
+      latestFrame: new Map(),
+      latestPreview: new Map(),
+      publishedTs: new Map(),
+      queuedSeq: st?.uid === job.metadata.uid ? st.queuedSeq : new Map(),
+      sessions: new Map(),
+      snapshotAsked: new Map(),
+      listSentAt: 0,
+      statusCount: 0,
+      statusSentAt: 0,
+    };
+    this.jobs.set(key, st);
+    return st;
+  }
+
+  private onJob(key: string, ev: WatchEvent): void {
+    if (ev.type !== 'DELETED') return;
+    const st = this.jobs.get(key);
+    if (st && st.uid === ev.object.metadata.uid) {
+      this.jobs.delete(key);
+      this.identities.delete(key);
+    }
+  }
+}
+
+function previewMode(job: MultiEdgeInference): Preview {
+  return (job.spec.privacy?.preview ?? 'none') as Preview;
+}
+
+/** Fingerprints per spec object: the informer hands out the same object until the job changes. */
+const fingerprints = new WeakMap<object, string>();
+
+/** What the identity service is built from: a change here restarts it. */
+function layoutFingerprint(job: MultiEdgeInference): string {
+  let fp = fingerprints.get(job.spec);
+  if (fp === undefined) {
+    const cams = job.spec.cameras.map((c) => ({ name: c.name, overlaps: c.overlaps, source: c.source, roi: c.roi }));
+    fp = createHash('sha1').update(JSON.stringify({ cams, cc: job.spec.crossCamera })).digest('hex');
+    fingerprints.set(job.spec, fp);
+  }
+  return fp;
+}
+
+/** The namespace part of a job key, for authorisation. */
+export function namespaceOf(jobKey: string): string {
+  return parseJobKey(jobKey).namespace;
+}
