@@ -90,6 +90,8 @@ export interface DecoderArgsOptions {
   /** Real-time pacing (a file replayed as a live camera). */
   realtime: boolean;
   loop: boolean;
+  /** Start this far into a recording (seconds). */
+  startSeconds?: number;
   /** Keep every n-th frame (history sampling, exact frame numbers). */
   everyNth?: number;
   /** Keep frames at least 1/fps apart (live sampling; never duplicates frames). */
@@ -99,8 +101,12 @@ export interface DecoderArgsOptions {
   imageFrameRate?: number;
 }
 
-export function inputArgs(src: ParsedSource, opts: Pick<DecoderArgsOptions, 'realtime' | 'loop' | 'imageFrameRate'>): string[] {
-  const pacing = [...(opts.realtime ? ['-re'] : []), ...(opts.loop ? ['-stream_loop', '-1'] : [])];
+export function inputArgs(src: ParsedSource, opts: Pick<DecoderArgsOptions, 'realtime' | 'loop' | 'imageFrameRate' | 'startSeconds'>): string[] {
+  const pacing = [
+    ...(opts.realtime ? ['-re'] : []),
+    ...(opts.loop ? ['-stream_loop', '-1'] : []),
+    ...(opts.startSeconds ? ['-ss', opts.startSeconds.toFixed(3)] : []),
+  ];
   switch (src.kind) {
     case 'file':
       return [...pacing, '-i', src.path];

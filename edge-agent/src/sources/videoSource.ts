@@ -61,6 +61,8 @@ export interface SourceInfo {
   nativeFps?: number;
   /** Frames this source will deliver (recorded sources, after sampling and maxFrames). */
   totalFrames?: number;
+  /** Frames in a recording replayed in a loop as a live camera (its playback follows the wall clock). */
+  loopFrames?: number;
 }
 
 interface RunResult {
@@ -79,6 +81,8 @@ export class VideoSource extends EventEmitter implements AsyncIterable<Frame> {
   private child: ChildProcessByStdio<null, Readable, Readable> | undefined;
   private closed = false;
   private emitted = 0;
+  /** Added to `emitted` to give a frame's index (a looped recording starts where the wall clock says). */
+  private indexBase = 0;
   private sleepTimer: { timer: NodeJS.Timeout; resolve: () => void } | undefined;
   private readonly done: Promise<void>;
 
@@ -138,6 +142,7 @@ export class VideoSource extends EventEmitter implements AsyncIterable<Frame> {
       info.width = opts.roi?.width ?? probed.width;
       info.height = opts.roi?.height ?? probed.height;
       info.nativeFps = nativeFps;
+      if (live && opts.loop && parsed.kind === 'file' && frameCount) info.loopFrames = frameCount;
       if (!live) {
         if (opts.fps && nativeFps && opts.fps < nativeFps) everyNth = Math.max(1, Math.round(nativeFps / opts.fps));
         if (frameCount !== undefined) {
@@ -228,9 +233,15 @@ export class VideoSource extends EventEmitter implements AsyncIterable<Frame> {
   /** One ffmpeg process: from spawn to exit. */
   private runOnce(): Promise<RunResult> {
     const live = this.info.live;
+    // A looped recording plays as if it had been running since the epoch: every camera cut from the same file
+    // (and every restart) shows the same moment at the same time, as real cameras of one scene would.
+    const { loopFrames, nativeFps } = this.info;
+    const startFrame = loopFrames && nativeFps ? Math.floor((Date.now() / 1000) * nativeFps) % loopFrames : 0;
+    this.indexBase = startFrame - this.emitted;
     const args = decoderArgs(this.parsed, {
       realtime: live && this.parsed.kind !== 'stream',
       loop: live && this.opts.loop === true,
+      startSeconds: startFrame && nativeFps ? startFrame / nativeFps : undefined,
       everyNth: this.everyNth,
       maxFps: live ? this.opts.fps : undefined,
       roi: this.opts.roi,
@@ -276,7 +287,7 @@ export class VideoSource extends EventEmitter implements AsyncIterable<Frame> {
           if (frames === 0) this.setState({ state: 'streaming' });
           frames++;
           this.stats.decoded++;
-          const index = live ? this.emitted : this.emitted * this.everyNth;
+          const index = live ? this.indexBase + this.emitted : this.emitted * this.everyNth;
           const frame: Frame = {
             index,
             timestampMs: live ? Date.now() : (index / (this.info.nativeFps || 25)) * 1000,
