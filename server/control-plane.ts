@@ -15,6 +15,9 @@ import { UserDirectory } from './auth/users.ts';
 import type { Logger } from './controllers/log.ts';
 import { ControllerManager } from './controllers/manager.ts';
 import type { ApiContext } from './http/context.ts';
+import { LiveHub } from './live/live-hub.ts';
+import { startHistory } from './history/service.ts';
+import type { SqlClient } from './store/db.ts';
 import { ensureDemoJob } from './runtime/demo-job.ts';
 import { LocalProcessRuntime, agentCommandFromEnv } from './runtime/local-processes.ts';
 
@@ -25,6 +28,8 @@ export interface ControlPlane extends ApiContext {
   runtime: WorkerRuntime;
   controllers: ControllerManager;
   tokens: AgentTokens;
+  /** Live view: identities from agents' observations, frames to browsers (attached by the socket server). */
+  live: LiveHub;
   close(): Promise<void>;
 }
 
@@ -35,6 +40,8 @@ export interface ControlPlaneOptions {
   /** Where agents connect; known once the HTTP server listens. */
   serverUrl(): string;
   log: Logger;
+  /** Kubernetes mode: this replica lost the leader lease; its controllers cannot resume, so exit. */
+  onLostLeadership?(): void;
 }
 
 const VERSION: string = JSON.parse(readFileSync(fileURLToPath(new URL('../package.json', import.meta.url)), 'utf8')).version;
@@ -49,13 +56,25 @@ interface Backends {
   backend: JobBackend;
   runtime: WorkerRuntime;
   database: ServerInfo['database'];
+  /** The database the history store (tracks, embeddings, thumbnails) writes to, when this mode has one. */
+  sql?: SqlClient;
+  /** Kubernetes mode: start the controllers only while this replica holds the leader lease. */
+  campaign?(cb: { onStartedLeading(): void | Promise<void>; onStoppedLeading(why: 'lost' | 'stopped'): void }): void;
   close(): Promise<void>;
 }
 
 /** The seam between modes: everything after this sees only JobBackend and WorkerRuntime. */
 async function createBackends(mode: Mode, o: ControlPlaneOptions, schema: JSONSchema): Promise<Backends> {
   if (mode === 'kubernetes') {
-    throw new Error('MEI_MODE=kubernetes: the Kubernetes backend is not part of this build yet; unset MEI_MODE to run embedded');
+    const { createKubernetesMode } = await import('./kubernetes/config.ts');
+    const k = await createKubernetesMode({ env: o.env, log: o.log });
+    return {
+      backend: k.backend,
+      runtime: k.runtime,
+      database: o.env.DATABASE_URL ? 'postgresql' : 'pglite',
+      campaign: (cb) => void k.campaign(cb),
+      close: () => k.close(),
+    };
   }
   const { openDatabase } = await import('./store/db.ts');
   const { createEmbeddedBackend } = await import('./store/embedded-backend.ts');
@@ -67,6 +86,7 @@ async function createBackends(mode: Mode, o: ControlPlaneOptions, schema: JSONSc
     backend,
     runtime,
     database: db.kind,
+    sql: db.sql,
     close: async () => {
       await runtime.close();
       await backend.close();
@@ -85,7 +105,21 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
   const jobSchema = loadJobSchema();
   const b = await createBackends(mode, o, jobSchema);
   const controllers = new ControllerManager({ backend: b.backend, runtime: b.runtime, mintToken: (c) => tokens.mint(c), serverUrl: o.serverUrl, log });
-  await controllers.start();
+  const history = b.sql ? startHistory({ sql: b.sql, jobs: controllers.jobs, log, env }) : undefined;
+  const live = new LiveHub({ jobs: controllers.jobs, identityCounts: controllers.reports, history: history?.sink, log });
+  if (b.campaign) {
+    b.campaign({
+      onStartedLeading: () => controllers.start(),
+      // 'stopped' is close() releasing the lease; 'lost' means another replica may lead now.
+      onStoppedLeading: (why) => {
+        if (why !== 'lost') return;
+        log.error('lost the leader lease; exiting so that a fresh process campaigns again');
+        (o.onLostLeadership ?? (() => process.exit(1)))();
+      },
+    });
+  } else {
+    await controllers.start();
+  }
   if (mode === 'embedded') await ensureDemoJob(b.backend, env, log);
   return {
     mode,
@@ -94,12 +128,15 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
     runtime: b.runtime,
     controllers,
     tokens,
+    live,
     users,
     sessions,
     loginLimiter: new LoginRateLimiter(),
     jobSchema,
     log,
     close: async () => {
+      live.close();
+      await history?.close(); // flushes what is buffered while the database is still open
       await controllers.stop();
       await b.close();
     },

@@ -113,7 +113,10 @@ export interface TrackDetail extends StoredTrack {
 }
 
 export interface MatchedTrack extends StoredTrack {
-  /** Cosine distance of the track's nearest representative embedding to the query (0 same .. 2 opposite). */
+  /**
+   * Cosine distance of the track's nearest representative embedding to the query (0 same .. 2 opposite);
+   * a track too short to have an embedding takes its identity's distance.
+   */
   distance: number;
 }
 

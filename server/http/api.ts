@@ -34,17 +34,17 @@ export function route(handler: Handler): RouteHandler {
 }
 
 /** The signed-in user, or throws a 401. */
-function requireUser(req: Request, ctx: ApiContext): Me {
+export function requireUser(req: Request, ctx: ApiContext): Me {
   const me = ctx.sessions.verify(ctx.sessions.fromCookieHeader(req.headers.get('cookie')));
   if (!me) throw new HttpError(apiError(401, 'not signed in'));
   return me;
 }
 
-function requireNamespace(me: Me, namespace: string, field = 'namespace'): void {
+export function requireNamespace(me: Me, namespace: string, field = 'namespace'): void {
   if (!canAccessNamespace(me, namespace)) throw new HttpError(apiError(403, `user "${me.username}" may not access namespace "${namespace}"`, field));
 }
 
-function requireSameOrigin(req: Request): void {
+export function requireSameOrigin(req: Request): void {
   if (isCrossSite(req.headers.get('origin'), req.headers.get('host'))) throw new HttpError(apiError(403, 'cross-site request refused'));
 }
 

@@ -7,6 +7,7 @@ import { useJob, useJobEvents } from '@/app/lib/hooks';
 import { CamerasTable, ConditionsTable, WorkersTable } from './StatusTables';
 import { DeleteJobButton } from './DeleteJobButton';
 import { SpecSummary } from './SpecSummary';
+import { HistoryProgress } from './HistoryProgress';
 
 export function JobDetail({ namespace, name }: { namespace: string; name: string }) {
   const job = useJob(namespace, name);
@@ -44,6 +45,12 @@ export function JobDetail({ namespace, name }: { namespace: string; name: string
         <PhaseBadge phase={displayPhase(j)} />
         <LiveIndicator status={live.status} error={live.error} />
         <div className="header-spacer" />
+        <Link href={`/jobs/${encodeURIComponent(j.metadata.namespace)}/${encodeURIComponent(j.metadata.name)}/live`} className="btn btn-primary" data-testid="live-view-link">
+          Live view
+        </Link>
+        <Link href={`/jobs/${encodeURIComponent(j.metadata.namespace)}/${encodeURIComponent(j.metadata.name)}/history`} className="btn" data-testid="history-link">
+          History
+        </Link>
         <DeleteJobButton namespace={j.metadata.namespace} name={j.metadata.name} terminating={Boolean(j.metadata.deletionTimestamp)} />
       </div>
 
@@ -76,15 +83,7 @@ export function JobDetail({ namespace, name }: { namespace: string; name: string
         </div>
       </dl>
 
-      {progress !== undefined && (
-        <section className="card" aria-labelledby="progress-title">
-          <h2 id="progress-title">Progress</h2>
-          <div className="progress" role="progressbar" aria-label="Recorded frames processed" aria-valuemin={0} aria-valuemax={100} aria-valuenow={Math.round(progress * 100)} data-testid="progress">
-            <div className="progress-bar" style={{ width: `${progress * 100}%` }} />
-          </div>
-          <p className="muted">{(progress * 100).toFixed(1)} % of recorded frames processed</p>
-        </section>
-      )}
+      {progress !== undefined && <HistoryProgress status={st} />}
 
       <section className="card" aria-labelledby="cond-title">
         <h2 id="cond-title">Conditions</h2>

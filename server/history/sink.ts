@@ -1,0 +1,47 @@
+// What the live ingest hands to the history store: every applied observation batch of a job's camera, with
+// each track already joined to its global identity. The call must return at once (the writer only buffers);
+// persistence happens later, in batches, off the live path.
+import type { LiveTrack } from '@mei/contracts';
+import type { IdentityEvent } from '../identity/types.ts';
+
+/** One frame of a camera: its tracks labelled with global identities ('' while a track has none yet). */
+export interface HistoryFrame {
+  frameIndex: number;
+  /** Source clock: epoch ms for live cameras, offset into the file for recorded ones. */
+  timestampMs: number;
+  width: number;
+  height: number;
+  tracks: readonly LiveTrack[];
+}
+
+export interface HistoryObservations {
+  jobKey: string;
+  jobUid: string;
+  camera: string;
+  /** The camera run that numbered the local ids (ObservationBatch.session). */
+  session?: string;
+  frames: readonly HistoryFrame[];
+  /** Track embeddings of the batch, by local track id (ObservationBatch.embeddings). */
+  embeddings?: ReadonlyArray<{ id: number; vector: ArrayLike<number> }>;
+  /** The identity service's events for the batch: merges relabel stored tracks. */
+  events?: readonly IdentityEvent[];
+}
+
+/** A preview JPEG that reached the server (privacy.preview allowed it): thumbnails are cut from it. */
+export interface HistoryPreview {
+  jobKey: string;
+  jobUid: string;
+  camera: string;
+  frameIndex: number;
+  timestampMs: number;
+  width: number;
+  height: number;
+  jpeg: Uint8Array;
+}
+
+export interface HistorySink {
+  /** Buffers the batch for the store; never throws for data reasons, never waits. */
+  observations(o: HistoryObservations): void;
+  /** Optional source of thumbnails (privacy.preview 'thumbnails' or 'live'). */
+  preview?(p: HistoryPreview): void;
+}

@@ -1,0 +1,89 @@
+// Fills a vector index from the database, the source of truth: the index on disk is a cache that can be
+// rebuilt from the embeddings table at any time. Works on both store modes (PGlite and PostgreSQL) through
+// the raw SQL client. Rows are read in id order by keyset pages, so memory stays bounded and a load can
+// resume after the last id it saw (e.g. after loading a saved index).
+import type { SqlClient } from '../store/db.ts';
+import type { VectorIndex } from './types.ts';
+
+export interface LoadEmbeddingsOptions {
+  /** Only embeddings of this model: vectors of different models are not comparable. */
+  model: string;
+  /** Load ids greater than this (default: from the start). */
+  afterId?: number;
+  /** Rows per query (default 2000). */
+  pageSize?: number;
+  /** Called after each page, e.g. to yield or report progress. */
+  onPage?: (loaded: number, lastId: number) => void | Promise<void>;
+}
+
+export interface LoadEmbeddingsResult {
+  loaded: number;
+  /** The highest id seen (afterId when nothing was loaded). */
+  lastId: number;
+}
+
+interface Row {
+  id: string | number | bigint;
+  vector: number[] | null;
+  dim: number;
+  job_uid: string;
+  camera: string;
+  start_ms: string | number | bigint;
+  end_ms: string | number | bigint;
+}
+
+const PAGE_SQL = `SELECT e.id, e.vector, e.dim, t.job_uid, t.camera, t.start_ms, t.end_ms
+  FROM embeddings e JOIN tracks t ON t.id = e.track_id
+  WHERE e.model = $1 AND e.id > $2
+  ORDER BY e.id LIMIT $3`;
+
+export async function loadEmbeddings(sql: SqlClient, index: VectorIndex, opts: LoadEmbeddingsOptions): Promise<LoadEmbeddingsResult> {
+  if (typeof opts.model !== 'string' || !opts.model) throw new TypeError('model must be a non-empty string');
+  const pageSize = opts.pageSize ?? 2000;
+  if (!Number.isInteger(pageSize) || pageSize < 1) throw new RangeError('pageSize must be a positive integer');
+  let lastId = opts.afterId ?? 0;
+  let loaded = 0;
+  for (;;) {
+    const rows = await sql.query<Row>(PAGE_SQL, [opts.model, String(lastId), pageSize]);
+    for (const r of rows) {
+      const id = Number(r.id);
+      if (!r.vector || r.vector.length !== index.dim)
+        throw new Error(`embedding ${id} (model ${opts.model}) has ${r.vector?.length ?? 0} dimensions, the index has ${index.dim}`);
+      index.add(id, r.vector, { jobUid: r.job_uid, camera: r.camera, startMs: Number(r.start_ms), endMs: Number(r.end_ms) });
+      lastId = id;
+    }
+    loaded += rows.length;
+    await opts.onPage?.(loaded, lastId);
+    if (rows.length < pageSize) return { loaded, lastId };
+  }
+}
+
+export interface SyncResult extends LoadEmbeddingsResult {
+  /** Entries dropped because their rows are gone (deleted while the index was not listening). */
+  removed: number;
+}
+
+/**
+ * Brings an index loaded from disk up to date with the table: adds rows with ids above the highest id in the
+ * index (ids only grow), then, when the counts still differ, removes entries whose rows were deleted meanwhile
+ * (retention). Rows changed in place are not detected: embeddings are written once.
+ */
+export async function syncEmbeddings(sql: SqlClient, index: VectorIndex, opts: Omit<LoadEmbeddingsOptions, 'afterId'>): Promise<SyncResult> {
+  let maxId = 0;
+  for (const id of index.ids()) if (id > maxId) maxId = id;
+  const r = await loadEmbeddings(sql, index, { ...opts, afterId: maxId });
+  const [{ n }] = await sql.query<{ n: string | number }>(`SELECT count(*) AS n FROM embeddings WHERE model = $1`, [opts.model]);
+  let removed = 0;
+  if (Number(n) !== index.size) {
+    const present = new Set<number>();
+    const pageSize = 50_000;
+    for (let after = '0'; ; ) {
+      const rows = await sql.query<{ id: string | number }>(`SELECT id FROM embeddings WHERE model = $1 AND id > $2 ORDER BY id LIMIT $3`, [opts.model, after, pageSize]);
+      for (const row of rows) present.add(Number(row.id));
+      if (rows.length < pageSize) break;
+      after = String(rows[rows.length - 1].id);
+    }
+    for (const id of [...index.ids()]) if (!present.has(id) && index.remove(id)) removed++;
+  }
+  return { ...r, lastId: Math.max(r.lastId, maxId), removed };
+}

@@ -1,0 +1,250 @@
+// The history store on both database modes (embedded PGlite and a real PostgreSQL server): the batched
+// writer's round trip (tracks, downsampled trajectories, representative embeddings, identity merges, camera
+// sessions, thumbnails only where privacy allows), search over what it wrote, retention with an injected
+// clock, and a slow database that must neither block the ingest nor lose tracks.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import jpeg from 'jpeg-js';
+import type { MultiEdgeInference, PrivacySpec, RetentionSpec } from '@mei/contracts';
+import { openDatabase, type Database, type SqlClient } from '../../server/store/db.ts';
+import { silentLogger } from '../../server/controllers/log.ts';
+import { HistoryService } from '../../server/history/service.ts';
+import type { HistoryObservations } from '../../server/history/sink.ts';
+import { startPostgres, type TestPostgres } from '../support/postgres.ts';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mei-history-'));
+let pgServer: TestPostgres | undefined;
+afterAll(async () => {
+  await pgServer?.stop();
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+const MODEL = 'osnet-x0.25-msmt17';
+const DAY = 86_400_000;
+let uidSeq = 0;
+
+/** A job in a mutable registry, as the controllers' cache would hold it. */
+function makeJob(jobs: Map<string, MultiEdgeInference>, name: string, o: { privacy?: PrivacySpec; retention?: RetentionSpec } = {}) {
+  const uid = `00000000-0000-4000-8000-${String(++uidSeq).padStart(12, '0')}`;
+  const job = {
+    apiVersion: 'sedna.io/v1alpha1',
+    kind: 'MultiEdgeInference',
+    metadata: { namespace: 'default', name, uid, resourceVersion: '1', generation: 1, creationTimestamp: new Date().toISOString() },
+    spec: {
+      cameras: [
+        { name: 'left', node: 'n', source: 'x' },
+        { name: 'right', node: 'n', source: 'x' },
+      ],
+      models: { detector: { decoder: 'yolox' }, reid: { kind: 'onnx', name: MODEL } },
+      ...o,
+    },
+  } as MultiEdgeInference;
+  jobs.set(`default/${name}`, job);
+  return { key: `default/${name}`, uid, job };
+}
+
+/** A deterministic unit-ish vector per person, with a little per-call noise. */
+function personVector(person: number, noise = 0, dim = 32): number[] {
+  return Array.from({ length: dim }, (_, i) => Math.sin(person * 12.9898 + i * 78.233) + noise * Math.cos(i * 3.1 + noise * 100));
+}
+
+function batch(key: string, uid: string, camera: string, frames: Array<{ t: number; tracks: Array<{ id: number; g?: string; x?: number }> }>, extra: Partial<HistoryObservations> = {}): HistoryObservations {
+  return {
+    jobKey: key,
+    jobUid: uid,
+    camera,
+    frames: frames.map((f, i) => ({
+      frameIndex: Math.round(f.t / 100),
+      timestampMs: f.t,
+      width: 432,
+      height: 576,
+      tracks: f.tracks.map((t) => ({ localId: t.id, globalId: t.g ?? '', x: t.x ?? 10 + i, y: 20, w: 40, h: 100, score: 0.9, state: 'confirmed' as const })),
+    })),
+    ...extra,
+  };
+}
+
+const modes: [string, () => Promise<Database>][] = [
+  ['PGlite', () => openDatabase({ dataDir: path.join(tmp, 'pglite') })],
+  [
+    'PostgreSQL',
+    async () => {
+      pgServer = await startPostgres();
+      return openDatabase({ url: pgServer.url });
+    },
+  ],
+];
+
+describe.each(modes)('history store on %s', (_name, open) => {
+  let db: Database;
+  const jobs = new Map<string, MultiEdgeInference>();
+  let clock = Date.parse('2026-03-01T12:00:00Z');
+  const registry = { get: (k: string) => jobs.get(k), list: () => [...jobs.values()] };
+  const service = (sql: SqlClient = db.sql, writer = {}) =>
+    new HistoryService({ sql, jobs: registry, log: silentLogger, now: () => clock, writer: { flushMs: 60_000, ...writer }, env: {} });
+
+  beforeAll(async () => {
+    db = await open();
+  });
+  afterAll(async () => {
+    await db?.close();
+  });
+
+  it('writes tracks, 2-points-per-second trajectories, a few representative embeddings and merges; reads them back', async () => {
+    const h = service();
+    const { key, uid } = makeJob(jobs, 'round-trip');
+    // Person A on both cameras (10 fps for 5 s), person B on the left only.
+    for (let s = 0; s < 50; s += 5) {
+      const frames = Array.from({ length: 5 }, (_, i) => ({ t: 1000 + (s + i) * 100, tracks: [{ id: 1, g: 'P1' }, { id: 2, g: 'P2' }] }));
+      h.sink.observations(batch(key, uid, 'left', frames, { seq: undefined, embeddings: [{ id: 1, vector: personVector(1, s / 50) }, { id: 2, vector: personVector(2, s / 50) }] } as Partial<HistoryObservations>));
+      h.sink.observations(batch(key, uid, 'right', frames.map((f) => ({ ...f, tracks: [{ id: 7, g: 'P1' }] })), { embeddings: [{ id: 7, vector: personVector(1, 0.5 + s / 50) }] }));
+      await h.writer.flush(); // one flush per batch: each embedding is a candidate representative
+    }
+    await h.writer.close();
+
+    const list = await h.listTracks({ jobKey: key });
+    expect(list.cameras).toEqual(['left', 'right']);
+    expect(list.items.map((t) => `${t.camera}:${t.localId}:${t.globalId}`).sort()).toEqual(['left:1:P1', 'left:2:P2', 'right:7:P1']);
+    const left1 = list.items.find((t) => t.camera === 'left' && t.localId === 1)!;
+    expect(left1).toMatchObject({ startMs: 1000, endMs: 5900, frameWidth: 432, frameHeight: 576, thumbnail: false });
+
+    // 50 observations over 4.9 s at <= 2 points/s, plus the last position written when the track closed.
+    const detail = (await h.trackDetail(left1.id))!;
+    expect(detail.points.length).toBeGreaterThanOrEqual(10);
+    expect(detail.points.length).toBeLessThanOrEqual(11);
+    expect(detail.points[0]).toEqual([1000, 10, 20, 40, 100, 0.9]);
+    expect(detail.points[detail.points.length - 1][0]).toBe(5900);
+    for (let i = 1; i < detail.points.length; i++) expect(detail.points[i][0]).toBeGreaterThan(detail.points[i - 1][0]);
+
+    // Ten embeddings per track, at most four kept (updated in place once full).
+    const counts = await db.sql.query<{ track_id: string; n: number; d: number }>(
+      `SELECT e.track_id, count(*)::int AS n, max(e.dim) AS d FROM embeddings e JOIN tracks t ON t.id = e.track_id WHERE t.job_uid = $1 AND e.model = $2 GROUP BY e.track_id`,
+      [uid, MODEL],
+    );
+    expect(counts).toHaveLength(3);
+    for (const c of counts) expect(c).toMatchObject({ n: 4, d: 32 });
+    expect(h.writer.stats()).toMatchObject({ embeddingsInserted: 12, embeddingsUpdated: 18, flushErrors: 0 });
+
+    // Search: person A's vector finds identity P1 first, with both cameras and their time spans.
+    const res = await h.search.byVectors(MODEL, [Float32Array.from(personVector(1, 0.3))], { jobKey: key });
+    expect(res.identities[0].identity).toBe('P1');
+    expect(res.identities[0].cameras.map((c) => c.camera)).toEqual(['left', 'right']);
+    expect(res.identities[0].cameras[0].spans[0]).toMatchObject({ startMs: 1000, endMs: 5900 });
+    expect(res.identities[1].identity).toBe('P2');
+    expect(res.identities[0].distance).toBeLessThan(res.identities[1].distance);
+    // Filters: only the right camera; a time range before everything.
+    const right = await h.search.byVectors(MODEL, [Float32Array.from(personVector(1))], { jobKey: key, cameras: ['right'] });
+    expect(right.identities.map((i) => i.identity)).toEqual(['P1']);
+    expect(right.identities[0].cameras.map((c) => c.camera)).toEqual(['right']);
+    expect((await h.search.byVectors(MODEL, [Float32Array.from(personVector(1))], { jobKey: key, toMs: 900 })).identities).toEqual([]);
+
+    // "Find this person" from the right camera's track reaches the left camera's track of the same person.
+    const rightTrack = list.items.find((t) => t.camera === 'right')!;
+    const found = await h.searchTrack(rightTrack, { jobKey: key });
+    expect(found.query).toMatchObject({ kind: 'track', model: MODEL, trackId: rightTrack.id });
+    expect(found.identities[0].tracks.map((t) => t.id).sort()).toEqual([left1.id, rightTrack.id].sort());
+  });
+
+  it('relabels stored tracks on identity merges and keeps camera sessions apart', async () => {
+    const h = service();
+    const { key, uid } = makeJob(jobs, 'merge-session');
+    h.sink.observations(batch(key, uid, 'left', [{ t: 0, tracks: [{ id: 1, g: 'P5' }] }]));
+    h.sink.observations(batch(key, uid, 'right', [{ t: 0, tracks: [{ id: 1, g: 'P9' }] }]));
+    await h.writer.flush();
+    h.sink.observations(batch(key, uid, 'right', [{ t: 100, tracks: [{ id: 1, g: 'P5' }] }], { events: [{ type: 'merged', from: 'P9', into: 'P5', timestampMs: 100 }] }));
+    // The agent restarted the left camera: local id 1 is somebody else now.
+    h.sink.observations(batch(key, uid, 'left', [{ t: 200, tracks: [{ id: 1, g: 'P6' }] }], { session: 'run-2' }));
+    await h.writer.close();
+    const items = (await h.listTracks({ jobKey: key })).items.map((t) => `${t.camera}:${t.localId}:${t.globalId}`).sort();
+    expect(items).toEqual(['left:1:P5', 'left:1:P6', 'right:1:P5']);
+  });
+
+  it('keeps thumbnails only when privacy.preview allows pixels to leave the edge', async () => {
+    const frame = { width: 216, height: 288, data: Buffer.alloc(216 * 288 * 4, 200) };
+    const preview = jpeg.encode(frame, 80).data;
+    const counts: Record<string, number> = {};
+    for (const mode of ['none', 'live'] as const) {
+      const h = service();
+      const { key, uid } = makeJob(jobs, `thumbs-${mode}`, { privacy: { preview: mode } });
+      h.sink.observations(batch(key, uid, 'left', [{ t: 500, tracks: [{ id: 3, x: 100 }] }]));
+      // The preview is half the camera's size: the crop is scaled accordingly.
+      h.sink.preview!({ jobKey: key, jobUid: uid, camera: 'left', frameIndex: 5, timestampMs: 500, width: 216, height: 288, jpeg: preview });
+      await h.writer.close();
+      const [t] = (await h.listTracks({ jobKey: key })).items;
+      counts[mode] = t.thumbnail ? 1 : 0;
+      if (t.thumbnail) {
+        const th = (await h.thumbnail(t.id))!;
+        expect(th.jpeg[0]).toBe(0xff);
+        expect(th.height).toBeLessThanOrEqual(128);
+        expect(th.width).toBeGreaterThan(10);
+      }
+    }
+    expect(counts).toEqual({ none: 0, live: 1 });
+  });
+
+  it('deletes history past the job\'s retention (current spec, or the days stored with a deleted job\'s rows)', async () => {
+    const h = service();
+    const short = makeJob(jobs, 'keep-1-day', { retention: { tracksDays: 1, thumbnailsDays: 1 }, privacy: { preview: 'live' } });
+    const gone = makeJob(jobs, 'deleted-job', { retention: { tracksDays: 3 } });
+    for (const j of [short, gone]) {
+      h.sink.observations(batch(j.key, j.uid, 'left', [{ t: 0, tracks: [{ id: 1, g: 'P1' }] }], { embeddings: [{ id: 1, vector: personVector(4) }] }));
+    }
+    await h.writer.flush();
+    jobs.delete(gone.key); // its rows carry keep_days = 3
+    // Search once so that the index is loaded and must follow the deletions.
+    expect((await h.search.byVectors(MODEL, [Float32Array.from(personVector(4))], { jobKey: short.key })).identities).toHaveLength(1);
+    const before = h.indexes;
+    const sizeBefore = (await before.get(MODEL))!.size;
+
+    clock += 0.5 * DAY;
+    expect(await h.sweeper.sweep()).toEqual({ tracks: 0, embeddings: 0, thumbnails: 0 });
+    clock += 1 * DAY; // 1.5 days: past keep-1-day, not past 3 days
+    expect(await h.sweeper.sweep()).toMatchObject({ tracks: 1, embeddings: 1 });
+    expect((await h.listTracks({ jobKey: short.key })).items).toEqual([]);
+    expect((await h.listTracks({ jobKey: gone.key })).items).toHaveLength(1);
+    expect((await before.get(MODEL))!.size).toBe(sizeBefore - 1);
+    expect((await h.search.byVectors(MODEL, [Float32Array.from(personVector(4))], { jobKey: short.key })).identities).toEqual([]);
+    clock += 2 * DAY;
+    expect(await h.sweeper.sweep()).toMatchObject({ tracks: 1 });
+    expect((await h.listTracks({ jobKey: gone.key })).items).toEqual([]);
+    await h.close();
+  });
+
+  it('never blocks the ingest on a slow database and loses no track: trajectories get coarser instead', async () => {
+    let slow = true;
+    const slowSql: SqlClient = {
+      query: (t, p) => db.sql.query(t, p),
+      exec: (s) => db.sql.exec(s),
+      transaction: async (fn) => {
+        if (slow) await new Promise((r) => setTimeout(r, 400));
+        return db.sql.transaction(fn);
+      },
+    };
+    const h = service(slowSql, { flushRows: 200, maxPendingPoints: 400 });
+    const { key, uid } = makeJob(jobs, 'backpressure');
+    let worstMs = 0;
+    // 60 tracks at 10 fps for 20 s of video, delivered as fast as possible.
+    for (let s = 0; s < 200; s += 10) {
+      const frames = Array.from({ length: 10 }, (_, i) => ({ t: (s + i) * 100, tracks: Array.from({ length: 60 }, (_, k) => ({ id: k + 1, g: `P${k + 1}` })) }));
+      const t0 = performance.now();
+      h.sink.observations(batch(key, uid, 'left', frames, { embeddings: [{ id: 1 + (s % 60), vector: personVector(s) }] }));
+      worstMs = Math.max(worstMs, performance.now() - t0);
+      expect(h.writer.stats().pendingPoints).toBeLessThanOrEqual(400 + 60 * 10);
+      await new Promise((r) => setImmediate(r));
+    }
+    // Each call only buffers (600 observations): far below the 400 ms every flush waits for the database.
+    expect(worstMs).toBeLessThan(200);
+    const st = h.writer.stats();
+    expect(st.pointsCoalesced).toBeGreaterThan(0);
+    expect(st.pointIntervalMs).toBeGreaterThan(500);
+    slow = false;
+    await h.writer.close();
+    const items = (await h.listTracks({ jobKey: key, limit: 500 })).items;
+    expect(items).toHaveLength(60);
+    for (const t of items) expect(t).toMatchObject({ startMs: 0, endMs: 19_900 });
+    const [{ n }] = await db.sql.query<{ n: number }>(`SELECT count(*)::int AS n FROM track_segments s JOIN tracks t ON t.id = s.track_id WHERE t.job_uid = $1`, [uid]);
+    expect(n).toBeGreaterThan(0);
+  });
+});
