@@ -65,21 +65,27 @@ interface Backends {
 
 /** The seam between modes: everything after this sees only JobBackend and WorkerRuntime. */
 async function createBackends(mode: Mode, o: ControlPlaneOptions, schema: JSONSchema): Promise<Backends> {
+  // Both modes keep history (tracks, embeddings) in a database: PostgreSQL when DATABASE_URL names one (needed
+  // for several Kubernetes replicas), else the embedded PGlite in the state directory.
+  const { openDatabase } = await import('./store/db.ts');
+  const db = await openDatabase({ dataDir: path.join(o.stateDir, 'db') });
+  o.log.info(`database: ${db.kind} at ${db.location}`);
   if (mode === 'kubernetes') {
     const { createKubernetesMode } = await import('./kubernetes/config.ts');
     const k = await createKubernetesMode({ env: o.env, log: o.log });
     return {
       backend: k.backend,
       runtime: k.runtime,
-      database: o.env.DATABASE_URL ? 'postgresql' : 'pglite',
+      database: db.kind,
+      sql: db.sql,
       campaign: (cb) => void k.campaign(cb),
-      close: () => k.close(),
+      close: async () => {
+        await k.close();
+        await db.close();
+      },
     };
   }
-  const { openDatabase } = await import('./store/db.ts');
   const { createEmbeddedBackend } = await import('./store/embedded-backend.ts');
-  const db = await openDatabase({ dataDir: path.join(o.stateDir, 'db') });
-  o.log.info(`database: ${db.kind} at ${db.location}`);
   const backend = await createEmbeddedBackend(db, { validator: createValidator(schema) });
   const runtime = new LocalProcessRuntime({ command: agentCommandFromEnv(o.env), env: o.env, log: o.log });
   return {

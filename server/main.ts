@@ -70,7 +70,13 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void shutdown('SIGTERM', 0));
 
   try {
-    controlPlane = await startControlPlane({ env, stateDir, serverUrl: () => env.MEI_PUBLIC_URL || url, log });
+    controlPlane = await startControlPlane({
+      env,
+      stateDir,
+      serverUrl: () => env.MEI_PUBLIC_URL || url,
+      log,
+      onLostLeadership: () => void shutdown('lost the leader lease', 1),
+    });
     publishContext(controlPlane);
     closeRealtime = attachRealtime(server, {
       backend: controlPlane.backend,

@@ -39,6 +39,9 @@ export function Header() {
             <Link href="/jobs/new" className={pathname === '/jobs/new' ? 'active' : undefined}>
               New job
             </Link>
+            <Link href="/search" className={pathname === '/search' ? 'active' : undefined}>
+              Search
+            </Link>
           </nav>
         )}
         <div className="header-spacer" />
