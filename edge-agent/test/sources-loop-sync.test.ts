@@ -8,7 +8,8 @@ describe('looped recording replayed as live cameras', () => {
   it('starts where the wall clock says, so cameras opened at different times stay in step', async () => {
     const open = (x: number) => VideoSource.open({ source: VTEST, mode: 'live', loop: true, fps: 10, roi: { x, y: 0, width: 432, height: 576 } });
     const left = await open(0);
-    await new Promise((r) => setTimeout(r, 1200));
+    // 3 s apart: replays that started from frame 0 would be ~30 frames apart.
+    await new Promise((r) => setTimeout(r, 3000));
     const right = await open(336);
     try {
       const a = left[Symbol.asyncIterator]();
@@ -19,9 +20,9 @@ describe('looped recording replayed as live cameras', () => {
         const [fa, fb] = await Promise.all([a.next(), b.next()]);
         const clock = Math.floor((Date.now() / 1000) * left.info.nativeFps!) % loopFrames;
         const gap = Math.abs(fa.value!.index - fb.value!.index);
-        expect(Math.min(gap, loopFrames - gap)).toBeLessThanOrEqual(4);
+        expect(Math.min(gap, loopFrames - gap)).toBeLessThanOrEqual(10);
         const lag = (clock - (fb.value!.index % loopFrames) + loopFrames) % loopFrames;
-        expect(lag).toBeLessThanOrEqual(15);
+        expect(lag).toBeLessThanOrEqual(20);
       }
     } finally {
       await left.close();

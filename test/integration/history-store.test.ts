@@ -213,33 +213,35 @@ describe.each(modes)('history store on %s', (_name, open) => {
   });
 
   it('never blocks the ingest on a slow database and loses no track: trajectories get coarser instead', async () => {
-    let slow = true;
+    // The database does not answer at all until released: every ingest call must still return at once.
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let committed = 0;
     const slowSql: SqlClient = {
       query: (t, p) => db.sql.query(t, p),
       exec: (s) => db.sql.exec(s),
       transaction: async (fn) => {
-        if (slow) await new Promise((r) => setTimeout(r, 400));
-        return db.sql.transaction(fn);
+        await gate;
+        const r = await db.sql.transaction(fn);
+        committed++;
+        return r;
       },
     };
     const h = service(slowSql, { flushRows: 200, maxPendingPoints: 400 });
     const { key, uid } = makeJob(jobs, 'backpressure');
-    let worstMs = 0;
     // 60 tracks at 10 fps for 20 s of video, delivered as fast as possible.
     for (let s = 0; s < 200; s += 10) {
       const frames = Array.from({ length: 10 }, (_, i) => ({ t: (s + i) * 100, tracks: Array.from({ length: 60 }, (_, k) => ({ id: k + 1, g: `P${k + 1}` })) }));
-      const t0 = performance.now();
-      h.sink.observations(batch(key, uid, 'left', frames, { embeddings: [{ id: 1 + (s % 60), vector: personVector(s) }] }));
-      worstMs = Math.max(worstMs, performance.now() - t0);
+      const returned: unknown = h.sink.observations(batch(key, uid, 'left', frames, { embeddings: [{ id: 1 + (s % 60), vector: personVector(s) }] }));
+      expect(returned).toBeUndefined(); // buffered, not a promise the caller could wait on
       expect(h.writer.stats().pendingPoints).toBeLessThanOrEqual(400 + 60 * 10);
       await new Promise((r) => setImmediate(r));
     }
-    // Each call only buffers (600 observations): far below the 400 ms every flush waits for the database.
-    expect(worstMs).toBeLessThan(200);
+    expect(committed).toBe(0); // all 20 batches were taken while the database had answered nothing
     const st = h.writer.stats();
     expect(st.pointsCoalesced).toBeGreaterThan(0);
     expect(st.pointIntervalMs).toBeGreaterThan(500);
-    slow = false;
+    release();
     await h.writer.close();
     const items = (await h.listTracks({ jobKey: key, limit: 500 })).items;
     expect(items).toHaveLength(60);
