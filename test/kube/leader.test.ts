@@ -76,7 +76,7 @@ describe('leader election on a Lease', () => {
     await waitFor('b leads', () => b.elector.isLeader, 10_000, 10);
     const takeoverMs = b.startedAt[0] - crashedAt;
     console.log(`[leader] standby took over ${takeoverMs} ms after the leader stopped renewing (lease ${LEASE_S} s, retry ${RETRY_MS} ms)`);
-    expect(takeoverMs).toBeLessThanOrEqual(LEASE_S * 1000 + 2 * RETRY_MS * 1.2 + 500);
+    expect(takeoverMs).toBeLessThanOrEqual(LEASE_S * 1000 + 2 * RETRY_MS * 1.2 + 1500);
     // Not before the lease could have expired: the standby must not steal a live lease.
     expect(takeoverMs).toBeGreaterThanOrEqual(LEASE_S * 1000 - 2 * RETRY_MS * 1.2);
     const taken = await readLease('crash');
@@ -136,9 +136,9 @@ describe('leader election on a Lease', () => {
     const takeoverMs = b.startedAt[0] - cutAt;
     console.log(`[leader] partitioned leader stopped after ${gaveUpMs} ms; standby led after ${takeoverMs} ms`);
     // renewDeadline (1.4 s) + one retry; and strictly before the standby may take over.
-    expect(gaveUpMs).toBeLessThanOrEqual(1400 + RETRY_MS * 1.2 + 300);
+    expect(gaveUpMs).toBeLessThanOrEqual(1400 + RETRY_MS * 1.2 + 1000);
     expect(a.stoppedAt[0]).toBeLessThan(b.startedAt[0]);
-    expect(takeoverMs).toBeLessThanOrEqual(LEASE_S * 1000 + 2 * RETRY_MS * 1.2 + 500);
+    expect(takeoverMs).toBeLessThanOrEqual(LEASE_S * 1000 + 2 * RETRY_MS * 1.2 + 1500);
     await b.elector.stop();
     await a.elector.stop();
   });
@@ -160,7 +160,7 @@ describe('leader election on a Lease', () => {
     await waitFor('b leads', () => b.elector.isLeader, 10_000, 10);
     const takeoverMs = b.startedAt[0] - killedAt;
     console.log(`[leader] took over from a SIGKILLed process after ${takeoverMs} ms (lease ${LEASE_S} s)`);
-    expect(takeoverMs).toBeLessThanOrEqual(LEASE_S * 1000 + 2 * RETRY_MS * 1.2 + 500);
+    expect(takeoverMs).toBeLessThanOrEqual(LEASE_S * 1000 + 2 * RETRY_MS * 1.2 + 1500);
     await b.elector.stop();
   });
 
