@@ -83,7 +83,7 @@ export interface WorkerSpec {
    */
   node: string;
   /**
-   * Inference threads for onnxruntime on this node.
+   * onnxruntime intra-op threads per camera pipeline, shared by the detector and an ONNX ReID network when both run.
    */
   threads?: number;
   /**
@@ -109,7 +109,7 @@ export interface ModelsSpec {
  */
 export interface DetectorSpec {
   /**
-   * A model from MEI's model registry (e.g. yolox-nano, nanodet-m); resolves its file, decoder and input size.
+   * A model from MEI's model registry (e.g. yolox-nano, nanodet-g; nanodet-m is accepted as an old name of nanodet-g); resolves its file, decoder and input size.
    */
   name?: string;
   /**

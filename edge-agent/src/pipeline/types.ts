@@ -31,6 +31,8 @@ export interface Detector {
   /** Persons in the frame, in frame pixel coordinates, after NMS. */
   detect(frame: Frame): Promise<Detection[]>;
   dispose(): Promise<void>;
+  /** True when detect() computes off the main thread (a worker), so the pipeline can overlap it with ReID. */
+  readonly offThread?: boolean;
 }
 
 export interface Embedder {

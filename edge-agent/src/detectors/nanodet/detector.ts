@@ -4,7 +4,6 @@ import { existsSync } from 'node:fs';
 import ort from 'onnxruntime-node';
 import { clipBox } from '../../pipeline/geometry.ts';
 import type { Detection, Detector, Frame } from '../../pipeline/types.ts';
-import type { InputSpec } from '../../models/registry.ts';
 import { checkInputShape } from '../../models/resolve.ts';
 import { letterboxInto, unletterboxBox } from '../letterbox.ts';
 import { nms } from '../nms.ts';
@@ -12,25 +11,9 @@ import { openOnnxModel, type OnnxModel } from '../onnxSession.ts';
 import { normalisationFor, type Normalisation } from '../resize.ts';
 import { ensureNanoDetOnnx, type EnvVars } from './cache.ts';
 import { decodeNanoDet, matchNanoDetOutputs, type NamedOutput } from './decode.ts';
+import { NANODET_DEFAULTS, NANODET_INPUT } from './model.ts';
 
-/**
- * How NanoDet reads pixels: BGR, (v - mean) / std with upstream NanoDet's constants. Measured on
- * 20 PETS09 frames: RGB with the same constants loses ~2 points of recall, raw 0-255 finds 14%.
- */
-export const NANODET_INPUT: Readonly<Required<Pick<InputSpec, 'channelOrder' | 'scale' | 'mean' | 'std'>>> = {
-  channelOrder: 'bgr',
-  scale: 1,
-  mean: [103.53, 116.28, 123.675],
-  std: [57.375, 57.12, 58.395],
-};
-
-export const NANODET_DEFAULTS = {
-  inputWidth: 416,
-  inputHeight: 416,
-  threads: 2,
-  scoreThreshold: 0.45,
-  nmsThreshold: 0.5,
-} as const;
+export { NANODET_DEFAULTS, NANODET_INPUT } from './model.ts';
 
 export interface NanoDetOptions {
   /** A converted NanoDet ONNX file; default: ensureNanoDetOnnx() (converted at first use, cached). */

@@ -1,0 +1,263 @@
+// Edge pipeline benchmark on PETS09-S2L1 (vtest.avi, 795 frames, 768x576): per model set, per-stage
+// ms/frame, end-to-end fps, CPU ms/frame, and MOTA / IDF1 / HOTA against the MOT15 ground truth
+// (video frame n = GT frame n + 1), with the machine's facts and load average at start and end.
+//
+//   npm run bench:edge -- [--json] [--sets a,b] [--max-frames N] [--threads N|D,E] [--score S]
+//                         [--input-size WxH] [--sequential] [--out <dir>]
+//   a: YOLOX-nano + OSNet x0.25 (files from MEI_MODEL_DIR)
+//   b: NanoDet-g (converted from the npm package at first use, cached) + colour histograms: needs nothing
+//      outside npm
+// MEI_DATA_DIR must hold vtest.avi and PETS09-S2L1/gt/gt.txt. Metrics in --json are fractions 0..1.
+// The machine may be shared: compare fps together with the load average, and CPU ms/frame (what the
+// pipeline itself burns) across machines.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import type { DetectorSpec, ModelsSpec } from '@mei/contracts';
+import { motLines } from '@mei/edge-agent/src/cli/track.ts';
+import { evaluateMot, parseMot, type MotSummary } from '@mei/edge-agent/src/eval/index.ts';
+import { createCameraPipeline, type FrameResult, type StageTimings } from '@mei/edge-agent/src/pipeline/pipeline.ts';
+
+const USAGE = `usage: npm run bench:edge -- [--json] [--sets a,b] [--max-frames N] [--threads N|D,E] [--score S]
+       [--input-size WxH] [--sequential] [--out <dir>]
+  --sets a,b        a = YOLOX-nano + OSNet x0.25 (MEI_MODEL_DIR), b = NanoDet-g (npm) + colour histograms
+  --max-frames N    first N frames only (metrics against the ground truth of those frames)
+  --threads N|D,E   onnxruntime intra-op threads: N shared by detector and ReID network (default 2 = 1+1;
+                    all N for the detector in set b), or D for the detector and E for the ReID network
+  --score S         detector score threshold (default 0.1, the tracker's low threshold, as mei-agent track)
+  --input-size WxH  detector input size (default: the model's, fitted to the 4:3 frame: 416x320)
+  --sequential      run the detector on the main thread, in turn with ReID (default: in a worker, ahead)
+  --out <dir>       keep <dir>/<set>.txt (tracks) and <dir>/<set>-det.txt (detections, MOT det format)`;
+
+interface ModelSet {
+  key: string;
+  label: string;
+  models: ModelsSpec;
+  needsModelDir: boolean;
+}
+
+const SETS: Record<string, ModelSet> = {
+  a: {
+    key: 'a',
+    label: 'YOLOX-nano + OSNet x0.25',
+    models: { detector: { name: 'yolox-nano', decoder: 'yolox' }, reid: { kind: 'onnx', name: 'osnet-x0.25-msmt17' } },
+    needsModelDir: true,
+  },
+  b: {
+    key: 'b',
+    label: 'NanoDet-g (npm) + colour histograms',
+    models: { detector: { name: 'nanodet-g', decoder: 'nanodet' }, reid: { kind: 'histogram' } },
+    needsModelDir: false,
+  },
+};
+
+function fail(msg: string): never {
+  console.error(`bench:edge: ${msg}\n${USAGE}`);
+  process.exit(2);
+}
+
+function num(v: string | undefined, flag: string, min: number, max: number, integer = false): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n))) {
+    fail(`${flag} must be ${integer ? 'an integer' : 'a number'} in [${min}, ${max}], got '${v}'`);
+  }
+  return n;
+}
+
+/** CPU ms of reaped child processes (the ffmpeg decoder) from /proc (Linux); undefined elsewhere. */
+function childCpuMs(): number | undefined {
+  try {
+    // Fields after the ")" of the command name; cutime and cstime are fields 16 and 17 (1-based) of stat.
+    const rest = readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' ');
+    const ticks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    return ((Number(rest[13]) + Number(rest[14])) * 1000) / ticks;
+  } catch {
+    return undefined;
+  }
+}
+
+const round = (x: number, d = 2) => Number(x.toFixed(d));
+const load = () => loadavg().map((x) => round(x, 2)) as [number, number, number];
+
+function machine() {
+  let ort = 'unknown';
+  try {
+    ort = JSON.parse(readFileSync(new URL('../node_modules/onnxruntime-node/package.json', import.meta.url), 'utf8')).version;
+  } catch {
+    // not installed at the root: report unknown
+  }
+  return {
+    cpuModel: cpus()[0]?.model ?? 'unknown',
+    cores: availableParallelism(),
+    memoryGiB: round(totalmem() / 2 ** 30, 1),
+    node: process.version,
+    onnxruntimeNode: ort,
+    platform: `${process.platform}-${process.arch}`,
+  };
+}
+
+async function runSet(set: ModelSet, o: { dataDir: string; gtText: string; maxFrames?: number; threads?: number; embedderThreads?: number; score: number; inputSize?: [number, number]; sequential: boolean; outDir?: string }) {
+  const detector: DetectorSpec = { ...set.models.detector, scoreThreshold: o.score };
+  if (o.inputSize) [detector.inputWidth, detector.inputHeight] = o.inputSize;
+  const loadStart = load();
+  const t0 = performance.now();
+  const pipeline = await createCameraPipeline({
+    camera: { source: path.join(o.dataDir, 'vtest.avi') },
+    models: { ...set.models, detector },
+    mode: 'history',
+    allFrames: true,
+    maxFrames: o.maxFrames,
+    threads: o.threads,
+    embedderThreads: o.embedderThreads,
+    detectorWorker: !o.sequential,
+  });
+  const setupMs = performance.now() - t0;
+  // name@WxH: the input size the detector runs at (fitted to the frame unless --input-size).
+  const detectorName = pipeline.detector.name;
+  const threads = pipeline.threads;
+  let res = '';
+  let dets = '';
+  const childCpu0 = childCpuMs();
+  let summary;
+  try {
+    summary = await pipeline.run((r: FrameResult) => {
+      res += motLines(r);
+      for (const d of r.detections) dets += `${r.frameIndex + 1},-1,${d.x.toFixed(2)},${d.y.toFixed(2)},${d.w.toFixed(2)},${d.h.toFixed(2)},${d.score.toFixed(4)},-1,-1,-1\n`;
+    });
+  } finally {
+    await pipeline.dispose();
+  }
+  const childCpu1 = childCpuMs();
+  const loadEnd = load();
+  if (o.outDir) {
+    writeFileSync(path.join(o.outDir, `${set.key}.txt`), res);
+    writeFileSync(path.join(o.outDir, `${set.key}-det.txt`), dets);
+  }
+  const s: MotSummary = evaluateMot(parseMot(o.gtText, { kind: 'gt', source: 'PETS09-S2L1/gt/gt.txt' }), parseMot(res, { kind: 'res', source: `${set.key}.txt` })).summary;
+  const ms = (k: keyof StageTimings) => round(summary.meanMs[k]);
+  const frames = summary.frames;
+  return {
+    set: set.key,
+    label: set.label,
+    detector: detectorName,
+    reid: set.models.reid?.kind === 'onnx' ? set.models.reid.name : 'histogram',
+    scoreThreshold: o.score,
+    // The pipeline splits --threads between two ONNX networks running at once (pipelineThreads).
+    threads: { detector: threads.detector, embedder: set.models.reid?.kind === 'onnx' ? threads.embedder : null },
+    detectAhead: summary.detectAhead,
+    frames,
+    setupMs: Math.round(setupMs),
+    msPerFrame: {
+      // ffmpeg decodes in its own process, in parallel: its CPU time per frame (Linux /proc, else null).
+      decodeCpu: childCpu0 !== undefined && childCpu1 !== undefined && frames ? round((childCpu1 - childCpu0) / frames) : null,
+      source: ms('sourceMs'),
+      detect: ms('detectMs'),
+      detectWait: ms('detectWaitMs'),
+      embed: ms('embedMs'),
+      track: ms('trackMs'),
+      total: ms('totalMs'),
+    },
+    fps: round(summary.fps),
+    cpuMsPerFrame: round(summary.cpuMsPerFrame, 1),
+    metrics: {
+      mota: round(s.mota, 4),
+      idf1: round(s.idf1, 4),
+      hota: round(s.hota, 4),
+      motp: round(s.motp, 4),
+      recall: round(s.recall, 4),
+      precision: round(s.precision, 4),
+    },
+    counts: { gt: s.numGt, tp: s.tp, fp: s.fp, fn: s.fn, idsw: s.idsw, gtIds: s.numGtIds, predIds: s.numPredIds },
+    loadAverage: { start: loadStart, end: loadEnd },
+  };
+}
+
+async function main(): Promise<void> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      strict: true,
+      options: {
+        json: { type: 'boolean', default: false },
+        sets: { type: 'string', default: 'a,b' },
+        'max-frames': { type: 'string' },
+        threads: { type: 'string' },
+        score: { type: 'string' },
+        'input-size': { type: 'string' },
+        sequential: { type: 'boolean', default: false },
+        out: { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    }));
+  } catch (e) {
+    fail((e as Error).message);
+  }
+  if (values.help) {
+    console.log(USAGE);
+    return;
+  }
+  const keys = values.sets.split(',').map((k) => k.trim());
+  for (const k of keys) if (!SETS[k]) fail(`--sets: unknown model set '${k}' (known: ${Object.keys(SETS).join(', ')})`);
+  const maxFrames = num(values['max-frames'], '--max-frames', 1, 1e6, true);
+  const [threads, embedderThreads] = (values.threads ?? '').split(',').filter(Boolean).map((t) => num(t, '--threads', 1, 64, true)!);
+  const score = num(values.score, '--score', 0, 1) ?? 0.1;
+  let inputSize: [number, number] | undefined;
+  if (values['input-size']) {
+    const m = /^(\d+)x(\d+)$/.exec(values['input-size']);
+    if (!m) fail(`--input-size must look like 416x320, got '${values['input-size']}'`);
+    inputSize = [Number(m[1]), Number(m[2])];
+  }
+  const dataDir = process.env.MEI_DATA_DIR;
+  if (!dataDir) fail('set MEI_DATA_DIR to the folder with vtest.avi and PETS09-S2L1/gt/gt.txt');
+  if (keys.some((k) => SETS[k].needsModelDir) && !process.env.MEI_MODEL_DIR) fail('set MEI_MODEL_DIR (model set a reads yolox_nano.onnx and osnet_x0_25_msmt17.onnx from it)');
+  let gtText = readFileSync(path.join(dataDir, 'PETS09-S2L1/gt/gt.txt'), 'utf8');
+  if (maxFrames !== undefined) gtText = gtText.split('\n').filter((l) => l && Number(l.split(',')[0]) <= maxFrames).join('\n');
+  if (values.out) mkdirSync(values.out, { recursive: true });
+
+  const report = {
+    benchmark: 'edge pipeline, PETS09-S2L1',
+    date: new Date().toISOString(),
+    command: `npm run bench:edge -- ${process.argv.slice(2).join(' ')}`.trim(),
+    machine: machine(),
+    loadAverageStart: load(),
+    sets: [] as Array<Awaited<ReturnType<typeof runSet>>>,
+    loadAverageEnd: [0, 0, 0] as [number, number, number],
+  };
+  for (const k of keys) {
+    report.sets.push(await runSet(SETS[k], { dataDir, gtText, maxFrames, threads, embedderThreads, score, inputSize, sequential: values.sequential, outDir: values.out }));
+  }
+  report.loadAverageEnd = load();
+  if (values.json) {
+    console.log(JSON.stringify(report));
+    return;
+  }
+  const m = report.machine;
+  console.log(`${report.benchmark} - ${report.date}`);
+  console.log(`${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB} GiB, node ${m.node}, onnxruntime-node ${m.onnxruntimeNode}`);
+  console.log(`load average (1/5/15 min) at start ${report.loadAverageStart.join(' ')}, at end ${report.loadAverageEnd.join(' ')}`);
+  const pct = (x: number) => (100 * x).toFixed(1);
+  // One column per model set.
+  const line = (f: (r: (typeof report.sets)[number]) => string | number | null) => Object.fromEntries(report.sets.map((r) => [`${r.set}: ${r.label}`, f(r) ?? '-']));
+  console.table({
+    frames: line((r) => r.frames),
+    'decode CPU ms/frame (ffmpeg)': line((r) => r.msPerFrame.decodeCpu),
+    'source wait ms/frame': line((r) => r.msPerFrame.source),
+    'detect ms/frame': line((r) => r.msPerFrame.detect),
+    'detect wait ms/frame': line((r) => r.msPerFrame.detectWait),
+    'embed ms/frame': line((r) => r.msPerFrame.embed),
+    'track ms/frame': line((r) => r.msPerFrame.track),
+    'end-to-end fps': line((r) => r.fps),
+    'CPU ms/frame': line((r) => r.cpuMsPerFrame),
+    'MOTA %': line((r) => pct(r.metrics.mota)),
+    'IDF1 %': line((r) => pct(r.metrics.idf1)),
+    'HOTA %': line((r) => pct(r.metrics.hota)),
+    detector: line((r) => r.detector),
+    'threads det(+reid), mode': line((r) => `${r.threads.detector}${r.threads.embedder ? `+${r.threads.embedder}` : ''}, ${r.detectAhead ? 'worker, ahead' : 'in turn'}`),
+    'load 1 min start -> end': line((r) => `${r.loadAverage.start[0]} -> ${r.loadAverage.end[0]}`),
+  });
+}
+
+await main();
