@@ -161,6 +161,21 @@ async function main(): Promise<void> {
       if (b.frames[0].frameIndex < maxFrames) deliver({ ...b, frames: b.frames.filter((f) => f.frameIndex < maxFrames) });
     });
   } else {
+    // Cameras run concurrently, but their batches reach the identity service merged in video-time order (as
+    // synchronised live cameras would deliver them), so a run's result does not depend on thread scheduling.
+    const queues: ObservationBatch[][] = regions.map(() => []);
+    const finished = regions.map(() => false);
+    const drain = () => {
+      for (;;) {
+        if (queues.some((q, k) => q.length === 0 && !finished[k])) return; // wait: that camera may still be earlier
+        let next = -1;
+        queues.forEach((q, k) => {
+          if (q.length && (next < 0 || q[0].frames[0].timestampMs < queues[next][0].frames[0].timestampMs)) next = k;
+        });
+        if (next < 0) return;
+        deliver(queues[next].shift()!);
+      }
+    };
     await Promise.all(
       regions.map(async (region, k) => {
         const pipeline = await createCameraPipeline({ camera: cameras[k], models, mode: 'history', allFrames: true, maxFrames, threads, field: `split[${k}]` });
@@ -169,7 +184,8 @@ async function main(): Promise<void> {
         let pendingEmb: NonNullable<ObservationBatch['embeddings']> = [];
         let seq = 0;
         const flush = () => {
-          if (pending.length) deliver({ jobKey: 'bench/mtmc', camera: region.name, seq: seq++, frames: pending, embeddings: pendingEmb });
+          if (pending.length) queues[k].push({ jobKey: 'bench/mtmc', camera: region.name, seq: seq++, frames: pending, embeddings: pendingEmb });
+          drain();
           pending = [];
           pendingEmb = [];
         };
@@ -192,6 +208,8 @@ async function main(): Promise<void> {
           flush();
           fps.set(region.name, summary.fps);
         } finally {
+          finished[k] = true;
+          drain();
           await pipeline.dispose();
         }
       }),
