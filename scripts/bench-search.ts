@@ -3,7 +3,8 @@
 // recall@10 against an exact scan. Optionally times loading embeddings from the database (both store modes).
 //
 //   npm run bench:search -- --n 1000000 --json [--dim 512] [--queries 200] [--quantization i8|f16|f32]
-//       [--m 16] [--efc 64] [--ef 64] [--threshold 20000] [--threads N] [--save] [--db pglite,postgresql --db-n 20000]
+//       [--m 16] [--efc 64] [--ef 128] [--threshold 20000] [--threads N] [--profile osnet|isotropic] [--save]
+//       [--db pglite,postgresql --db-n 20000]
 //
 // Latency is wall time of one search on this (shared) machine; CPU time is reported too, and the load average
 // at start and end, because other processes compete for the cores.
@@ -27,6 +28,7 @@ const { values: a } = parseArgs({
     threshold: { type: 'string', default: '20000' },
     threads: { type: 'string', default: String(os.availableParallelism()) },
     seed: { type: 'string', default: '1' },
+    profile: { type: 'string', default: 'osnet' },
     save: { type: 'boolean', default: false },
     db: { type: 'string', default: '' },
     'db-n': { type: 'string', default: '20000' },
@@ -46,6 +48,8 @@ const k = int('k', 1);
 const seed = int('seed', 0);
 const quantization = a.quantization as Quantization;
 if (!['i8', 'f16', 'f32'].includes(quantization)) throw new Error(`--quantization must be i8, f16 or f32 (got ${quantization})`);
+const profile = a.profile as 'osnet' | 'isotropic';
+if (profile !== 'osnet' && profile !== 'isotropic') throw new Error(`--profile must be osnet or isotropic (got ${profile})`);
 const dbModes = a.db ? a.db.split(',') : [];
 for (const m of dbModes) if (m !== 'pglite' && m !== 'postgresql') throw new Error(`--db takes pglite and/or postgresql (got ${m})`);
 
@@ -81,7 +85,7 @@ function filterFor(q: SyntheticQuery, i: number): { kind: (typeof FILTER_KINDS)[
 async function benchIndex() {
   const loadStart = os.loadavg()[0];
   const rss0 = process.memoryUsage().rss;
-  const syn = new SyntheticEmbeddings({ n, dim, seed });
+  const syn = new SyntheticEmbeddings({ n, dim, seed, profile });
   const index = new HnswIndex(dim, {
     connectivity: int('m', 2),
     expansionAdd: int('efc', 1),
@@ -187,10 +191,11 @@ async function benchIndex() {
     k,
     queries: nq,
     data:
-      `synthetic ReID-like: ${syn.identities} identities (N/${syn.o.perIdentity}) in ${syn.o.styles} shared appearance styles ` +
-      `(centre = norm(${syn.o.styleWeight}*style + ${Math.sqrt(1 - syn.o.styleWeight ** 2).toFixed(2)}*own)), sample = norm(centre + ` +
-      `${syn.o.cameraBias}*camera offset + uniform noise of norm ${syn.o.noise} [+ 0.6*another person's centre in 20%]); ` +
-      `${syn.o.jobs} jobs x ${syn.o.camerasPerJob} cameras, each person on 1-3 cameras of one job around one time in 30 days`,
+      `synthetic ReID-like, profile "${profile}" (server/search/synthetic.ts): ${syn.identities} identities (N/${syn.o.perIdentity}), ` +
+      `${syn.o.styles} shared appearance styles, ${syn.o.jobs} jobs x ${syn.o.camerasPerJob} cameras, per-camera offsets, 20% occluded samples; ` +
+      (profile === 'osnet'
+        ? 'calibrated on real OSNet embeddings (shared mean direction, identity/camera/noise in a 64-d subspace + small isotropic noise)'
+        : 'identity, camera and noise directions isotropic in all dims (harder than real embeddings)'),
     filters: `cycled per query: ${FILTER_KINDS.join(', ')} (the query person's own job/cameras/time)`,
     index: { kind: 'hnsw (usearch 2.26, cosine)', ...s.params, threads: index.options.threads },
     buildSeconds: secs(buildMs),
@@ -238,7 +243,7 @@ async function benchDatabase(mode: string) {
       const insertMs = performance.now() - ts;
       const index = new HnswIndex(dim, { exactThreshold: int('threshold', 0), quantization, threads: int('threads', 1) });
       ts = performance.now();
-      const r = await loadEmbeddings(db.sql, index, { model: 'bench' });
+      const r = await loadEmbeddings(db.sql, index, { model: 'bench', binaryVectors: db.kind === 'postgresql' });
       const readMs = performance.now() - ts;
       await index.flush();
       const totalMs = performance.now() - ts;

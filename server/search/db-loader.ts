@@ -12,6 +12,12 @@ export interface LoadEmbeddingsOptions {
   afterId?: number;
   /** Rows per query (default 2000). */
   pageSize?: number;
+  /**
+   * Fetch vectors in PostgreSQL's binary array format (array_send) instead of real[] text. Measured on 5k x
+   * 512: 4x faster on a PostgreSQL server (0.5 s vs 2.0 s, 10x less client CPU) but 2x slower on PGlite,
+   * whose bytea decoding is JS. Pass `db.kind === 'postgresql'`. Default false.
+   */
+  binaryVectors?: boolean;
   /** Called after each page, e.g. to yield or report progress. */
   onPage?: (loaded: number, lastId: number) => void | Promise<void>;
 }
@@ -24,18 +30,39 @@ export interface LoadEmbeddingsResult {
 
 interface Row {
   id: string | number | bigint;
-  vector: number[] | null;
-  dim: number;
+  vector?: number[] | null;
+  /** array_send(vector), with binaryVectors. */
+  vbin?: Uint8Array | null;
   job_uid: string;
   camera: string;
   start_ms: string | number | bigint;
   end_ms: string | number | bigint;
 }
 
-const PAGE_SQL = `SELECT e.id, e.vector, e.dim, t.job_uid, t.camera, t.start_ms, t.end_ms
+const pageSql = (binary: boolean) => `SELECT e.id, ${binary ? 'array_send(e.vector) AS vbin' : 'e.vector'}, t.job_uid, t.camera, t.start_ms, t.end_ms
   FROM embeddings e JOIN tracks t ON t.id = e.track_id
   WHERE e.model = $1 AND e.id > $2
   ORDER BY e.id LIMIT $3`;
+
+/**
+ * Decodes PostgreSQL's binary array format for a one-dimensional real[] (array_send): int32 ndim, int32
+ * has-nulls, oid element type, then per dimension int32 length and lower bound, then per element int32
+ * byte length and a big-endian float4. Returns a view of `out` when the length fits, else a new array.
+ */
+function decodeFloat4Array(bin: Uint8Array | null, out: Float32Array, id: number): Float32Array {
+  if (!bin || bin.length < 12) return out.subarray(0, 0);
+  const dv = new DataView(bin.buffer, bin.byteOffset, bin.byteLength);
+  const ndim = dv.getInt32(0);
+  if (ndim === 0) return out.subarray(0, 0);
+  if (ndim !== 1 || dv.getUint32(8) !== 700) throw new Error(`embedding ${id}: vector is not a one-dimensional real[]`);
+  const n = dv.getInt32(12);
+  const v = n === out.length ? out : new Float32Array(n);
+  for (let i = 0, o = 20; i < n; i++, o += 8) {
+    if (dv.getInt32(o) !== 4) throw new Error(`embedding ${id}: vector[${i}] is NULL`);
+    v[i] = dv.getFloat32(o + 4);
+  }
+  return v;
+}
 
 export async function loadEmbeddings(sql: SqlClient, index: VectorIndex, opts: LoadEmbeddingsOptions): Promise<LoadEmbeddingsResult> {
   if (typeof opts.model !== 'string' || !opts.model) throw new TypeError('model must be a non-empty string');
@@ -43,13 +70,15 @@ export async function loadEmbeddings(sql: SqlClient, index: VectorIndex, opts: L
   if (!Number.isInteger(pageSize) || pageSize < 1) throw new RangeError('pageSize must be a positive integer');
   let lastId = opts.afterId ?? 0;
   let loaded = 0;
+  const vec = new Float32Array(index.dim);
   for (;;) {
-    const rows = await sql.query<Row>(PAGE_SQL, [opts.model, String(lastId), pageSize]);
+    const rows = await sql.query<Row>(pageSql(!!opts.binaryVectors), [opts.model, String(lastId), pageSize]);
     for (const r of rows) {
       const id = Number(r.id);
-      if (!r.vector || r.vector.length !== index.dim)
-        throw new Error(`embedding ${id} (model ${opts.model}) has ${r.vector?.length ?? 0} dimensions, the index has ${index.dim}`);
-      index.add(id, r.vector, { jobUid: r.job_uid, camera: r.camera, startMs: Number(r.start_ms), endMs: Number(r.end_ms) });
+      const vector = opts.binaryVectors ? decodeFloat4Array(r.vbin ?? null, vec, id) : (r.vector ?? []);
+      if (vector.length !== index.dim)
+        throw new Error(`embedding ${id} (model ${opts.model}) has ${vector.length} dimensions, the index has ${index.dim}`);
+      index.add(id, vector, { jobUid: r.job_uid, camera: r.camera, startMs: Number(r.start_ms), endMs: Number(r.end_ms) });
       lastId = id;
     }
     loaded += rows.length;

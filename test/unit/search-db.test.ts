@@ -52,7 +52,8 @@ describe.each(modes)('loadEmbeddings from %s', (_name, open) => {
 
       const idx = new HnswIndex(DIM, { exactThreshold: 200 });
       const pages: number[] = [];
-      const r = await loadEmbeddings(db.sql, idx, { model: MODEL, pageSize: 128, onPage: (n) => void pages.push(n) });
+      const binaryVectors = db.kind === 'postgresql';
+      const r = await loadEmbeddings(db.sql, idx, { model: MODEL, pageSize: 128, binaryVectors, onPage: (n) => void pages.push(n) });
       expect(r).toEqual({ loaded: N, lastId: N });
       expect(pages).toEqual([128, 256, 384, 512, 600]);
       expect(idx.size).toBe(N);
@@ -70,8 +71,14 @@ describe.each(modes)('loadEmbeddings from %s', (_name, open) => {
         got.forEach((h, i) => expect(h.distance).toBeCloseTo(want[i].distance, 5));
       }
 
+      // Both vector encodings read the same floats, in either database.
       const rest = new ExactIndex(DIM);
-      expect(await loadEmbeddings(db.sql, rest, { model: MODEL, afterId: 450 })).toEqual({ loaded: 150, lastId: N });
+      expect(await loadEmbeddings(db.sql, rest, { model: MODEL, afterId: 450, binaryVectors: !binaryVectors })).toEqual({ loaded: 150, lastId: N });
+      for (let id = 1; id <= 450; id++) mem.remove(id);
+      for (const q of syn.queries(5)) {
+        const got = rest.search(q.vector, 5, { jobUids: [q.jobUid] });
+        expect(got.map((h) => h.id)).toEqual(mem.search(q.vector, 5, { jobUids: [q.jobUid] }).map((h) => h.id));
+      }
       expect(rest.has(450)).toBe(false);
       expect(rest.has(451)).toBe(true);
       expect(await loadEmbeddings(db.sql, rest, { model: 'no-such-model', afterId: 7 })).toEqual({ loaded: 0, lastId: 7 });
