@@ -18,12 +18,13 @@ export class HttpError extends Error {
   }
 }
 
-/** Parses the JSON body; 400 naming the problem (content type, empty, syntax), 413 when over `limit`. */
-export async function readJsonBody(req: Request, limit = MAX_BODY_BYTES): Promise<unknown> {
-  const type = req.headers.get('content-type') ?? '';
-  if (!/^application\/json\s*(;|$)/i.test(type)) throw new HttpError(apiError(400, `Content-Type must be application/json (got ${type ? `"${type.slice(0, 100)}"` : 'none'})`));
+/**
+ * Reads the whole body, refusing (`tooBig()`, thrown) a declared or actual size over `limit` without
+ * buffering more than that.
+ */
+export async function readBodyBytes(req: Request, limit: number, tooBig: () => Error): Promise<Buffer> {
   const declared = Number(req.headers.get('content-length'));
-  if (Number.isFinite(declared) && declared > limit) throw new HttpError(apiError(413, `request body is larger than ${limit} bytes`));
+  if (Number.isFinite(declared) && declared > limit) throw tooBig();
   const chunks: Uint8Array[] = [];
   let size = 0;
   if (req.body) {
@@ -34,12 +35,20 @@ export async function readJsonBody(req: Request, limit = MAX_BODY_BYTES): Promis
       size += value.byteLength;
       if (size > limit) {
         await reader.cancel().catch(() => {});
-        throw new HttpError(apiError(413, `request body is larger than ${limit} bytes`));
+        throw tooBig();
       }
       chunks.push(value);
     }
   }
-  const text = Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks, size);
+}
+
+/** Parses the JSON body; 400 naming the problem (content type, empty, syntax), 413 when over `limit`. */
+export async function readJsonBody(req: Request, limit = MAX_BODY_BYTES): Promise<unknown> {
+  const type = req.headers.get('content-type') ?? '';
+  if (!/^application\/json\s*(;|$)/i.test(type)) throw new HttpError(apiError(400, `Content-Type must be application/json (got ${type ? `"${type.slice(0, 100)}"` : 'none'})`));
+  const body = await readBodyBytes(req, limit, () => new HttpError(apiError(413, `request body is larger than ${limit} bytes`)));
+  const text = body.toString('utf8');
   if (text.trim() === '') throw new HttpError(apiError(400, 'request body is empty (expected JSON)'));
   try {
     return JSON.parse(text);

@@ -13,7 +13,7 @@ import {
   type StoredTrack,
 } from '@mei/contracts';
 import type { ApiContext } from './context.ts';
-import { HttpError, apiError, json, readJsonBody } from './respond.ts';
+import { HttpError, apiError, json, readBodyBytes, readJsonBody } from './respond.ts';
 import { requireNamespace, requireSameOrigin, requireUser, route } from './api.ts';
 import { currentHistory } from '../history/context.ts';
 import type { HistoryApi } from '../history/api-types.ts';
@@ -84,31 +84,8 @@ async function existingJob(ctx: ApiContext, j: { namespace: string; name: string
 
 /** Reads the whole body up to `limit` bytes; 413 naming `field` beyond it. */
 async function readBody(req: Request, limit: number, field: string): Promise<Uint8Array<ArrayBuffer>> {
-  const declared = Number(req.headers.get('content-length'));
-  const tooBig = () => bad(413, field, `the upload is larger than ${MAX_QUERY_IMAGE_BYTES} bytes (5 MB)`);
-  if (Number.isFinite(declared) && declared > limit) throw tooBig();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  if (req.body) {
-    const reader = req.body.getReader();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      size += value.byteLength;
-      if (size > limit) {
-        await reader.cancel().catch(() => {});
-        throw tooBig();
-      }
-      chunks.push(value);
-    }
-  }
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
-  }
-  return out;
+  const body = await readBodyBytes(req, limit, () => bad(413, field, `the upload is larger than ${MAX_QUERY_IMAGE_BYTES} bytes (5 MB)`));
+  return new Uint8Array(body); // a copy on its own ArrayBuffer, as the image decoders expect
 }
 
 async function trackOr404(h: HistoryApi, id: unknown, me: Me, field = 'id'): Promise<StoredTrack> {
