@@ -22,8 +22,8 @@ import { parseArgs } from 'node:util';
 import type { CameraSpec, DetectorSpec, ObservationBatch, TrackObservation } from '@mei/contracts';
 import { evaluateMot, readMotFile, type MotBox, type MotFile, type MotSummary } from '@mei/edge-agent/src/eval/index.ts';
 import { iou } from '@mei/edge-agent/src/pipeline/geometry.ts';
-import { createCameraPipeline } from '@mei/edge-agent/src/pipeline/pipeline.ts';
 import { createIdentityService } from '../server/identity/index.ts';
+import { runCamerasInVideoTimeOrder } from './mtmc/camera-batches.ts';
 import { concatCameras, DEFAULT_SPLIT, loadSplit, regionOverlaps, splitGroundTruth } from './mtmc/split-gt.ts';
 
 const USAGE = `usage: npm run bench:mtmc -- [--json] [--split <file.json>] [--out <dir>] [--detector yolox|nanodet]
@@ -161,59 +161,8 @@ async function main(): Promise<void> {
       if (b.frames[0].frameIndex < maxFrames) deliver({ ...b, frames: b.frames.filter((f) => f.frameIndex < maxFrames) });
     });
   } else {
-    // Cameras run concurrently, but their batches reach the identity service merged in video-time order (as
-    // synchronised live cameras would deliver them), so a run's result does not depend on thread scheduling.
-    const queues: ObservationBatch[][] = regions.map(() => []);
-    const finished = regions.map(() => false);
-    const drain = () => {
-      for (;;) {
-        if (queues.some((q, k) => q.length === 0 && !finished[k])) return; // wait: that camera may still be earlier
-        let next = -1;
-        queues.forEach((q, k) => {
-          if (q.length && (next < 0 || q[0].frames[0].timestampMs < queues[next][0].frames[0].timestampMs)) next = k;
-        });
-        if (next < 0) return;
-        deliver(queues[next].shift()!);
-      }
-    };
-    await Promise.all(
-      regions.map(async (region, k) => {
-        const pipeline = await createCameraPipeline({ camera: cameras[k], models, mode: 'history', allFrames: true, maxFrames, threads, field: `split[${k}]` });
-        const sentAt = new Map<number, number>();
-        let pending: ObservationBatch['frames'] = [];
-        let pendingEmb: NonNullable<ObservationBatch['embeddings']> = [];
-        let seq = 0;
-        const flush = () => {
-          if (pending.length) queues[k].push({ jobKey: 'bench/mtmc', camera: region.name, seq: seq++, frames: pending, embeddings: pendingEmb });
-          drain();
-          pending = [];
-          pendingEmb = [];
-        };
-        try {
-          const summary = await pipeline.run((r) => {
-            const tracks: TrackObservation[] = r.tracks
-              .filter((t) => t.state !== 'removed')
-              .map((t) => ({ id: t.id, x: t.x, y: t.y, w: Math.max(0, t.w), h: Math.max(0, t.h), score: Math.min(1, Math.max(0, t.score)), state: t.state }));
-            pending.push({ frameIndex: r.frameIndex, timestampMs: r.timestampMs, emittedAt: Date.now(), width: r.width, height: r.height, tracks });
-            for (const t of r.tracks) {
-              if (t.state !== 'confirmed' || !t.embedding) continue;
-              // Same cadence rule as the agent (first confirmed frame, then every embedEveryMs), on video time.
-              const last = sentAt.get(t.id);
-              if (last !== undefined && r.timestampMs - last < embedEveryMs) continue;
-              sentAt.set(t.id, r.timestampMs);
-              pendingEmb.push({ id: t.id, vector: Array.from(t.embedding, (v) => Math.round(v * 1e6) / 1e6) });
-            }
-            if (pending.length >= BATCH_FRAMES) flush();
-          });
-          flush();
-          fps.set(region.name, summary.fps);
-        } finally {
-          finished[k] = true;
-          drain();
-          await pipeline.dispose();
-        }
-      }),
-    );
+    const measured = await runCamerasInVideoTimeOrder({ cameras, models, maxFrames, threads, jobKey: 'bench/mtmc', embedEveryMs, batchFrames: BATCH_FRAMES }, deliver);
+    for (const [name, f] of measured) fps.set(name, f);
   }
   await new Promise<void>((resolve) => (recorder ? recorder.end(resolve) : resolve()));
   const wallMs = performance.now() - wall0;

@@ -25,7 +25,7 @@ import { parseArgs } from 'node:util';
 import type { CameraSpec, MultiEdgeInference, ObservationBatch, TrackObservation } from '@mei/contracts';
 import { readMotFile } from '@mei/edge-agent/src/eval/index.ts';
 import { iou } from '@mei/edge-agent/src/pipeline/geometry.ts';
-import { createCameraPipeline } from '@mei/edge-agent/src/pipeline/pipeline.ts';
+import { runCamerasInVideoTimeOrder } from './mtmc/camera-batches.ts';
 import { createIdentityService } from '../server/identity/index.ts';
 import { openDatabase } from '../server/store/db.ts';
 import { silentLogger } from '../server/controllers/log.ts';
@@ -156,40 +156,8 @@ async function main(): Promise<void> {
       await history.writer.flush();
     }
   } else {
-    await Promise.all(
-      cameras.map(async (camera, k) => {
-        const pipeline = await createCameraPipeline({ camera, models, mode: 'history', allFrames: true, maxFrames, threads, field: `split[${k}]` });
-        const sentAt = new Map<number, number>();
-        let pending: ObservationBatch['frames'] = [];
-        let pendingEmb: NonNullable<ObservationBatch['embeddings']> = [];
-        let seq = 0;
-        const flush = () => {
-          if (pending.length) deliver({ jobKey: jobKeyStr, camera: camera.name, seq: seq++, frames: pending, ...(pendingEmb.length ? { embeddings: pendingEmb } : {}) });
-          pending = [];
-          pendingEmb = [];
-        };
-        try {
-          const summary = await pipeline.run((r) => {
-            const tracks: TrackObservation[] = r.tracks
-              .filter((t) => t.state !== 'removed')
-              .map((t) => ({ id: t.id, x: t.x, y: t.y, w: Math.max(0, t.w), h: Math.max(0, t.h), score: Math.min(1, Math.max(0, t.score)), state: t.state }));
-            pending.push({ frameIndex: r.frameIndex, timestampMs: r.timestampMs, emittedAt: Date.now(), width: r.width, height: r.height, tracks });
-            for (const t of r.tracks) {
-              if (t.state !== 'confirmed' || !t.embedding) continue;
-              const last = sentAt.get(t.id);
-              if (last !== undefined && r.timestampMs - last < EMBED_EVERY_MS) continue;
-              sentAt.set(t.id, r.timestampMs);
-              pendingEmb.push({ id: t.id, vector: Array.from(t.embedding, (v) => Math.round(v * 1e6) / 1e6) });
-            }
-            if (pending.length >= BATCH_FRAMES) flush();
-          });
-          flush();
-          fps[camera.name] = round(summary.fps, 2);
-        } finally {
-          await pipeline.dispose();
-        }
-      }),
-    );
+    const measured = await runCamerasInVideoTimeOrder({ cameras, models, maxFrames, threads, jobKey: jobKeyStr, embedEveryMs: EMBED_EVERY_MS, batchFrames: BATCH_FRAMES }, deliver);
+    for (const [name, f] of measured) fps[name] = round(f, 2);
   }
   await new Promise<void>((resolve) => (recorder ? recorder.end(resolve) : resolve()));
   await history.writer.close(); // every track's last point and embedding committed
