@@ -10,22 +10,13 @@ import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import type { CameraReport, ObservationBatch } from '@mei/contracts';
 import type { CameraRunner, CameraRunnerContext } from '../edge-agent/src/agent/camera-runner.ts';
+import { seededRandom as mulberry32 } from '../test/support/random.ts';
 
 const EMBEDDING_DIM = 512;
 const EMBEDDING_EVERY_MS = 2_000;
 
 // ---- the synthetic agent --------------------------------------------------------------------------------
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function unitVector(r: () => number, dim: number): number[] {
   const v = Array.from({ length: dim }, () => r() * 2 - 1);

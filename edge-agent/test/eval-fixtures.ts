@@ -1,18 +1,9 @@
 // Deterministic test inputs for the evaluation tests: a seeded PRNG and a "tracker" that damages
 // ground truth in known ways (jitter, dropped boxes, id switches, false positives).
 import type { MotBox, MotRow } from '../src/eval/index.ts';
+import { seededRandom } from '../../test/support/random.ts';
 
-/** mulberry32: small, seedable, good enough for test data. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom };
 
 /**
  * Results derived from gt rows: boxes jittered (IoU mostly 0.5..0.95), 8% dropped, 4% shifted off

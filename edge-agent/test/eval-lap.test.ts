@@ -1,17 +1,8 @@
 // Linear assignment: optimal on random matrices (checked by brute force), fast at a few hundred ids.
 import { describe, expect, it } from 'vitest';
 import { assignWithForbidden, linearSumAssignment } from '../src/eval/lap.ts';
+import { seededRandom as rng } from '../../test/support/random.ts';
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Minimum over all assignments of min(rows, cols) pairs. */
 function bruteForceMin(cost: Float64Array, rows: number, cols: number): number {

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { io, type Socket } from 'socket.io-client';
 import { MAX_MESSAGE_BYTES, type MultiEdgeInference, type TaskAssignment } from '@mei/contracts';
 import { REPO_ROOT, startServer, type ServerProcess } from './server-process.ts';
+import { seededRandom as mulberry32 } from '../support/random.ts'; // replayable fuzz cases
 
 const RECORDER = fileURLToPath(new URL('./fixtures/recording-agent.mjs', import.meta.url));
 const DATA_DIR = process.env.MEI_DATA_DIR ?? path.resolve(REPO_ROOT, '../shared/data');
@@ -222,17 +223,6 @@ describe('spine (real server, embedded store, worker processes)', () => {
   });
 });
 
-/** Deterministic PRNG so a failing fuzz case can be replayed. */
-function mulberry32(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a |= 0;
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A copy of `obj` with one random leaf replaced by a random value. */
 function mutate(rand: () => number, obj: unknown, randomValue: () => unknown): unknown {

@@ -1,18 +1,10 @@
 // Scripted multi-camera scenes for the identity service tests: people as random unit vectors, tracks as
 // (camera, localId, time span, appearance), turned into the ObservationBatches an agent would send.
 import type { ObservationBatch } from '@mei/contracts';
+import { seededRandom } from '../support/random.ts';
 
-/** Deterministic PRNG (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic PRNG (shared mulberry32). */
+export const rng = seededRandom;
 
 function gauss(r: () => number): number {
   return Math.sqrt(-2 * Math.log(r() + 1e-12)) * Math.cos(2 * Math.PI * r());

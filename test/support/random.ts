@@ -1,0 +1,13 @@
+// One seedable PRNG for tests, fuzzing and synthetic benchmark data, so that runs repeat exactly.
+
+/** mulberry32: small, seedable, good enough for test data (not for anything secret). */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
