@@ -8,29 +8,13 @@ import { CamerasTable, ConditionsTable, WorkersTable } from './StatusTables';
 import { DeleteJobButton } from './DeleteJobButton';
 import { SpecSummary } from './SpecSummary';
 import { HistoryProgress } from './HistoryProgress';
+import { JobPlaceholder } from '@/app/components/JobPlaceholder';
 
 export function JobDetail({ namespace, name }: { namespace: string; name: string }) {
   const job = useJob(namespace, name);
   const live = useJobEvents();
 
-  if (job.isLoading) return <p className="muted">Loading job…</p>;
-  if (job.error)
-    return (
-      <div className="alert alert-error" role="alert">
-        Could not load {namespace}/{name}: {job.error.message}
-      </div>
-    );
-  if (!job.data)
-    return (
-      <div className="card empty" data-testid="job-gone">
-        <p>
-          Job <strong>{namespace}/{name}</strong> does not exist (or was just deleted).
-        </p>
-        <Link href="/" className="btn">
-          Back to jobs
-        </Link>
-      </div>
-    );
+  if (!job.data) return <JobPlaceholder job={job} namespace={namespace} name={name} />;
 
   const j = job.data;
   const st = j.status ?? {};

@@ -13,6 +13,7 @@ import { useJob, useJobEvents } from '@/app/lib/hooks';
 import { useFollowAlerts, useFollowing, useLiveFeed, useLiveIdentities } from '@/app/lib/liveFeed';
 import { identityColor, type LiveStore } from '@/app/lib/liveStore';
 import './live.css';
+import { JobPlaceholder } from '@/app/components/JobPlaceholder';
 
 type PreviewMode = NonNullable<PrivacySpec['preview']>;
 
@@ -28,24 +29,7 @@ export function LiveView({ namespace, name }: { namespace: string; name: string 
   useJobEvents(); // keeps the job (phase, deletion) current
   const feed = useLiveFeed(`${namespace}/${name}`);
 
-  if (job.isLoading) return <p className="muted">Loading job…</p>;
-  if (job.error)
-    return (
-      <div className="alert alert-error" role="alert">
-        Could not load {namespace}/{name}: {job.error.message}
-      </div>
-    );
-  if (!job.data)
-    return (
-      <div className="card empty" data-testid="job-gone">
-        <p>
-          Job <strong>{namespace}/{name}</strong> does not exist (or was just deleted).
-        </p>
-        <Link href="/" className="btn">
-          Back to jobs
-        </Link>
-      </div>
-    );
+  if (!job.data) return <JobPlaceholder job={job} namespace={namespace} name={name} />;
 
   const j = job.data;
   const preview: PreviewMode = j.spec.privacy?.preview ?? 'none';
