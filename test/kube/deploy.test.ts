@@ -3,11 +3,9 @@
 // server does: its JobBackend, Pod runtime, Event recorder and leader election run as the mei-server
 // ServiceAccount (a real TokenRequest token) on an apiserver that also enforces owner-reference permissions.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import yaml from 'js-yaml';
 import { CoordinationV1Api, CoreV1Api, KubeConfig, RbacAuthorizationV1Api, type V1Pod } from '@kubernetes/client-node';
 import { CRD_PATH } from '@mei/contracts/crd';
@@ -19,9 +17,8 @@ import { sampleWorkerManifests } from '../../server/kubernetes/print-worker-temp
 import { baseJob } from '../fixtures/invalid-specs.ts';
 import { kubeConfigFor, useKube } from './cluster.ts';
 import { ensureKubeAssets, startKubeApiServer, type KubeApiServer } from './harness.ts';
-import { memoryLogger, waitFor } from './support.ts';
+import { memoryLogger, runKubectl, waitFor } from './support.ts';
 
-const execFileP = promisify(execFile);
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const DEPLOY = join(REPO, 'deploy');
 const kube = useKube();
@@ -29,16 +26,7 @@ let kubectlBin: string;
 let rendered: string;
 let docs: any[];
 
-async function kubectl(kubeconfig: string, args: string[], input?: string): Promise<string> {
-  const run = execFileP(kubectlBin, ['--kubeconfig', kubeconfig, ...args], { timeout: 60_000, maxBuffer: 16 << 20 });
-  if (input !== undefined) run.child.stdin!.end(input);
-  try {
-    return (await run).stdout;
-  } catch (e) {
-    const err = e as { stderr?: string; message: string };
-    throw new Error(`kubectl ${args.join(' ')} failed: ${err.stderr || err.message}`);
-  }
-}
+const kubectl = (kubeconfig: string, args: string[], input?: string) => runKubectl(kubectlBin, kubeconfig, args, input);
 
 beforeAll(async () => {
   kubectlBin = join(await ensureKubeAssets({ kubectl: true }), 'kubectl');

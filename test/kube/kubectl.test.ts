@@ -1,29 +1,18 @@
 // What an operator sees with kubectl (built by test/kube-harness/build.sh
 // --with-kubectl from the same Kubernetes version as the apiserver).
 import { describe, it, expect, beforeAll } from 'vitest';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { CRD_PATH, API_VERSION, CRD_KIND } from '@mei/contracts/crd';
 import { useKube, kubeConfigFor, installCrd } from './cluster.ts';
 import { ensureKubeAssets } from './harness.ts';
+import { runKubectl } from './support.ts';
 
-const execFileP = promisify(execFile);
 const kube = useKube();
 const ns = `mei-kubectl-${randomBytes(3).toString('hex')}`;
 let kubectlBin: string;
 
-async function kubectl(args: string[], input?: string): Promise<string> {
-  const run = execFileP(kubectlBin, ['--kubeconfig', kube().kubeconfigPath, ...args], { timeout: 30_000 });
-  if (input !== undefined) run.child.stdin!.end(input);
-  try {
-    return (await run).stdout;
-  } catch (e) {
-    const err = e as { stderr?: string; message: string };
-    throw new Error(`kubectl ${args.join(' ')} failed: ${err.stderr || err.message}`);
-  }
-}
+const kubectl = (args: string[], input?: string) => runKubectl(kubectlBin, kube().kubeconfigPath, args, input);
 
 beforeAll(async () => {
   // A first kubectl build takes about two minutes when the apiserver is already built.

@@ -1,5 +1,7 @@
 // Helpers shared by the Kubernetes-mode tests (not a test file).
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { ValidationError } from '@mei/contracts';
@@ -91,4 +93,16 @@ export function viaProxy(kc: KubeConfig, proxy: Proxy): KubeConfig {
   out.loadFromString(kc.exportConfig());
   (out.getCurrentCluster() as { server: string }).server = `https://127.0.0.1:${proxy.port}`;
   return out;
+}
+
+/** Runs the harness-built kubectl against `kubeconfig` (stdin from `input`); errors carry kubectl's stderr. */
+export async function runKubectl(kubectlBin: string, kubeconfig: string, args: string[], input?: string): Promise<string> {
+  const run = promisify(execFile)(kubectlBin, ['--kubeconfig', kubeconfig, ...args], { timeout: 60_000, maxBuffer: 16 << 20 });
+  if (input !== undefined) run.child.stdin!.end(input);
+  try {
+    return (await run).stdout;
+  } catch (e) {
+    const err = e as { stderr?: string; message: string };
+    throw new Error(`kubectl ${args.join(' ')} failed: ${err.stderr || err.message}`);
+  }
 }
