@@ -11,9 +11,9 @@ import { parseArgs } from 'node:util';
 import type { CameraReport, ObservationBatch } from '@mei/contracts';
 import type { CameraRunner, CameraRunnerContext } from '../edge-agent/src/agent/camera-runner.ts';
 import { seededRandom as mulberry32 } from '../test/support/random.ts';
+import { EMBEDDING_EVERY_MS } from '../edge-agent/src/agent/embedding-cadence.ts';
 
 const EMBEDDING_DIM = 512;
-const EMBEDDING_EVERY_MS = 2_000;
 
 // ---- the synthetic agent --------------------------------------------------------------------------------
 

@@ -23,11 +23,12 @@ import type { CameraSpec, DetectorSpec, ObservationBatch, TrackObservation } fro
 import { evaluateMot, readMotFile, type MotBox, type MotFile, type MotSummary } from '@mei/edge-agent/src/eval/index.ts';
 import { iou } from '@mei/edge-agent/src/pipeline/geometry.ts';
 import { createIdentityService } from '../server/identity/index.ts';
+import { EMBEDDING_EVERY_MS } from '@mei/edge-agent/src/agent/embedding-cadence.ts';
 import { runCamerasInVideoTimeOrder } from './mtmc/camera-batches.ts';
 import { concatCameras, DEFAULT_SPLIT, loadSplit, regionOverlaps, splitGroundTruth } from './mtmc/split-gt.ts';
 
 const USAGE = `usage: npm run bench:mtmc -- [--json] [--split <file.json>] [--out <dir>] [--detector yolox|nanodet]
-       [--max-frames N] [--threshold D (0.2)] [--max-gap S (2)] [--embed-every-ms MS (500)] [--threads N (1)]
+       [--max-frames N] [--threshold D (0.2)] [--max-gap S (2)] [--embed-every-ms MS (the agent's, 2000)] [--threads N (1)]
        [--record <file.jsonl>]   also save the cameras' observation batches (arrival order)
        [--replay <file.jsonl>]   skip the vision pipelines: feed saved batches to the identity service`;
 const DETECTORS: Record<string, DetectorSpec> = {
@@ -99,7 +100,7 @@ async function main(): Promise<void> {
   const maxFrames = num(values['max-frames'], '--max-frames', VIDEO_FRAMES, 1, VIDEO_FRAMES, true);
   const threshold = num(values.threshold, '--threshold', DEFAULT_THRESHOLD, 0, 2);
   const maxGapSeconds = num(values['max-gap'], '--max-gap', DEFAULT_MAX_GAP_S, 0, 86400);
-  const embedEveryMs = num(values['embed-every-ms'], '--embed-every-ms', 500, 0, 60_000);
+  const embedEveryMs = num(values['embed-every-ms'], '--embed-every-ms', EMBEDDING_EVERY_MS, 0, 60_000);
   const threads = num(values.threads, '--threads', 1, 1, 64, true);
   // Same defaults as scripts/test.mjs: the shared folder beside the repository.
   const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');

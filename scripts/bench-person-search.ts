@@ -40,7 +40,6 @@ const FRAME = { width: 768, height: 576 };
 const VIDEO_FRAMES = 795;
 const FPS = 10;
 const BATCH_FRAMES = 5;
-const EMBED_EVERY_MS = 2_000; // the agent's cadence (pipeline-runner EMBEDDING_EVERY_MS)
 const round = (v: number, d = 4) => Math.round(v * 10 ** d) / 10 ** d;
 
 function num(v: string | undefined, flag: string, def: number, min: number, max: number): number {
@@ -156,7 +155,7 @@ async function main(): Promise<void> {
       await history.writer.flush();
     }
   } else {
-    const measured = await runCamerasInVideoTimeOrder({ cameras, models, maxFrames, threads, jobKey: jobKeyStr, embedEveryMs: EMBED_EVERY_MS, batchFrames: BATCH_FRAMES }, deliver);
+    const measured = await runCamerasInVideoTimeOrder({ cameras, models, maxFrames, threads, jobKey: jobKeyStr, batchFrames: BATCH_FRAMES }, deliver);
     for (const [name, f] of measured) fps[name] = round(f, 2);
   }
   await new Promise<void>((resolve) => (recorder ? recorder.end(resolve) : resolve()));

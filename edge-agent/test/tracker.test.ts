@@ -25,7 +25,13 @@ interface Person {
 }
 
 /** Runs a scripted scene; returns, per frame, the confirmed tracks. */
-function runScene(tracker: { update: ByteTracker['update'] }, people: Person[], frames: number, withAppearance = true) {
+function runScene(
+  tracker: { update: ByteTracker['update'] },
+  people: Person[],
+  frames: number,
+  withAppearance = true,
+  frame?: { width: number; height: number },
+) {
   const out: TrackOutput[][] = [];
   for (let t = 0; t < frames; t++) {
     const dets: Detection[] = [];
@@ -36,7 +42,7 @@ function runScene(tracker: { update: ByteTracker['update'] }, people: Person[], 
       dets.push({ ...b, score: p.score?.(t) ?? 0.9, classId: 0 });
       embs.push(p.look());
     }
-    out.push(tracker.update(dets, withAppearance ? embs : undefined, t * FRAME_MS).filter((tr) => tr.state === 'confirmed'));
+    out.push(tracker.update(dets, withAppearance ? embs : undefined, t * FRAME_MS, frame).filter((tr) => tr.state === 'confirmed'));
   }
   return out;
 }
@@ -118,6 +124,40 @@ describe('ByteTracker identities', () => {
     expect(idAt(frames, 9, { x: 154, y: 209 })).toBe(1);
     for (let t = 10; t <= 14; t++) expect(frames[t]).toHaveLength(0);
     for (let t = 15; t < 30; t++) expect(idAt(frames, t, { x: 100 + 6 * t, y: 200 + t })).toBe(1);
+  });
+
+  describe('exits at the frame edge', () => {
+    const FRAME = { width: 640, height: 480 };
+    // A walks out at the right edge (last seen touching it at t=14); 1 s later B, who looks the same to the
+    // ReID network, walks in at that edge. Without the frame size the lost A is re-found by appearance.
+    const scene = (): Person[] => {
+      const look = appearance(21);
+      return [
+        { box: (t) => (t <= 14 ? { x: 500 + 8 * t, y: 200, w: 30, h: 80 } : undefined), look },
+        { box: (t) => (t >= 25 ? { x: 606 - 6 * (t - 25), y: 202, w: 30, h: 80 } : undefined), look },
+      ];
+    };
+
+    it('a person who left the frame does not hand their id to a look-alike entering there later', () => {
+      const frames = runScene(new ByteTracker(), scene(), 40, true, FRAME);
+      const a = idAt(frames, 14, { x: 612, y: 200 });
+      const b = idAt(frames, 39, { x: 606 - 6 * 14, y: 202 });
+      expect(a).toBeDefined();
+      expect(b).toBeDefined();
+      expect(b).not.toBe(a);
+    });
+
+    it('(control) without the frame size the same scene re-finds the lost track by appearance', () => {
+      const frames = runScene(new ByteTracker(), scene(), 40, true);
+      expect(idAt(frames, 39, { x: 606 - 6 * 14, y: 202 })).toBe(idAt(frames, 14, { x: 612, y: 200 }));
+    });
+
+    it('a person hidden for 1 s inside the frame is still re-found by appearance', () => {
+      const look = appearance(22);
+      const p: Person = { box: (t) => (t <= 14 || t >= 25 ? { x: 200 + 4 * t, y: 200, w: 30, h: 80 } : undefined), look };
+      const frames = runScene(new ByteTracker(), [p], 40, true, FRAME);
+      expect(idAt(frames, 39, { x: 200 + 4 * 39, y: 200 })).toBe(idAt(frames, 14, { x: 256, y: 200 }));
+    });
   });
 
   // Two people walk towards each other; while they overlap only the front one is detected.

@@ -2,6 +2,7 @@
 // the ObservationBatch messages an agent sends (same embedding cadence rule as the agent, on video time).
 import type { CameraSpec, ModelsSpec, ObservationBatch, TrackObservation } from '@mei/contracts';
 import { createCameraPipeline } from '@mei/edge-agent/src/pipeline/pipeline.ts';
+import { EmbeddingCadence } from '@mei/edge-agent/src/agent/embedding-cadence.ts';
 
 export interface CameraBatchOptions {
   cameras: CameraSpec[];
@@ -9,8 +10,8 @@ export interface CameraBatchOptions {
   maxFrames: number;
   threads?: number;
   jobKey: string;
-  /** An embedding per confirmed track on its first frame, then at most every this many ms of video. */
-  embedEveryMs: number;
+  /** An embedding per confirmed track on its first frame, then at most every this many ms of video (default: the agent's). */
+  embedEveryMs?: number;
   /** Frames per batch. */
   batchFrames: number;
 }
@@ -37,7 +38,7 @@ export async function runCamerasInVideoTimeOrder(o: CameraBatchOptions, deliver:
   await Promise.all(
     o.cameras.map(async (camera, k) => {
       const pipeline = await createCameraPipeline({ camera, models: o.models, mode: 'history', allFrames: true, maxFrames: o.maxFrames, threads: o.threads, field: `split[${k}]` });
-      const sentAt = new Map<number, number>();
+      const cadence = new EmbeddingCadence(o.embedEveryMs);
       let pending: ObservationBatch['frames'] = [];
       let pendingEmb: NonNullable<ObservationBatch['embeddings']> = [];
       let seq = 0;
@@ -55,9 +56,7 @@ export async function runCamerasInVideoTimeOrder(o: CameraBatchOptions, deliver:
           pending.push({ frameIndex: r.frameIndex, timestampMs: r.timestampMs, emittedAt: Date.now(), width: r.width, height: r.height, tracks });
           for (const t of r.tracks) {
             if (t.state !== 'confirmed' || !t.embedding) continue;
-            const last = sentAt.get(t.id);
-            if (last !== undefined && r.timestampMs - last < o.embedEveryMs) continue;
-            sentAt.set(t.id, r.timestampMs);
+            if (!cadence.due(t.id, r.timestampMs)) continue;
             pendingEmb.push({ id: t.id, vector: Array.from(t.embedding, (v) => Math.round(v * 1e6) / 1e6) });
           }
           if (pending.length >= o.batchFrames) flush();

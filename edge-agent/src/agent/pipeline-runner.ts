@@ -5,6 +5,7 @@
 import type { CameraReport, ObservationBatch, TrackObservation } from '@mei/contracts';
 import { createCameraPipeline, type FrameResult, type Pipeline } from '../pipeline/pipeline.ts';
 import { encodePreview } from './preview-encoder.ts';
+import { EmbeddingCadence } from './embedding-cadence.ts';
 import type { SourceState } from '../sources/index.ts';
 import { cameraField, type CameraRunner, type CameraRunnerContext, type CameraRunnerFactory } from './camera-runner.ts';
 
@@ -18,8 +19,6 @@ const STATE: Record<SourceState, CameraReport['state']> = {
 /** Observation batches go out at least this often, or when this many frames are waiting. */
 const BATCH_MS = 250;
 const BATCH_FRAMES = 25;
-/** A track's embedding is sent again after this long (the identity service needs it rarely). */
-const EMBEDDING_EVERY_MS = 2_000;
 const FPS_WINDOW_MS = 5_000;
 /** CRD default of privacy.previewFps. */
 const DEFAULT_PREVIEW_FPS = 2;
@@ -40,7 +39,7 @@ export class PipelineCameraRunner implements CameraRunner {
   private readonly frameTimes: number[] = [];
   private pending: ObservationBatch['frames'] = [];
   private pendingEmbeddings: NonNullable<ObservationBatch['embeddings']> = [];
-  private readonly embeddingSentAt = new Map<number, number>();
+  private readonly embeddingCadence = new EmbeddingCadence();
   private lastFlush = Date.now();
   private lastPreviewAt = 0;
   private snapshotWanted = false;
@@ -141,11 +140,9 @@ export class PipelineCameraRunner implements CameraRunner {
     this.pending.push({ frameIndex: r.frameIndex, timestampMs: Math.max(0, r.timestampMs), emittedAt: now, width: r.width, height: r.height, tracks });
     for (const t of r.tracks) {
       if (t.state !== 'confirmed' || !t.embedding || t.embedding.length < 8) continue;
-      if (now - (this.embeddingSentAt.get(t.id) ?? 0) < EMBEDDING_EVERY_MS) continue;
-      this.embeddingSentAt.set(t.id, now);
+      if (!this.embeddingCadence.due(t.id, r.timestampMs)) continue;
       this.pendingEmbeddings.push({ id: t.id, vector: Array.from(t.embedding) });
     }
-    if (this.embeddingSentAt.size > 1000) for (const [id, at] of this.embeddingSentAt) if (now - at > 60_000) this.embeddingSentAt.delete(id);
     // Live: send now unless earlier batches still wait for their ack (then they go together, bounded).
     const live = this.ctx.task.mode !== 'history' && this.ctx.observationBacklog() === 0;
     if (live || this.pending.length >= BATCH_FRAMES || now - this.lastFlush >= BATCH_MS) this.flush();

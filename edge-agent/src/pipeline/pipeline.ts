@@ -148,7 +148,7 @@ export function createPipeline(parts: PipelineParts): Pipeline {
           const t2 = performance.now();
           const embeddings = await embedFor(frame, detections);
           const t3 = performance.now();
-          const tracks = tracker.update(detections, embeddings, frame.timestampMs);
+          const tracks = tracker.update(detections, embeddings, frame.timestampMs, frame);
           const t4 = performance.now();
           const detectWaitMs = t1 - t0 + (t2 - t1 - (next?.sourceMs ?? 0));
           const timings: StageTimings = {

@@ -1,18 +1,18 @@
 // createTracker(spec.tracking): the per-camera tracker the pipeline runs.
 import type { TrackingSpec } from '@mei/contracts/job';
 import type { Detection, TrackOutput } from '../pipeline/types.ts';
-import { ByteTracker } from './byteTracker.ts';
+import { ByteTracker, type FrameSize } from './byteTracker.ts';
 import { trackerOptionsFromSpec, type TrackerOptions } from './options.ts';
 import { SingleTargetSelector } from './singleTarget.ts';
 
-export { ByteTracker } from './byteTracker.ts';
+export { ByteTracker, type FrameSize } from './byteTracker.ts';
 export { DEFAULT_TRACKER_OPTIONS, trackerOptionsFromSpec, type TrackerOptions } from './options.ts';
 export { SingleTargetSelector } from './singleTarget.ts';
 export { matchWithLimit } from './assignment.ts';
 
 export interface Tracker {
-  /** One frame: detections, their embeddings (aligned, optional), capture time. Returns live tracks. */
-  update(dets: Detection[], embeddings: ReadonlyArray<Float32Array | undefined> | undefined, timestampMs: number): TrackOutput[];
+  /** One frame: detections, their embeddings (aligned, optional), capture time, frame size. Returns live tracks. */
+  update(dets: Detection[], embeddings: ReadonlyArray<Float32Array | undefined> | undefined, timestampMs: number, frame?: FrameSize): TrackOutput[];
   /** Which detections need an embedding this frame (absent: all). */
   appearanceNeeded?(dets: readonly Detection[]): boolean[];
 }
@@ -33,7 +33,7 @@ export function createTracker(
   }
   const selector = new SingleTargetSelector(embedding, targetDistance);
   return {
-    update: (dets, embs, ts) => selector.select(tracker.update(dets, embs, ts)),
+    update: (dets, embs, ts, frame) => selector.select(tracker.update(dets, embs, ts, frame)),
     appearanceNeeded: (dets) => tracker.appearanceNeeded(dets),
   };
 }

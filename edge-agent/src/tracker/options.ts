@@ -33,6 +33,10 @@ export interface TrackerOptions extends AppearanceOptions {
   refreshFrames: number;
   /** A detection overlapping another by more than this IoU does not update appearance. */
   crowdIou: number;
+  /** A box within this fraction of the frame's size from its border is at the edge (exit detection). */
+  edgeMargin: number;
+  /** How long a track lost at the frame edge is kept for overlap matches (never re-found by appearance). */
+  exitLostSeconds: number;
 }
 
 export const DEFAULT_TRACKER_OPTIONS: TrackerOptions = {
@@ -51,6 +55,8 @@ export const DEFAULT_TRACKER_OPTIONS: TrackerOptions = {
   reacquireSpeed: 0.2,
   lostInLowStage: true,
   crowdIou: 0.3,
+  edgeMargin: 0.01,
+  exitLostSeconds: 0.5,
   refreshFrames: 5,
   emaAlpha: 0.9,
   gallerySize: 5,
@@ -58,7 +64,7 @@ export const DEFAULT_TRACKER_OPTIONS: TrackerOptions = {
 };
 
 export function assertTrackerOptions(o: TrackerOptions): void {
-  const unit: Array<keyof TrackerOptions> = ['highThreshold', 'lowThreshold', 'newTrackThreshold', 'appearanceWeight', 'minIou', 'emaAlpha', 'crowdIou'];
+  const unit: Array<keyof TrackerOptions> = ['highThreshold', 'lowThreshold', 'newTrackThreshold', 'appearanceWeight', 'minIou', 'emaAlpha', 'crowdIou', 'edgeMargin'];
   for (const k of unit) {
     const v = o[k] as number;
     if (!(v >= 0 && v <= 1)) throw new Error(`tracker option ${k} must be in [0, 1], got ${v}`);
@@ -66,6 +72,7 @@ export function assertTrackerOptions(o: TrackerOptions): void {
   if (o.lowThreshold > o.highThreshold) throw new Error(`lowThreshold (${o.lowThreshold}) must not exceed highThreshold (${o.highThreshold})`);
   if (!(Number.isInteger(o.minHits) && o.minHits >= 1)) throw new Error(`minHits must be an integer >= 1, got ${o.minHits}`);
   if (!(o.maxLostSeconds >= 0)) throw new Error(`maxLostSeconds must be >= 0, got ${o.maxLostSeconds}`);
+  if (!(o.exitLostSeconds >= 0)) throw new Error(`exitLostSeconds must be >= 0, got ${o.exitLostSeconds}`);
 }
 
 /** Tracker options from spec.tracking (unset fields keep the defaults). */

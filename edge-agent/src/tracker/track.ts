@@ -18,6 +18,8 @@ export class Track {
   hits = 1;
   /** Frames since the last match (0 = matched this frame). */
   missed = 0;
+  /** Lost at the frame edge: probably out of view (set when the track misses its first frame). */
+  exited = false;
   score: number;
   lastSeenMs: number;
   embedding: Float32Array | undefined;
@@ -65,6 +67,7 @@ export class Track {
     this.lastSeenMs = timestampMs;
     this.hits = this.missed === 0 ? this.hits + 1 : 1;
     this.missed = 0;
+    this.exited = false;
     this.framesSinceAppearance++;
     if (embedding) this.addAppearance(embedding);
   }
