@@ -24,6 +24,7 @@ import { evaluateMot, readMotFile, type MotBox, type MotFile, type MotSummary } 
 import { iou } from '@mei/edge-agent/src/pipeline/geometry.ts';
 import { createIdentityService } from '../server/identity/index.ts';
 import { EMBEDDING_EVERY_MS } from '@mei/edge-agent/src/agent/embedding-cadence.ts';
+import { DEMO_CROSS_CAMERA } from '../server/runtime/demo-job.ts';
 import { runCamerasInVideoTimeOrder } from './mtmc/camera-batches.ts';
 import { concatCameras, DEFAULT_SPLIT, loadSplit, regionOverlaps, splitGroundTruth } from './mtmc/split-gt.ts';
 
@@ -38,12 +39,12 @@ const DETECTORS: Record<string, DetectorSpec> = {
 const FRAME = { width: 768, height: 576 };
 const VIDEO_FRAMES = 795;
 /**
- * spec.crossCamera for this layout: overlapping views hand people over at once, so a short hand-off gap;
- * a stricter threshold than the CRD default because PETS09 people look alike to OSNet x0.25. Chosen on this
- * sequence (see the report); the CRD defaults are --threshold 0.2 --max-gap 10.
+ * spec.crossCamera for this layout: the demo job's (same video, same split). Overlapping views hand people
+ * over at once, so a short hand-off gap; chosen on this sequence (see docs/benchmarks.md for the
+ * sensitivity); the CRD defaults are --threshold 0.2 --max-gap 10.
  */
-const DEFAULT_THRESHOLD = 0.2;
-const DEFAULT_MAX_GAP_S = 2;
+const DEFAULT_THRESHOLD = DEMO_CROSS_CAMERA.matchThreshold;
+const DEFAULT_MAX_GAP_S = DEMO_CROSS_CAMERA.maxGapSeconds;
 /** Frames per observation batch (the agent flushes every 250 ms or 25 frames). */
 const BATCH_FRAMES = 5;
 
