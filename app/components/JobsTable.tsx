@@ -3,6 +3,7 @@ import Link from 'next/link';
 import { useRouter } from 'next/navigation';
 import type { MultiEdgeInference } from '@mei/contracts';
 import { Age } from './Age';
+import { DataTable } from './DataTable';
 import { PhaseBadge, displayPhase } from './PhaseBadge';
 
 export const jobHref = (j: MultiEdgeInference) => `/jobs/${encodeURIComponent(j.metadata.namespace)}/${encodeURIComponent(j.metadata.name)}`;
@@ -21,58 +22,35 @@ export function JobsTable({ jobs }: { jobs: MultiEdgeInference[] }) {
   }
   return (
     <div className="table-wrap card">
-      <table className="table" data-testid="jobs-table">
-        <thead>
-          <tr>
-            <th scope="col">Namespace</th>
-            <th scope="col">Name</th>
-            <th scope="col">Phase</th>
-            <th scope="col" className="num">
-              Cameras
-            </th>
-            <th scope="col" className="num">
-              Identities
-            </th>
-            <th scope="col">Mode</th>
-            <th scope="col" className="num">
-              Age
-            </th>
-          </tr>
-        </thead>
-        <tbody>
-          {jobs.map((j) => (
-            <tr
-              key={`${j.metadata.namespace}/${j.metadata.name}`}
-              data-testid={`job-row-${j.metadata.name}`}
-              className="row-link"
-              onClick={(e) => {
-                // The name cell is a real link (keyboard, middle-click); the rest of the row is a convenience.
-                if (!(e.target as HTMLElement).closest('a')) router.push(jobHref(j));
-              }}
-            >
-              <td className="muted">{j.metadata.namespace}</td>
-              <td>
-                <Link href={jobHref(j)} className="job-link">
-                  {j.metadata.name}
-                </Link>
-              </td>
-              <td>
-                <PhaseBadge phase={displayPhase(j)} />
-              </td>
-              <td className="num" data-testid="cameras">
-                {j.status?.cameraCount ?? j.spec.cameras.length}
-              </td>
-              <td className="num" data-testid="identities">
-                {j.status?.identities ?? 0}
-              </td>
-              <td className="muted">{j.spec.mode ?? 'live'}</td>
-              <td className="num">
-                <Age since={j.metadata.creationTimestamp} />
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+      <DataTable
+        testId="jobs-table"
+        rows={jobs}
+        rowKey={(j) => `${j.metadata.namespace}/${j.metadata.name}`}
+        rowTestId={(j) => `job-row-${j.metadata.name}`}
+        rowProps={(j) => ({
+          className: 'row-link',
+          // The name cell is a real link (keyboard, middle-click); the rest of the row is a convenience.
+          onClick: (e) => {
+            if (!(e.target as HTMLElement).closest('a')) router.push(jobHref(j));
+          },
+        })}
+        columns={[
+          { header: 'Namespace', cell: (j) => j.metadata.namespace, className: 'muted' },
+          {
+            header: 'Name',
+            cell: (j) => (
+              <Link href={jobHref(j)} className="job-link">
+                {j.metadata.name}
+              </Link>
+            ),
+          },
+          { header: 'Phase', cell: (j) => <PhaseBadge phase={displayPhase(j)} /> },
+          { header: 'Cameras', cell: (j) => j.status?.cameraCount ?? j.spec.cameras.length, num: true, testId: 'cameras' },
+          { header: 'Identities', cell: (j) => j.status?.identities ?? 0, num: true, testId: 'identities' },
+          { header: 'Mode', cell: (j) => j.spec.mode ?? 'live', className: 'muted' },
+          { header: 'Age', cell: (j) => <Age since={j.metadata.creationTimestamp} />, num: true },
+        ]}
+      />
     </div>
   );
 }

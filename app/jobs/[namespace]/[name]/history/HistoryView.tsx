@@ -7,6 +7,7 @@ import { useJob } from '@/app/lib/hooks';
 import { useTracks } from '@/app/search/api';
 import { formatDuration, formatTrackTime, parseTimeInput } from '@/app/search/time';
 import styles from '@/app/search/search.module.css';
+import { DataTable } from '@/app/components/DataTable';
 
 export function HistoryView({ namespace, name }: { namespace: string; name: string }) {
   const key = `${namespace}/${name}`;
@@ -68,47 +69,36 @@ export function HistoryView({ namespace, name }: { namespace: string; name: stri
           {tracks.data.items.length === 0 ? (
             <p className="muted">No stored tracks{camera || from || to ? ' match these filters' : ' yet'}.</p>
           ) : (
-            <table className="table" data-testid="tracks-table">
-              <thead>
-                <tr>
-                  <th scope="col">Person</th>
-                  <th scope="col">Camera</th>
-                  <th scope="col">Identity</th>
-                  <th scope="col">Seen</th>
-                  <th scope="col" className="num">
-                    Duration
-                  </th>
-                  <th scope="col" />
-                </tr>
-              </thead>
-              <tbody>
-                {tracks.data.items.map((t) => (
-                  <tr key={t.id} data-testid={`track-row-${t.id}`}>
-                    <td>
-                      {t.thumbnail ? (
-                        // eslint-disable-next-line @next/next/no-img-element
-                        <img className={styles.thumb} style={{ width: 24, height: 48 }} src={apiPaths.trackThumbnail(t.id)} alt="" />
-                      ) : (
-                        <span className="mono">#{t.localId}</span>
-                      )}
-                    </td>
-                    <td>{t.camera}</td>
-                    <td className="mono" data-testid="track-identity">
-                      {t.globalId ?? '—'}
-                    </td>
-                    <td>
-                      {formatTrackTime(t.startMs)} – {formatTrackTime(t.endMs)}
-                    </td>
-                    <td className="num">{formatDuration(t.endMs - t.startMs)}</td>
-                    <td>
-                      <Link className="btn btn-sm" href={`/search?track=${encodeURIComponent(t.id)}`} data-testid="find-person">
-                        Find this person
-                      </Link>
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
+            <DataTable
+              testId="tracks-table"
+              rows={tracks.data.items}
+              rowKey={(t) => t.id}
+              rowTestId={(t) => `track-row-${t.id}`}
+              columns={[
+                {
+                  header: 'Person',
+                  cell: (t) =>
+                    t.thumbnail ? (
+                      // eslint-disable-next-line @next/next/no-img-element
+                      <img className={styles.thumb} style={{ width: 24, height: 48 }} src={apiPaths.trackThumbnail(t.id)} alt="" />
+                    ) : (
+                      <span className="mono">#{t.localId}</span>
+                    ),
+                },
+                { header: 'Camera', cell: (t) => t.camera },
+                { header: 'Identity', cell: (t) => t.globalId ?? '—', className: 'mono', testId: 'track-identity' },
+                { header: 'Seen', cell: (t) => `${formatTrackTime(t.startMs)} – ${formatTrackTime(t.endMs)}` },
+                { header: 'Duration', cell: (t) => formatDuration(t.endMs - t.startMs), num: true },
+                {
+                  header: '',
+                  cell: (t) => (
+                    <Link className="btn btn-sm" href={`/search?track=${encodeURIComponent(t.id)}`} data-testid="find-person">
+                      Find this person
+                    </Link>
+                  ),
+                },
+              ]}
+            />
           )}
           <div className={styles.actions}>
             {pages.length > 0 && (
