@@ -15,6 +15,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { numberFlag } from './bench-args.ts';
 import type { DetectorSpec, ModelsSpec } from '@mei/contracts';
 import { motLines } from '@mei/edge-agent/src/cli/track.ts';
 import { evaluateMot, parseMot, type MotSummary } from '@mei/edge-agent/src/eval/index.ts';
@@ -59,12 +60,11 @@ function fail(msg: string): never {
 }
 
 function num(v: string | undefined, flag: string, min: number, max: number, integer = false): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n))) {
-    fail(`${flag} must be ${integer ? 'an integer' : 'a number'} in [${min}, ${max}], got '${v}'`);
+  try {
+    return numberFlag(v, flag, undefined, min, max, integer);
+  } catch (e) {
+    return fail((e as Error).message);
   }
-  return n;
 }
 
 /** CPU ms of reaped child processes (the ffmpeg decoder) from /proc (Linux); undefined elsewhere. */

@@ -19,6 +19,7 @@ import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { numberFlag } from './bench-args.ts';
 import type { CameraSpec, DetectorSpec, ObservationBatch, TrackObservation } from '@mei/contracts';
 import { evaluateMot, readMotFile, type MotBox, type MotFile, type MotSummary } from '@mei/edge-agent/src/eval/index.ts';
 import { iou } from '@mei/edge-agent/src/pipeline/geometry.ts';
@@ -48,14 +49,7 @@ const DEFAULT_MAX_GAP_S = DEMO_CROSS_CAMERA.maxGapSeconds;
 /** Frames per observation batch (the agent flushes every 250 ms or 25 frames). */
 const BATCH_FRAMES = 5;
 
-function num(v: string | undefined, flag: string, def: number, min: number, max: number, integer = false): number {
-  if (v === undefined) return def;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n))) {
-    throw new Error(`${flag} must be ${integer ? 'an integer' : 'a number'} in [${min}, ${max}], got '${v}'`);
-  }
-  return n;
-}
+const num = (v: string | undefined, flag: string, def: number, min: number, max: number, integer = false): number => numberFlag(v, flag, def, min, max, integer);
 
 /** A confirmed box of one camera's frame, with the global id a live view showed for it. */
 interface CameraBox {

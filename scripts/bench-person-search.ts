@@ -22,6 +22,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { numberFlag } from './bench-args.ts';
 import type { CameraSpec, MultiEdgeInference, ObservationBatch, TrackObservation } from '@mei/contracts';
 import { readMotFile } from '@mei/edge-agent/src/eval/index.ts';
 import { iou } from '@mei/edge-agent/src/pipeline/geometry.ts';
@@ -42,12 +43,7 @@ const FPS = 10;
 const BATCH_FRAMES = 5;
 const round = (v: number, d = 4) => Math.round(v * 10 ** d) / 10 ** d;
 
-function num(v: string | undefined, flag: string, def: number, min: number, max: number): number {
-  if (v === undefined) return def;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${flag} must be an integer in [${min}, ${max}], got '${v}'`);
-  return n;
-}
+const num = (v: string | undefined, flag: string, def: number, min: number, max: number): number => numberFlag(v, flag, def, min, max, true);
 
 /** One video frame as RGB24 (ffmpeg decodes it; the bench needs only a few). */
 function videoFrame(file: string, index: number) {

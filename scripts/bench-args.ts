@@ -1,0 +1,14 @@
+// Flag parsing shared by the benchmark scripts: a numeric flag is checked against its range and a bad
+// value names the flag (the caller prints usage and exits 2).
+
+export class FlagError extends Error {}
+
+/** The numeric value of `flag` (raw string `v`), `def` when absent; FlagError when outside [min, max]. */
+export function numberFlag<D extends number | undefined>(v: string | undefined, flag: string, def: D, min: number, max: number, integer = false): number | D {
+  if (v === undefined) return def;
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n))) {
+    throw new FlagError(`${flag} must be ${integer ? 'an integer' : 'a number'} in [${min}, ${max}], got '${v}'`);
+  }
+  return n;
+}
