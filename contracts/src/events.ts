@@ -153,6 +153,33 @@ export const PreviewFrameSchema = z
   .strict();
 export type PreviewFrame = z.infer<typeof PreviewFrameSchema>;
 
+/** Largest track thumbnail JPEG (bytes) and its largest side (pixels): a person crop, not a picture. */
+export const MAX_THUMBNAIL_BYTES = 32_000;
+export const MAX_THUMBNAIL_SIDE = 160;
+
+/**
+ * privacy.preview 'thumbnails' (or 'live'): a small crop of one confirmed track, cut by the agent from the
+ * full-resolution frame. Sent when the track is first confirmed and again only for a clearly larger crop;
+ * like previews never queued or resent. The server keeps one per track (the history thumbnail).
+ */
+export const TrackThumbnailSchema = z
+  .object({
+    jobKey,
+    camera: name63,
+    /** The camera run that numbered the track (ObservationBatch.session). */
+    session: z.string().min(1).max(64).optional(),
+    /** Local track id (TrackObservation.id). */
+    localId: z.number().int().min(0),
+    frameIndex: z.number().int().min(0),
+    timestampMs: finite.min(0),
+    /** Size of the JPEG. */
+    width: z.number().int().min(1).max(MAX_THUMBNAIL_SIDE),
+    height: z.number().int().min(1).max(MAX_THUMBNAIL_SIDE),
+    jpeg: jpegBytes.refine((v) => v.byteLength <= MAX_THUMBNAIL_BYTES, `must be at most ${MAX_THUMBNAIL_BYTES} bytes`),
+  })
+  .strict();
+export type TrackThumbnail = z.infer<typeof TrackThumbnailSchema>;
+
 export type Ack = { ok: true } | { ok: false; error: string; field?: string };
 export type AckFn = (res: Ack) => void;
 
@@ -161,6 +188,7 @@ export interface AgentToServerEvents {
   state: (msg: AgentState, ack?: AckFn) => void;
   observations: (msg: ObservationBatch, ack?: AckFn) => void;
   preview: (msg: z.input<typeof PreviewFrameSchema>, ack?: AckFn) => void;
+  thumbnail: (msg: z.input<typeof TrackThumbnailSchema>, ack?: AckFn) => void;
 }
 export interface ServerToAgentEvents {
   task: (task: TaskAssignment) => void;

@@ -39,9 +39,26 @@ export interface HistoryPreview {
   jpeg: Uint8Array;
 }
 
+/** A track's person crop cut by its agent (privacy.preview 'thumbnails' or 'live'; TrackThumbnail). */
+export interface HistoryThumbnail {
+  jobKey: string;
+  jobUid: string;
+  camera: string;
+  /** The camera run that numbered the local id (as in HistoryObservations). */
+  session?: string;
+  localId: number;
+  frameIndex: number;
+  timestampMs: number;
+  width: number;
+  height: number;
+  jpeg: Uint8Array;
+}
+
 export interface HistorySink {
   /** Buffers the batch for the store; never throws for data reasons, never waits. */
   observations(o: HistoryObservations): void;
   /** Optional source of thumbnails (privacy.preview 'thumbnails' or 'live'). */
   preview?(p: HistoryPreview): void;
+  /** Optional: an agent's crop of one track, kept as that track's thumbnail unless it has a clearly larger one. */
+  thumbnail?(t: HistoryThumbnail): void;
 }

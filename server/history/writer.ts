@@ -10,12 +10,13 @@
 // size), trajectory segments (one append-only chunk per flush) and up to maxEmbeddingsPerTrack
 // representative embeddings: a new embedding is added when it differs from every kept one by at least
 // repMinDistance, otherwise it replaces the nearest (an agent's embedding is the track's running mean, so
-// the newer one is the better estimate). Thumbnails (privacy.preview 'thumbnails' or 'live') are cut from
-// preview frames at flush time, off the ingest path.
+// the newer one is the better estimate). Thumbnails (privacy.preview 'thumbnails' or 'live') are the agents'
+// track crops, or cut from preview frames; both are checked (decoded) at flush time, off the ingest path.
+// A track keeps one thumbnail, replaced only by a crop with thumbnailUpgrade times its pixels.
 import type { MultiEdgeInference, PrivacySpec } from '@mei/contracts';
 import type { SqlClient } from '../store/db.ts';
 import type { Logger } from '../controllers/log.ts';
-import type { HistoryObservations, HistoryPreview, HistorySink } from './sink.ts';
+import type { HistoryObservations, HistoryPreview, HistorySink, HistoryThumbnail } from './sink.ts';
 import { reidModelKey } from './model-key.ts';
 import { cropFrame, decodeJpeg, encodeJpeg } from '../person-search/image.ts';
 
@@ -66,6 +67,10 @@ export interface HistoryWriterStats {
   embeddingsInserted: number;
   embeddingsUpdated: number;
   thumbnailsWritten: number;
+  /** Agents' thumbnails refused because the job's privacy.preview allows no crops. */
+  thumbnailsRefused: number;
+  /** Agents' thumbnails not kept: no larger than the track's, track never observed, or not a JPEG of the stated size. */
+  thumbnailsDropped: number;
   flushes: number;
   flushErrors: number;
   lastFlushMs: number;
@@ -116,6 +121,10 @@ interface PendingPreview extends HistoryPreview {
   receivedAt: number;
 }
 
+interface PendingThumbnail extends HistoryThumbnail {
+  receivedAt: number;
+}
+
 interface ThumbWrite {
   st: TrackState;
   tMs: number;
@@ -137,6 +146,8 @@ const THUMB_MIN_H = 24;
 /** Recent frames kept per camera to match previews (which may arrive before their observations). */
 const RECENT_FRAMES = 64;
 const PREVIEW_MAX_WAIT_MS = 10_000;
+/** Agents' thumbnails waiting for their track's observations (at most one per track). */
+const MAX_PENDING_THUMBNAILS = 512;
 const MAX_INTERVAL_FACTOR = 16;
 
 function unit(v: ArrayLike<number>): Float32Array | undefined {
@@ -153,6 +164,13 @@ function unit(v: ArrayLike<number>): Float32Array | undefined {
   return out;
 }
 
+/** One thumbnail write per track and flush: the largest crop. */
+function largestPerTrack(thumbs: ThumbWrite[]): ThumbWrite[] {
+  const best = new Map<TrackState, ThumbWrite>();
+  for (const t of thumbs) if ((best.get(t.st)?.area ?? -1) < t.area) best.set(t.st, t);
+  return [...best.values()];
+}
+
 const cosineDistance = (a: Float32Array, b: Float32Array) => {
   let d = 0;
   for (let i = 0; i < a.length; i++) d += a[i] * b[i];
@@ -166,6 +184,8 @@ export class HistoryWriter implements HistorySink {
   private readonly jobInfos = new Map<string, JobInfo>();
   private merges: Array<{ uid: string; from: string; into: string }> = [];
   private readonly previews = new Map<string, PendingPreview[]>();
+  /** Agents' thumbnails by track key: they may arrive before the observations that create the track. */
+  private readonly agentThumbs = new Map<string, PendingThumbnail>();
   /** Per camera (uid + camera): recent frames' confirmed boxes by frame index, for thumbnails. */
   private readonly recentFrames = new Map<string, Map<number, { width: number; height: number; boxes: Array<{ localId: number; session: string; x: number; y: number; w: number; h: number }> }>>();
   private readonly listeners = new Set<(rows: StoredEmbedding[]) => void>();
@@ -184,6 +204,8 @@ export class HistoryWriter implements HistorySink {
     embeddingsInserted: 0,
     embeddingsUpdated: 0,
     thumbnailsWritten: 0,
+    thumbnailsRefused: 0,
+    thumbnailsDropped: 0,
     flushes: 0,
     flushErrors: 0,
     lastFlushMs: 0,
@@ -307,6 +329,28 @@ export class HistoryWriter implements HistorySink {
     this.previews.set(camKey, list);
   }
 
+  thumbnail(t: HistoryThumbnail): void {
+    if (this.closed) return;
+    const info = this.jobInfo(t.jobKey);
+    if (info.preview !== 'thumbnails' && info.preview !== 'live') {
+      this.counters.thumbnailsRefused++; // privacy: no pixels kept, whatever the agent thought
+      return;
+    }
+    const key = trackKey(t.jobUid, t.camera, t.session ?? '', t.localId);
+    const waiting = this.agentThumbs.get(key);
+    if (waiting && waiting.width * waiting.height >= t.width * t.height) {
+      this.counters.thumbnailsDropped++;
+      return;
+    }
+    if (waiting) this.counters.thumbnailsDropped++;
+    this.agentThumbs.delete(key);
+    this.agentThumbs.set(key, { ...t, receivedAt: this.now() });
+    if (this.agentThumbs.size > MAX_PENDING_THUMBNAILS) {
+      this.agentThumbs.delete(this.agentThumbs.keys().next().value!);
+      this.counters.thumbnailsDropped++;
+    }
+  }
+
   // ---- flushing --------------------------------------------------------------------------------------
 
   /** Writes everything buffered so far; resolves when it is committed (or failed and was kept for retry). */
@@ -337,7 +381,7 @@ export class HistoryWriter implements HistorySink {
   }
 
   private hasWork(): boolean {
-    if (this.pendingPoints > 0 || this.merges.length > 0 || this.previews.size > 0) return true;
+    if (this.pendingPoints > 0 || this.merges.length > 0 || this.previews.size > 0 || this.agentThumbs.size > 0) return true;
     const idleBefore = this.now() - this.o.idleMs;
     for (const st of this.tracks.values()) if (st.dirty || st.pendingVector || (st.tail && st.lastObservedAt <= idleBefore) || st.lastObservedAt <= idleBefore) return true;
     return false;
@@ -407,7 +451,7 @@ export class HistoryWriter implements HistorySink {
     this.pendingPoints = Math.max(0, this.pendingPoints - taken);
     const merges = this.merges;
     this.merges = [];
-    const thumbs = this.cutThumbnails(now);
+    const thumbs = largestPerTrack([...this.cutThumbnails(now), ...this.takeAgentThumbnails(now)]);
     let stored: StoredEmbedding[] = [];
     try {
       stored = await this.opts.sql.transaction((tx) => this.write(tx, work, merges, thumbs, now));
@@ -475,6 +519,38 @@ export class HistoryWriter implements HistorySink {
       }
       if (keep.length) this.previews.set(camKey, keep);
       else this.previews.delete(camKey);
+    }
+    return out;
+  }
+
+  /** Agents' thumbnails whose track is known, if larger than the track's (decoded here, not on ingest). */
+  private takeAgentThumbnails(now: number): ThumbWrite[] {
+    const out: ThumbWrite[] = [];
+    for (const [key, t] of this.agentThumbs) {
+      const st = this.tracks.get(key);
+      if (!st) {
+        // Its observations may still be queued in the live hub; a track never observed is not stored.
+        if (now - t.receivedAt >= PREVIEW_MAX_WAIT_MS) {
+          this.agentThumbs.delete(key);
+          this.counters.thumbnailsDropped++;
+        }
+        continue;
+      }
+      this.agentThumbs.delete(key);
+      const area = t.width * t.height;
+      if (st.thumbnail && area < st.thumbnail.area * this.o.thumbnailUpgrade) {
+        this.counters.thumbnailsDropped++;
+        continue;
+      }
+      try {
+        const img = decodeJpeg(t.jpeg);
+        if (img.width !== t.width || img.height !== t.height) throw new Error(`is ${img.width}x${img.height}, not the stated ${t.width}x${t.height}`);
+      } catch (err) {
+        this.counters.thumbnailsDropped++;
+        this.opts.log.debug(`history: thumbnail of ${t.jobKey}/${t.camera} track ${t.localId} not kept: ${(err as Error).message}`);
+        continue;
+      }
+      out.push({ st, tMs: t.timestampMs, width: t.width, height: t.height, jpeg: t.jpeg, area, keepDays: this.jobInfo(t.jobKey).thumbnailsDays });
     }
     return out;
   }

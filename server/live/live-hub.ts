@@ -2,7 +2,8 @@
 // (bounded); a drain loop applies them in small slices to the job's IdentityService (exactly once per
 // (job, camera, seq)), turns each camera's newest frame into a LiveFrame labelled with global identities,
 // and offers it to the browsers watching the job (LiveFanout: latest frame wins per browser and camera).
-// Previews (JPEG) pass through only when the job's privacy.preview allows pixels to leave the edge.
+// Previews (JPEG) pass through only when the job's privacy.preview allows pixels to leave the edge; agents'
+// track thumbnails go to the history store only when it is 'thumbnails' or 'live'.
 // The identity count goes to status.identities through the upstream controller's report cache.
 import { createHash } from 'node:crypto';
 import type { Namespace, Socket } from 'socket.io';
@@ -13,6 +14,7 @@ import {
   type MultiEdgeInference,
   type ObservationBatch,
   type PreviewFrame,
+  type TrackThumbnail,
   type WatchEvent,
 } from '@mei/contracts';
 import { IdentityInputError, JobIdentities } from '../identity/index.ts';
@@ -74,6 +76,10 @@ export interface LiveStats extends FanoutStats {
   overflow: number;
   framesPublished: number;
   previewsPublished: number;
+  /** Track thumbnails handed to the history store. */
+  thumbnailsAccepted: number;
+  /** Track thumbnails refused because the job's privacy.preview ('none', 'snapshot') allows no crops. */
+  thumbnailsRefused: number;
   queueLength: number;
 }
 
@@ -118,7 +124,7 @@ export class LiveHub {
   private readonly stopWatch: () => void;
   private readonly now: () => number;
   private readonly o: Required<Omit<LiveHubOptions, 'identityCounts' | 'history' | 'now'>> & Pick<LiveHubOptions, 'identityCounts' | 'history'>;
-  private readonly counters = { batchesQueued: 0, batchesApplied: 0, duplicates: 0, rejected: 0, overflow: 0, framesPublished: 0, previewsPublished: 0 };
+  private readonly counters = { batchesQueued: 0, batchesApplied: 0, duplicates: 0, rejected: 0, overflow: 0, framesPublished: 0, previewsPublished: 0, thumbnailsAccepted: 0, thumbnailsRefused: 0 };
   private overflowLoggedAt = 0;
 
   constructor(o: LiveHubOptions) {
@@ -191,6 +197,21 @@ export class LiveHub {
     this.counters.previewsPublished++;
     this.fanout?.publish(agent.jobKey, `preview:${msg.camera}`, 'live:preview', preview);
     this.toHistory(() => this.o.history?.preview?.({ ...msg, jobUid: job.metadata.uid, jobKey: agent.jobKey }));
+  }
+
+  /**
+   * A track thumbnail from an agent: stored (history) when privacy.preview is 'thumbnails' or 'live'. The
+   * job's current spec decides, not the agent: otherwise it is refused (and counted).
+   */
+  thumbnail(agent: AgentIdentity, msg: TrackThumbnail): void {
+    const job = this.agentCamera(agent, msg.camera);
+    const mode = previewMode(job);
+    if (mode !== 'thumbnails' && mode !== 'live') {
+      this.counters.thumbnailsRefused++;
+      throw new LiveError('jpeg', `privacy.preview of ${agent.jobKey} is "${mode}": no person crops may leave the edge`);
+    }
+    this.counters.thumbnailsAccepted++;
+    this.toHistory(() => this.o.history?.thumbnail?.({ ...msg, jobUid: job.metadata.uid, jobKey: agent.jobKey }));
   }
 
   /** The job and camera of an agent's message, checked against the spec: the camera must be on its node. */

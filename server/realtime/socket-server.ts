@@ -14,6 +14,7 @@ import {
   SubscribeJobsSchema,
   SubscribeLiveSchema,
   TaskAckSchema,
+  TrackThumbnailSchema,
   UI_NAMESPACE,
   describeZodError,
   type Ack,
@@ -45,7 +46,7 @@ export interface RealtimeDeps {
 type AgentSocket = Socket<AgentToServerEvents, ServerToAgentEvents, Record<string, never>, { claims: AgentClaims }>;
 type UiSocket = Socket<UiToServerEvents, ServerToUiEvents, Record<string, never>, { me: Me }>;
 
-const KNOWN_AGENT_EVENTS = new Set(['task:ack', 'state', 'observations', 'preview']);
+const KNOWN_AGENT_EVENTS = new Set(['task:ack', 'state', 'observations', 'preview', 'thumbnail']);
 const KNOWN_UI_EVENTS = new Set(['jobs:subscribe', 'jobs:unsubscribe', 'live:subscribe', 'live:unsubscribe', 'live:snapshot']);
 
 /** Room of the browsers watching a namespace; '*' for users who may see all. */
@@ -175,6 +176,12 @@ function setUpAgents(nsp: Namespace<AgentToServerEvents, ServerToAgentEvents>, d
       sameJob(msg);
       if (!deps.live) throw new Refused('jpeg', 'this server has no live view');
       deps.live.preview(claims, msg);
+    }, log);
+    // A track crop for the history store; the live hub checks the camera and the job's privacy.preview.
+    on(socket, 'thumbnail', TrackThumbnailSchema, (msg) => {
+      sameJob(msg);
+      if (!deps.live) throw new Refused('jpeg', 'this server has no live view');
+      deps.live.thumbnail(claims, msg);
     }, log);
     rejectUnknown(socket, KNOWN_AGENT_EVENTS);
     socket.on('disconnect', (reason) => {

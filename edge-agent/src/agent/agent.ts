@@ -2,7 +2,7 @@
 // cameras (state, every HEARTBEAT_MS and on change), and stops on task:stop. The process is done when
 // every task it ran has been stopped or, in history mode, has finished.
 import { createHash, randomBytes } from 'node:crypto';
-import type { Ack, AgentState, AgentToServerEvents, ObservationBatch, PreviewFrame, PreviewRequest, TaskAssignment, TaskStop } from '@mei/contracts';
+import type { Ack, AgentState, AgentToServerEvents, ObservationBatch, PreviewFrame, PreviewRequest, TaskAssignment, TaskStop, TrackThumbnail } from '@mei/contracts';
 import { ObservationOutbox } from '../transport/outbox.ts';
 import type { CameraRunner, CameraRunnerFactory } from './camera-runner.ts';
 
@@ -10,6 +10,8 @@ import type { CameraRunner, CameraRunnerFactory } from './camera-runner.ts';
 export const HEARTBEAT_MS = 2_000;
 /** State changes are coalesced for this long before they are sent. */
 const CHANGE_DEBOUNCE_MS = 100;
+/** Track thumbnails of one camera on their way at once; more wait in the runner (it picks them again later). */
+export const MAX_THUMBNAILS_IN_FLIGHT = 4;
 
 type Emitted = keyof AgentToServerEvents;
 export interface AgentTransport {
@@ -33,6 +35,8 @@ interface RunningTask {
   seq: Map<string, number>;
   /** Cameras whose last preview is still on its way (a newer one is dropped rather than queued). */
   previewInFlight: Set<string>;
+  /** Per camera: thumbnails sent and not yet acknowledged. */
+  thumbnailsInFlight: Map<string, number>;
 }
 
 const TERMINAL = new Set(['Completed', 'Failed']);
@@ -112,7 +116,7 @@ export class EdgeAgent {
     }
     if (t && t.assignment.generation >= task.generation) return void (await this.ack(task)); // a resend
     if (!t) {
-      t = { assignment: task, cameras: new Map(), seq: new Map(), previewInFlight: new Set() };
+      t = { assignment: task, cameras: new Map(), seq: new Map(), previewInFlight: new Set(), thumbnailsInFlight: new Map() };
       this.tasks.set(task.jobKey, t);
     }
     t.assignment = task;
@@ -139,6 +143,8 @@ export class EdgeAgent {
         observationBacklog: () => this.outbox.size,
         privacy: () => running.assignment.privacy,
         emitPreview: (preview) => this.emitPreview(running, preview),
+        thumbnailSlots: () => this.thumbnailSlots(running, cam.name),
+        emitThumbnail: (thumb) => this.emitThumbnail(running, { ...thumb, session }),
         log: (msg) => this.log(`[${cam.name}] ${msg}`),
       });
       running.cameras.set(cam.name, { runner, fingerprint: fingerprint(task, cam.name) });
@@ -202,6 +208,27 @@ export class EdgeAgent {
         if (!ack.ok) this.log(`[${preview.camera}] preview refused: ${ack.error}`);
       })
       .finally(() => t.previewInFlight.delete(preview.camera));
+  }
+
+  private thumbnailSlots(t: RunningTask, camera: string): number {
+    return this.o.transport.connected ? Math.max(0, MAX_THUMBNAILS_IN_FLIGHT - (t.thumbnailsInFlight.get(camera) ?? 0)) : 0;
+  }
+
+  /** Thumbnails are best effort like previews: dropped while disconnected or when too many are in flight, never resent. */
+  private emitThumbnail(t: RunningTask, thumb: Omit<TrackThumbnail, 'jobKey'>): void {
+    if (this.thumbnailSlots(t, thumb.camera) <= 0) return;
+    const inFlight = t.thumbnailsInFlight;
+    inFlight.set(thumb.camera, (inFlight.get(thumb.camera) ?? 0) + 1);
+    void this.o.transport
+      .send('thumbnail', { ...thumb, jobKey: t.assignment.jobKey })
+      .then((ack) => {
+        if (!ack.ok) this.log(`[${thumb.camera}] thumbnail of track ${thumb.localId} refused: ${ack.error}`);
+      })
+      .finally(() => {
+        const n = (inFlight.get(thumb.camera) ?? 1) - 1;
+        if (n > 0) inFlight.set(thumb.camera, n);
+        else inFlight.delete(thumb.camera);
+      });
   }
 
   private scheduleStateSend(): void {

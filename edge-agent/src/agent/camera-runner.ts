@@ -1,6 +1,6 @@
 // The seam between the connected agent and the vision pipeline: the agent starts, stops and reads one
 // CameraRunner per camera of its task and knows nothing else about video or models.
-import type { CameraReport, CameraSpec, ObservationBatch, PreviewFrame, PrivacySpec, TaskAssignment } from '@mei/contracts';
+import type { CameraReport, CameraSpec, ObservationBatch, PreviewFrame, PrivacySpec, TaskAssignment, TrackThumbnail } from '@mei/contracts';
 
 export interface CameraRunner {
   readonly camera: string;
@@ -27,6 +27,10 @@ export interface CameraRunnerContext {
   privacy(): PrivacySpec | undefined;
   /** Sends a preview JPEG now if the previous one of this camera got through (never queued). */
   emitPreview(preview: Omit<PreviewFrame, 'jobKey'>): void;
+  /** How many track thumbnails emitThumbnail takes now (0 while disconnected or while earlier ones are in flight). */
+  thumbnailSlots(): number;
+  /** Sends a track thumbnail now, best effort (jobKey and session are filled in by the agent; never queued or resent). */
+  emitThumbnail(thumbnail: Omit<TrackThumbnail, 'jobKey' | 'session'>): void;
   log(msg: string): void;
 }
 

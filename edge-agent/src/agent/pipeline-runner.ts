@@ -2,9 +2,11 @@
 // source state, frame rate and tracks, and batching per-frame observations for the transport (live mode:
 // each frame goes out at once while the link keeps up, so overlays lag by one round trip, not a batch).
 // With privacy.preview 'live' it also sends a downscaled JPEG at previewFps; 'snapshot': one on request.
+// With 'thumbnails' or 'live' it sends small crops of confirmed tracks (ThumbnailPicker decides which).
 import type { CameraReport, ObservationBatch, TrackObservation } from '@mei/contracts';
-import { createCameraPipeline, type FrameResult, type Pipeline } from '../pipeline/pipeline.ts';
-import { encodePreview } from './preview-encoder.ts';
+import { createCameraPipeline, type CameraPipelineOptions, type FrameResult, type Pipeline } from '../pipeline/pipeline.ts';
+import { encodeCrop, encodePreview } from './preview-encoder.ts';
+import { MAX_THUMBNAILS_PER_FRAME, ThumbnailPicker } from './thumbnail-picker.ts';
 import { EmbeddingCadence } from './embedding-cadence.ts';
 import type { SourceState } from '../sources/index.ts';
 import { cameraField, type CameraRunner, type CameraRunnerContext, type CameraRunnerFactory } from './camera-runner.ts';
@@ -23,10 +25,13 @@ const FPS_WINDOW_MS = 5_000;
 /** CRD default of privacy.previewFps. */
 const DEFAULT_PREVIEW_FPS = 2;
 
+/** Pipeline settings that are not in the task (tests and benchmarks bound a recording with maxFrames). */
+export type PipelineRunnerOptions = Pick<CameraPipelineOptions, 'maxFrames'>;
+
 export const pipelineRunnerFactory =
-  (env: NodeJS.ProcessEnv = process.env): CameraRunnerFactory =>
+  (env: Record<string, string | undefined> = process.env, options: PipelineRunnerOptions = {}): CameraRunnerFactory =>
   (ctx) =>
-    new PipelineCameraRunner(ctx, env);
+    new PipelineCameraRunner(ctx, env, options);
 
 export class PipelineCameraRunner implements CameraRunner {
   readonly camera: string;
@@ -43,13 +48,15 @@ export class PipelineCameraRunner implements CameraRunner {
   private lastFlush = Date.now();
   private lastPreviewAt = 0;
   private snapshotWanted = false;
+  private readonly thumbnails = new ThumbnailPicker();
   private pipeline?: Pipeline;
   private running?: Promise<void>;
   private stopped = false;
 
   constructor(
     private readonly ctx: CameraRunnerContext,
-    private readonly env: NodeJS.ProcessEnv,
+    private readonly env: Record<string, string | undefined>,
+    private readonly options: PipelineRunnerOptions = {},
   ) {
     this.camera = ctx.camera.name;
   }
@@ -67,6 +74,7 @@ export class PipelineCameraRunner implements CameraRunner {
         threads: task.threads,
         env: this.env,
         field: cameraField(camera.name),
+        ...this.options,
       });
     } catch (err) {
       // Bad source or model: the message names the spec field; the agent keeps running the other cameras.
@@ -76,7 +84,12 @@ export class PipelineCameraRunner implements CameraRunner {
     if (this.stopped) return void (await pipeline.dispose());
     this.pipeline = pipeline;
     this.totalFrames = pipeline.source.info.totalFrames;
-    pipeline.source.on('state', (ev: { state: SourceState; reason?: string }) => this.setState(STATE[ev.state], ev.reason));
+    pipeline.source.on('state', (ev: { state: SourceState; reason?: string }) => {
+      // The source completes when it has read its last frame, ahead of the frames still queued for the
+      // detector: the camera is Completed when the pipeline has processed them (below). Reported early, a
+      // history task would be ended (and its last frames dropped) while they are being processed.
+      if (ev.state !== 'completed') this.setState(STATE[ev.state], ev.reason);
+    });
     this.running = pipeline
       .run((r) => this.onFrame(r))
       .then(
@@ -147,6 +160,25 @@ export class PipelineCameraRunner implements CameraRunner {
     const live = this.ctx.task.mode !== 'history' && this.ctx.observationBacklog() === 0;
     if (live || this.pending.length >= BATCH_FRAMES || now - this.lastFlush >= BATCH_MS) this.flush();
     this.maybePreview(r, now);
+    this.maybeThumbnails(r);
+  }
+
+  /** privacy.preview 'thumbnails' / 'live': crops of confirmed tracks, as many as the transport takes now. */
+  private maybeThumbnails(r: FrameResult): void {
+    const mode = this.ctx.privacy()?.preview ?? 'none';
+    if (mode !== 'thumbnails' && mode !== 'live') return;
+    // Picked even when nothing can go out, so removed tracks are forgotten; encoding waits for a free slot.
+    const picks = this.thumbnails.pick(r.tracks, r.width, r.height, r.timestampMs);
+    const slots = picks.length ? Math.min(MAX_THUMBNAILS_PER_FRAME, this.ctx.thumbnailSlots()) : 0;
+    for (const p of picks.slice(0, slots)) {
+      try {
+        const img = encodeCrop(r.frame, p.region);
+        this.ctx.emitThumbnail({ camera: this.camera, localId: p.id, frameIndex: r.frameIndex, timestampMs: Math.max(0, r.timestampMs), ...img });
+        this.thumbnails.sentFor(p.id, p.detail, r.timestampMs);
+      } catch (err) {
+        this.ctx.log(`thumbnail of track ${p.id} failed: ${(err as Error).message}`);
+      }
+    }
   }
 
   private maybePreview(r: FrameResult, now: number): void {
