@@ -58,6 +58,10 @@ export interface ObservedWorker {
   restarts: number;
   message?: string;
   startedAt?: string;
+  /** Hash of the template the worker was created from (rolling runtimes; absent for older workers). */
+  templateHash?: string;
+  /** Deletion started (a Pod with deletionTimestamp, a process being stopped); it will be gone soon. */
+  terminating?: boolean;
 }
 
 export interface WorkerLaunch {
@@ -79,4 +83,18 @@ export interface WorkerRuntime {
   /** Calls back with the job key whenever one of its workers changes. */
   watch(onChange: (jobKey: string) => void): () => void;
   close(): Promise<void>;
+  /**
+   * Rolling runtimes (controllers/worker-template.ts): stable hash of the worker `launch` would create now —
+   * the pod spec, or the process argv and environment — without per-launch secrets (the agent token is minted
+   * anew on every reconcile). A runtime without it (a test fake) never rolls its workers.
+   */
+  templateHash?(launch: WorkerLaunch): string;
+  /**
+   * Dry run: why creating the worker for `launch` would be refused (the apiserver's validation or admission
+   * message), or undefined when it would be accepted; throws when the answer is unknown (network). Lets a
+   * rollout keep the old worker instead of deleting it for a template that cannot be created.
+   */
+  checkTemplate?(launch: WorkerLaunch): Promise<string | undefined>;
+  /** Tells the job's watchers (Kubernetes Events) about a rollout step. */
+  recordEvent?(job: Pick<MultiEdgeInference, 'metadata'>, type: 'Normal' | 'Warning', reason: string, message: string): void;
 }

@@ -1,5 +1,6 @@
 // The main controller: one worker per edge node of each job, a finalizer so deletion waits for the workers
-// to be gone, and the job's phase and conditions from what the runtime observes.
+// to be gone, workers replaced when their template changed (worker-rollout.ts), and the job's phase and
+// conditions from what the runtime observes.
 import { jobKey, jobNodes, parseJobKey, type MultiEdgeInference, type MultiEdgeInferenceStatus } from '@mei/contracts';
 import type { JobBackend, ObservedWorker, WorkerRuntime } from '../backend/types.ts';
 import type { AgentRegistry } from './agent-registry.ts';
@@ -8,6 +9,7 @@ import type { JobInformer } from './job-informer.ts';
 import type { Logger } from './log.ts';
 import { findCondition, patchWorkerEntries, setCondition, updateStatusWithRetry, updateWithRetry } from './status.ts';
 import type { WorkerCache } from './worker-cache.ts';
+import { templateCondition, WorkerRollout, type TemplateReport } from './worker-rollout.ts';
 
 export const FINALIZER = 'sedna.io/multiedgeinference';
 /** How long an agent that was sent task:stop may take to exit on its own before its worker is removed. */
@@ -30,8 +32,10 @@ const isTerminal = (phase: MultiEdgeInferenceStatus['phase']) => phase === 'Succ
 
 export class MainController implements Reconciler {
   private readonly now: () => number;
+  private readonly rollout: WorkerRollout;
   constructor(private readonly d: MainControllerDeps) {
     this.now = d.now ?? Date.now;
+    this.rollout = new WorkerRollout(d.runtime, d.log, this.now);
   }
 
   async reconcile(key: string): Promise<ReconcileResult | void> {
@@ -59,19 +63,35 @@ export class MainController implements Reconciler {
       else {
         await this.d.runtime.remove(key, w.node);
         this.d.agents.forgetStops(key, w.node);
+        if (!nodes.includes(w.node)) this.rollout.forget(key, w.node);
       }
     }
+    let requeueAfterMs = waiting ? 250 : undefined;
+    let templates: TemplateReport | undefined;
+    let failure: unknown;
     // A finished job stays finished: restarting its workers would re-run a completed history job.
     if (!isTerminal(current.status?.phase)) {
+      const desired = new Map<string, string | undefined>();
+      const live = await this.rollout.observe(key);
       for (const node of nodes) {
         const token = this.d.mintToken({ jobKey: key, uid, node });
-        await this.d.runtime.ensure({ job: current, node, token, serverUrl: this.d.serverUrl() });
+        // One node's failure must not keep the others from being created or rolled.
+        try {
+          const r = await this.rollout.sync(key, { job: current, node, token, serverUrl: this.d.serverUrl() }, live);
+          desired.set(node, r.hash);
+          if (r.requeueAfterMs !== undefined) requeueAfterMs = Math.min(requeueAfterMs ?? Infinity, r.requeueAfterMs);
+        } catch (err) {
+          failure ??= err;
+        }
       }
+      templates = this.rollout.report(key, current, nodes, desired, await this.rollout.observe(key));
     }
 
     const observed = this.d.workers.get(key).filter((w) => w.jobUid === uid);
-    await updateStatusWithRetry(this.d.backend, current, (status, latest) => this.computeStatus(status, latest, observed));
-    if (waiting) return { requeueAfterMs: 250 };
+    await updateStatusWithRetry(this.d.backend, current, (status, latest) => this.computeStatus(status, latest, observed, templates));
+    // After the status write (it says why), so the work queue retries with backoff.
+    if (failure) throw failure;
+    if (requeueAfterMs !== undefined) return { requeueAfterMs };
   }
 
   /** Deletion: let agents stop on their own, remove every worker, then release the finalizer. */
@@ -80,6 +100,7 @@ export class MainController implements Reconciler {
     if (this.stopPending(key, undefined, Date.parse(job.metadata.deletionTimestamp!))) return { requeueAfterMs: 250 };
     await this.d.runtime.remove(key);
     this.d.agents.forgetStops(key);
+    this.rollout.forget(key);
     // Ask the runtime itself rather than the cache: releasing the finalizer is final.
     if ((await this.d.runtime.list(key)).length > 0) return { requeueAfterMs: 500 };
     await updateWithRetry(this.d.backend, job, (j) => {
@@ -98,6 +119,7 @@ export class MainController implements Reconciler {
     if (await this.d.backend.get(namespace, name)) return;
     this.d.log.info(`job ${key} is gone: removing its workers`);
     await this.d.runtime.remove(key);
+    this.rollout.forget(key);
   }
 
   /**
@@ -121,7 +143,8 @@ export class MainController implements Reconciler {
       });
   }
 
-  computeStatus(status: MultiEdgeInferenceStatus, job: MultiEdgeInference, observed: ObservedWorker[]): MultiEdgeInferenceStatus {
+  /** `templates`: where the workers stand against the current template (undefined: not known, left as is). */
+  computeStatus(status: MultiEdgeInferenceStatus, job: MultiEdgeInference, observed: ObservedWorker[], templates?: TemplateReport): MultiEdgeInferenceStatus {
     const nowIso = new Date(this.now()).toISOString();
     const nodes = jobNodes(job.spec);
     const byNode = new Map(observed.map((w) => [w.node, w]));
@@ -162,11 +185,16 @@ export class MainController implements Reconciler {
       nowIso,
     );
     const unacked = nodes.filter((n) => (this.d.agents.forNode(jobKey(job), n)?.ackedGeneration ?? -1) < job.metadata.generation);
+    // A worker still on its old template (terminating, or kept because the new one was refused) is not ready.
+    const upToDate = templates && templateCondition(templates);
+    if (upToDate) status.conditions = setCondition(status.conditions, upToDate, nowIso);
     status.conditions = setCondition(
       status.conditions,
       !allRunning
         ? { type: 'Ready', status: 'False', reason: isTerminal(phase) ? phase : 'WorkersNotRunning', message: 'Not every worker is running.' }
-        : unacked.length > 0
+        : upToDate?.status === 'False'
+          ? { type: 'Ready', status: 'False', reason: upToDate.reason!, message: upToDate.message! }
+          : unacked.length > 0
           ? { type: 'Ready', status: 'False', reason: 'WaitingForAgents', message: `Waiting for the agents on ${unacked.join(', ')} to accept generation ${job.metadata.generation}.` }
           : { type: 'Ready', status: 'True', reason: 'TaskAccepted', message: 'Every worker is running the current spec.' },
       nowIso,

@@ -2,21 +2,27 @@
 // per-worker Secret holding its agent token, both owned by the job. A pod informer (list+watch) turns pod
 // phases, restarts and waiting reasons into ObservedWorkers. Pods and Secrets are deleted explicitly rather
 // than left to the garbage collector, so cleanup does not depend on one running (and the job's finalizer can
-// wait for it). Events (Created/Deleted/Failed) go to the job through the EventRecorder.
+// wait for it). Events (Created/Deleted/Failed) go to the job through the EventRecorder. Each pod is stamped
+// with the hash of its spec (sedna.io/template-hash), which the main controller compares with the hash of the
+// pod it would create now to roll workers whose template changed (controllers/worker-rollout.ts).
 import { CoreV1Api, type KubeConfig, type KubernetesListObject, type V1ContainerStatus, type V1Pod, type V1Secret } from '@kubernetes/client-node';
 import { jobKey as keyOf, parseJobKey, type MultiEdgeInference } from '@mei/contracts';
 import { CRD_KIND } from '@mei/contracts/crd';
-import type { ObservedWorker, WorkerLaunch, WorkerPhase, WorkerRuntime } from '../backend/types.ts';
+import type { WorkerLaunch, WorkerPhase } from '../backend/types.ts';
 import type { Logger } from '../controllers/log.ts';
+import type { TemplatedWorker, TemplatedWorkerRuntime } from '../controllers/worker-template.ts';
 import { statusOf, translate } from './errors.ts';
 import { noopRecorder, type EventRecorder } from './events.ts';
 import { Informer } from './informer.ts';
 import {
   AGENT_CONTAINER,
   ANNOTATION_NODE,
+  ANNOTATION_TEMPLATE_HASH,
   LABEL_JOB_NAME,
   WORKER_SELECTOR,
   labelValue,
+  podTemplateHash,
+  withTemplateHash,
   workerName,
   workerPod,
   workerSecret,
@@ -67,7 +73,7 @@ function describeWaiting(cs: V1ContainerStatus | undefined): string | undefined 
 }
 
 /** A pod as MEI's controllers see a worker. */
-export function observeWorkerPod(pod: V1Pod, maxRestarts = 10): ObservedWorker | undefined {
+export function observeWorkerPod(pod: V1Pod, maxRestarts = 10): TemplatedWorker | undefined {
   const owner = ownerOf(pod);
   if (!owner) return undefined;
   const cs = pod.status?.containerStatuses?.find((c) => c.name === AGENT_CONTAINER);
@@ -102,6 +108,7 @@ export function observeWorkerPod(pod: V1Pod, maxRestarts = 10): ObservedWorker |
     message = waiting === 'CrashLoopBackOff' ? `${describeWaiting(cs)}; gave up after ${restarts} restarts` : describeWaiting(cs);
   }
   if (pod.metadata?.deletionTimestamp) message = message ? `terminating; ${message}` : 'terminating';
+  const templateHash = pod.metadata?.annotations?.[ANNOTATION_TEMPLATE_HASH];
   return {
     jobKey: owner.key,
     jobUid: owner.uid,
@@ -111,10 +118,12 @@ export function observeWorkerPod(pod: V1Pod, maxRestarts = 10): ObservedWorker |
     restarts,
     ...(message ? { message } : {}),
     ...(cs?.state?.running?.startedAt ? { startedAt: iso(cs.state.running.startedAt) } : {}),
+    ...(templateHash ? { templateHash } : {}),
+    ...(pod.metadata?.deletionTimestamp ? { terminating: true } : {}),
   };
 }
 
-export class PodRuntime implements WorkerRuntime {
+export class PodRuntime implements TemplatedWorkerRuntime {
   private readonly core: CoreV1Api;
   private readonly pods: Informer<V1Pod>;
   private readonly listeners = new Set<(jobKey: string) => void>();
@@ -157,7 +166,7 @@ export class PodRuntime implements WorkerRuntime {
 
     // The Secret first: the pod's MEI_AGENT_TOKEN refers to it.
     await this.ensureSecret(job, node, launch.token);
-    const pod = workerPod(job, node, launch.serverUrl, this.o);
+    const pod = withTemplateHash(workerPod(job, node, launch.serverUrl, this.o));
     try {
       await this.core.createNamespacedPod({ namespace, body: pod, fieldManager: this.o.fieldManager ?? 'mei-server' });
     } catch (err) {
@@ -169,6 +178,34 @@ export class PodRuntime implements WorkerRuntime {
     }
     this.o.log.info(`job ${keyOf(job)}: created pod ${name} on node ${node}`);
     this.recorder.record(job, 'Normal', 'WorkerCreated', `Created pod ${name} for node ${node}`);
+  }
+
+  templateHash(launch: WorkerLaunch): string {
+    return podTemplateHash(workerPod(launch.job, launch.node, launch.serverUrl, this.o));
+  }
+
+  /**
+   * Server-side dry run of the pod (validation and admission, e.g. quota or Pod Security; nothing stored) under
+   * a generated name, since the worker's own name is taken by the pod it would replace.
+   */
+  async checkTemplate(launch: WorkerLaunch): Promise<string | undefined> {
+    const pod = workerPod(launch.job, launch.node, launch.serverUrl, this.o);
+    const { name, namespace } = pod.metadata as { name: string; namespace: string };
+    const body: V1Pod = { ...pod, metadata: { ...pod.metadata, name: undefined, generateName: `${name}-` } };
+    try {
+      await this.core.createNamespacedPod({ namespace, body, dryRun: 'All', fieldManager: this.o.fieldManager ?? 'mei-server' });
+      return undefined;
+    } catch (err) {
+      const s = statusOf(err);
+      // 400/403/422: the apiserver looked at the pod and said no; anything else says nothing about the template.
+      // The message names the generated name; say the worker's own.
+      if (s && [400, 403, 422].includes(s.code)) return (s.message ?? `${s.code} ${s.reason ?? 'rejected'}`).replaceAll(new RegExp(`${name}-[a-z0-9]{5}\\b`, 'g'), name);
+      throw translate(err, `pod "${name}"`);
+    }
+  }
+
+  recordEvent(job: Pick<MultiEdgeInference, 'metadata'>, type: 'Normal' | 'Warning', reason: string, message: string): void {
+    this.recorder.record(job, type, reason, message);
   }
 
   /**
@@ -260,10 +297,10 @@ export class PodRuntime implements WorkerRuntime {
     return { metadata: { namespace, name, uid: owner.uid } as MultiEdgeInference['metadata'] };
   }
 
-  async list(jobKey?: string): Promise<ObservedWorker[]> {
+  async list(jobKey?: string): Promise<TemplatedWorker[]> {
     await this.start();
     const namespace = jobKey ? parseJobKey(jobKey).namespace : undefined;
-    const out: ObservedWorker[] = [];
+    const out: TemplatedWorker[] = [];
     for (const pod of this.pods.list(namespace)) {
       const w = observeWorkerPod(pod, this.o.maxRestarts);
       if (w && (jobKey === undefined || w.jobKey === jobKey)) out.push(w);

@@ -9,12 +9,15 @@ import { createHash } from 'node:crypto';
 import type { V1OwnerReference, V1Pod, V1Secret, V1Toleration } from '@kubernetes/client-node';
 import { jobKey, type MultiEdgeInference } from '@mei/contracts';
 import { API_VERSION, CRD_KIND } from '@mei/contracts/crd';
+import { templateHashOf } from '../controllers/worker-template.ts';
 
 export const LABEL_JOB_NAME = 'sedna.io/job-name';
 export const LABEL_JOB_UID = 'sedna.io/job-uid';
 export const LABEL_NODE = 'sedna.io/worker-node';
 /** The full node name (labels hold at most 63 characters; node names up to 253). */
 export const ANNOTATION_NODE = 'sedna.io/worker-node';
+/** Hash of the pod spec the pod was created from: a different hash for the job's current spec rolls the pod. */
+export const ANNOTATION_TEMPLATE_HASH = 'sedna.io/template-hash';
 export const MANAGED_BY = 'mei-server';
 export const COMPONENT = 'edge-worker';
 /** Selects every pod and secret the runtime manages. */
@@ -154,4 +157,17 @@ export function workerPod(job: MultiEdgeInference, node: string, serverUrl: stri
       ...(volumes.length ? { volumes } : {}),
     },
   };
+}
+
+/** The template hash of a worker pod: its spec only (metadata follows from the job's name, uid and node). */
+export function podTemplateHash(pod: V1Pod): string {
+  return templateHashOf(pod.spec);
+}
+
+/**
+ * `pod` with its template hash annotation, as the runtime creates it. Kept out of workerPod() so the manifest
+ * in deploy/edge-worker.example.yaml stays the plain template.
+ */
+export function withTemplateHash(pod: V1Pod): V1Pod {
+  return { ...pod, metadata: { ...pod.metadata, annotations: { ...pod.metadata?.annotations, [ANNOTATION_TEMPLATE_HASH]: podTemplateHash(pod) } } };
 }

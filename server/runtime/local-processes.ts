@@ -1,14 +1,17 @@
 // The embedded WorkerRuntime: each edge worker is a local child process running the edge agent
 // (`node edge-agent/bin/mei-agent.mjs run --server <url> --node <node>`). Crashed workers restart with
 // exponential backoff; removal is SIGTERM, then SIGKILL after a grace period; the server's exit kills all.
+// Each worker remembers the hash of its launch config (argv, environment without the token), so the main
+// controller can see that the config changed and replace the process.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { jobKey as keyOf } from '@mei/contracts';
-import type { ObservedWorker, WorkerLaunch, WorkerPhase, WorkerRuntime } from '../backend/types.ts';
+import type { WorkerLaunch, WorkerPhase } from '../backend/types.ts';
 import { backoffDelay } from '../controllers/workqueue.ts';
 import type { Logger } from '../controllers/log.ts';
+import { templateHashOf, type TemplatedWorker, type TemplatedWorkerRuntime } from '../controllers/worker-template.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const DEFAULT_AGENT_COMMAND = [process.execPath, path.join(REPO_ROOT, 'edge-agent/bin/mei-agent.mjs')];
@@ -53,6 +56,8 @@ interface ManagedWorker {
   node: string;
   name: string;
   launch: WorkerLaunch;
+  /** Hash of the launch config the process runs with (see processConfig). */
+  templateHash: string;
   phase: WorkerPhase;
   restarts: number;
   /** Failures since the last stable run (drives the backoff). */
@@ -76,7 +81,14 @@ function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   child.kill(signal);
 }
 
-export class LocalProcessRuntime implements WorkerRuntime {
+/** How a worker's process is started, minus per-launch secrets (the token) and the runtime's own environment. */
+interface ProcessConfig {
+  file: string;
+  args: string[];
+  env: Record<string, string>;
+}
+
+export class LocalProcessRuntime implements TemplatedWorkerRuntime {
   private readonly workers = new Map<string, ManagedWorker>();
   private readonly listeners = new Set<(jobKey: string) => void>();
   private readonly o: Required<Omit<LocalProcessRuntimeOptions, 'env'>> & { env: NodeJS.ProcessEnv };
@@ -113,6 +125,7 @@ export class LocalProcessRuntime implements WorkerRuntime {
       node: launch.node,
       name: `mei-${launch.job.metadata.namespace}-${launch.job.metadata.name}-${launch.node}`,
       launch,
+      templateHash: this.templateHash(launch),
       phase: 'Pending',
       restarts: 0,
       consecutiveFailures: 0,
@@ -126,10 +139,34 @@ export class LocalProcessRuntime implements WorkerRuntime {
     await Promise.all(victims.map((w) => this.stop(w)));
   }
 
-  async list(jobKey?: string): Promise<ObservedWorker[]> {
+  async list(jobKey?: string): Promise<TemplatedWorker[]> {
     return [...this.workers.values()]
       .filter((w) => jobKey === undefined || w.jobKey === jobKey)
-      .map((w) => ({ jobKey: w.jobKey, jobUid: w.jobUid, node: w.node, name: w.name, phase: w.phase, restarts: w.restarts, message: w.message, startedAt: w.startedAt }));
+      .map((w) => ({
+        jobKey: w.jobKey,
+        jobUid: w.jobUid,
+        node: w.node,
+        name: w.name,
+        phase: w.phase,
+        restarts: w.restarts,
+        message: w.message,
+        startedAt: w.startedAt,
+        templateHash: w.templateHash,
+        ...(w.stopping ? { terminating: true } : {}),
+      }));
+  }
+
+  templateHash(launch: WorkerLaunch): string {
+    return templateHashOf(this.processConfig(launch));
+  }
+
+  /** The one place argv and environment are derived from a launch: spawn() and templateHash() both use it. */
+  private processConfig(launch: WorkerLaunch): ProcessConfig {
+    return {
+      file: this.o.command[0],
+      args: [...this.o.command.slice(1), 'run', '--server', launch.serverUrl, '--node', launch.node],
+      env: { MEI_JOB: keyOf(launch.job) },
+    };
   }
 
   /** Process id of a worker's current process (tests and diagnostics). */
@@ -150,11 +187,11 @@ export class LocalProcessRuntime implements WorkerRuntime {
 
   private spawn(w: ManagedWorker): void {
     const { launch } = w;
-    const args = [...this.o.command.slice(1), 'run', '--server', launch.serverUrl, '--node', launch.node];
+    const config = this.processConfig(launch);
     // The token goes through the environment, not argv, so `ps` does not show it.
-    const env = { ...this.o.env, MEI_AGENT_TOKEN: launch.token, MEI_AGENT_PARENT_PID: String(process.pid), MEI_JOB: w.jobKey };
+    const env = { ...this.o.env, ...config.env, MEI_AGENT_TOKEN: launch.token, MEI_AGENT_PARENT_PID: String(process.pid) };
     // detached: its own process group (see signalGroup).
-    const child = spawn(this.o.command[0], args, { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const child = spawn(config.file, config.args, { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     w.child = child;
     const tag = `${w.jobKey}@${w.node}`;
     for (const stream of [child.stdout, child.stderr]) {

@@ -47,18 +47,25 @@ const log = memoryLogger();
 const tokens = new AgentTokens(Buffer.alloc(32, 9));
 const sessions = new Sessions(Buffer.alloc(32, 9), { get: () => undefined } as any);
 
-function kubernetesControllers() {
+/** `settings`: a server configured as fixtures/controller-child.ts is (its pods have the same template). */
+function kubernetesControllers(settings: 'default' | 'as-controller-child' = 'default') {
   const backend = new KubernetesJobBackend(kc, { resyncMs: 0 });
-  const runtime = new PodRuntime(kc, {
-    log,
-    recorder,
-    image: 'mei/edge-agent:test',
-    // Where the edge nodes keep models and recordings (hostPath volumes); the stand-in kubelet maps them here.
-    hostModelDir: MODEL_DIR,
-    hostDataDir: DATA_DIR,
-    terminationGracePeriodSeconds: 10,
-  });
-  const controllers = new ControllerManager({ backend, runtime, mintToken: (c) => tokens.mint(c), serverUrl: () => url, log });
+  const runtime = new PodRuntime(
+    kc,
+    settings === 'as-controller-child'
+      ? { log, recorder, image: 'mei/edge-agent:test' }
+      : {
+          log,
+          recorder,
+          image: 'mei/edge-agent:test',
+          // Where the edge nodes keep models and recordings (hostPath volumes); the stand-in kubelet maps them here.
+          hostModelDir: MODEL_DIR,
+          hostDataDir: DATA_DIR,
+          terminationGracePeriodSeconds: 10,
+        },
+  );
+  const serverUrl = settings === 'as-controller-child' ? () => 'http://mei.test:3000' : () => url;
+  const controllers = new ControllerManager({ backend, runtime, mintToken: (c) => tokens.mint(c), serverUrl, log });
   return { backend, runtime, controllers };
 }
 
@@ -177,7 +184,8 @@ describe('controllers in Kubernetes mode', () => {
     expect(atKill.length, 'the kill came after the reconcile finished; nothing was interrupted').toBeLessThan(nodes.length);
 
     // The restarted controllers (fresh caches) finish the job's workers; deterministic names keep them single.
-    const k = kubernetesControllers();
+    // Same settings as the killed process: a different image, URL or mount would roll its pods (a new template).
+    const k = kubernetesControllers('as-controller-child');
     manager = k.controllers;
     await manager.start();
     await waitFor('a pod per node', async () => (await podsOf('many')).length === nodes.length, 20_000);

@@ -302,7 +302,7 @@ export interface MultiEdgeInferenceStatus {
 }
 export interface Condition {
   /**
-   * Condition type: Ready, WorkersRunning, Completed, Failed, Degraded.
+   * Condition type: Ready, WorkersRunning, WorkersUpToDate, Completed, Failed, Degraded.
    */
   type: string;
   /**
