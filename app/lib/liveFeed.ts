@@ -1,11 +1,13 @@
 'use client';
 // The live view's socket side: joins the job's live room on the shared /ui socket (again after every
-// reconnect), feeds frames, previews and identity lists into a LiveStore and acknowledges each message on
-// receipt (the server sends the next one for that camera only then: a busy tab gets fewer, newer frames).
+// reconnect), feeds frames, previews and identity lists into a LiveStore, person crops into a
+// ThumbnailStore, and acknowledges each message on receipt (the server sends the next one for that camera
+// or identity only then: a busy tab gets fewer, newer frames).
 import { useCallback, useEffect, useRef, useState, useSyncExternalStore } from 'react';
-import type { LiveFrame, LiveIdentities, LivePreview } from '@mei/contracts';
+import type { LiveFrame, LiveIdentities, LivePreview, LiveThumbnail } from '@mei/contracts';
 import type { LiveStatus } from './hooks';
 import { LiveStore, type FollowAlert } from './liveStore';
+import { ThumbnailStore, type IdentityThumb } from './liveThumbnails';
 import { acquireUiSocket, releaseUiSocket, type UiSocket } from './socket';
 
 declare global {
@@ -17,6 +19,8 @@ declare global {
 
 export interface LiveFeed {
   store: LiveStore;
+  /** Newest person crop per identity (privacy.preview 'thumbnails' or 'live'). */
+  thumbs: ThumbnailStore;
   status: LiveStatus;
   error?: string;
   /** Asks the camera's agent for one still frame (privacy.preview 'snapshot'); resolves with the error, if any. */
@@ -25,6 +29,7 @@ export interface LiveFeed {
 
 export function useLiveFeed(jobKey: string): LiveFeed {
   const [store] = useState(() => new LiveStore());
+  const [thumbs] = useState(() => new ThumbnailStore());
   const [status, setStatus] = useState<LiveStatus>('connecting');
   const [error, setError] = useState<string>();
   const socketRef = useRef<UiSocket | undefined>(undefined);
@@ -65,7 +70,13 @@ export function useLiveFeed(jobKey: string): LiveFeed {
     };
     const onIdentities = (m: LiveIdentities, ack?: () => void) => {
       ack?.();
-      if (m.jobKey === jobKey) store.setIdentities(m);
+      if (m.jobKey !== jobKey) return;
+      for (const { from, into } of m.merged) thumbs.merge(from, into);
+      store.setIdentities(m);
+    };
+    const onThumbnail = (t: LiveThumbnail, ack?: () => void) => {
+      ack?.();
+      if (t.jobKey === jobKey) thumbs.put(t);
     };
     socket.on('connect', onConnect);
     socket.on('disconnect', onDisconnect);
@@ -73,6 +84,7 @@ export function useLiveFeed(jobKey: string): LiveFeed {
     socket.on('live:frame', onFrame);
     socket.on('live:preview', onPreview);
     socket.on('live:identities', onIdentities);
+    socket.on('live:thumbnail', onThumbnail);
     if (socket.connected) onConnect();
     return () => {
       if (socket.connected) socket.emit('live:unsubscribe', { jobKey });
@@ -82,12 +94,14 @@ export function useLiveFeed(jobKey: string): LiveFeed {
       socket.off('live:frame', onFrame);
       socket.off('live:preview', onPreview);
       socket.off('live:identities', onIdentities);
+      socket.off('live:thumbnail', onThumbnail);
       socketRef.current = undefined;
       releaseUiSocket();
       if (window.__meiLive === store) delete window.__meiLive;
       store.dispose();
+      thumbs.dispose();
     };
-  }, [jobKey, store]);
+  }, [jobKey, store, thumbs]);
 
   const snapshot = useCallback(
     (camera: string) =>
@@ -104,7 +118,16 @@ export function useLiveFeed(jobKey: string): LiveFeed {
       }),
     [jobKey],
   );
-  return { store, status, error, snapshot };
+  return { store, thumbs, status, error, snapshot };
+}
+
+/** Identity -> its newest crop, for the identity list. */
+export function useIdentityThumbnails(thumbs: ThumbnailStore): ReadonlyMap<string, IdentityThumb> {
+  return useSyncExternalStore(
+    (l) => thumbs.subscribe(l),
+    () => thumbs.snapshot,
+    () => thumbs.snapshot,
+  );
 }
 
 /** The identity list (re-renders a few times a second at most). */

@@ -234,6 +234,23 @@ export interface LivePreview {
   height: number;
   jpeg: ArrayBuffer | Uint8Array;
 }
+/**
+ * A person crop as a browser gets it (privacy.preview 'thumbnails' or 'live'): the newest crop of any track
+ * of `identity`. Latest wins per identity; after a merge the newer crop of the two ids stays with `into`.
+ */
+export interface LiveThumbnail {
+  jobKey: string;
+  /** The global identity the crop shows (the identity service's id of camera/localId when it was published). */
+  identity: string;
+  camera: string;
+  localId: number;
+  /** Server wall-clock ms when the crop arrived: of two merged identities' crops the newer one is kept. */
+  receivedAt: number;
+  /** Size of the JPEG (at most MAX_THUMBNAIL_SIDE). */
+  width: number;
+  height: number;
+  jpeg: ArrayBuffer | Uint8Array;
+}
 /** A global identity of the live view: where it is now and when it was last seen. */
 export interface LiveIdentity {
   id: string;
@@ -273,6 +290,8 @@ export interface ServerToUiEvents {
   job: (ev: WatchEvent) => void;
   'live:frame': (frame: LiveFrame, ack: LiveAckFn) => void;
   'live:preview': (preview: LivePreview, ack: LiveAckFn) => void;
+  /** privacy.preview 'thumbnails' or 'live': the newest person crop of one identity. */
+  'live:thumbnail': (thumb: LiveThumbnail, ack: LiveAckFn) => void;
   'live:identities': (msg: LiveIdentities, ack: LiveAckFn) => void;
 }
 

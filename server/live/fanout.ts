@@ -2,7 +2,8 @@
 // per client and stream (a camera's frames, its previews, the identity list): at most one message is
 // unacknowledged per slot, and a newer message replaces the one waiting (latest frame wins). A slow
 // browser therefore misses frames instead of growing a queue in Socket.IO's buffers, and it never delays
-// ingest or the other browsers: publish() only fills slots and returns.
+// ingest or the other browsers: publish() only fills slots and returns. An idle slot (nothing in flight or
+// waiting) is dropped, so streams that come and go (a crop per identity) leave nothing behind.
 import type { Namespace, Socket } from 'socket.io';
 
 export const liveRoom = (jobKey: string) => `live:${jobKey}`;
@@ -93,10 +94,10 @@ export class LiveFanout {
       slot.waiting = { event, payload };
       return;
     }
-    this.send(socket, slot, event, payload);
+    this.send(socket, mine, key, slot, event, payload);
   }
 
-  private send(socket: AnySocket, slot: Slot, event: string, payload: unknown): void {
+  private send(socket: AnySocket, mine: Map<string, Slot>, key: string, slot: Slot, event: string, payload: unknown): void {
     slot.inFlight = true;
     this.stats.sent++;
     socket.timeout(this.ackTimeoutMs).emit(event, payload, (err: Error | null) => {
@@ -104,7 +105,8 @@ export class LiveFanout {
       slot.inFlight = false;
       const next = slot.waiting;
       slot.waiting = undefined;
-      if (next && socket.connected) this.send(socket, slot, next.event, next.payload);
+      if (next && socket.connected) this.send(socket, mine, key, slot, next.event, next.payload);
+      else if (mine.get(key) === slot) mine.delete(key);
     });
   }
 }

@@ -3,7 +3,8 @@
 // (job, camera, seq)), turns each camera's newest frame into a LiveFrame labelled with global identities,
 // and offers it to the browsers watching the job (LiveFanout: latest frame wins per browser and camera).
 // Previews (JPEG) pass through only when the job's privacy.preview allows pixels to leave the edge; agents'
-// track thumbnails go to the history store only when it is 'thumbnails' or 'live'.
+// track thumbnails go to the history store only when it is 'thumbnails' or 'live', and the newest per global
+// identity to the browsers (ThumbnailBoard: a crop whose track has no identity yet waits for one).
 // The identity count goes to status.identities through the upstream controller's report cache.
 import { createHash } from 'node:crypto';
 import type { Namespace, Socket } from 'socket.io';
@@ -11,6 +12,8 @@ import {
   parseJobKey,
   type LiveFrame,
   type LivePreview,
+  type LiveThumbnail,
+  type LiveTrack,
   type MultiEdgeInference,
   type ObservationBatch,
   type PreviewFrame,
@@ -21,6 +24,7 @@ import { IdentityInputError, JobIdentities } from '../identity/index.ts';
 import type { Logger } from '../controllers/log.ts';
 import { LiveFanout, type FanoutStats } from './fanout.ts';
 import { IdentityRoster } from './identity-roster.ts';
+import { ThumbnailBoard } from './thumbnail-board.ts';
 import type { HistorySink } from '../history/sink.ts';
 
 /** Who sent a message, from the agent's verified token (never from the message). */
@@ -80,6 +84,8 @@ export interface LiveStats extends FanoutStats {
   thumbnailsAccepted: number;
   /** Track thumbnails refused because the job's privacy.preview ('none', 'snapshot') allows no crops. */
   thumbnailsRefused: number;
+  /** Crops offered to browsers under an identity (when it arrived, when its track got one, after a merge). */
+  thumbnailsPublished: number;
   queueLength: number;
 }
 
@@ -97,6 +103,8 @@ interface JobState {
   roster: IdentityRoster;
   latestFrame: Map<string, LiveFrame>;
   latestPreview: Map<string, LivePreview>;
+  /** Newest person crop per identity (and crops waiting for their track's identity). */
+  thumbs: ThumbnailBoard;
   /** Per camera: timestamp of the newest frame published (resent or late frames are not drawn again). */
   publishedTs: Map<string, number>;
   /** Per camera: highest seq queued, so a backlog (agent reconnect) publishes only its newest frame. */
@@ -124,7 +132,7 @@ export class LiveHub {
   private readonly stopWatch: () => void;
   private readonly now: () => number;
   private readonly o: Required<Omit<LiveHubOptions, 'identityCounts' | 'history' | 'now'>> & Pick<LiveHubOptions, 'identityCounts' | 'history'>;
-  private readonly counters = { batchesQueued: 0, batchesApplied: 0, duplicates: 0, rejected: 0, overflow: 0, framesPublished: 0, previewsPublished: 0, thumbnailsAccepted: 0, thumbnailsRefused: 0 };
+  private readonly counters = { batchesQueued: 0, batchesApplied: 0, duplicates: 0, rejected: 0, overflow: 0, framesPublished: 0, previewsPublished: 0, thumbnailsAccepted: 0, thumbnailsRefused: 0, thumbnailsPublished: 0 };
   private overflowLoggedAt = 0;
 
   constructor(o: LiveHubOptions) {
@@ -200,8 +208,9 @@ export class LiveHub {
   }
 
   /**
-   * A track thumbnail from an agent: stored (history) when privacy.preview is 'thumbnails' or 'live'. The
-   * job's current spec decides, not the agent: otherwise it is refused (and counted).
+   * A track thumbnail from an agent: stored (history) and shown beside its identity in the live view when
+   * privacy.preview is 'thumbnails' or 'live'. The job's current spec decides, not the agent: otherwise it
+   * is refused (and counted).
    */
   thumbnail(agent: AgentIdentity, msg: TrackThumbnail): void {
     const job = this.agentCamera(agent, msg.camera);
@@ -211,6 +220,12 @@ export class LiveHub {
       throw new LiveError('jpeg', `privacy.preview of ${agent.jobKey} is "${mode}": no person crops may leave the edge`);
     }
     this.counters.thumbnailsAccepted++;
+    const st = this.state(job);
+    // A crop of another camera run than the one the service knows must not take that run's identity.
+    const run = st.sessions.get(msg.camera);
+    const sameRun = msg.session === undefined || run === undefined || run === msg.session;
+    const identity = sameRun ? this.identities.get(agent.jobKey)?.identityOf(msg.camera, msg.localId) : undefined;
+    this.publishThumbnail(st.thumbs.add(msg, identity, this.now()));
     this.toHistory(() => this.o.history?.thumbnail?.({ ...msg, jobUid: job.metadata.uid, jobKey: agent.jobKey }));
   }
 
@@ -235,6 +250,7 @@ export class LiveHub {
     const st = this.state(job);
     for (const [camera, frame] of st.latestFrame) this.fanout.sendTo(socket, jobKey, `frame:${camera}`, 'live:frame', frame);
     for (const [camera, p] of st.latestPreview) this.fanout.sendTo(socket, jobKey, `preview:${camera}`, 'live:preview', p);
+    for (const t of st.thumbs.latest()) this.fanout.sendTo(socket, jobKey, `thumb:${t.identity}`, 'live:thumbnail', t);
     this.fanout.sendTo(socket, jobKey, 'identities', 'live:identities', { ...st.roster.list(jobKey, this.now()), merged: [] });
   }
 
@@ -305,7 +321,10 @@ export class LiveHub {
     if (batch.session !== undefined) {
       const prev = st.sessions.get(camera);
       // A new camera run numbers seqs and local track ids afresh: forget the old run's ids.
-      if (prev !== undefined && prev !== batch.session) this.identities.resetCamera(jobKey, camera);
+      if (prev !== undefined && prev !== batch.session) {
+        this.identities.resetCamera(jobKey, camera);
+        st.thumbs.resetCamera(camera, batch.session);
+      }
       st.sessions.set(camera, batch.session);
     }
     const service = this.identities.ensure(jobKey, job.metadata.uid, job.spec);
@@ -323,11 +342,18 @@ export class LiveHub {
       return;
     }
     this.counters.batchesApplied++;
-    for (const ev of result.events) if (ev.type === 'merged') st.roster.merge(ev.from, ev.into);
+    for (const ev of result.events) {
+      if (ev.type !== 'merged') continue;
+      st.roster.merge(ev.from, ev.into);
+      this.publishThumbnail(st.thumbs.merge(ev.from, ev.into));
+    }
 
     // Every frame feeds the roster; only the newest frame of the newest queued batch is drawn.
     const frames = batch.frames.map((f) => ({ f, tracks: service.liveTracks(camera, f.tracks) }));
-    for (const { tracks } of frames) st.roster.frame(camera, tracks.filter((t) => VISIBLE.has(t.state)).map((t) => t.globalId), receivedAt);
+    for (const { tracks } of frames) {
+      st.roster.frame(camera, tracks.filter((t) => VISIBLE.has(t.state)).map((t) => t.globalId), receivedAt);
+      if (st.thumbs.pendingCount) for (const t of tracks) this.trackThumbnail(st.thumbs, camera, t);
+    }
     this.toHistory(() => this.o.history?.observations({ jobKey, jobUid: job.metadata.uid, camera, session: batch.session, frames: frames.map(({ f, tracks }) => ({ ...f, tracks })), embeddings: batch.embeddings, events: result.events }));
     if (batch.seq < (st.queuedSeq.get(camera) ?? -1)) return;
     const { f, tracks } = frames[frames.length - 1];
@@ -337,6 +363,19 @@ export class LiveHub {
     st.latestFrame.set(camera, frame);
     this.counters.framesPublished++;
     this.fanout?.publish(jobKey, `frame:${camera}`, 'live:frame', frame);
+  }
+
+  /** A crop waiting for its track's identity goes out once a frame shows the track with one. */
+  private trackThumbnail(thumbs: ThumbnailBoard, camera: string, t: LiveTrack): void {
+    if (t.state === 'removed') thumbs.dropTrack(camera, t.localId);
+    else if (t.globalId) this.publishThumbnail(thumbs.resolve(camera, t.localId, t.globalId));
+  }
+
+  /** Latest wins per identity: a browser that is behind gets only the newest crop of each. */
+  private publishThumbnail(t: LiveThumbnail | undefined): void {
+    if (!t) return;
+    this.counters.thumbnailsPublished++;
+    this.fanout?.publish(t.jobKey, `thumb:${t.identity}`, 'live:thumbnail', t);
   }
 
   /** The history store only buffers; should it fail anyway, the live view goes on. */
@@ -381,6 +420,7 @@ export class LiveHub {
       roster: new IdentityRoster(),
       latestFrame: new Map(),
       latestPreview: new Map(),
+      thumbs: new ThumbnailBoard(key),
       publishedTs: new Map(),
       queuedSeq: st?.uid === job.metadata.uid ? st.queuedSeq : new Map(),
       sessions: new Map(),

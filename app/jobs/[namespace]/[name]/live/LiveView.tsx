@@ -10,8 +10,9 @@ import { LiveCameraCanvas } from '@/app/components/LiveCameraCanvas';
 import { LiveIndicator } from '@/app/components/LiveIndicator';
 import { PhaseBadge, displayPhase } from '@/app/components/PhaseBadge';
 import { useJob, useJobEvents } from '@/app/lib/hooks';
-import { useFollowAlerts, useFollowing, useLiveFeed, useLiveIdentities } from '@/app/lib/liveFeed';
+import { useFollowAlerts, useFollowing, useIdentityThumbnails, useLiveFeed, useLiveIdentities } from '@/app/lib/liveFeed';
 import { identityColor, type LiveStore } from '@/app/lib/liveStore';
+import type { ThumbnailStore } from '@/app/lib/liveThumbnails';
 import './live.css';
 import { JobPlaceholder } from '@/app/components/JobPlaceholder';
 
@@ -20,8 +21,8 @@ type PreviewMode = NonNullable<PrivacySpec['preview']>;
 const PRIVACY_NOTE: Record<PreviewMode, string> = {
   none: 'Privacy: no pixels leave the edge — overlays are drawn on a neutral background.',
   snapshot: 'Privacy: one still frame per camera on request.',
-  thumbnails: 'Privacy: person thumbnails are kept for search; the live view shows overlays only.',
-  live: 'Privacy: a low-rate JPEG preview is drawn under the overlays.',
+  thumbnails: 'Privacy: small person crops are shown beside identities (and kept for search); cameras show overlays only.',
+  live: 'Privacy: a low-rate JPEG preview is drawn under the overlays; person crops are shown beside identities.',
 };
 
 export function LiveView({ namespace, name }: { namespace: string; name: string }) {
@@ -59,7 +60,7 @@ export function LiveView({ namespace, name }: { namespace: string; name: string 
             <CameraPanel key={c.name} camera={c} store={feed.store} preview={preview} snapshot={feed.snapshot} />
           ))}
         </div>
-        <Identities store={feed.store} />
+        <Identities store={feed.store} thumbs={feed.thumbs} />
       </div>
     </article>
   );
@@ -91,10 +92,11 @@ function CameraPanel({ camera, store, preview, snapshot }: { camera: CameraSpec;
   );
 }
 
-function Identities({ store }: { store: LiveStore }) {
+function Identities({ store, thumbs }: { store: LiveStore; thumbs: ThumbnailStore }) {
   const { identities, total } = useLiveIdentities(store);
   const following = useFollowing(store);
-  return <IdentityList identities={identities} total={total} following={following} onFollow={(id) => store.follow(id)} />;
+  const thumbnails = useIdentityThumbnails(thumbs);
+  return <IdentityList identities={identities} total={total} following={following} onFollow={(id) => store.follow(id)} thumbnails={thumbnails} />;
 }
 
 function FollowBar({ store }: { store: LiveStore }) {

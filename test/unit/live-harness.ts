@@ -1,0 +1,113 @@
+// A live-view server for tests over real Socket.IO on TCP: socket server + LiveHub + controllers on the
+// in-memory fake backend and fake runtime (mock: no database, no worker processes). Agents are raw
+// Socket.IO clients with real tokens; browsers are /ui clients with real session cookies that acknowledge
+// every live message and record what they got. (The same setup as live-realtime.test.ts, as a module.)
+import { createServer, type Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { expect } from 'vitest';
+import { io as connect, type Socket } from 'socket.io-client';
+import type { LiveFrame, LiveIdentities, LivePreview, LiveThumbnail, MultiEdgeInferenceInput, MultiEdgeInferenceSpec } from '@mei/contracts';
+import { AgentTokens } from '../../server/auth/agent-tokens.ts';
+import { Sessions } from '../../server/auth/sessions.ts';
+import { silentLogger } from '../../server/controllers/log.ts';
+import { ControllerManager } from '../../server/controllers/manager.ts';
+import { LiveHub } from '../../server/live/live-hub.ts';
+import { attachRealtime } from '../../server/realtime/socket-server.ts';
+import { FakeRuntime } from '../support/fake-runtime.ts';
+import { MemoryBackend } from '../support/memory-backend.ts';
+
+export interface LiveBrowser {
+  socket: Socket;
+  frames: LiveFrame[];
+  identities: LiveIdentities[];
+  previews: LivePreview[];
+  thumbnails: LiveThumbnail[];
+}
+
+export interface LiveHarness {
+  url: string;
+  hub: LiveHub;
+  backend: MemoryBackend;
+  tokens: AgentTokens;
+  /** Creates a job (cameras a, b on edge-1 and c on edge-2 unless `spec` says otherwise) and waits for the informer. */
+  createJob(name: string, namespace: string, spec?: Partial<MultiEdgeInferenceSpec>): ReturnType<MemoryBackend['create']>;
+  rawAgent(jobKey: string, uid: string, node?: string): Promise<Socket>;
+  /** A /ui client of `user` (namespaces: see `users`). */
+  browser(user: string): Promise<LiveBrowser>;
+  close(): Promise<void>;
+}
+
+/** admin sees every namespace; alice only team-a; bob only team-b. */
+export const users = {
+  get: (u: string) => ({ username: u, namespaces: u === 'admin' ? ['*'] : u === 'bob' ? ['team-b'] : ['team-a'] }),
+};
+
+export const ask = (s: Socket, event: string, payload: unknown) => s.timeout(3000).emitWithAck(event, payload);
+
+const connected = (s: Socket) => new Promise<void>((resolve, reject) => (s.connected ? resolve() : (s.once('connect', () => resolve()), s.once('connect_error', reject))));
+
+export async function startLiveServer(): Promise<LiveHarness> {
+  const tokens = new AgentTokens(Buffer.alloc(32, 7));
+  const sessions = new Sessions(Buffer.alloc(32, 7), users);
+  const sockets: Socket[] = [];
+  const backend = new MemoryBackend();
+  const runtime = new FakeRuntime();
+  runtime.initialPhase = 'Running';
+  let url = '';
+  const manager = new ControllerManager({ backend, runtime, mintToken: (c) => tokens.mint(c), serverUrl: () => url, log: silentLogger });
+  const hub = new LiveHub({ jobs: manager.jobs, identityCounts: manager.reports, log: silentLogger, tickMs: 50, statusEveryMs: 100, refreshMs: 300 });
+  const http: HttpServer = createServer();
+  const rt = attachRealtime(http, { backend, controllers: manager, tokens, sessions, live: hub, log: silentLogger });
+  await new Promise<void>((r) => http.listen(0, '127.0.0.1', () => r()));
+  url = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+  await manager.start();
+
+  return {
+    url,
+    hub,
+    backend,
+    tokens,
+    async createJob(name, namespace, spec = {}) {
+      const input: MultiEdgeInferenceInput = {
+        metadata: { name, namespace },
+        spec: {
+          cameras: [
+            { name: 'a', node: 'edge-1', source: '/v/a.mp4', overlaps: ['b'] },
+            { name: 'b', node: 'edge-1', source: '/v/b.mp4' },
+            { name: 'c', node: 'edge-2', source: '/v/c.mp4' },
+          ],
+          models: { detector: { decoder: 'yolox' } },
+          ...spec,
+        },
+      };
+      const job = await backend.create(input);
+      await expect.poll(() => manager.jobs.get(`${namespace}/${name}`)?.metadata.uid).toBe(job.metadata.uid);
+      return job;
+    },
+    async rawAgent(jobKey, uid, node = 'edge-1') {
+      const s = connect(`${url}/agent`, { auth: { token: tokens.mint({ jobKey, uid, node }) }, transports: ['websocket'], reconnection: false });
+      sockets.push(s);
+      await connected(s);
+      return s;
+    },
+    async browser(user) {
+      const cookie = sessions.create(user).split(';')[0];
+      const socket = connect(`${url}/ui`, { transports: ['websocket'], reconnection: false, extraHeaders: { cookie } });
+      sockets.push(socket);
+      const b: LiveBrowser = { socket, frames: [], identities: [], previews: [], thumbnails: [] };
+      socket.on('live:frame', (f: LiveFrame, done: () => void) => (b.frames.push(f), done()));
+      socket.on('live:identities', (m: LiveIdentities, done: () => void) => (b.identities.push(m), done()));
+      socket.on('live:preview', (p: LivePreview, done: () => void) => (b.previews.push(p), done()));
+      socket.on('live:thumbnail', (t: LiveThumbnail, done: () => void) => (b.thumbnails.push(t), done()));
+      await connected(socket);
+      return b;
+    },
+    async close() {
+      sockets.forEach((s) => s.disconnect());
+      hub.close();
+      await manager.stop();
+      await rt.close();
+      http.close();
+    },
+  };
+}
