@@ -1,11 +1,12 @@
 // A live-view server for tests over real Socket.IO on TCP: socket server + LiveHub + controllers on the
 // in-memory fake backend and fake runtime (mock: no database, no worker processes). Agents are raw
 // Socket.IO clients with real tokens; browsers are /ui clients with real session cookies that acknowledge
-// every live message and record what they got. (The same setup as live-realtime.test.ts, as a module.)
+// every live message (at once, or after a delay to act as a busy browser) and record what they got.
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { expect } from 'vitest';
 import { io as connect, type Socket } from 'socket.io-client';
+import type { Server } from 'socket.io';
 import type { LiveFrame, LiveIdentities, LivePreview, LiveThumbnail, MultiEdgeInferenceInput, MultiEdgeInferenceSpec } from '@mei/contracts';
 import { AgentTokens } from '../../server/auth/agent-tokens.ts';
 import { Sessions } from '../../server/auth/sessions.ts';
@@ -18,7 +19,8 @@ import { MemoryBackend } from '../support/memory-backend.ts';
 
 export interface LiveBrowser {
   socket: Socket;
-  frames: LiveFrame[];
+  /** With the local time each frame arrived (for latency checks). */
+  frames: Array<LiveFrame & { receivedAt: number }>;
   identities: LiveIdentities[];
   previews: LivePreview[];
   thumbnails: LiveThumbnail[];
@@ -29,11 +31,14 @@ export interface LiveHarness {
   hub: LiveHub;
   backend: MemoryBackend;
   tokens: AgentTokens;
+  manager: ControllerManager;
+  /** The Socket.IO server (to look at a client's server-side socket). */
+  io: Server;
   /** Creates a job (cameras a, b on edge-1 and c on edge-2 unless `spec` says otherwise) and waits for the informer. */
-  createJob(name: string, namespace: string, spec?: Partial<MultiEdgeInferenceSpec>): ReturnType<MemoryBackend['create']>;
+  createJob(name: string, namespace?: string, spec?: Partial<MultiEdgeInferenceSpec>): ReturnType<MemoryBackend['create']>;
   rawAgent(jobKey: string, uid: string, node?: string): Promise<Socket>;
-  /** A /ui client of `user` (namespaces: see `users`). */
-  browser(user: string): Promise<LiveBrowser>;
+  /** A /ui client of `user` (namespaces: see `users`) that acknowledges live messages after `ackDelayMs`. */
+  browser(user: string, ackDelayMs?: number): Promise<LiveBrowser>;
   close(): Promise<void>;
 }
 
@@ -67,7 +72,9 @@ export async function startLiveServer(): Promise<LiveHarness> {
     hub,
     backend,
     tokens,
-    async createJob(name, namespace, spec = {}) {
+    manager,
+    io: rt.io,
+    async createJob(name, namespace = 'default', spec = {}) {
       const input: MultiEdgeInferenceInput = {
         metadata: { name, namespace },
         spec: {
@@ -90,15 +97,16 @@ export async function startLiveServer(): Promise<LiveHarness> {
       await connected(s);
       return s;
     },
-    async browser(user) {
+    async browser(user, ackDelayMs = 0) {
       const cookie = sessions.create(user).split(';')[0];
       const socket = connect(`${url}/ui`, { transports: ['websocket'], reconnection: false, extraHeaders: { cookie } });
       sockets.push(socket);
       const b: LiveBrowser = { socket, frames: [], identities: [], previews: [], thumbnails: [] };
-      socket.on('live:frame', (f: LiveFrame, done: () => void) => (b.frames.push(f), done()));
-      socket.on('live:identities', (m: LiveIdentities, done: () => void) => (b.identities.push(m), done()));
-      socket.on('live:preview', (p: LivePreview, done: () => void) => (b.previews.push(p), done()));
-      socket.on('live:thumbnail', (t: LiveThumbnail, done: () => void) => (b.thumbnails.push(t), done()));
+      const ack = (fn: () => void) => (ackDelayMs ? setTimeout(fn, ackDelayMs) : fn());
+      socket.on('live:frame', (f: LiveFrame, done: () => void) => (b.frames.push({ ...f, receivedAt: Date.now() }), ack(done)));
+      socket.on('live:identities', (m: LiveIdentities, done: () => void) => (b.identities.push(m), ack(done)));
+      socket.on('live:preview', (p: LivePreview, done: () => void) => (b.previews.push(p), ack(done)));
+      socket.on('live:thumbnail', (t: LiveThumbnail, done: () => void) => (b.thumbnails.push(t), ack(done)));
       await connected(socket);
       return b;
     },

@@ -1,113 +1,25 @@
 // The live view over real Socket.IO on TCP: socket server + LiveHub + controllers on the in-memory fake
 // backend and fake runtime (mock: no database, no worker processes). Agents are raw Socket.IO clients with
 // real tokens, or the real EdgeAgent (transport + outbox) with a scripted camera runner (mock: no video);
-// browsers are /ui clients with real session cookies.
-import { createServer, type Server as HttpServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+// browsers are /ui clients with real session cookies (the server and clients: live-harness.ts).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { io as connect, type Socket } from 'socket.io-client';
-import type { Server } from 'socket.io';
-import type { Ack, AgentToServerEvents, CameraReport, LiveFrame, LiveIdentities, LivePreview, MultiEdgeInferenceInput, ObservationBatch, PrivacySpec } from '@mei/contracts';
-import { AgentTokens } from '../../server/auth/agent-tokens.ts';
-import { Sessions } from '../../server/auth/sessions.ts';
-import { silentLogger } from '../../server/controllers/log.ts';
-import { ControllerManager } from '../../server/controllers/manager.ts';
-import { LiveHub } from '../../server/live/live-hub.ts';
-import { attachRealtime } from '../../server/realtime/socket-server.ts';
+import type { Ack, AgentToServerEvents, CameraReport, ObservationBatch } from '@mei/contracts';
 import { EdgeAgent } from '../../edge-agent/src/agent/agent.ts';
 import type { CameraRunner, CameraRunnerContext } from '../../edge-agent/src/agent/camera-runner.ts';
 import { encodePreview } from '../../edge-agent/src/agent/preview-encoder.ts';
 import { AgentConnection } from '../../edge-agent/src/transport/connection.ts';
-import { FakeRuntime } from '../support/fake-runtime.ts';
-import { MemoryBackend } from '../support/memory-backend.ts';
 import { noisy, person, rng } from './identity-scenes.ts';
+import { ask, startLiveServer, type LiveHarness } from './live-harness.ts';
 
-let http: HttpServer;
-let io: Server;
-let url: string;
-let backend: MemoryBackend;
-let manager: ControllerManager;
-let hub: LiveHub;
-let closeRealtime: () => Promise<void>;
-const tokens = new AgentTokens(Buffer.alloc(32, 7));
-const users = { get: (u: string) => ({ username: u, namespaces: u === 'admin' ? ['*'] : ['team-a'] }) };
-const sessions = new Sessions(Buffer.alloc(32, 7), users);
-const sockets: Socket[] = [];
-
+let h: LiveHarness;
 beforeAll(async () => {
-  backend = new MemoryBackend();
-  const runtime = new FakeRuntime();
-  runtime.initialPhase = 'Running';
-  manager = new ControllerManager({ backend, runtime, mintToken: (c) => tokens.mint(c), serverUrl: () => url, log: silentLogger });
-  hub = new LiveHub({ jobs: manager.jobs, identityCounts: manager.reports, log: silentLogger, tickMs: 50, statusEveryMs: 100, refreshMs: 300 });
-  http = createServer();
-  const rt = attachRealtime(http, { backend, controllers: manager, tokens, sessions, live: hub, log: silentLogger });
-  io = rt.io;
-  closeRealtime = rt.close;
-  await new Promise<void>((r) => http.listen(0, '127.0.0.1', () => r()));
-  url = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
-  await manager.start();
+  h = await startLiveServer();
 });
-
 afterAll(async () => {
-  sockets.forEach((s) => s.disconnect());
-  hub.close();
-  await manager.stop();
-  await closeRealtime();
-  http.close();
+  await h.close();
 });
 
 // ---- helpers -------------------------------------------------------------------------------------------
-
-async function createJob(name: string, namespace = 'default', privacy?: PrivacySpec) {
-  const input: MultiEdgeInferenceInput = {
-    metadata: { name, namespace },
-    spec: {
-      cameras: [
-        { name: 'a', node: 'edge-1', source: '/v/a.mp4', overlaps: ['b'] },
-        { name: 'b', node: 'edge-1', source: '/v/b.mp4' },
-        { name: 'c', node: 'edge-2', source: '/v/c.mp4' },
-      ],
-      models: { detector: { decoder: 'yolox' } },
-      ...(privacy ? { privacy } : {}),
-    },
-  };
-  const job = await backend.create(input);
-  await expect.poll(() => manager.jobs.get(`${namespace}/${name}`)?.metadata.uid).toBe(job.metadata.uid);
-  return job;
-}
-
-const connected = (s: Socket) => new Promise<void>((resolve, reject) => (s.connected ? resolve() : (s.once('connect', () => resolve()), s.once('connect_error', reject))));
-
-async function rawAgent(jobKey: string, uid: string, node = 'edge-1'): Promise<Socket> {
-  const s = connect(`${url}/agent`, { auth: { token: tokens.mint({ jobKey, uid, node }) }, transports: ['websocket'], reconnection: false });
-  sockets.push(s);
-  await connected(s);
-  return s;
-}
-
-interface Browser {
-  socket: Socket;
-  frames: Array<LiveFrame & { receivedAt: number }>;
-  identities: LiveIdentities[];
-  previews: LivePreview[];
-}
-
-/** A /ui client that acknowledges live messages after `ackDelayMs` (a busy browser when > 0). */
-async function browser(user: string, ackDelayMs = 0): Promise<Browser> {
-  const cookie = sessions.create(user).split(';')[0];
-  const socket = connect(`${url}/ui`, { transports: ['websocket'], reconnection: false, extraHeaders: { cookie } });
-  sockets.push(socket);
-  const b: Browser = { socket, frames: [], identities: [], previews: [] };
-  const ack = (fn: () => void) => (ackDelayMs ? setTimeout(fn, ackDelayMs) : fn());
-  socket.on('live:frame', (f: LiveFrame, done: () => void) => (b.frames.push({ ...f, receivedAt: Date.now() }), ack(done)));
-  socket.on('live:identities', (m: LiveIdentities, done: () => void) => (b.identities.push(m), ack(done)));
-  socket.on('live:preview', (p: LivePreview, done: () => void) => (b.previews.push(p), ack(done)));
-  await connected(socket);
-  return b;
-}
-
-const ask = (s: Socket, event: string, payload: unknown) => s.timeout(3000).emitWithAck(event, payload);
 
 interface Person {
   localId: number;
@@ -140,17 +52,17 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('live view over real Socket.IO (in-memory fake backend and runtime)', () => {
   it('only users allowed the job namespace may watch it: others get an error ack and no frames', async () => {
-    const job = await createJob('watched', 'team-b');
+    const job = await h.createJob('watched', 'team-b');
     const key = 'team-b/watched';
-    const alice = await browser('alice'); // team-a only
-    const admin = await browser('admin');
+    const alice = await h.browser('alice'); // team-a only
+    const admin = await h.browser('admin');
     expect(await ask(alice.socket, 'live:subscribe', { jobKey: key })).toMatchObject({ ok: false, field: 'jobKey', error: expect.stringContaining('may not access namespace "team-b"') });
     expect(await ask(alice.socket, 'live:subscribe', { jobKey: 'not a key' })).toMatchObject({ ok: false, field: 'jobKey' });
     expect(await ask(alice.socket, 'live:snapshot', { jobKey: key, camera: 'a' })).toMatchObject({ ok: false, field: 'jobKey' });
     expect(await ask(admin.socket, 'live:subscribe', { jobKey: 'team-b/no-such-job' })).toMatchObject({ ok: false, field: 'jobKey' });
     expect(await ask(admin.socket, 'live:subscribe', { jobKey: key })).toEqual({ ok: true });
 
-    const agent = await rawAgent(key, job.metadata.uid);
+    const agent = await h.rawAgent(key, job.metadata.uid);
     const X = person(1, 16);
     for (let i = 0; i < 5; i++) expect(await ask(agent, 'observations', batch(key, 'a', i, i, [{ localId: 1, x: 10 * i, vector: X }]))).toEqual({ ok: true });
     await expect.poll(() => admin.frames.at(-1)?.frameIndex).toBe(4);
@@ -161,9 +73,9 @@ describe('live view over real Socket.IO (in-memory fake backend and runtime)', (
   });
 
   it('checks what agents send: their own job, a camera of their node, previews only when privacy allows', async () => {
-    const job = await createJob('checked');
+    const job = await h.createJob('checked');
     const key = 'default/checked';
-    const agent = await rawAgent(key, job.metadata.uid);
+    const agent = await h.rawAgent(key, job.metadata.uid);
     expect(await ask(agent, 'observations', batch(key, 'zz', 0, 0, []))).toMatchObject({ ok: false, field: 'camera' });
     expect(await ask(agent, 'observations', batch(key, 'c', 0, 0, []))).toMatchObject({ ok: false, field: 'camera', error: expect.stringContaining('node edge-2') });
     expect(await ask(agent, 'observations', batch('default/other', 'a', 0, 0, []))).toMatchObject({ ok: false, field: 'jobKey' });
@@ -176,21 +88,21 @@ describe('live view over real Socket.IO (in-memory fake backend and runtime)', (
   });
 
   it('previews: live ones reach the browsers as JPEG bytes; snapshot ones only when a browser asked', async () => {
-    const liveJob = await createJob('preview-live', 'default', { preview: 'live', previewFps: 2 });
-    const snapJob = await createJob('preview-snap', 'default', { preview: 'snapshot' });
-    const admin = await browser('admin');
+    const liveJob = await h.createJob('preview-live', 'default', { privacy: { preview: 'live', previewFps: 2 } });
+    const snapJob = await h.createJob('preview-snap', 'default', { privacy: { preview: 'snapshot' } });
+    const admin = await h.browser('admin');
     expect(await ask(admin.socket, 'live:subscribe', { jobKey: 'default/preview-live' })).toEqual({ ok: true });
     expect(await ask(admin.socket, 'live:subscribe', { jobKey: 'default/preview-snap' })).toEqual({ ok: true });
     const img = encodePreview({ width: 320, height: 240, data: new Uint8Array(320 * 240 * 3).map((_, i) => i % 251) });
     const preview = (jobKey: string) => ({ jobKey, camera: 'a', frameIndex: 3, timestampMs: 1, emittedAt: Date.now(), width: img.width, height: img.height, jpeg: img.jpeg });
 
-    const liveAgent = await rawAgent('default/preview-live', liveJob.metadata.uid);
+    const liveAgent = await h.rawAgent('default/preview-live', liveJob.metadata.uid);
     expect(await ask(liveAgent, 'preview', preview('default/preview-live'))).toEqual({ ok: true });
     await expect.poll(() => admin.previews.length).toBe(1);
     expect(Buffer.from(admin.previews[0].jpeg as ArrayBuffer).equals(img.jpeg)).toBe(true);
     expect(admin.previews[0]).toMatchObject({ jobKey: 'default/preview-live', camera: 'a', width: img.width, height: img.height });
 
-    const snapAgent = await rawAgent('default/preview-snap', snapJob.metadata.uid);
+    const snapAgent = await h.rawAgent('default/preview-snap', snapJob.metadata.uid);
     const requests: unknown[] = [];
     snapAgent.on('preview:request', (r) => requests.push(r));
     expect(await ask(snapAgent, 'preview', preview('default/preview-snap'))).toMatchObject({ ok: false, field: 'jpeg', error: expect.stringContaining('"snapshot"') });
@@ -204,11 +116,11 @@ describe('live view over real Socket.IO (in-memory fake backend and runtime)', (
   });
 
   it('joins tracks into global identities across overlapping cameras; the count reaches status.identities', async () => {
-    const job = await createJob('identities');
+    const job = await h.createJob('identities');
     const key = 'default/identities';
-    const admin = await browser('admin');
+    const admin = await h.browser('admin');
     expect(await ask(admin.socket, 'live:subscribe', { jobKey: key })).toEqual({ ok: true });
-    const agent = await rawAgent(key, job.metadata.uid);
+    const agent = await h.rawAgent(key, job.metadata.uid);
     const X = person(11, 32);
     const Y = person(12, 32);
     const r = rng(3);
@@ -227,39 +139,39 @@ describe('live view over real Socket.IO (in-memory fake backend and runtime)', (
     expect(gidB[2]).not.toBe(gidA);
     await expect.poll(() => admin.identities.at(-1)?.identities.find((i) => i.id === gidA)?.cameras).toEqual(['a', 'b']);
     expect(admin.identities.at(-1)!.total).toBe(2);
-    await expect.poll(async () => (await backend.get('default', 'identities'))?.status?.identities, { timeout: 3000 }).toBe(2);
+    await expect.poll(async () => (await h.backend.get('default', 'identities'))?.status?.identities, { timeout: 3000 }).toBe(2);
   });
 
   it('a new camera run (session) forgets the old run\'s local track ids', async () => {
-    const job = await createJob('sessions');
+    const job = await h.createJob('sessions');
     const key = 'default/sessions';
-    const agent = await rawAgent(key, job.metadata.uid);
+    const agent = await h.rawAgent(key, job.metadata.uid);
     const X = person(41, 16);
     const Y = person(42, 16);
     const send = async (seq: number, frameIndex: number, session: string, vector: Float32Array) => {
       expect(await ask(agent, 'observations', { ...batch(key, 'a', seq, frameIndex, [{ localId: 1, x: 10, vector }]), session })).toEqual({ ok: true });
     };
     for (let i = 0; i < 4; i++) await send(i, i, 'run-1', X);
-    await expect.poll(() => hub.identityService(key)?.identityOf('a', 1)).toMatch(/^P\d+$/);
-    const before = hub.identityService(key)!.identityOf('a', 1);
+    await expect.poll(() => h.hub.identityService(key)?.identityOf('a', 1)).toMatch(/^P\d+$/);
+    const before = h.hub.identityService(key)!.identityOf('a', 1);
     // The agent restarted: its track 1 is somebody else now (seqs jump ahead, as a new run numbers them).
     await send(1_000_000, 5, 'run-2', Y);
-    await expect.poll(() => hub.identityService(key)!.identityOf('a', 1)).not.toBe(before);
-    expect(hub.identityService(key)!.identityOf('a', 1)).toMatch(/^P\d+$/);
+    await expect.poll(() => h.hub.identityService(key)!.identityOf('a', 1)).not.toBe(before);
+    expect(h.hub.identityService(key)!.identityOf('a', 1)).toMatch(/^P\d+$/);
   });
 
   it('a batch resent after a reconnect is applied once (real agent outbox, ack lost)', async () => {
-    const job = await createJob('resend');
+    const job = await h.createJob('resend');
     const key = 'default/resend';
-    const admin = await browser('admin');
+    const admin = await h.browser('admin');
     expect(await ask(admin.socket, 'live:subscribe', { jobKey: key })).toEqual({ ok: true });
-    await expect.poll(() => [...manager.agents.forJob(key)].length).toBe(0);
+    await expect.poll(() => [...h.manager.agents.forJob(key)].length).toBe(0);
 
     let runner: ScriptedRunner | undefined;
     let loseAck = false;
     let agent!: EdgeAgent;
     const conn = new AgentConnection(
-      { serverUrl: url, token: tokens.mint({ jobKey: key, uid: job.metadata.uid, node: 'edge-1' }), reconnectDelayMs: 50, reconnectDelayMaxMs: 100 },
+      { serverUrl: h.url, token: h.tokens.mint({ jobKey: key, uid: job.metadata.uid, node: 'edge-1' }), reconnectDelayMs: 50, reconnectDelayMaxMs: 100 },
       { onTask: (t) => void agent.handleTask(t), onStop: (s) => void agent.handleStop(s), onConnect: () => agent.onConnect(), onFatal: () => {} },
     );
     const sentSeqs: number[] = [];
@@ -283,7 +195,7 @@ describe('live view over real Socket.IO (in-memory fake backend and runtime)', (
     agent = new EdgeAgent({ node: 'edge-1', transport, runners: (ctx) => (runner = new ScriptedRunner(ctx)), heartbeatMs: 60_000 });
     try {
       await expect.poll(() => runner?.camera).toBeDefined();
-      const before = hub.stats();
+      const before = h.hub.stats();
       const X = person(21, 16);
       const emit = (i: number) => runner!.ctx.emitObservations({ camera: runner!.camera, frames: batch(key, runner!.camera, 0, i, [{ localId: 1, x: i, vector: X }]).frames, embeddings: [{ id: 1, vector: Array.from(X) }] });
       emit(0);
@@ -292,12 +204,12 @@ describe('live view over real Socket.IO (in-memory fake backend and runtime)', (
       emit(1); // delivered, ack lost, connection dropped
       await expect.poll(() => conn.connected, { timeout: 3000 }).toBe(true);
       emit(2);
-      await expect.poll(() => hub.stats().batchesApplied - before.batchesApplied, { timeout: 3000 }).toBe(3);
+      await expect.poll(() => h.hub.stats().batchesApplied - before.batchesApplied, { timeout: 3000 }).toBe(3);
       // The second batch went out twice (before and after the reconnect) but was applied once.
       expect(sentSeqs.filter((s) => s === sentSeqs[1])).toHaveLength(2);
-      expect(hub.stats().duplicates - before.duplicates).toBe(1);
+      expect(h.hub.stats().duplicates - before.duplicates).toBe(1);
       await expect.poll(() => admin.frames.filter((f) => f.jobKey === key).map((f) => f.frameIndex)).toEqual([0, 1, 2]);
-      const svc = hub.identityService(key)!;
+      const svc = h.hub.identityService(key)!;
       expect(svc.stats().tracklets).toBe(1);
     } finally {
       conn.close();
@@ -306,13 +218,13 @@ describe('live view over real Socket.IO (in-memory fake backend and runtime)', (
   });
 
   it('a slow browser misses frames (latest wins) and never delays a fast one or the agent', async () => {
-    const job = await createJob('backpressure');
+    const job = await h.createJob('backpressure');
     const key = 'default/backpressure';
-    const fast = await browser('admin');
-    const slow = await browser('admin', 250);
+    const fast = await h.browser('admin');
+    const slow = await h.browser('admin', 250);
     for (const b of [fast, slow]) expect(await ask(b.socket, 'live:subscribe', { jobKey: key })).toEqual({ ok: true });
-    const agent = await rawAgent(key, job.metadata.uid);
-    const slowServerSide = io.of('/ui').sockets.get(slow.socket.id!)!;
+    const agent = await h.rawAgent(key, job.metadata.uid);
+    const slowServerSide = h.io.of('/ui').sockets.get(slow.socket.id!)!;
     const X = person(31, 16);
     const N = 60;
     let maxBuffered = 0;
