@@ -3,10 +3,10 @@
 // while disconnected, never resent. The real runner and real sockets are in pipeline-runner-thumbnails.test.ts
 // and test/integration/history-thumbnails.test.ts.
 import { describe, expect, it } from 'vitest';
-import type { Ack, CameraReport, ObservationBatch, TaskAssignment, TrackThumbnail } from '@mei/contracts';
+import type { Ack, ObservationBatch, TaskAssignment, TrackThumbnail } from '@mei/contracts';
 import { EdgeAgent, MAX_THUMBNAILS_IN_FLIGHT } from '../src/agent/agent.ts';
-import type { CameraRunner, CameraRunnerContext } from '../src/agent/camera-runner.ts';
 import { encodeCrop } from '../src/agent/preview-encoder.ts';
+import { ScriptedRunner } from './support/scripted-runner.ts';
 
 /** A transport whose acks for 'thumbnail' wait until release() (a slow link). */
 class HeldTransport {
@@ -26,26 +26,14 @@ class HeldTransport {
   }
 }
 
-class IdleRunner implements CameraRunner {
-  readonly camera: string;
-  constructor(readonly ctx: CameraRunnerContext) {
-    this.camera = ctx.camera.name;
-  }
-  async start() {}
-  async stop() {}
-  report(): CameraReport {
-    return { name: this.camera, state: 'Streaming' };
-  }
-}
-
 const img = encodeCrop({ width: 64, height: 128, data: new Uint8Array(64 * 128 * 3).fill(90) }, { x: 8, y: 8, w: 40, h: 100 });
 const thumb = (localId: number): Omit<TrackThumbnail, 'jobKey' | 'session'> => ({ camera: 'a', localId, frameIndex: 3, timestampMs: 300, ...img });
 
 describe('edge agent thumbnails (mock transport and runner)', () => {
   it('adds jobKey and session, keeps at most a few in flight per camera, sends nothing while disconnected', async () => {
     const transport = new HeldTransport();
-    const runners: IdleRunner[] = [];
-    const agent = new EdgeAgent({ node: 'edge-1', transport, runners: (ctx) => (runners.push(new IdleRunner(ctx)), runners.at(-1)!), heartbeatMs: 60_000 });
+    const runners: ScriptedRunner[] = [];
+    const agent = new EdgeAgent({ node: 'edge-1', transport, runners: (ctx) => (runners.push(new ScriptedRunner(ctx)), runners.at(-1)!), heartbeatMs: 60_000 });
     const task: TaskAssignment = {
       jobKey: 'default/job',
       uid: 'uid-1',

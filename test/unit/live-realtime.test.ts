@@ -3,13 +3,13 @@
 // real tokens, or the real EdgeAgent (transport + outbox) with a scripted camera runner (mock: no video);
 // browsers are /ui clients with real session cookies (the server and clients: live-harness.ts).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Ack, AgentToServerEvents, CameraReport, ObservationBatch } from '@mei/contracts';
+import type { Ack, AgentToServerEvents, ObservationBatch } from '@mei/contracts';
 import { EdgeAgent } from '../../edge-agent/src/agent/agent.ts';
-import type { CameraRunner, CameraRunnerContext } from '../../edge-agent/src/agent/camera-runner.ts';
 import { encodePreview } from '../../edge-agent/src/agent/preview-encoder.ts';
 import { AgentConnection } from '../../edge-agent/src/transport/connection.ts';
 import { noisy, person, rng } from './identity-scenes.ts';
 import { ask, startLiveServer, type LiveHarness } from './live-harness.ts';
+import { ScriptedRunner } from '../../edge-agent/test/support/scripted-runner.ts';
 
 let h: LiveHarness;
 beforeAll(async () => {
@@ -255,15 +255,3 @@ describe('live view over real Socket.IO (in-memory fake backend and runtime)', (
   });
 });
 
-/** A camera that only emits what the test tells it to (mock: no video). */
-class ScriptedRunner implements CameraRunner {
-  readonly camera: string;
-  constructor(readonly ctx: CameraRunnerContext) {
-    this.camera = ctx.camera.name;
-  }
-  async start() {}
-  async stop() {}
-  report(): CameraReport {
-    return { name: this.camera, state: 'Streaming' };
-  }
-}
