@@ -4,7 +4,11 @@
 //
 //   npm run bench:search -- --n 1000000 --json [--dim 512] [--queries 200] [--quantization i8|f16|f32]
 //       [--m 16] [--efc 64] [--ef 128] [--threshold 20000] [--threads N] [--profile osnet|isotropic] [--save]
-//       [--db pglite,postgresql --db-n 20000]
+//       [--db pglite,postgresql --db-n 20000 [--cold]]
+//
+// --cold (with --db): cold start of the server's index, rebuild from the table vs the saved cache
+// (server/search/index-cache.ts): rebuild (read + graph), save, then 1% new rows, 0.5% deleted and 0.1%
+// rewritten in place, then restore (check + load + catch-up) and the graph for the new rows.
 //
 // Latency is wall time of one search on this (shared) machine; CPU time is reported too, and the load average
 // at start and end, because other processes compete for the cores.
@@ -12,7 +16,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { HnswIndex, loadEmbeddings, type Quantization, type SearchFilter } from '../server/search/index.ts';
+import { restoreIndexCache, saveIndexCache } from '../server/search/index-cache.ts';
 import { SyntheticEmbeddings, insertSynthetic, type SyntheticQuery } from '../server/search/synthetic.ts';
 
 const { values: a } = parseArgs({
@@ -32,6 +38,7 @@ const { values: a } = parseArgs({
     save: { type: 'boolean', default: false },
     db: { type: 'string', default: '' },
     'db-n': { type: 'string', default: '20000' },
+    cold: { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
   },
 });
@@ -230,6 +237,7 @@ async function benchIndex() {
 /** Both store modes: write dbN embeddings, then time reading them back into a fresh index. */
 async function benchDatabase(mode: string) {
   const dbN = int('db-n', 1);
+  const loadStart = os.loadavg()[0];
   const { openDatabase } = await import('../server/store/db.ts');
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mei-bench-db-'));
   let pgServer: { url: string; stop(): Promise<void> } | undefined;
@@ -240,15 +248,22 @@ async function benchDatabase(mode: string) {
       const syn = new SyntheticEmbeddings({ n: dbN, dim, seed });
       let ts = performance.now();
       await insertSynthetic(db.sql, syn, 'bench');
+      // History written over the past days, one track a second: a restore re-reads the rows of tracks written
+      // within a minute of the save (the margin for the writer's clock), so they must not all share one time.
+      if (a.cold) await db.sql.query(`UPDATE tracks SET seen_at = now() - interval '1 day' - ($1 - id) * interval '1 second'`, [dbN]);
       const insertMs = performance.now() - ts;
       const index = new HnswIndex(dim, { exactThreshold: int('threshold', 0), quantization, threads: int('threads', 1) });
       ts = performance.now();
-      const r = await loadEmbeddings(db.sql, index, { model: 'bench', binaryVectors: db.kind === 'postgresql' });
+      const binaryVectors = db.kind === 'postgresql';
+      const c0 = process.cpuUsage();
+      const r = await loadEmbeddings(db.sql, index, { model: 'bench', binaryVectors });
       const readMs = performance.now() - ts;
+      const readCpuMs = cpuMs(c0);
       await index.flush();
       const totalMs = performance.now() - ts;
+      const totalCpuMs = cpuMs(c0);
       if (r.loaded !== dbN) throw new Error(`loaded ${r.loaded} of ${dbN}`);
-      return {
+      const out: Record<string, unknown> = {
         mode,
         n: dbN,
         dim,
@@ -257,6 +272,9 @@ async function benchDatabase(mode: string) {
         rowsPerSecond: Math.round(dbN / (readMs / 1000)),
         readAndBuildSeconds: secs(totalMs),
       };
+      if (a.cold) out.coldStart = { rebuild: { searchableSeconds: secs(readMs), readCpuSeconds: secs(readCpuMs), graphCompleteSeconds: secs(totalMs), cpuSeconds: secs(totalCpuMs) }, ...(await benchCold(db, syn, index, tmp)) };
+      out.loadAvg = { start: Math.round(loadStart * 100) / 100, end: Math.round(os.loadavg()[0] * 100) / 100, cores: os.availableParallelism() };
+      return out;
     } finally {
       await db.close();
     }
@@ -264,6 +282,63 @@ async function benchDatabase(mode: string) {
     await pgServer?.stop();
     fs.rmSync(tmp, { recursive: true, force: true });
   }
+}
+
+/**
+ * The cache half of --cold: save the rebuilt index, change the table as a day of operation would (1% new
+ * rows, 0.5% deleted, 0.1% rewritten in place), then time a restart from the cache.
+ */
+async function benchCold(db: import('../server/store/db.ts').Database, syn: SyntheticEmbeddings, built: HnswIndex, tmp: string) {
+  const dir = path.join(tmp, 'cache');
+  const dbN = syn.o.n;
+  // A fully synchronous HnswIndex.save() for comparison, then the cache's save (graph synchronous, vectors
+  // asynchronous, checksums) with the longest event-loop stall it caused.
+  let ts = performance.now();
+  built.save(path.join(tmp, 'plain'));
+  const syncSaveMs = performance.now() - ts;
+  fs.rmSync(path.join(tmp, 'plain'), { recursive: true, force: true });
+  const delay = monitorEventLoopDelay({ resolution: 10 });
+  delay.enable();
+  ts = performance.now();
+  const saved = await saveIndexCache(db.sql, built, dir, 'bench');
+  const saveMs = performance.now() - ts;
+  delay.disable();
+  const diskBytes = Object.values(saved.files).reduce((n, f) => n + f.bytes, 0);
+  const added = Math.max(1, Math.round(dbN / 100));
+  ts = performance.now();
+  await insertSynthetic(db.sql, new SyntheticEmbeddings({ n: added, dim, seed: seed + 1 }), 'bench', 200, dbN);
+  const [{ n: gone }] = await db.sql.query<{ n: string }>(
+    `WITH d AS (DELETE FROM embeddings WHERE id <= $1 AND id % 200 = 0 RETURNING id) SELECT count(*) AS n FROM d`,
+    [dbN],
+  );
+  const rewrite = Math.max(1, Math.round(dbN / 1000));
+  await db.sql.query(
+    `WITH picked AS (SELECT id FROM embeddings WHERE id <= $1 AND id % 1000 = 7 LIMIT $2)
+     UPDATE embeddings e SET vector = ARRAY(SELECT -x FROM unnest(e.vector) x) FROM picked WHERE e.id = picked.id`,
+    [dbN, rewrite],
+  );
+  await db.sql.query(`UPDATE tracks SET seen_at = now() WHERE id IN (SELECT track_id FROM embeddings WHERE id <= $1 AND id % 1000 = 7)`, [dbN]);
+  const churnMs = performance.now() - ts;
+  ts = performance.now();
+  const c0 = process.cpuUsage();
+  const r = await restoreIndexCache(db.sql, dir, 'bench', { dim, index: built.options, binaryVectors: db.kind === 'postgresql' });
+  const searchableMs = performance.now() - ts;
+  await r.index.flush();
+  const completeMs = performance.now() - ts;
+  const expect = dbN + added - Number(gone);
+  if (r.index.size !== expect) throw new Error(`restored ${r.index.size} entries, the table has ${expect}`);
+  return {
+    save: { seconds: secs(saveMs), maxEventLoopStallMs: Math.round(delay.max / 1e6), diskMB: mb(diskBytes), plainSyncSaveSeconds: secs(syncSaveMs) },
+    churn: { added: r.sync.loaded, deleted: r.sync.removed, rewritten: r.sync.refreshed, seconds: secs(churnMs) },
+    restore: {
+      searchableSeconds: secs(searchableMs),
+      verifySeconds: r.seconds.verify,
+      loadSeconds: r.seconds.load,
+      catchUpSeconds: r.seconds.catchUp,
+      graphCompleteSeconds: secs(completeMs),
+      cpuSeconds: secs(cpuMs(c0)),
+    },
+  };
 }
 
 const out: Record<string, unknown> = dbModes.length && !process.argv.includes('--n') ? {} : await benchIndex();

@@ -17,6 +17,7 @@ import { ControllerManager } from './controllers/manager.ts';
 import type { ApiContext } from './http/context.ts';
 import { LiveHub } from './live/live-hub.ts';
 import { startHistory } from './history/service.ts';
+import { resolveIndexCacheRoot } from './search/index-cache.ts';
 import type { SqlClient } from './store/db.ts';
 import { ensureDemoJob } from './runtime/demo-job.ts';
 import { LocalProcessRuntime, agentCommandFromEnv } from './runtime/local-processes.ts';
@@ -58,6 +59,8 @@ interface Backends {
   database: ServerInfo['database'];
   /** The database the history store (tracks, embeddings, thumbnails) writes to, when this mode has one. */
   sql?: SqlClient;
+  /** Where the person-search indexes are saved between runs (undefined: not saved). */
+  indexCacheDir?: string;
   /** Kubernetes mode: start the controllers only while this replica holds the leader lease. */
   campaign?(cb: { onStartedLeading(): void | Promise<void>; onStoppedLeading(why: 'lost' | 'stopped'): void }): void;
   close(): Promise<void>;
@@ -68,8 +71,10 @@ async function createBackends(mode: Mode, o: ControlPlaneOptions, schema: JSONSc
   // Both modes keep history (tracks, embeddings) in a database: PostgreSQL when DATABASE_URL names one (needed
   // for several Kubernetes replicas), else the embedded PGlite in the state directory.
   const { openDatabase } = await import('./store/db.ts');
-  const db = await openDatabase({ dataDir: path.join(o.stateDir, 'db') });
+  const dataDir = path.join(o.stateDir, 'db');
+  const db = await openDatabase({ dataDir });
   o.log.info(`database: ${db.kind} at ${db.location}`);
+  const indexCacheDir = resolveIndexCacheRoot({ env: o.env, kind: db.kind, dataDir, stateDir: o.stateDir });
   if (mode === 'kubernetes') {
     const { createKubernetesMode } = await import('./kubernetes/config.ts');
     const k = await createKubernetesMode({ env: o.env, log: o.log });
@@ -78,6 +83,7 @@ async function createBackends(mode: Mode, o: ControlPlaneOptions, schema: JSONSc
       runtime: k.runtime,
       database: db.kind,
       sql: db.sql,
+      indexCacheDir,
       campaign: (cb) => void k.campaign(cb),
       close: async () => {
         await k.close();
@@ -93,6 +99,7 @@ async function createBackends(mode: Mode, o: ControlPlaneOptions, schema: JSONSc
     runtime,
     database: db.kind,
     sql: db.sql,
+    indexCacheDir,
     close: async () => {
       await runtime.close();
       await backend.close();
@@ -112,6 +119,7 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
   const b = await createBackends(mode, o, jobSchema);
   const controllers = new ControllerManager({ backend: b.backend, runtime: b.runtime, mintToken: (c) => tokens.mint(c), serverUrl: o.serverUrl, log });
   const history = b.sql ? startHistory({ sql: b.sql, jobs: controllers.jobs, log, env }) : undefined;
+  history?.indexes.configure({ binaryVectors: b.database === 'postgresql', cache: b.indexCacheDir ? { dir: b.indexCacheDir } : undefined, log });
   const live = new LiveHub({ jobs: controllers.jobs, identityCounts: controllers.reports, history: history?.sink, log });
   if (b.campaign) {
     b.campaign({
@@ -143,6 +151,7 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
     close: async () => {
       live.close();
       await history?.close(); // flushes what is buffered while the database is still open
+      await history?.indexes.close(); // saves the search indexes (needs the database too)
       await controllers.stop();
       await b.close();
     },

@@ -18,8 +18,12 @@ export interface LoadEmbeddingsOptions {
    * whose bytea decoding is JS. Pass `db.kind === 'postgresql'`. Default false.
    */
   binaryVectors?: boolean;
-  /** Called after each page, e.g. to yield or report progress. */
+  /** Called after each page, e.g. to yield or report progress (throw to abort the load). */
   onPage?: (loaded: number, lastId: number) => void | Promise<void>;
+  /** Only rows whose track was written (tracks.seen_at) at or after this PostgreSQL timestamp (text). */
+  touchedSince?: string;
+  /** Only ids up to this one (inclusive). */
+  upToId?: number;
 }
 
 export interface LoadEmbeddingsResult {
@@ -39,10 +43,17 @@ interface Row {
   end_ms: string | number | bigint;
 }
 
-const pageSql = (binary: boolean) => `SELECT e.id, ${binary ? 'array_send(e.vector) AS vbin' : 'e.vector'}, t.job_uid, t.camera, t.start_ms, t.end_ms
+function pageQuery(opts: LoadEmbeddingsOptions, lastId: number, pageSize: number): [string, unknown[]] {
+  const params: unknown[] = [opts.model, String(lastId), pageSize];
+  let where = 'e.model = $1 AND e.id > $2';
+  if (opts.touchedSince !== undefined) where += ` AND t.seen_at >= $${params.push(opts.touchedSince)}::timestamptz`;
+  if (opts.upToId !== undefined) where += ` AND e.id <= $${params.push(String(opts.upToId))}`;
+  const sql = `SELECT e.id, ${opts.binaryVectors ? 'array_send(e.vector) AS vbin' : 'e.vector'}, t.job_uid, t.camera, t.start_ms, t.end_ms
   FROM embeddings e JOIN tracks t ON t.id = e.track_id
-  WHERE e.model = $1 AND e.id > $2
+  WHERE ${where}
   ORDER BY e.id LIMIT $3`;
+  return [sql, params];
+}
 
 /**
  * Decodes PostgreSQL's binary array format for a one-dimensional real[] (array_send): int32 ndim, int32
@@ -72,7 +83,7 @@ export async function loadEmbeddings(sql: SqlClient, index: VectorIndex, opts: L
   let loaded = 0;
   const vec = new Float32Array(index.dim);
   for (;;) {
-    const rows = await sql.query<Row>(pageSql(!!opts.binaryVectors), [opts.model, String(lastId), pageSize]);
+    const rows = await sql.query<Row>(...pageQuery(opts, lastId, pageSize));
     for (const r of rows) {
       const id = Number(r.id);
       const vector = opts.binaryVectors ? decodeFloat4Array(r.vbin ?? null, vec, id) : (r.vector ?? []);
@@ -87,20 +98,33 @@ export async function loadEmbeddings(sql: SqlClient, index: VectorIndex, opts: L
   }
 }
 
+export interface SyncOptions extends Omit<LoadEmbeddingsOptions, 'afterId' | 'upToId'> {
+  /**
+   * Also re-read the rows (up to the index's highest id) of tracks written at or after this timestamp: the
+   * history writer replaces a track's representative vectors in place, and such rows keep their id.
+   */
+  touchedSince?: string;
+}
+
 export interface SyncResult extends LoadEmbeddingsResult {
   /** Entries dropped because their rows are gone (deleted while the index was not listening). */
   removed: number;
+  /** Entries re-read because their track was written since `touchedSince` (0 without it). */
+  refreshed: number;
 }
 
 /**
- * Brings an index loaded from disk up to date with the table: adds rows with ids above the highest id in the
- * index (ids only grow), then, when the counts still differ, removes entries whose rows were deleted meanwhile
- * (retention). Rows changed in place are not detected: embeddings are written once.
+ * Brings an index loaded from disk up to date with the table: re-reads the rows of tracks written since
+ * `touchedSince`, adds rows with ids above the highest id in the index (ids only grow), then, when the counts
+ * still differ, removes entries whose rows were deleted meanwhile (retention). Without `touchedSince`, rows
+ * changed in place are not detected.
  */
-export async function syncEmbeddings(sql: SqlClient, index: VectorIndex, opts: Omit<LoadEmbeddingsOptions, 'afterId'>): Promise<SyncResult> {
+export async function syncEmbeddings(sql: SqlClient, index: VectorIndex, opts: SyncOptions): Promise<SyncResult> {
   let maxId = 0;
   for (const id of index.ids()) if (id > maxId) maxId = id;
-  const r = await loadEmbeddings(sql, index, { ...opts, afterId: maxId });
+  const { touchedSince, ...load } = opts;
+  const refreshed = touchedSince === undefined || maxId === 0 ? 0 : (await loadEmbeddings(sql, index, { ...load, touchedSince, upToId: maxId })).loaded;
+  const r = await loadEmbeddings(sql, index, { ...load, afterId: maxId });
   const [{ n }] = await sql.query<{ n: string | number }>(`SELECT count(*) AS n FROM embeddings WHERE model = $1`, [opts.model]);
   let removed = 0;
   if (Number(n) !== index.size) {
@@ -114,5 +138,5 @@ export async function syncEmbeddings(sql: SqlClient, index: VectorIndex, opts: O
     }
     for (const id of [...index.ids()]) if (!present.has(id) && index.remove(id)) removed++;
   }
-  return { ...r, lastId: Math.max(r.lastId, maxId), removed };
+  return { ...r, lastId: Math.max(r.lastId, maxId), removed, refreshed };
 }

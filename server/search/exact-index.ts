@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { SearchFilter, SearchHit, VectorIndex, VectorMeta } from './types.ts';
-import { TopK, VectorStore, normaliseInto, replaceDir, validateId, validateMeta, validateVector } from './vector-store.ts';
+import { TopK, VectorStore, normaliseInto, replaceDir, validateId, validateMeta, validateVector, type StoreSnapshot, type StoreSummary } from './vector-store.ts';
 
 export const INDEX_FORMAT = 'mei-vector-index';
 export const INDEX_FORMAT_VERSION = 1;
@@ -75,6 +75,12 @@ export class ExactIndex implements VectorIndex {
     return this.store.remove(id) !== undefined;
   }
 
+  /** A copy of the stored (unit length) vector of an id, or undefined when absent. */
+  vectorOf(id: number): Float32Array | undefined {
+    const slot = this.store.slotOf(id);
+    return slot === undefined ? undefined : this.store.vectorAt(slot).slice();
+  }
+
   /** Normalised copy of a query, after checking it. */
   protected unitQuery(query: ArrayLike<number>, k: number): Float32Array {
     validateVector(query, this.dim, 'query');
@@ -90,12 +96,27 @@ export class ExactIndex implements VectorIndex {
   }
 
   save(dir: string): void {
-    replaceDir(dir, (tmp) => this.writeTo(tmp));
+    replaceDir(dir, (tmp) => {
+      const { head } = this.capture(tmp);
+      const m: Manifest = { ...head, ...this.store.save(tmp) };
+      fs.writeFileSync(path.join(tmp, 'manifest.json'), JSON.stringify(m));
+    });
   }
 
-  protected writeTo(tmp: string): void {
-    const m: Manifest = { format: INDEX_FORMAT, version: INDEX_FORMAT_VERSION, kind: 'exact', dim: this.dim, ...this.store.save(tmp) };
-    fs.writeFileSync(path.join(tmp, 'manifest.json'), JSON.stringify(m));
+  /**
+   * What save() writes, into the empty directory `tmp`, for an index that keeps changing meanwhile: the
+   * entries as of the call, of which only the small parts are taken synchronously (and an HNSW graph); the
+   * vectors go to disk with asynchronous I/O.
+   */
+  async saveInto(tmp: string): Promise<void> {
+    const { head, snapshot } = this.capture(tmp);
+    const m: Manifest = { ...head, ...(await VectorStore.writeSnapshot(snapshot, tmp)) };
+    await fs.promises.writeFile(path.join(tmp, 'manifest.json'), JSON.stringify(m));
+  }
+
+  /** The manifest's own fields and the store's entries, taken at one instant (subclasses add their files). */
+  protected capture(_tmp: string): { head: Omit<Manifest, keyof StoreSummary>; snapshot: StoreSnapshot } {
+    return { head: { format: INDEX_FORMAT, version: INDEX_FORMAT_VERSION, kind: 'exact', dim: this.dim }, snapshot: this.store.snapshot() };
   }
 
   load(dir: string): void {

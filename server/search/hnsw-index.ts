@@ -8,14 +8,13 @@
 // k pass. When the filter leaves few entries (<= exactThreshold expected) it scans exactly instead, which is
 // both faster and exact there. Candidates are reranked with the stored float32 vectors, so distances are
 // exact even when the graph quantises to int8.
-import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import type { Index as UsearchIndex } from 'usearch';
 import type { SearchFilter, SearchHit, VectorMeta } from './types.ts';
 import { ExactIndex, INDEX_FORMAT, INDEX_FORMAT_VERSION, readManifest, type Manifest } from './exact-index.ts';
-import { TopK, VectorStore, type CompiledFilter } from './vector-store.ts';
+import { TopK, VectorStore, type CompiledFilter, type StoreSnapshot, type StoreSummary } from './vector-store.ts';
 
 export type Quantization = 'f32' | 'f16' | 'i8';
 
@@ -277,20 +276,14 @@ export class HnswIndex extends ExactIndex {
     this.store.scan(q, f, top, 0, G); // the filter is more selective than sampled: scan its matches exactly
   }
 
-  protected override writeTo(tmp: string): void {
-    const graphFile = path.join(tmp, 'graph.usearch');
-    if (this.graph) this.graph.save(graphFile);
+  protected override capture(tmp: string): { head: Omit<Manifest, keyof StoreSummary>; snapshot: StoreSnapshot } {
+    // The graph and the snapshot at the same instant: slots [0, graphSlots) of the snapshot are in the graph.
+    if (this.graph) this.graph.save(path.join(tmp, 'graph.usearch'));
     const { threads: _t, batch: _b, ...params } = this.options;
-    const m: Manifest = {
-      format: INDEX_FORMAT,
-      version: INDEX_FORMAT_VERSION,
-      kind: 'hnsw',
-      dim: this.dim,
-      ...this.store.save(tmp),
-      graphSlots: this.graph ? this.graphSlots : 0,
-      params,
+    return {
+      head: { format: INDEX_FORMAT, version: INDEX_FORMAT_VERSION, kind: 'hnsw', dim: this.dim, graphSlots: this.graph ? this.graphSlots : 0, params },
+      snapshot: this.store.snapshot(),
     };
-    fs.writeFileSync(path.join(tmp, 'manifest.json'), JSON.stringify(m));
   }
 
   override load(dir: string): void {

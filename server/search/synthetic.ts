@@ -275,10 +275,11 @@ interface SqlLike {
 }
 
 /**
- * Writes the synthetic samples as tracks + embeddings rows (one track per sample, ids = sample index + 1, so
- * the database ids equal the ids the chunks get in memory). For tests and the loading benchmark.
+ * Writes the synthetic samples as tracks + embeddings rows (one track per sample, ids = sample index + 1 +
+ * idOffset, so by default the database ids equal the ids the chunks get in memory). For tests and the
+ * loading benchmark.
  */
-export async function insertSynthetic(sql: SqlLike, syn: SyntheticEmbeddings, model: string, rowsPerInsert = 200): Promise<number> {
+export async function insertSynthetic(sql: SqlLike, syn: SyntheticEmbeddings, model: string, rowsPerInsert = 200, idOffset = 0): Promise<number> {
   const dim = syn.o.dim;
   let rows = 0;
   for (const c of syn.chunks(rowsPerInsert * 10)) {
@@ -289,7 +290,7 @@ export async function insertSynthetic(sql: SqlLike, syn: SyntheticEmbeddings, mo
       const tp: unknown[] = [];
       const ep: unknown[] = [];
       for (let i = from; i < to; i++) {
-        const id = c.first + i + 1;
+        const id = c.first + i + 1 + idOffset;
         const m = c.metas[i];
         const b = tp.length;
         tracks.push(`($${b + 1}::bigint, $${b + 2}::uuid, 'bench/job', $${b + 3}, $${b + 1}::int, $${b + 4}::bigint, $${b + 5}::bigint)`);

@@ -135,6 +135,34 @@ export function validateId(id: number, field = 'id'): void {
 
 const COLUMNS = ['ids', 'job', 'camera', 'start', 'end', 'alive'] as const;
 
+/** What the manifest records about a saved store. */
+export interface StoreSummary {
+  slots: number;
+  live: number;
+  jobs: string[];
+  cameras: string[];
+}
+
+export interface StoreSnapshot extends StoreSummary {
+  dim: number;
+  chunks: Float32Array[];
+  columns: Record<(typeof COLUMNS)[number], Float64Array | Uint32Array | Uint8Array>;
+}
+
+const summary = (s: StoreSnapshot): StoreSummary => ({ slots: s.slots, live: s.live, jobs: s.jobs, cameras: s.cameras });
+
+/** The files of a saved store and their bytes: vectors.f32 (slot-major float32) and one file per column. */
+function snapshotFiles(s: StoreSnapshot): Array<[string, Uint8Array[]]> {
+  const vectors: Uint8Array[] = [];
+  for (let c = 0; c * CHUNK < s.slots; c++) vectors.push(new Uint8Array(s.chunks[c].buffer, 0, Math.min(CHUNK, s.slots - c * CHUNK) * s.dim * 4));
+  const files: Array<[string, Uint8Array[]]> = [['vectors.f32', vectors]];
+  for (const k of COLUMNS) {
+    const a = s.columns[k];
+    files.push([`${k}.bin`, [new Uint8Array(a.buffer, a.byteOffset, s.slots * a.BYTES_PER_ELEMENT)]]);
+  }
+  return files;
+}
+
 export class VectorStore {
   readonly dim: number;
   /** Slots used so far (live + removed). */
@@ -287,23 +315,47 @@ export class VectorStore {
     return this.chunks.length * CHUNK * this.dim * 4 + this.ids.length * (8 + 4 + 4 + 8 + 8 + 1) + this.jobPostings.bytes + this.cameraPostings.bytes;
   }
 
-  save(dir: string): { slots: number; live: number; jobs: string[]; cameras: string[] } {
-    const fd = fs.openSync(path.join(dir, 'vectors.f32'), 'w');
-    try {
-      for (let c = 0; c * CHUNK < this.slots; c++) {
-        const n = Math.min(CHUNK, this.slots - c * CHUNK) * this.dim;
-        writeAll(fd, new Uint8Array(this.chunks[c].buffer, 0, n * 4));
-      }
-    } finally {
-      fs.closeSync(fd);
-    }
+  /**
+   * The entries as of now, to write out while the store keeps changing: slots are append-only and a slot's
+   * vector never changes, so only the columns (33 bytes a slot) are copied, not the vectors.
+   */
+  snapshot(): StoreSnapshot {
     const n = this.slots;
-    const cols = { ids: this.ids, job: this.job, camera: this.camera, start: this.start, end: this.end, alive: this.alive };
-    for (const k of COLUMNS) {
-      const a = cols[k];
-      fs.writeFileSync(path.join(dir, `${k}.bin`), new Uint8Array(a.buffer, 0, n * a.BYTES_PER_ELEMENT));
+    return {
+      slots: n,
+      live: this.live,
+      jobs: [...this.jobs.values],
+      cameras: [...this.cameras.values],
+      chunks: this.chunks.slice(0, Math.ceil(n / CHUNK)),
+      dim: this.dim,
+      columns: { ids: this.ids.slice(0, n), job: this.job.slice(0, n), camera: this.camera.slice(0, n), start: this.start.slice(0, n), end: this.end.slice(0, n), alive: this.alive.slice(0, n) },
+    };
+  }
+
+  save(dir: string): StoreSummary {
+    const snap = this.snapshot();
+    for (const [name, parts] of snapshotFiles(snap)) {
+      const fd = fs.openSync(path.join(dir, name), 'w');
+      try {
+        for (const p of parts) writeAll(fd, p);
+      } finally {
+        fs.closeSync(fd);
+      }
     }
-    return { slots: this.slots, live: this.live, jobs: this.jobs.values, cameras: this.cameras.values };
+    return summary(snap);
+  }
+
+  /** Writes a snapshot with asynchronous I/O (the event loop stays free while gigabytes go to disk). */
+  static async writeSnapshot(snap: StoreSnapshot, dir: string): Promise<StoreSummary> {
+    for (const [name, parts] of snapshotFiles(snap)) {
+      const fh = await fs.promises.open(path.join(dir, name), 'w');
+      try {
+        for (const p of parts) for (let off = 0; off < p.length; ) off += (await fh.write(p, off, p.length - off)).bytesWritten;
+      } finally {
+        await fh.close();
+      }
+    }
+    return summary(snap);
   }
 
   static load(dir: string, dim: number, m: { slots: number; live: number; jobs: string[]; cameras: string[] }): VectorStore {
@@ -428,20 +480,35 @@ export class TopK {
 
 /** Writes a directory by filling a temporary sibling and swapping it in, so a crash never leaves half an index. */
 export function replaceDir(dir: string, fill: (tmp: string) => void): void {
-  const abs = path.resolve(dir);
-  fs.mkdirSync(path.dirname(abs), { recursive: true });
-  const tmp = `${abs}.tmp-${process.pid}`;
-  const old = `${abs}.old-${process.pid}`;
-  fs.rmSync(tmp, { recursive: true, force: true });
-  fs.mkdirSync(tmp);
+  const tmp = freshTempDir(dir, 'tmp');
   try {
     fill(tmp);
   } catch (e) {
     fs.rmSync(tmp, { recursive: true, force: true });
     throw e;
   }
+  swapDirInto(tmp, dir);
+}
+
+/** An empty sibling directory of `dir` (`<dir>.<tag>-<pid>`), for building its next version. */
+export function freshTempDir(dir: string, tag: string): string {
+  const abs = path.resolve(dir);
+  fs.mkdirSync(path.dirname(abs), { recursive: true });
+  const tmp = `${abs}.${tag}-${process.pid}`;
+  fs.rmSync(tmp, { recursive: true, force: true });
+  fs.mkdirSync(tmp);
+  return tmp;
+}
+
+/** Puts the complete directory `tmp` in place of `dir` by renames (a crash in between leaves no `dir`, never half of one). */
+export function swapDirInto(tmp: string, dir: string): void {
+  const abs = path.resolve(dir);
+  const old = `${abs}.old-${process.pid}`;
   const had = fs.existsSync(abs);
-  if (had) fs.renameSync(abs, old);
+  if (had) {
+    fs.rmSync(old, { recursive: true, force: true });
+    fs.renameSync(abs, old);
+  }
   fs.renameSync(tmp, abs);
   if (had) fs.rmSync(old, { recursive: true, force: true });
 }

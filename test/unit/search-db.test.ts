@@ -99,11 +99,11 @@ describe.each(modes)('loadEmbeddings from %s', (_name, open) => {
       const reopened = new HnswIndex(DIM, { exactThreshold: 200 });
       reopened.load(dir);
       expect(reopened.stats()).toMatchObject({ size: N, pending: 0 });
-      expect(await syncEmbeddings(db.sql, reopened, { model: MODEL })).toEqual({ loaded: 1, lastId: Number(newId), removed: 3 });
+      expect(await syncEmbeddings(db.sql, reopened, { model: MODEL })).toEqual({ loaded: 1, lastId: Number(newId), removed: 3, refreshed: 0 });
       expect(reopened.size).toBe(N - 3 + 1);
       expect(reopened.has(5) || reopened.has(599)).toBe(false);
       expect(reopened.search(fresh, 1, { cameras: ['cam-new'] })).toEqual([{ id: Number(newId), distance: expect.closeTo(0, 5) }]);
-      expect(await syncEmbeddings(db.sql, reopened, { model: MODEL })).toEqual({ loaded: 0, lastId: Number(newId), removed: 0 });
+      expect(await syncEmbeddings(db.sql, reopened, { model: MODEL })).toEqual({ loaded: 0, lastId: Number(newId), removed: 0, refreshed: 0 });
 
       await expect(loadEmbeddings(db.sql, new ExactIndex(16), { model: MODEL })).rejects.toThrow(/embedding 1 \(model osnet_x0_25_msmt17\) has 32 dimensions, the index has 16/);
       await expect(loadEmbeddings(db.sql, rest, { model: '' })).rejects.toThrow(/model must be a non-empty string/);

@@ -194,6 +194,32 @@ describe('HNSW index lifecycle', () => {
     expect(asExact.search(queries[5].vector, 10)).toEqual(exact.search(queries[5].vector, 10).filter((h) => hnsw.has(h.id)).slice(0, 10));
   });
 
+  it('saveInto writes the index as of the call while it keeps changing (vectors written asynchronously)', async () => {
+    const dir = fs.mkdtempSync(path.join(tmp, 'into-'));
+    const before = queries.slice(0, 10).map((q, i) => hnsw.search(q.vector, 10, filtersFor(q, i)));
+    const size = hnsw.size;
+    const victim = [...hnsw.ids()][3];
+    const saving = hnsw.saveInto(dir);
+    // Changes after the call (while the files are written) must not reach them.
+    const m = metas.get(victim)!;
+    hnsw.remove(victim);
+    hnsw.add(9_000_001, queries[0].vector, { ...m, camera: 'late' });
+    await saving;
+    hnsw.remove(9_000_001);
+    hnsw.add(victim, syn.queries(1, 99)[0].vector, m); // any vector: the id is back, the save has the old one
+    hnsw.flushSync();
+    const loaded = new HnswIndex(DIM, { exactThreshold: 100 });
+    loaded.load(dir);
+    expect(loaded.stats()).toMatchObject({ size, graphSize: size, pending: 0 });
+    expect(loaded.has(9_000_001)).toBe(false);
+    expect(loaded.has(victim)).toBe(true);
+    queries.slice(0, 10).forEach((q, i) => expect(loaded.search(q.vector, 10, filtersFor(q, i))).toEqual(before[i]));
+    // Put the fixture back as it was for the tests below.
+    hnsw.remove(victim);
+    hnsw.add(victim, loaded.vectorOf(victim)!, m);
+    hnsw.flushSync();
+  });
+
   it('rebuilds the graph when loading an index saved with other graph parameters', async () => {
     const dir = path.join(tmp, 'idx');
     const other = new HnswIndex(DIM, { exactThreshold: 100, quantization: 'f32' });
