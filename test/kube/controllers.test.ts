@@ -152,7 +152,7 @@ describe('controllers in Kubernetes mode', () => {
     console.log(`[controllers] job deleted ${Date.now() - d0} ms after delete (agent stopped, pod and secret removed, finalizer released)`);
     expect(await podsOf('lobby')).toEqual([]);
     expect(await secretsOf('lobby')).toEqual([]);
-    expect(kubelet.exits.find((e) => e.pod === podName)?.code).toBe(0);
+    expect(kubelet.exits.find((e) => e.namespace === ns && e.pod === podName)?.code).toBe(0);
     await recorder.flush();
     const reasons = (await core.listNamespacedEvent({ namespace: ns, fieldSelector: `involvedObject.uid=${created.metadata.uid}` })).items.map((e) => e.reason);
     expect(reasons).toEqual(expect.arrayContaining(['WorkerCreated', 'WorkerDeleted']));

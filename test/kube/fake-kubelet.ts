@@ -27,7 +27,8 @@ export class FakeKubelet {
   private readonly pods: Informer<V1Pod>;
   private readonly running = new Map<string, Running>();
   readonly logs: string[] = [];
-  readonly exits: Array<{ pod: string; code: number | null }> = [];
+  /** Every container exit, by namespace and pod (pod names repeat across namespaces: they follow the job's name). */
+  readonly exits: Array<{ namespace: string; pod: string; code: number | null }> = [];
   private stopped = false;
 
   constructor(
@@ -112,7 +113,7 @@ export class FakeKubelet {
     for (const s of [proc.stdout!, proc.stderr!]) createInterface({ input: s }).on('line', (l) => this.logs.push(`[${name}] ${l}`));
     await this.setStatus(namespace, name, 'Running', { ready: true, restartCount: state.restarts, state: { running: { startedAt: k8sTime() } } });
     proc.once('exit', (code, signal) => {
-      this.exits.push({ pod: name, code });
+      this.exits.push({ namespace, pod: name, code });
       this.logs.push(`[${name}] exited with ${code ?? signal}`);
       if (this.stopped || state.terminating) return;
       const terminated = { exitCode: code ?? 137, reason: code === 0 ? 'Completed' : 'Error' };

@@ -146,7 +146,7 @@ describe('worker rollout in Kubernetes mode (real apiserver, stand-in kubelet)',
     // The job stayed Running while its worker restarted.
     expect(seenPhases).toEqual(['Running']);
     // The old agent got SIGTERM from its kubelet and exited before the new pod existed (same name, no overlap).
-    expect(kubelet!.exits.filter((e) => e.pod === name)).toHaveLength(1);
+    expect(kubelet!.exits.filter((e) => e.namespace === ns && e.pod === name)).toHaveLength(1);
     const reasons = (await eventsOf(job)).map((e) => e.reason);
     expect(reasons.filter((r) => r === 'WorkerTemplateChanged')).toHaveLength(1);
     expect(reasons.filter((r) => r === 'WorkerCreated')).toHaveLength(1); // one Event, count 2
