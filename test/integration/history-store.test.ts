@@ -8,16 +8,15 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import jpeg from 'jpeg-js';
 import type { MultiEdgeInference, PrivacySpec, RetentionSpec } from '@mei/contracts';
-import { openDatabase, type Database, type SqlClient } from '../../server/store/db.ts';
+import type { Database, SqlClient } from '../../server/store/db.ts';
 import { silentLogger } from '../../server/controllers/log.ts';
 import { HistoryService } from '../../server/history/service.ts';
 import type { HistoryObservations } from '../../server/history/sink.ts';
-import { startPostgres, type TestPostgres } from '../support/postgres.ts';
+import { databaseModes } from '../support/postgres.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mei-history-'));
-let pgServer: TestPostgres | undefined;
 afterAll(async () => {
-  await pgServer?.stop();
+  await stopPostgres();
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
@@ -66,16 +65,7 @@ function batch(key: string, uid: string, camera: string, frames: Array<{ t: numb
   };
 }
 
-const modes: [string, () => Promise<Database>][] = [
-  ['PGlite', () => openDatabase({ dataDir: path.join(tmp, 'pglite') })],
-  [
-    'PostgreSQL',
-    async () => {
-      pgServer = await startPostgres();
-      return openDatabase({ url: pgServer.url });
-    },
-  ],
-];
+const { modes, stop: stopPostgres } = databaseModes(tmp);
 
 describe.each(modes)('history store on %s', (_name, open) => {
   let db: Database;

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDatabase, type Database, type SqlClient } from '../../server/store/db.ts';
+import type { Database, SqlClient } from '../../server/store/db.ts';
 import type { Logger } from '../../server/controllers/log.ts';
 import { silentLogger } from '../../server/controllers/log.ts';
 import { EmbeddingIndexes, type IndexSetup } from '../../server/person-search/indexes.ts';
@@ -14,7 +14,7 @@ import { RetentionSweeper } from '../../server/history/retention.ts';
 import { CACHE_FILE, modelCacheDir, resolveIndexCacheRoot, type CacheManifest } from '../../server/search/index-cache.ts';
 import type { HnswOptions, SearchFilter } from '../../server/search/index.ts';
 import { SyntheticEmbeddings, insertSynthetic } from '../../server/search/synthetic.ts';
-import { startPostgres, type TestPostgres } from '../support/postgres.ts';
+import { databaseModes } from '../support/postgres.ts';
 
 const DIM = 64;
 const N = 3000;
@@ -26,9 +26,8 @@ const MODEL = 'osnet_x0_25_msmt17';
 const OPTS: HnswOptions = { exactThreshold: 500, expansionSearch: 4096 };
 const syn = new SyntheticEmbeddings({ n: N + ADDED, dim: DIM, seed: 5 });
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mei-search-cache-'));
-let pgServer: TestPostgres | undefined;
 afterAll(async () => {
-  await pgServer?.stop();
+  await stopPostgres();
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
@@ -80,16 +79,7 @@ async function insertMore(sql: SqlClient, from: number, to: number): Promise<num
 
 const readCache = (root: string): CacheManifest => JSON.parse(fs.readFileSync(path.join(modelCacheDir(root, MODEL), CACHE_FILE), 'utf8'));
 
-const modes: [string, () => Promise<Database>][] = [
-  ['PGlite', () => openDatabase({ dataDir: path.join(tmp, 'pglite') })],
-  [
-    'PostgreSQL',
-    async () => {
-      pgServer = await startPostgres();
-      return openDatabase({ url: pgServer.url });
-    },
-  ],
-];
+const { modes, stop: stopPostgres } = databaseModes(tmp);
 
 describe.each(modes)('search index cache on %s', (name, open) => {
   let db: Database;

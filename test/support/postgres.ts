@@ -9,6 +9,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { openDatabase, type Database } from '../../server/store/db.ts';
 
 export interface TestPostgres {
   url: string;
@@ -111,6 +112,29 @@ export async function startPostgres(): Promise<TestPostgres> {
       process.off('exit', stopSync);
       stopSync();
       fs.rmSync(base, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * The two stores the history and search tests run on: embedded PGlite (in `dir`) and a real PostgreSQL server
+ * (started on first use, for `describe.each(modes)`). `stop()` drops the server's test database if one was made.
+ */
+export function databaseModes(dir: string): { modes: Array<[string, () => Promise<Database>]>; stop(): Promise<void> } {
+  let server: TestPostgres | undefined;
+  return {
+    modes: [
+      ['PGlite', () => openDatabase({ dataDir: path.join(dir, 'pglite') })],
+      [
+        'PostgreSQL',
+        async () => {
+          server = await startPostgres();
+          return openDatabase({ url: server.url });
+        },
+      ],
+    ],
+    stop: async () => {
+      await server?.stop();
     },
   };
 }

@@ -4,19 +4,18 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { openDatabase, type Database } from '../../server/store/db.ts';
+import type { Database } from '../../server/store/db.ts';
 import { ExactIndex, HnswIndex, loadEmbeddings, syncEmbeddings } from '../../server/search/index.ts';
 import { SyntheticEmbeddings, insertSynthetic } from '../../server/search/synthetic.ts';
-import { startPostgres, type TestPostgres } from '../support/postgres.ts';
+import { databaseModes } from '../support/postgres.ts';
 
 const DIM = 32;
 const N = 600;
 const MODEL = 'osnet_x0_25_msmt17';
 const syn = new SyntheticEmbeddings({ n: N, dim: DIM, seed: 11 });
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mei-search-db-'));
-let pgServer: TestPostgres | undefined;
 afterAll(async () => {
-  await pgServer?.stop();
+  await stopPostgres();
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
@@ -27,16 +26,7 @@ function inMemory(): ExactIndex {
   return idx;
 }
 
-const modes: [string, () => Promise<Database>][] = [
-  ['PGlite', () => openDatabase({ dataDir: path.join(tmp, 'pglite') })],
-  [
-    'PostgreSQL',
-    async () => {
-      pgServer = await startPostgres();
-      return openDatabase({ url: pgServer.url });
-    },
-  ],
-];
+const { modes, stop: stopPostgres } = databaseModes(tmp);
 
 describe.each(modes)('loadEmbeddings from %s', (_name, open) => {
   it('fills the index with one model\'s embeddings, in pages, resumable after an id', async () => {
