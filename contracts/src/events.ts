@@ -212,7 +212,8 @@ export interface LiveTrack {
   score: number;
   state: TrackObservation['state'];
 }
-export interface LiveFrame {
+/** Which camera frame a live message is about. */
+interface LiveFrameHeader {
   jobKey: string;
   camera: string;
   frameIndex: number;
@@ -221,17 +222,12 @@ export interface LiveFrame {
   emittedAt: number;
   width: number;
   height: number;
+}
+export interface LiveFrame extends LiveFrameHeader {
   tracks: LiveTrack[];
 }
 /** A preview JPEG as a browser gets it (bytes: ArrayBuffer in the browser). */
-export interface LivePreview {
-  jobKey: string;
-  camera: string;
-  frameIndex: number;
-  timestampMs: number;
-  emittedAt: number;
-  width: number;
-  height: number;
+export interface LivePreview extends LiveFrameHeader {
   jpeg: ArrayBuffer | Uint8Array;
 }
 /**

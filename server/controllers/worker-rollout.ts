@@ -9,10 +9,10 @@
 // keeps running, the job's WorkersUpToDate condition says why, and the dry run is repeated only after
 // TEMPLATE_RECHECK_MS (or at once when the spec changes again), so a broken spec does not thrash.
 import type { MultiEdgeInference } from '@mei/contracts';
-import type { WorkerLaunch, WorkerRuntime } from '../backend/types.ts';
+import type { ObservedWorker, WorkerLaunch, WorkerRuntime } from '../backend/types.ts';
 import type { ConditionInput } from './status.ts';
 import type { Logger } from './log.ts';
-import { supportsTemplates, type TemplatedWorker } from './worker-template.ts';
+import { supportsTemplates } from './worker-template.ts';
 
 /** How long a template refused by a dry run is trusted to stay refused before it is checked again. */
 export const TEMPLATE_RECHECK_MS = 30_000;
@@ -37,7 +37,7 @@ export interface TemplateReport {
   failed: Array<{ node: string; message: string }>;
 }
 
-const isFinished = (w: TemplatedWorker) => w.phase === 'Succeeded' || w.phase === 'Failed';
+const isFinished = (w: ObservedWorker) => w.phase === 'Succeeded' || w.phase === 'Failed';
 /** The runtime is waiting for an old worker to go (Kubernetes: WorkerBusyError): not a failure to report. */
 const isBusy = (err: unknown) => (err as Error)?.name === 'WorkerBusyError';
 
@@ -59,12 +59,12 @@ export class WorkerRollout {
    * The job's workers as the runtime sees them now. Read from the runtime rather than the WorkerCache: right
    * after a local process was replaced, the cache may still list the old one, which must not be rolled again.
    */
-  async observe(key: string): Promise<TemplatedWorker[]> {
+  async observe(key: string): Promise<ObservedWorker[]> {
     return this.runtime.list(key);
   }
 
   /** Ensures the worker of `launch.node` exists and runs the desired template; `observed` is from observe(). */
-  async sync(key: string, launch: WorkerLaunch, observed: TemplatedWorker[]): Promise<NodeSync> {
+  async sync(key: string, launch: WorkerLaunch, observed: ObservedWorker[]): Promise<NodeSync> {
     const rt = this.runtime;
     if (!supportsTemplates(rt)) {
       await this.create(key, launch);
@@ -131,7 +131,7 @@ export class WorkerRollout {
   }
 
   /** Where each node of `nodes` stands, from this reconcile's desired hashes and the observed workers. */
-  report(key: string, job: MultiEdgeInference, nodes: string[], desired: Map<string, string | undefined>, observed: TemplatedWorker[]): TemplateReport | undefined {
+  report(key: string, job: MultiEdgeInference, nodes: string[], desired: Map<string, string | undefined>, observed: ObservedWorker[]): TemplateReport | undefined {
     if (!supportsTemplates(this.runtime)) return undefined;
     const out: TemplateReport = { rolling: [], rejected: [], failed: [] };
     for (const node of nodes) {

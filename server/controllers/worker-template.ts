@@ -4,10 +4,9 @@
 // it would create now, and replaces the worker when they differ (Pods are immutable, processes keep their argv).
 //
 import { createHash } from 'node:crypto';
-import type { ObservedWorker, WorkerRuntime } from '../backend/types.ts';
+import type { WorkerRuntime } from '../backend/types.ts';
 import { canonicalJson } from './status.ts';
 
-export type TemplatedWorker = ObservedWorker;
 export type TemplatedWorkerRuntime = WorkerRuntime & Required<Pick<WorkerRuntime, 'templateHash'>>;
 
 export function supportsTemplates(runtime: WorkerRuntime): runtime is TemplatedWorkerRuntime {

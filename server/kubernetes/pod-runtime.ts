@@ -8,9 +8,9 @@
 import { CoreV1Api, type KubeConfig, type KubernetesListObject, type V1ContainerStatus, type V1Pod, type V1Secret } from '@kubernetes/client-node';
 import { jobKey as keyOf, parseJobKey, type MultiEdgeInference } from '@mei/contracts';
 import { CRD_KIND } from '@mei/contracts/crd';
-import type { WorkerLaunch, WorkerPhase } from '../backend/types.ts';
+import type { ObservedWorker, WorkerLaunch, WorkerPhase } from '../backend/types.ts';
 import type { Logger } from '../controllers/log.ts';
-import type { TemplatedWorker, TemplatedWorkerRuntime } from '../controllers/worker-template.ts';
+import type { TemplatedWorkerRuntime } from '../controllers/worker-template.ts';
 import { statusOf, translate } from './errors.ts';
 import { noopRecorder, type EventRecorder } from './events.ts';
 import { Informer } from './informer.ts';
@@ -73,7 +73,7 @@ function describeWaiting(cs: V1ContainerStatus | undefined): string | undefined 
 }
 
 /** A pod as MEI's controllers see a worker. */
-export function observeWorkerPod(pod: V1Pod, maxRestarts = 10): TemplatedWorker | undefined {
+export function observeWorkerPod(pod: V1Pod, maxRestarts = 10): ObservedWorker | undefined {
   const owner = ownerOf(pod);
   if (!owner) return undefined;
   const cs = pod.status?.containerStatuses?.find((c) => c.name === AGENT_CONTAINER);
@@ -297,10 +297,10 @@ export class PodRuntime implements TemplatedWorkerRuntime {
     return { metadata: { namespace, name, uid: owner.uid } as MultiEdgeInference['metadata'] };
   }
 
-  async list(jobKey?: string): Promise<TemplatedWorker[]> {
+  async list(jobKey?: string): Promise<ObservedWorker[]> {
     await this.start();
     const namespace = jobKey ? parseJobKey(jobKey).namespace : undefined;
-    const out: TemplatedWorker[] = [];
+    const out: ObservedWorker[] = [];
     for (const pod of this.pods.list(namespace)) {
       const w = observeWorkerPod(pod, this.o.maxRestarts);
       if (w && (jobKey === undefined || w.jobKey === jobKey)) out.push(w);

@@ -8,10 +8,10 @@ import { createInterface } from 'node:readline';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { jobKey as keyOf } from '@mei/contracts';
-import type { WorkerLaunch, WorkerPhase } from '../backend/types.ts';
+import type { ObservedWorker, WorkerLaunch, WorkerPhase } from '../backend/types.ts';
 import { backoffDelay } from '../controllers/workqueue.ts';
 import type { Logger } from '../controllers/log.ts';
-import { templateHashOf, type TemplatedWorker, type TemplatedWorkerRuntime } from '../controllers/worker-template.ts';
+import { templateHashOf, type TemplatedWorkerRuntime } from '../controllers/worker-template.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const DEFAULT_AGENT_COMMAND = [process.execPath, path.join(REPO_ROOT, 'edge-agent/bin/mei-agent.mjs')];
@@ -139,7 +139,7 @@ export class LocalProcessRuntime implements TemplatedWorkerRuntime {
     await Promise.all(victims.map((w) => this.stop(w)));
   }
 
-  async list(jobKey?: string): Promise<TemplatedWorker[]> {
+  async list(jobKey?: string): Promise<ObservedWorker[]> {
     return [...this.workers.values()]
       .filter((w) => jobKey === undefined || w.jobKey === jobKey)
       .map((w) => ({

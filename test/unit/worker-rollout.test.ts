@@ -3,7 +3,7 @@
 // real runtimes). The fake's template is the worker's image; "bad" images are refused by its dry run.
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { MultiEdgeInference, MultiEdgeInferenceInput } from '@mei/contracts';
-import type { WorkerLaunch } from '../../server/backend/types.ts';
+import type { ObservedWorker, WorkerLaunch } from '../../server/backend/types.ts';
 import { AgentTokens } from '../../server/auth/agent-tokens.ts';
 import { AgentRegistry } from '../../server/controllers/agent-registry.ts';
 import { JobInformer } from '../../server/controllers/job-informer.ts';
@@ -11,7 +11,7 @@ import { silentLogger } from '../../server/controllers/log.ts';
 import { MainController } from '../../server/controllers/main-controller.ts';
 import { WorkerCache } from '../../server/controllers/worker-cache.ts';
 import { ROLL_WAIT_MS, TEMPLATE_RECHECK_MS } from '../../server/controllers/worker-rollout.ts';
-import { templateHashOf, type TemplatedWorker, type TemplatedWorkerRuntime } from '../../server/controllers/worker-template.ts';
+import { templateHashOf, type TemplatedWorkerRuntime } from '../../server/controllers/worker-template.ts';
 import { FakeRuntime } from '../support/fake-runtime.ts';
 import { MemoryBackend } from '../support/memory-backend.ts';
 
@@ -52,7 +52,7 @@ class TemplatingFakeRuntime extends FakeRuntime implements TemplatedWorkerRuntim
     for (const w of this.workers.values()) if (w.jobKey === jobKey && (node === undefined || w.node === node)) Object.assign(w, { terminating: true });
   }
   async finishRemovals(): Promise<void> {
-    for (const [id, w] of this.workers) if ((w as TemplatedWorker).terminating) this.workers.delete(id);
+    for (const [id, w] of this.workers) if (w.terminating) this.workers.delete(id);
   }
   imageOf(node: string): string | undefined {
     return (this.workers.get(`${KEY}@${node}`) as unknown as { image?: string } | undefined)?.image;
@@ -133,8 +133,8 @@ describe('rolling workers whose template changed (fake runtime)', () => {
     await reconcile();
     expect(runtime.removeCalls).toEqual([{ jobKey: KEY, node: 'node-1' }]);
     expect(runtime.imageOf('node-1')).toBe('mei/edge-agent:2');
-    const after = (await runtime.list(KEY)) as TemplatedWorker[];
-    const hashOf = (ws: TemplatedWorker[], node: string) => ws.find((w) => w.node === node)!.templateHash;
+    const after = await runtime.list(KEY);
+    const hashOf = (ws: ObservedWorker[], node: string) => ws.find((w) => w.node === node)!.templateHash;
     expect(hashOf(after, 'node-1')).not.toBe(hashOf(before, 'node-1'));
     expect(hashOf(after, 'node-2')).toBe(hashOf(before, 'node-2'));
     expect(runtime.events.map((e) => e.reason)).toEqual(['WorkerTemplateChanged']);
@@ -246,9 +246,9 @@ describe('rolling workers whose template changed (fake runtime)', () => {
 
   it('a worker without a hash (made before hashes existed) is rolled to the current template', async () => {
     await runningJob();
-    delete (runtime.workers.get(`${KEY}@node-2`) as TemplatedWorker).templateHash;
+    delete runtime.workers.get(`${KEY}@node-2`)!.templateHash;
     await reconcile();
     expect(runtime.removeCalls).toEqual([{ jobKey: KEY, node: 'node-2' }]);
-    expect((runtime.workers.get(`${KEY}@node-2`) as TemplatedWorker).templateHash).toBeDefined();
+    expect(runtime.workers.get(`${KEY}@node-2`)!.templateHash).toBeDefined();
   });
 });
