@@ -147,12 +147,12 @@ test('live view: two cameras with overlays, and a person keeps one global id fro
     expect(new Set(labels).size).toBeGreaterThan(1); // not one label for everybody
 
     // Preview pixels arrived for both cameras (privacy.preview 'live').
-    await expect.poll(() => page.evaluate(() => ['left', 'right'].map((c) => Boolean(window.__meiLive?.cameras.get(c)?.preview))), { timeout: 15_000 }).toEqual([true, true]);
+    await expect.poll(() => page.evaluate(() => ['left', 'right'].map((c) => Boolean(window.__meiLive?.cameras.get(c)?.preview))), { timeout: 60_000 }).toEqual([true, true]);
 
     // Person crops beside the identities ('live' allows them too): at least one has loaded and names its identity.
     const thumbs = page.getByTestId('identity-list').locator('img[data-testid^="identity-thumb-"]');
     await expect
-      .poll(() => thumbs.evaluateAll((imgs) => (imgs as HTMLImageElement[]).filter((i) => i.complete && i.naturalWidth > 0).length), { timeout: 15_000 })
+      .poll(() => thumbs.evaluateAll((imgs) => (imgs as HTMLImageElement[]).filter((i) => i.complete && i.naturalWidth > 0).length), { timeout: 60_000 })
       .toBeGreaterThan(0);
     await expect(thumbs.first()).toHaveAttribute('alt', /^Crop of P\d+ \(camera (left|right)\)$/);
 

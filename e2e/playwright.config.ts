@@ -11,7 +11,7 @@ export default defineConfig({
   globalSetup: './global-setup.ts',
   // Agents are real local processes loading ONNX models on a shared 2-core machine: be patient.
   timeout: 240_000,
-  expect: { timeout: 15_000 },
+  expect: { timeout: 60_000 },
   workers: 1,
   fullyParallel: false,
   retries: 0,

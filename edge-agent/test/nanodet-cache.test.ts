@@ -71,7 +71,7 @@ describe('ensureNanoDetOnnx', () => {
     const meta = (await readConvertedMeta(out))!;
     await writeFile(`${out}.json`, JSON.stringify({ ...meta, converterVersion: 'old' }));
     expect(await ensureNanoDetOnnx(undefined, { env: e })).toBe(path.join(cache, NANODET_ONNX_FILE));
-  }, 60_000);
+  }, 600_000);
 
   it('says where it could not write', async () => {
     const blocker = path.join(tmp, 'a-file');

@@ -43,7 +43,7 @@ describe('controllers on the embedded store (fake runtime)', () => {
       metadata: { name: 'stored' },
       spec: { cameras: [{ name: 'a', node: 'n1', source: '/a.mp4' }, { name: 'b', node: 'n2', source: '/b.mp4' }], models: { detector: { decoder: 'yolox' } } },
     });
-    await expect.poll(async () => (await get())?.status?.phase, { timeout: 15_000 }).toBe('Pending');
+    await expect.poll(async () => (await get())?.status?.phase, { timeout: 60_000 }).toBe('Pending');
     expect((await get())!.metadata.finalizers).toEqual(['sedna.io/multiedgeinference']);
     expect([...runtime.workers.values()].map((w) => w.node).sort()).toEqual(['n1', 'n2']);
 
@@ -60,11 +60,11 @@ describe('controllers on the embedded store (fake runtime)', () => {
       .poll(async () => {
         const s = (await get())?.status;
         return [s?.phase, s?.identities, s?.conditions?.find((c) => c.type === 'WorkersRunning')?.status];
-      }, { timeout: 15_000 })
+      }, { timeout: 60_000 })
       .toEqual(['Running', 15, 'True']);
 
     await backend.delete('default', 'stored');
-    await expect.poll(get, { timeout: 15_000 }).toBeUndefined();
+    await expect.poll(get, { timeout: 60_000 }).toBeUndefined();
     expect(runtime.workers.size).toBe(0);
   });
 });

@@ -131,7 +131,7 @@ describe("privacy.preview 'thumbnails' (real control plane, PGlite, Socket.IO ov
     expect(await ask(agent, 'thumbnail', small)).toEqual({ ok: true });
     expect(await ask(agent, 'observations', observations(key, 0, 5, 7))).toEqual({ ok: true });
     let track!: StoredTrack;
-    await expect.poll(async () => ((track = (await listTracks(key)).find((t) => t.localId === 7)!), track?.thumbnail), { timeout: 10_000 }).toBe(true);
+    await expect.poll(async () => ((track = (await listTracks(key)).find((t) => t.localId === 7)!), track?.thumbnail), { timeout: 60_000 }).toBe(true);
     let t = await thumbnailOf(track.id);
     expect(t).toMatchObject({ status: 200, type: 'image/jpeg' });
     expect(t.bytes.equals(small.jpeg)).toBe(true); // stored as the agent cut it
@@ -142,10 +142,10 @@ describe("privacy.preview 'thumbnails' (real control plane, PGlite, Socket.IO ov
     const large = crop(key, 7, 150, 200);
     expect(large.width * large.height).toBeGreaterThanOrEqual(2 * small.width * small.height);
     expect(await ask(agent, 'thumbnail', large)).toEqual({ ok: true });
-    await expect.poll(async () => (await thumbnailOf(track.id)).bytes.equals(large.jpeg), { timeout: 10_000 }).toBe(true);
+    await expect.poll(async () => (await thumbnailOf(track.id)).bytes.equals(large.jpeg), { timeout: 60_000 }).toBe(true);
     const dropped = writerStats().thumbnailsDropped;
     expect(await ask(agent, 'thumbnail', crop(key, 7, 100, 90))).toEqual({ ok: true });
-    await expect.poll(() => writerStats().thumbnailsDropped, { timeout: 10_000 }).toBe(dropped + 1);
+    await expect.poll(() => writerStats().thumbnailsDropped, { timeout: 60_000 }).toBe(dropped + 1);
     t = await thumbnailOf(track.id);
     expect(t.bytes.equals(large.jpeg)).toBe(true);
     // Another job's camera, or a camera of another node, is refused before anything is stored.
@@ -162,7 +162,7 @@ describe("privacy.preview 'thumbnails' (real control plane, PGlite, Socket.IO ov
     expect(await ask(agent, 'thumbnail', crop(key, 3, 80, 120))).toMatchObject({ ok: false, field: 'jpeg', error: expect.stringContaining(`"${preview}"`) });
     expect(cp.live.stats().thumbnailsRefused).toBe(refusedBefore + 1);
     let track: StoredTrack | undefined;
-    await expect.poll(async () => (track = (await listTracks(key)).find((t) => t.localId === 3)), { timeout: 10_000 }).toBeDefined();
+    await expect.poll(async () => (track = (await listTracks(key)).find((t) => t.localId === 3)), { timeout: 60_000 }).toBeDefined();
     // The store checks the job's privacy too: a crop handed to it directly is refused and counted.
     const writer = (currentHistory() as HistoryService).writer;
     const before = writer.stats().thumbnailsRefused;
@@ -197,7 +197,7 @@ describe("privacy.preview 'thumbnails' (real control plane, PGlite, Socket.IO ov
     expect(log.filter((m) => m.includes('refused'))).toEqual([]);
     // Observations and thumbnails of the camera run reach the store (thumbnails wait for their tracks).
     let tracks: StoredTrack[] = [];
-    await expect.poll(async () => (tracks = await listTracks(key)).filter((t) => t.thumbnail).length, { timeout: 15_000 }).toBeGreaterThanOrEqual(3);
+    await expect.poll(async () => (tracks = await listTracks(key)).filter((t) => t.thumbnail).length, { timeout: 60_000 }).toBeGreaterThanOrEqual(3);
     for (const tr of tracks.filter((x) => x.thumbnail)) {
       const t = await thumbnailOf(tr.id);
       expect(t).toMatchObject({ status: 200, type: 'image/jpeg' });

@@ -110,7 +110,7 @@ describe('spine (real server, embedded store, worker processes)', () => {
       .poll(async () => {
         const s = (await getJob('spine'))?.status;
         return [s?.phase, s?.conditions?.find((c) => c.type === 'Ready')?.status, s?.cameras?.map((c) => c.state).join()];
-      }, { timeout: 30_000, interval: 500 })
+      }, { timeout: 60_000, interval: 500 })
       .toEqual(['Running', 'True', 'Streaming,Streaming']);
     const running = (await getJob('spine'))!;
     expect(running.metadata.finalizers).toContain('sedna.io/multiedgeinference');
@@ -118,10 +118,10 @@ describe('spine (real server, embedded store, worker processes)', () => {
     expect(running.status!.workers![0].lastHeartbeat).toBeDefined();
 
     expect((await api('DELETE', '/api/jobs/default/spine')).status).toBe(202);
-    await expect.poll(() => events('rec-1').find((e) => e.event === 'task:stop')?.payload, { timeout: 30_000 }).toEqual({ jobKey: 'default/spine', uid, reason: 'job is being deleted' });
-    await expect.poll(() => events('rec-1').find((e) => e.event === 'exit')?.payload, { timeout: 30_000 }).toEqual({ code: 0 });
-    await expect.poll(() => alive(start.pid), { timeout: 10_000 }).toBe(false);
-    await expect.poll(async () => (await api('GET', '/api/jobs/default/spine')).status, { timeout: 30_000 }).toBe(404);
+    await expect.poll(() => events('rec-1').find((e) => e.event === 'task:stop')?.payload, { timeout: 60_000 }).toEqual({ jobKey: 'default/spine', uid, reason: 'job is being deleted' });
+    await expect.poll(() => events('rec-1').find((e) => e.event === 'exit')?.payload, { timeout: 60_000 }).toEqual({ code: 0 });
+    await expect.poll(() => alive(start.pid), { timeout: 60_000 }).toBe(false);
+    await expect.poll(async () => (await api('GET', '/api/jobs/default/spine')).status, { timeout: 60_000 }).toBe(404);
   });
 
   it('refuses agent connections with a missing, forged or stale token', async () => {
@@ -155,8 +155,8 @@ describe('spine (real server, embedded store, worker processes)', () => {
       .toBe(true);
     const pid = events('real-1').find((e) => e.event === 'start')!.pid;
     expect((await api('DELETE', '/api/jobs/default/real')).status).toBe(202);
-    await expect.poll(async () => (await api('GET', '/api/jobs/default/real')).status, { timeout: 30_000 }).toBe(404);
-    await expect.poll(() => alive(pid), { timeout: 10_000 }).toBe(false);
+    await expect.poll(async () => (await api('GET', '/api/jobs/default/real')).status, { timeout: 60_000 }).toBe(404);
+    await expect.poll(() => alive(pid), { timeout: 60_000 }).toBe(false);
     expect(events('real-1').find((e) => e.event === 'exit')?.payload).toEqual({ code: 0 });
   });
 
@@ -219,7 +219,7 @@ describe('spine (real server, embedded store, worker processes)', () => {
     await new Promise<void>((resolve, reject) => (s.once('connect', () => resolve()), s.once('connect_error', reject)));
     s.disconnect();
     for (const name of ['fuzz-target', 'fuzz']) await api('DELETE', `/api/jobs/default/${name}`);
-    await expect.poll(async () => (await api('GET', '/api/jobs')).json.items.length, { timeout: 30_000 }).toBe(0);
+    await expect.poll(async () => (await api('GET', '/api/jobs')).json.items.length, { timeout: 60_000 }).toBe(0);
   });
 });
 

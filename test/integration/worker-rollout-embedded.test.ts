@@ -67,8 +67,8 @@ describe('worker rollout in embedded mode (real store, real agent processes)', (
       metadata: { name: 'roll' },
       spec: { cameras: [{ name: 'cam', node: NODE, source: '/videos/cam.mp4' }], models: { detector: { decoder: 'yolox' } }, workers: [{ node: NODE, threads: 2 }] },
     });
-    await expect.poll(async () => (await stored()).status?.phase, { timeout: 15_000 }).toBe('Running');
-    await expect.poll(() => starts().length, { timeout: 10_000 }).toBe(1);
+    await expect.poll(async () => (await stored()).status?.phase, { timeout: 60_000 }).toBe('Running');
+    await expect.poll(() => starts().length, { timeout: 60_000 }).toBe(1);
     const first = runtime.pid(KEY, NODE)!;
     expect(starts()[0]).toMatchObject({ pid: first, payload: { argv: ['run', '--server', 'http://127.0.0.1:9', '--node', NODE] } });
     expect((await stored()).status!.conditions!.find((c) => c.type === 'WorkersUpToDate')).toMatchObject({ status: 'True' });
@@ -78,7 +78,7 @@ describe('worker rollout in embedded mode (real store, real agent processes)', (
     const j = await stored();
     j.spec.workers = [{ node: NODE, threads: 3 }];
     await backend.update(j);
-    await expect.poll(async () => (await stored()).status?.observedGeneration, { timeout: 10_000 }).toBe(2);
+    await expect.poll(async () => (await stored()).status?.observedGeneration, { timeout: 60_000 }).toBe(2);
     await sleep(500);
     expect(runtime.pid(KEY, NODE)).toBe(first);
     expect(alive(first)).toBe(true);
@@ -96,11 +96,11 @@ describe('worker rollout in embedded mode (real store, real agent processes)', (
     serverUrl = 'http://127.0.0.1:10';
     const t0 = Date.now();
     manager.main.enqueue(KEY);
-    await expect.poll(() => starts().length, { timeout: 10_000 }).toBe(2);
+    await expect.poll(() => starts().length, { timeout: 60_000 }).toBe(2);
     const rolledMs = Date.now() - t0;
     const second = runtime.pid(KEY, NODE)!;
-    await expect.poll(async () => (await stored()).status!.conditions!.find((c) => c.type === 'WorkersUpToDate')?.status, { timeout: 10_000 }).toBe('True');
-    await expect.poll(async () => (await stored()).status!.workers?.[0]?.phase, { timeout: 10_000 }).toBe('Running');
+    await expect.poll(async () => (await stored()).status!.conditions!.find((c) => c.type === 'WorkersUpToDate')?.status, { timeout: 60_000 }).toBe('True');
+    await expect.poll(async () => (await stored()).status!.workers?.[0]?.phase, { timeout: 60_000 }).toBe('Running');
     sampling = false;
     await sampler;
     console.log(`[rollout] server URL change -> new agent process in ${rolledMs} ms; job phases seen meanwhile: ${[...phases].join(', ')}`);
@@ -118,5 +118,5 @@ describe('worker rollout in embedded mode (real store, real agent processes)', (
     await sleep(500);
     expect(runtime.pid(KEY, NODE)).toBe(second);
     expect(starts()).toHaveLength(2);
-  }, 60_000);
+  }, 600_000);
 });

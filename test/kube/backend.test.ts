@@ -32,7 +32,7 @@ beforeAll(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mei-kube-embedded-'));
   db = await openDatabase({ dataDir: path.join(tmp, 'db') });
   embedded = createEmbeddedBackend(db);
-}, 180_000);
+}, 600_000);
 
 afterAll(async () => {
   await backend?.close();

@@ -36,7 +36,7 @@ describe('control plane in kubernetes mode', () => {
       MEI_MODE: 'kubernetes',
       KUBECONFIG: kube().kubeconfigPath,
       POD_NAMESPACE: system,
-      MEI_LEASE_DURATION_SECONDS: '2',
+      MEI_LEASE_DURATION_SECONDS: '5',
       MEI_PUBLIC_URL: 'http://mei.test:3000',
       MEI_SECRET: 'k'.repeat(40),
       MEI_ADMIN_PASSWORD: 'not-a-real-password-1',

@@ -107,7 +107,7 @@ describe('RBAC: the mei-server ClusterRole is enough and needed (own apiserver, 
     // A real apply of everything, as `kubectl apply -k deploy/` would do it.
     await kubectl(server.kubeconfigPath, ['apply', '--server-side', '-f', '-'], rendered);
     await kubectl(server.kubeconfigPath, ['wait', '--for=condition=Established', 'crd/multiedgeinferences.sedna.io', '--timeout=30s']);
-  }, 120_000);
+  }, 600_000);
   afterAll(async () => {
     await server?.stop();
   });
@@ -136,11 +136,11 @@ describe('RBAC: the mei-server ClusterRole is enough and needed (own apiserver, 
     const mode = await createKubernetesMode({
       kc: sa,
       log,
-      env: { POD_NAME: 'mei-server-0', POD_NAMESPACE: 'mei-system', MEI_LEASE_DURATION_SECONDS: '2', MEI_AGENT_IMAGE: 'mei/edge-agent:test', MEI_PUBLIC_URL: 'http://mei:3000' },
+      env: { POD_NAME: 'mei-server-0', POD_NAMESPACE: 'mei-system', MEI_LEASE_DURATION_SECONDS: '5', MEI_AGENT_IMAGE: 'mei/edge-agent:test', MEI_PUBLIC_URL: 'http://mei:3000' },
     });
     let leading = false;
     mode.campaign({ onStartedLeading: () => void (leading = true), onStoppedLeading: () => void (leading = false) });
-    await waitFor('leadership', () => leading, 10_000);
+    await waitFor('leadership', () => leading, 120_000);
     await waitFor('leader label', async () => (await core.readNamespacedPod({ name: 'mei-server-0', namespace: 'mei-system' })).metadata?.labels?.[LEADER_LABEL] === 'true');
 
     const { backend, runtime } = mode;
@@ -195,7 +195,7 @@ describe('RBAC: the mei-server ClusterRole is enough and needed (own apiserver, 
     });
     const limited = await serviceAccountConfig('mei-system', 'mei-limited');
     const backend = new KubernetesJobBackend(limited, { resyncMs: 0 });
-    const job = await waitFor('RBAC to see the binding', () => backend.create({ ...baseJob('limited'), metadata: { name: 'limited', namespace: 'team-a' } } as any), 10_000, 100);
+    const job = await waitFor('RBAC to see the binding', () => backend.create({ ...baseJob('limited'), metadata: { name: 'limited', namespace: 'team-a' } } as any), 120_000, 100);
     const runtime = new PodRuntime(limited, { log: memoryLogger(), image: 'x' });
     const err = await runtime.ensure({ job, node: 'edge-1', token: 't', serverUrl: 'http://mei:3000' }).catch((e) => e);
     expect(err?.message).toMatch(/403.*cannot set blockOwnerDeletion/);

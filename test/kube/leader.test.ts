@@ -1,6 +1,7 @@
-// Leader election on a real coordination.k8s.io/v1 Lease: one leader at a time, a standby takes over within
-// leaseDuration + retry when the leader dies (a SIGKILLed process, or one cut off from the apiserver), and at
-// once when the leader steps down; the leader's pod carries the label the Service selects.
+// Leader election on a real coordination.k8s.io/v1 Lease: one leader at a time, a standby takes over when the
+// leader dies (a SIGKILLed process, or one cut off from the apiserver) but never before its lease expired, and
+// without waiting for the lease when the leader steps down; the leader's pod carries the label the Service
+// selects. Assertions are about order and lease times, not how fast things happen (docs/testing.md).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -13,8 +14,9 @@ import { freshNamespace, memoryLogger, startProxy, viaProxy, waitFor, type Proxy
 const kube = useKube();
 let kc: KubeConfig;
 let ns: string;
-const LEASE_S = 2;
-const RETRY_MS = 200;
+// Long enough that a renewing leader keeps its lease on a saturated 2-core machine (renewDeadline 3.5 s).
+const LEASE_S = 5;
+const RETRY_MS = 250;
 const log = memoryLogger();
 const electors: LeaderElector[] = [];
 let proxy: Proxy | undefined;
@@ -37,14 +39,14 @@ interface Candidate {
   stoppedAt: number[];
 }
 
-function candidate(identity: string, o: { lease?: string; kc?: KubeConfig; pod?: string } = {}): Candidate {
+function candidate(identity: string, o: { lease?: string; kc?: KubeConfig; pod?: string; leaseSeconds?: number } = {}): Candidate {
   const c: Candidate = { log: [], startedAt: [], stoppedAt: [], elector: undefined as unknown as LeaderElector };
   c.elector = new LeaderElector(o.kc ?? kc, {
     namespace: ns,
     name: o.lease ?? 'mei-server',
     identity,
-    leaseDurationSeconds: LEASE_S,
-    renewDeadlineMs: 1400,
+    leaseDurationSeconds: o.leaseSeconds ?? LEASE_S,
+    renewDeadlineMs: 3500,
     retryPeriodMs: RETRY_MS,
     onStartedLeading: () => void (c.startedAt.push(Date.now()), c.log.push('started')),
     onStoppedLeading: (why) => void (c.stoppedAt.push(Date.now()), c.log.push(why)),
@@ -58,7 +60,7 @@ function candidate(identity: string, o: { lease?: string; kc?: KubeConfig; pod?:
 const readLease = (name = 'mei-server') => kc.makeApiClient(CoordinationV1Api).readNamespacedLease({ name, namespace: ns });
 
 describe('leader election on a Lease', () => {
-  it('one leader; a standby takes over within leaseDuration + retry after the leader stops renewing', async () => {
+  it('one leader; a standby takes over after the leader stops renewing, never before its lease expired', async () => {
     const a = candidate('server-a', { lease: 'crash' });
     const b = candidate('server-b', { lease: 'crash' });
     a.elector.start();
@@ -73,12 +75,13 @@ describe('leader election on a Lease', () => {
 
     const crashedAt = Date.now();
     await a.elector.abandon(); // no release, no callback: like a process that died
-    await waitFor('b leads', () => b.elector.isLeader, 10_000, 10);
-    const takeoverMs = b.startedAt[0] - crashedAt;
-    console.log(`[leader] standby took over ${takeoverMs} ms after the leader stopped renewing (lease ${LEASE_S} s, retry ${RETRY_MS} ms)`);
-    expect(takeoverMs).toBeLessThanOrEqual(LEASE_S * 1000 + 2 * RETRY_MS * 1.2 + 1500);
-    // Not before the lease could have expired: the standby must not steal a live lease.
-    expect(takeoverMs).toBeGreaterThanOrEqual(LEASE_S * 1000 - 2 * RETRY_MS * 1.2);
+    // The last renewal the apiserver recorded (a may renew once more between this read and abandon(): later).
+    const lastRenew = Date.parse(String((await readLease('crash')).spec!.renewTime));
+    await waitFor('b leads', () => b.elector.isLeader, 120_000, 10);
+    console.log(`[leader] standby took over ${b.startedAt[0] - crashedAt} ms after the leader stopped renewing (lease ${LEASE_S} s, retry ${RETRY_MS} ms)`);
+    // Not before the lease could have expired: the standby must not steal a live lease (same clock: one machine;
+    // renewTime has microsecond precision, Date.now() milliseconds).
+    expect(b.startedAt[0]).toBeGreaterThanOrEqual(lastRenew + LEASE_S * 1000 - 1);
     const taken = await readLease('crash');
     expect(taken.spec).toMatchObject({ holderIdentity: 'server-b', leaseTransitions: 1 });
     expect(a.log).toEqual(['started']);
@@ -87,8 +90,9 @@ describe('leader election on a Lease', () => {
   });
 
   it('stop() releases the lease: the standby leads at its next retry, not after leaseDuration', async () => {
-    const a = candidate('calm-a', { lease: 'handoff' });
-    const b = candidate('calm-b', { lease: 'handoff' });
+    // A lease far longer than the wait below: b can only lead in time because a released it.
+    const a = candidate('calm-a', { lease: 'handoff', leaseSeconds: 300 });
+    const b = candidate('calm-b', { lease: 'handoff', leaseSeconds: 300 });
     a.elector.start();
     await waitFor('a leads', () => a.elector.isLeader);
     b.elector.start();
@@ -96,30 +100,32 @@ describe('leader election on a Lease', () => {
     const t0 = Date.now();
     await a.elector.stop();
     expect((await readLease('handoff')).spec?.holderIdentity).not.toBe('calm-a');
-    await waitFor('b leads', () => b.elector.isLeader, 5_000, 10);
-    const handoffMs = Date.now() - t0;
-    console.log(`[leader] handoff after release: ${handoffMs} ms`);
-    expect(handoffMs).toBeLessThan(LEASE_S * 1000);
+    await waitFor('b leads (well before the 300 s lease could expire)', () => b.elector.isLeader, 120_000, 10);
+    console.log(`[leader] handoff after release: ${Date.now() - t0} ms`);
     expect(a.log).toEqual(['started', 'stopped']);
     await b.elector.stop();
   });
 
   it('five candidates racing for a new lease: never two leaders at once', async () => {
     const cs = Array.from({ length: 5 }, (_, i) => candidate(`racer-${i}`, { lease: 'race' }));
-    cs.forEach((c) => c.elector.start());
     let maxLeaders = 0;
-    const end = Date.now() + 1500;
-    while (Date.now() < end) {
-      maxLeaders = Math.max(maxLeaders, cs.filter((c) => c.elector.isLeader).length);
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    const sample = () => (maxLeaders = Math.max(maxLeaders, cs.filter((c) => c.elector.isLeader).length));
+    const sampler = setInterval(sample, 5);
+    cs.forEach((c) => c.elector.start());
+    // Sample from the start until someone leads and then over several more retry rounds of the others.
+    await waitFor('a leader', () => cs.some((c) => c.elector.isLeader));
+    const rounds = cs.map((c) => c.elector).filter((e) => !e.isLeader);
+    await new Promise((r) => setTimeout(r, 8 * RETRY_MS));
+    clearInterval(sampler);
+    sample();
+    expect(rounds).toHaveLength(4);
     expect(maxLeaders).toBe(1);
     const holder = (await readLease('race')).spec?.holderIdentity;
     expect(cs.filter((c) => c.elector.isLeader).map((c) => c.elector.leader)).toEqual([holder]);
     await Promise.all(cs.map((c) => c.elector.stop()));
   });
 
-  it('a leader cut off from the apiserver stops leading within renewDeadline; the standby takes over', async () => {
+  it('a leader cut off from the apiserver stops leading before the standby takes over', async () => {
     proxy = await startProxy(Number(new URL(kube().url).port));
     const a = candidate('island-a', { lease: 'partition', kc: viaProxy(kc, proxy) });
     const b = candidate('island-b', { lease: 'partition' });
@@ -129,16 +135,12 @@ describe('leader election on a Lease', () => {
     await new Promise((r) => setTimeout(r, 2 * RETRY_MS));
     const cutAt = Date.now();
     proxy.cut();
-    await waitFor('a gives up', () => !a.elector.isLeader, 10_000, 10);
-    const gaveUpMs = a.stoppedAt[0] - cutAt;
+    await waitFor('a gives up', () => !a.elector.isLeader, 120_000, 10);
     expect(a.log).toEqual(['started', 'lost']);
-    await waitFor('b leads', () => b.elector.isLeader, 10_000, 10);
-    const takeoverMs = b.startedAt[0] - cutAt;
-    console.log(`[leader] partitioned leader stopped after ${gaveUpMs} ms; standby led after ${takeoverMs} ms`);
-    // renewDeadline (1.4 s) + one retry; and strictly before the standby may take over.
-    expect(gaveUpMs).toBeLessThanOrEqual(1400 + RETRY_MS * 1.2 + 1000);
+    await waitFor('b leads', () => b.elector.isLeader, 120_000, 10);
+    console.log(`[leader] partitioned leader stopped after ${a.stoppedAt[0] - cutAt} ms; standby led after ${b.startedAt[0] - cutAt} ms`);
+    // Never two leaders: the cut-off leader gave up before the standby started.
     expect(a.stoppedAt[0]).toBeLessThan(b.startedAt[0]);
-    expect(takeoverMs).toBeLessThanOrEqual(LEASE_S * 1000 + 2 * RETRY_MS * 1.2 + 1500);
     await b.elector.stop();
     await a.elector.stop();
   });
@@ -150,17 +152,16 @@ describe('leader election on a Lease', () => {
     createInterface({ input: child.stdout! }).on('line', (l) => lines.push(l));
     let stderr = '';
     child.stderr!.on('data', (d) => (stderr += d));
-    await waitFor(`the child process to lead (stderr: ${stderr})`, () => lines.includes('LEADING process-a'), 30_000);
+    await waitFor(`the child process to lead (stderr: ${stderr})`, () => lines.includes('LEADING process-a'), 120_000);
     const b = candidate('process-b');
     b.elector.start();
     await new Promise((r) => setTimeout(r, 3 * RETRY_MS));
     expect(b.elector.isLeader).toBe(false);
     const killedAt = Date.now();
     child.kill('SIGKILL');
-    await waitFor('b leads', () => b.elector.isLeader, 10_000, 10);
-    const takeoverMs = b.startedAt[0] - killedAt;
-    console.log(`[leader] took over from a SIGKILLed process after ${takeoverMs} ms (lease ${LEASE_S} s)`);
-    expect(takeoverMs).toBeLessThanOrEqual(LEASE_S * 1000 + 2 * RETRY_MS * 1.2 + 1500);
+    await waitFor('b leads', () => b.elector.isLeader, 120_000, 10);
+    console.log(`[leader] took over from a SIGKILLed process after ${b.startedAt[0] - killedAt} ms (lease ${LEASE_S} s)`);
+    expect((await readLease()).spec?.holderIdentity).toBe('process-b');
     await b.elector.stop();
   });
 

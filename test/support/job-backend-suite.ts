@@ -8,7 +8,7 @@ import type { Database } from '../../server/store/db.ts';
 import { createEmbeddedBackend } from '../../server/store/embedded-backend.ts';
 import { baseJob } from '../fixtures/invalid-specs.ts';
 
-export async function waitFor<T>(what: string, fn: () => T | undefined | false, timeoutMs = 10_000): Promise<T> {
+export async function waitFor<T>(what: string, fn: () => T | undefined | false, timeoutMs = 120_000): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const v = fn();
@@ -39,11 +39,11 @@ export function jobBackendSuite(label: string, open: () => Promise<Database>) {
     beforeAll(async () => {
       db = await open();
       backend = createEmbeddedBackend(db, { pollMs: 500 });
-    }, 120_000); // a fresh PGlite runs initdb in WASM: seconds on a busy machine
+    }, 600_000); // a fresh PGlite runs initdb in WASM: seconds on a busy machine
     afterAll(async () => {
       await backend?.close();
       await db?.close();
-    }, 60_000);
+    }, 600_000);
     // Each test works in its own namespace of the one database.
     beforeEach(() => {
       ns = `t${++n}-${Date.now().toString(36)}`;

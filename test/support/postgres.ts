@@ -96,7 +96,7 @@ export async function startPostgres(): Promise<TestPostgres> {
   const port = await freePort();
   // Loopback only, socket in the temp dir, durability off (test data): starts in about a second.
   const opts = `-c listen_addresses=127.0.0.1 -c port=${port} -c unix_socket_directories=${base} -c fsync=off -c synchronous_commit=off -c full_page_writes=off`;
-  const stopSync = () => spawnSync(asRoot ? 'runuser' : path.join(bin, 'pg_ctl'), asRoot ? ['-u', 'postgres', '--', path.join(bin, 'pg_ctl'), '-D', data, '-m', 'immediate', 'stop'] : ['-D', data, '-m', 'immediate', 'stop'], { timeout: 30_000 });
+  const stopSync = () => spawnSync(asRoot ? 'runuser' : path.join(bin, 'pg_ctl'), asRoot ? ['-u', 'postgres', '--', path.join(bin, 'pg_ctl'), '-D', data, '-m', 'immediate', 'stop'] : ['-D', data, '-m', 'immediate', 'stop'], { timeout: 60_000 });
   process.once('exit', stopSync); // a crashed test run must not leave the server behind
   try {
     run('pg_ctl', ['-D', data, '-l', path.join(base, 'server.log'), '-o', opts, '-w', '-t', '60', 'start']);

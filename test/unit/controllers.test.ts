@@ -402,10 +402,10 @@ describe('controller manager (in-memory fake backend, fake runtime)', () => {
     await m.start();
     try {
       await backend.create(jobInput());
-      await expect.poll(async () => (await stored()).status?.phase, { timeout: 2000 }).toBe('Running');
+      await expect.poll(async () => (await stored()).status?.phase, { timeout: 60_000 }).toBe('Running');
       expect(runtime.workers.size).toBe(2);
       await backend.delete('default', 'track');
-      await expect.poll(() => backend.get('default', 'track'), { timeout: 2000 }).toBeUndefined();
+      await expect.poll(() => backend.get('default', 'track'), { timeout: 60_000 }).toBeUndefined();
       expect(runtime.workers.size).toBe(0);
     } finally {
       await m.stop();

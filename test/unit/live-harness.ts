@@ -24,6 +24,8 @@ export interface LiveBrowser {
   identities: LiveIdentities[];
   previews: LivePreview[];
   thumbnails: LiveThumbnail[];
+  /** A browser made with acks 'held': acknowledge everything it got so far, and from now on at once. */
+  release(): void;
 }
 
 export interface LiveHarness {
@@ -38,7 +40,8 @@ export interface LiveHarness {
   createJob(name: string, namespace?: string, spec?: Partial<MultiEdgeInferenceSpec>): ReturnType<MemoryBackend['create']>;
   rawAgent(jobKey: string, uid: string, node?: string): Promise<Socket>;
   /** A /ui client of `user` (namespaces: see `users`) that acknowledges live messages after `ackDelayMs`. */
-  browser(user: string, ackDelayMs?: number): Promise<LiveBrowser>;
+  /** acks 'held': the browser acknowledges nothing until release() (a stalled tab, whatever the machine's speed). */
+  browser(user: string, acks?: 'immediate' | 'held'): Promise<LiveBrowser>;
   close(): Promise<void>;
 }
 
@@ -97,12 +100,18 @@ export async function startLiveServer(): Promise<LiveHarness> {
       await connected(s);
       return s;
     },
-    async browser(user, ackDelayMs = 0) {
+    async browser(user, acks = 'immediate') {
       const cookie = sessions.create(user).split(';')[0];
       const socket = connect(`${url}/ui`, { transports: ['websocket'], reconnection: false, extraHeaders: { cookie } });
       sockets.push(socket);
-      const b: LiveBrowser = { socket, frames: [], identities: [], previews: [], thumbnails: [] };
-      const ack = (fn: () => void) => (ackDelayMs ? setTimeout(fn, ackDelayMs) : fn());
+      let held: Array<() => void> | undefined = acks === 'held' ? [] : undefined;
+      const release = () => {
+        const pending = held ?? [];
+        held = undefined;
+        pending.forEach((fn) => fn());
+      };
+      const b: LiveBrowser = { socket, frames: [], identities: [], previews: [], thumbnails: [], release };
+      const ack = (fn: () => void) => (held ? held.push(fn) : fn());
       socket.on('live:frame', (f: LiveFrame, done: () => void) => (b.frames.push({ ...f, receivedAt: Date.now() }), ack(done)));
       socket.on('live:identities', (m: LiveIdentities, done: () => void) => (b.identities.push(m), ack(done)));
       socket.on('live:preview', (p: LivePreview, done: () => void) => (b.previews.push(p), ack(done)));

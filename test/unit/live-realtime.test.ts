@@ -139,7 +139,7 @@ describe('live view over real Socket.IO (in-memory fake backend and runtime)', (
     expect(gidB[2]).not.toBe(gidA);
     await expect.poll(() => admin.identities.at(-1)?.identities.find((i) => i.id === gidA)?.cameras).toEqual(['a', 'b']);
     expect(admin.identities.at(-1)!.total).toBe(2);
-    await expect.poll(async () => (await h.backend.get('default', 'identities'))?.status?.identities, { timeout: 3000 }).toBe(2);
+    await expect.poll(async () => (await h.backend.get('default', 'identities'))?.status?.identities, { timeout: 60_000 }).toBe(2);
   });
 
   it('a new camera run (session) forgets the old run\'s local track ids', async () => {
@@ -202,9 +202,9 @@ describe('live view over real Socket.IO (in-memory fake backend and runtime)', (
       await expect.poll(() => sentSeqs.length).toBe(1);
       loseAck = true;
       emit(1); // delivered, ack lost, connection dropped
-      await expect.poll(() => conn.connected, { timeout: 3000 }).toBe(true);
+      await expect.poll(() => conn.connected, { timeout: 60_000 }).toBe(true);
       emit(2);
-      await expect.poll(() => h.hub.stats().batchesApplied - before.batchesApplied, { timeout: 3000 }).toBe(3);
+      await expect.poll(() => h.hub.stats().batchesApplied - before.batchesApplied, { timeout: 60_000 }).toBe(3);
       // The second batch went out twice (before and after the reconnect) but was applied once.
       expect(sentSeqs.filter((s) => s === sentSeqs[1])).toHaveLength(2);
       expect(h.hub.stats().duplicates - before.duplicates).toBe(1);
@@ -217,41 +217,34 @@ describe('live view over real Socket.IO (in-memory fake backend and runtime)', (
     }
   });
 
-  it('a slow browser misses frames (latest wins) and never delays a fast one or the agent', async () => {
+  it('a stalled browser misses frames (latest wins) and never delays a fast one or the agent', async () => {
     const job = await h.createJob('backpressure');
     const key = 'default/backpressure';
     const fast = await h.browser('admin');
-    const slow = await h.browser('admin', 250);
+    const slow = await h.browser('admin', 'held'); // acknowledges nothing until released
     for (const b of [fast, slow]) expect(await ask(b.socket, 'live:subscribe', { jobKey: key })).toEqual({ ok: true });
     const agent = await h.rawAgent(key, job.metadata.uid);
     const slowServerSide = h.io.of('/ui').sockets.get(slow.socket.id!)!;
     const X = person(31, 16);
     const N = 60;
     let maxBuffered = 0;
-    const ackMs: number[] = [];
-    const started = performance.now();
+    // Every batch is acknowledged to the agent while the stalled browser holds its first frame: had the
+    // server waited for that browser, these acks (and the fast browser's frames) would never come.
     for (let i = 0; i < N; i++) {
-      const t0 = performance.now();
       expect(await ask(agent, 'observations', batch(key, 'a', i, i, [{ localId: 1, x: i, vector: X }], i % 10 === 0))).toEqual({ ok: true });
-      ackMs.push(performance.now() - t0);
       // Engine.IO's per-connection write buffer (private): what Socket.IO holds back for this browser.
       maxBuffered = Math.max(maxBuffered, (slowServerSide.conn as unknown as { writeBuffer: unknown[] }).writeBuffer.length);
-      await sleep(15);
     }
-    const elapsed = performance.now() - started;
     await expect.poll(() => fast.frames.at(-1)?.frameIndex).toBe(N - 1);
-    // Latest frame wins: the slow browser ends on the newest frame too, having skipped most in between.
-    await expect.poll(() => slow.frames.at(-1)?.frameIndex, { timeout: 3000 }).toBe(N - 1);
-    // Bounds are relative to the slow browser's 250 ms: had the server waited for it, the fast browser and
-    // the agent's acks would take at least that long, and the fast browser would get as few frames.
-    const fastLatency = fast.frames.map((f) => f.receivedAt - f.emittedAt).sort((a, b) => a - b);
-    expect(fastLatency[Math.floor(fastLatency.length * 0.95)]).toBeLessThan(150);
-    expect(ackMs.sort((a, b) => a - b)[Math.floor(N * 0.95)]).toBeLessThan(150);
-    expect(slow.frames.length).toBeLessThanOrEqual(Math.ceil(elapsed / 250) + 3);
-    expect(fast.frames.length).toBeGreaterThanOrEqual(Math.max(N * 0.7, 3 * slow.frames.length));
-    expect(new Set(slow.frames.map((f) => f.frameIndex)).size).toBe(slow.frames.length);
-    // Nothing piles up for the slow one on the server: one frame in flight (and maybe the identity list).
+    // One unacknowledged frame per browser and camera: the stalled one got only its first.
+    expect(slow.frames).toHaveLength(1);
+    const firstSlow = slow.frames[0].frameIndex;
+    // Nothing piles up for the stalled one on the server: one frame in flight (and maybe the identity list).
     expect(maxBuffered).toBeLessThanOrEqual(3);
+    // Released, it gets the newest frame next, none of those in between.
+    slow.release();
+    await expect.poll(() => slow.frames.at(-1)?.frameIndex).toBe(N - 1);
+    expect(slow.frames.map((f) => f.frameIndex)).toEqual([firstSlow, N - 1]);
   });
 });
 

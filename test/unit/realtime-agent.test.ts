@@ -92,7 +92,7 @@ describe('agent namespace (in-memory fake backend, fake camera runner)', () => {
 
   it('runs a job end to end: task -> ack -> Ready, state -> status.cameras, task:stop -> agent exits 0', async () => {
     const job = await backend.create(input('e2e'));
-    await expect.poll(() => runtime.workers.get('default/e2e@edge-1')?.token, { timeout: 3000 }).toBeDefined();
+    await expect.poll(() => runtime.workers.get('default/e2e@edge-1')?.token, { timeout: 60_000 }).toBeDefined();
     const token = runtime.workers.get('default/e2e@edge-1')!.token;
     const runners: FakeRunner[] = [];
     const tasks: TaskAssignment[] = [];
@@ -109,16 +109,16 @@ describe('agent namespace (in-memory fake backend, fake camera runner)', () => {
     agent = new EdgeAgent({ node: 'edge-1', transport: conn, runners: (ctx) => (runners.push(new FakeRunner(ctx)), runners.at(-1)!), heartbeatMs: 200 });
     try {
       const stored = async () => (await backend.get('default', 'e2e'))!;
-      await expect.poll(async () => (await stored()).status?.conditions?.find((c) => c.type === 'Ready')?.status, { timeout: 5000 }).toBe('True');
+      await expect.poll(async () => (await stored()).status?.conditions?.find((c) => c.type === 'Ready')?.status, { timeout: 60_000 }).toBe('True');
       expect(tasks[0]).toMatchObject({ jobKey: 'default/e2e', uid: job.metadata.uid, generation: 1, node: 'edge-1' });
-      await expect.poll(async () => (await stored()).status?.cameras?.map((c) => c.state), { timeout: 5000 }).toEqual(['Streaming', 'Streaming']);
+      await expect.poll(async () => (await stored()).status?.cameras?.map((c) => c.state), { timeout: 60_000 }).toEqual(['Streaming', 'Streaming']);
       expect((await stored()).status!.workers![0].lastHeartbeat).toBeDefined();
 
       // A spec change reaches the agent as a new generation; only the changed camera restarts.
       const j = await stored();
       j.spec.cameras[1].fps = 2;
       await backend.update(j);
-      await expect.poll(() => tasks.at(-1)?.generation, { timeout: 5000 }).toBe(2);
+      await expect.poll(() => tasks.at(-1)?.generation, { timeout: 60_000 }).toBe(2);
       await expect.poll(() => runners.length).toBe(3);
       expect(runners.map((r) => [r.camera, r.stopped])).toEqual([
         ['cam-1', false],
@@ -132,7 +132,7 @@ describe('agent namespace (in-memory fake backend, fake camera runner)', () => {
       // As `mei-agent run` does when its agent finishes: disconnect and exit 0 (the fake runtime's process).
       conn.close();
       runtime.set('default/e2e', 'edge-1', { phase: 'Succeeded' });
-      await expect.poll(() => backend.get('default', 'e2e'), { timeout: 3000 }).toBeUndefined();
+      await expect.poll(() => backend.get('default', 'e2e'), { timeout: 60_000 }).toBeUndefined();
     } finally {
       conn.close();
       await agent.shutdown('test over');
@@ -176,7 +176,7 @@ describe('ui namespace (in-memory fake backend)', () => {
     admin.on('job', (ev: WatchEvent) => seen.admin.push(ev.object.metadata.namespace));
     await backend.create(input('visible', 'team-a'));
     await backend.create(input('hidden', 'team-b'));
-    await expect.poll(() => seen.admin.includes('team-b'), { timeout: 3000 }).toBe(true);
+    await expect.poll(() => seen.admin.includes('team-b'), { timeout: 60_000 }).toBe(true);
     expect(seen.alice.length).toBeGreaterThan(0);
     expect(new Set(seen.alice)).toEqual(new Set(['team-a']));
   });

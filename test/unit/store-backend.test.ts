@@ -34,7 +34,7 @@ describe('PGlite data directory lock', () => {
     });
     let out = '';
     child.stdout!.on('data', (d) => (out += d));
-    await waitFor('child to take the lock', () => out.includes('locked'), 30_000);
+    await waitFor('child to take the lock', () => out.includes('locked'), 120_000);
     let err: unknown;
     try {
       lockDataDir(dir);
@@ -51,7 +51,7 @@ describe('PGlite data directory lock', () => {
     expect(JSON.parse(fs.readFileSync(lock.file, 'utf8')).pid).toBe(process.pid);
     lock.release();
     expect(fs.existsSync(lock.file)).toBe(false);
-  }, 60_000);
+  }, 600_000);
 
   it('treats reused pids and silent foreign hosts as stale, but not a fresh foreign lock', () => {
     const dir = path.join(tmp, 'lock-reuse');

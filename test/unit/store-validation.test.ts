@@ -19,7 +19,7 @@ beforeAll(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mei-validation-'));
   db = await openDatabase({ dataDir: path.join(tmp, 'db') });
   backend = createEmbeddedBackend(db);
-}, 120_000);
+}, 600_000);
 afterAll(async () => {
   await backend?.close();
   await db?.close();
