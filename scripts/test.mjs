@@ -43,6 +43,12 @@ function playwrightCounts(file) {
 }
 
 preparePrisma();
+// The metric-parity test compares mei-eval with py-motmetrics/TrackEval from PyPI: made once into .venv-ref.
+if (want('unit') && !existsSync(path.join(root, '.venv-ref/bin/python'))) {
+  console.log('\n=== reference venv (py-motmetrics, TrackEval from PyPI): bash scripts/setup-reference.sh');
+  const r = spawnSync('bash', ['scripts/setup-reference.sh'], { stdio: 'inherit', env });
+  if (r.status !== 0) console.error('reference venv could not be made; the metric parity test will say why');
+}
 suite('types', process.execPath, [bin('typescript/bin/tsc'), '--noEmit', '-p', 'tsconfig.json'], () => ({ passed: 0, failed: 0 }));
 const last = results.at(-1);
 if (last?.name === 'types') Object.assign(last, last.exit === 0 ? { passed: 1 } : { failed: 1, note: 'type errors above' });
