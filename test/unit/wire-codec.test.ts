@@ -124,7 +124,7 @@ describe('wire protocol 2 codec', () => {
     expect(fieldOf(new Uint8Array([1, 2, 3]))).toBe('(message)');
     expect(fieldOf(Buffer.from(JSON.stringify(ok)))).toBe('(message)');
     const fields = (override: Record<number, unknown>) => {
-      const a = [2, 'default/demo', 'cam', 1, null, 640, 480, 0, 0, 0, [[0, 0, 0, new Uint8Array(0)]], null];
+      const a: unknown[] = [2, 'default/demo', 'cam', 1, null, 640, 480, 0, 0, 0, [[0, 0, 0, new Uint8Array(0)]], null];
       for (const [k, v] of Object.entries(override)) a[Number(k)] = v;
       return fieldOf(encode(a));
     };
