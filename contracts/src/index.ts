@@ -3,3 +3,4 @@ export * from './job.ts';
 export * from './validation.ts';
 export * from './events.ts';
 export * from './api.ts';
+export * from './wire/index.ts';
