@@ -4,6 +4,9 @@
 import { z } from 'zod';
 import type { CameraSpec, CrossCameraSpec, ModelsSpec, PrivacySpec, TrackingSpec } from './generated/job.ts';
 import type { WatchEvent } from './job.ts';
+import { BOUNDS } from './bounds.ts';
+
+export { BOUNDS, MAX_INT32 } from './bounds.ts';
 
 export const AGENT_NAMESPACE = '/agent';
 export const UI_NAMESPACE = '/ui';
@@ -80,11 +83,11 @@ export type AgentState = z.infer<typeof AgentStateSchema>;
 
 export const TrackObservationSchema = z
   .object({
-    id: z.number().int().min(0),
-    x: finite,
-    y: finite,
-    w: finite.min(0),
-    h: finite.min(0),
+    id: z.number().int().min(0).max(BOUNDS.localId),
+    x: finite.min(-BOUNDS.coordinate).max(BOUNDS.coordinate),
+    y: finite.min(-BOUNDS.coordinate).max(BOUNDS.coordinate),
+    w: finite.min(0).max(BOUNDS.coordinate),
+    h: finite.min(0).max(BOUNDS.coordinate),
     score: finite.min(0).max(1),
     state: z.enum(['tentative', 'confirmed', 'lost', 'removed']),
   })
@@ -97,7 +100,7 @@ export const ObservationBatchSchema = z
     jobKey,
     camera: name63,
     /** Per (job, camera) sequence number: the server ingests each seq once, so resends after reconnect are safe. */
-    seq: z.number().int().min(0),
+    seq: z.number().int().min(0).max(BOUNDS.seq),
     /**
      * The camera run that numbered the batch (seqs and local track ids restart with a new run): a new value
      * tells the server to forget the camera's local ids. Absent: one run for the job's lifetime.
@@ -107,9 +110,9 @@ export const ObservationBatchSchema = z
       .array(
         z
           .object({
-            frameIndex: z.number().int().min(0),
-            timestampMs: finite.min(0),
-            emittedAt: finite.min(0),
+            frameIndex: z.number().int().min(0).max(BOUNDS.frameIndex),
+            timestampMs: finite.min(0).max(BOUNDS.timestampMs),
+            emittedAt: finite.min(0).max(BOUNDS.timestampMs),
             width: z.number().int().min(1).max(16384),
             height: z.number().int().min(1).max(16384),
             tracks: z.array(TrackObservationSchema).max(500),
@@ -120,7 +123,14 @@ export const ObservationBatchSchema = z
       .max(100),
     /** Track embeddings (L2-normalised), sent periodically rather than every frame. */
     embeddings: z
-      .array(z.object({ id: z.number().int().min(0), vector: z.array(finite).min(8).max(4096) }).strict())
+      .array(
+        z
+          .object({
+            id: z.number().int().min(0).max(BOUNDS.localId),
+            vector: z.array(finite.min(-BOUNDS.embeddingComponent).max(BOUNDS.embeddingComponent)).min(8).max(4096),
+          })
+          .strict(),
+      )
       .max(500)
       .optional(),
   })
@@ -169,9 +179,9 @@ export const TrackThumbnailSchema = z
     /** The camera run that numbered the track (ObservationBatch.session). */
     session: z.string().min(1).max(64).optional(),
     /** Local track id (TrackObservation.id). */
-    localId: z.number().int().min(0),
-    frameIndex: z.number().int().min(0),
-    timestampMs: finite.min(0),
+    localId: z.number().int().min(0).max(BOUNDS.localId),
+    frameIndex: z.number().int().min(0).max(BOUNDS.frameIndex),
+    timestampMs: finite.min(0).max(BOUNDS.timestampMs),
     /** Size of the JPEG. */
     width: z.number().int().min(1).max(MAX_THUMBNAIL_SIDE),
     height: z.number().int().min(1).max(MAX_THUMBNAIL_SIDE),
@@ -183,10 +193,25 @@ export type TrackThumbnail = z.infer<typeof TrackThumbnailSchema>;
 export type Ack = { ok: true } | { ok: false; error: string; field?: string };
 export type AckFn = (res: Ack) => void;
 
+/**
+ * The server's answer to an observation batch. The agent decides from `code` alone (never from error text):
+ * - committed: every seq <= `through` of the batch's (job, camera, session) is durable (cumulative, so several
+ *   batches may be in flight); the agent forgets them.
+ * - retry-later: nothing of this batch was stored (server saturated, not ready, not leader, database down);
+ *   send it again after `retryAfterMs`. A transport failure (disconnect, ack timeout) is treated the same.
+ * - refused: the batch can never be stored as it is (`field` names why); resending cannot help, so the agent
+ *   drops it (and counts it) and goes on with the next.
+ */
+export type IngestAck =
+  | { code: 'committed'; through: number }
+  | { code: 'retry-later'; retryAfterMs: number; reason: string }
+  | { code: 'refused'; field: string; error: string };
+export type IngestAckFn = (res: IngestAck) => void;
+
 export interface AgentToServerEvents {
   'task:ack': (msg: TaskAck, ack?: AckFn) => void;
   state: (msg: AgentState, ack?: AckFn) => void;
-  observations: (msg: ObservationBatch, ack?: AckFn) => void;
+  observations: (msg: ObservationBatch, ack?: IngestAckFn) => void;
   preview: (msg: z.input<typeof PreviewFrameSchema>, ack?: AckFn) => void;
   thumbnail: (msg: z.input<typeof TrackThumbnailSchema>, ack?: AckFn) => void;
 }

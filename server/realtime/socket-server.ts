@@ -19,6 +19,8 @@ import {
   describeZodError,
   type Ack,
   type AgentToServerEvents,
+  type IngestAck,
+  type IngestAckFn,
   type Me,
   type ServerToAgentEvents,
   type ServerToUiEvents,
@@ -167,11 +169,28 @@ function setUpAgents(nsp: Namespace<AgentToServerEvents, ServerToAgentEvents>, d
       sameJob(msg);
       controllers.reports.put(claims.jobKey, { node: claims.node, state: msg, receivedAt: Date.now() });
     }, log);
-    // Acknowledged at once: the live hub queues the batch and applies it (once per seq) off this path.
-    on(socket, 'observations', ObservationBatchSchema, (msg) => {
-      sameJob(msg);
-      deps.live?.ingest(claims, msg);
-    }, log);
+    // Answered with an IngestAck (contract): the agent retries by its code only.
+    // NOT YET DURABLE: the live hub queues the batch and applies it (once per seq) off this path, so
+    // 'committed' here still means "queued" until server/ingest/ commits before acking (issue #11).
+    socket.on('observations', (...args: unknown[]) => {
+      const ack = typeof args[args.length - 1] === 'function' ? (args.pop() as IngestAckFn) : undefined;
+      const reply = (res: IngestAck) => {
+        if (res.code !== 'committed') log.debug(`${AGENT_NAMESPACE} ${socket.id} observations: ${res.code === 'refused' ? res.error : res.reason}`);
+        ack?.(res);
+      };
+      const parsed = ObservationBatchSchema.safeParse(args[0]);
+      if (!parsed.success) return reply({ code: 'refused', ...describeZodError(parsed.error) });
+      try {
+        sameJob(parsed.data);
+        deps.live?.ingest(claims, parsed.data);
+        reply({ code: 'committed', through: parsed.data.seq });
+      } catch (err) {
+        const field = (err as { field?: unknown })?.field;
+        // Only a reason about the batch's content is final; anything else (server trouble) is worth a retry.
+        if (typeof field === 'string') reply({ code: 'refused', field, error: (err as Error).message });
+        else reply({ code: 'retry-later', retryAfterMs: 1_000, reason: (err as Error).message });
+      }
+    });
     on(socket, 'preview', PreviewFrameSchema, (msg) => {
       sameJob(msg);
       if (!deps.live) throw new Refused('jpeg', 'this server has no live view');

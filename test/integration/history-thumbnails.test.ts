@@ -129,7 +129,7 @@ describe("privacy.preview 'thumbnails' (real control plane, PGlite, Socket.IO ov
     // The thumbnail may arrive before the observations that create its track: the writer waits for them.
     const small = crop(key, 7, 60, 40);
     expect(await ask(agent, 'thumbnail', small)).toEqual({ ok: true });
-    expect(await ask(agent, 'observations', observations(key, 0, 5, 7))).toEqual({ ok: true });
+    expect(await ask(agent, 'observations', observations(key, 0, 5, 7))).toMatchObject({ code: 'committed' });
     let track!: StoredTrack;
     await expect.poll(async () => ((track = (await listTracks(key)).find((t) => t.localId === 7)!), track?.thumbnail), { timeout: 60_000 }).toBe(true);
     let t = await thumbnailOf(track.id);
@@ -158,7 +158,7 @@ describe("privacy.preview 'thumbnails' (real control plane, PGlite, Socket.IO ov
     const { key, uid } = await createJob(`no-thumbs-${preview}`, { preview });
     const agent = await rawAgent(key, uid);
     const refusedBefore = cp.live.stats().thumbnailsRefused;
-    expect(await ask(agent, 'observations', observations(key, 0, 5, 3))).toEqual({ ok: true });
+    expect(await ask(agent, 'observations', observations(key, 0, 5, 3))).toMatchObject({ code: 'committed' });
     expect(await ask(agent, 'thumbnail', crop(key, 3, 80, 120))).toMatchObject({ ok: false, field: 'jpeg', error: expect.stringContaining(`"${preview}"`) });
     expect(cp.live.stats().thumbnailsRefused).toBe(refusedBefore + 1);
     let track: StoredTrack | undefined;

@@ -143,10 +143,10 @@ describe('observation outbox', () => {
     let mode: 'down' | 'up' | 'refuse' = 'down';
     const delivered: number[] = [];
     const outbox = new ObservationOutbox(async (b) => {
-      if (mode === 'down') return { ok: false, error: 'not connected' };
-      if (mode === 'refuse') return { ok: false, error: 'frames[0].width: too small', field: 'frames[0].width' };
+      if (mode === 'down') return { code: 'retry-later', retryAfterMs: 0, reason: 'not connected' };
+      if (mode === 'refuse') return { code: 'refused', error: 'frames[0].width: too small', field: 'frames[0].width' };
       delivered.push(b.seq);
-      return { ok: true };
+      return { code: 'committed', through: b.seq };
     }, 3);
     const batch = (seq: number) => ({ jobKey: 'a/b', camera: 'c', seq, frames: [] }) as unknown as ObservationBatch;
     for (let seq = 1; seq <= 4; seq++) outbox.push(batch(seq));

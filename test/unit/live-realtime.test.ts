@@ -3,7 +3,7 @@
 // real tokens, or the real EdgeAgent (transport + outbox) with a scripted camera runner (mock: no video);
 // browsers are /ui clients with real session cookies (the server and clients: live-harness.ts).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Ack, AgentToServerEvents, ObservationBatch } from '@mei/contracts';
+import type { Ack, AgentToServerEvents, IngestAck, ObservationBatch } from '@mei/contracts';
 import { EdgeAgent } from '../../edge-agent/src/agent/agent.ts';
 import { encodePreview } from '../../edge-agent/src/agent/preview-encoder.ts';
 import { AgentConnection } from '../../edge-agent/src/transport/connection.ts';
@@ -64,7 +64,7 @@ describe('live view over real Socket.IO (in-memory fake backend and runtime)', (
 
     const agent = await h.rawAgent(key, job.metadata.uid);
     const X = person(1, 16);
-    for (let i = 0; i < 5; i++) expect(await ask(agent, 'observations', batch(key, 'a', i, i, [{ localId: 1, x: 10 * i, vector: X }]))).toEqual({ ok: true });
+    for (let i = 0; i < 5; i++) expect(await ask(agent, 'observations', batch(key, 'a', i, i, [{ localId: 1, x: 10 * i, vector: X }]))).toEqual({ code: 'committed', through: i });
     await expect.poll(() => admin.frames.at(-1)?.frameIndex).toBe(4);
     await sleep(150);
     expect(alice.frames).toHaveLength(0);
@@ -76,9 +76,9 @@ describe('live view over real Socket.IO (in-memory fake backend and runtime)', (
     const job = await h.createJob('checked');
     const key = 'default/checked';
     const agent = await h.rawAgent(key, job.metadata.uid);
-    expect(await ask(agent, 'observations', batch(key, 'zz', 0, 0, []))).toMatchObject({ ok: false, field: 'camera' });
-    expect(await ask(agent, 'observations', batch(key, 'c', 0, 0, []))).toMatchObject({ ok: false, field: 'camera', error: expect.stringContaining('node edge-2') });
-    expect(await ask(agent, 'observations', batch('default/other', 'a', 0, 0, []))).toMatchObject({ ok: false, field: 'jobKey' });
+    expect(await ask(agent, 'observations', batch(key, 'zz', 0, 0, []))).toMatchObject({ code: 'refused', field: 'camera' });
+    expect(await ask(agent, 'observations', batch(key, 'c', 0, 0, []))).toMatchObject({ code: 'refused', field: 'camera', error: expect.stringContaining('node edge-2') });
+    expect(await ask(agent, 'observations', batch('default/other', 'a', 0, 0, []))).toMatchObject({ code: 'refused', field: 'jobKey' });
     const img = encodePreview({ width: 64, height: 48, data: new Uint8Array(64 * 48 * 3).fill(128) });
     const preview = { jobKey: key, camera: 'a', frameIndex: 1, timestampMs: 1, emittedAt: Date.now(), width: img.width, height: img.height, jpeg: img.jpeg };
     // privacy.preview defaults to none: no pixels leave the edge.
@@ -149,7 +149,7 @@ describe('live view over real Socket.IO (in-memory fake backend and runtime)', (
     const X = person(41, 16);
     const Y = person(42, 16);
     const send = async (seq: number, frameIndex: number, session: string, vector: Float32Array) => {
-      expect(await ask(agent, 'observations', { ...batch(key, 'a', seq, frameIndex, [{ localId: 1, x: 10, vector }]), session })).toEqual({ ok: true });
+      expect(await ask(agent, 'observations', { ...batch(key, 'a', seq, frameIndex, [{ localId: 1, x: 10, vector }]), session })).toMatchObject({ code: 'committed' });
     };
     for (let i = 0; i < 4; i++) await send(i, i, 'run-1', X);
     await expect.poll(() => h.hub.identityService(key)?.identityOf('a', 1)).toMatch(/^P\d+$/);
@@ -183,7 +183,7 @@ describe('live view over real Socket.IO (in-memory fake backend and runtime)', (
       async send<E extends keyof AgentToServerEvents>(event: E, payload: Parameters<AgentToServerEvents[E]>[0]): Promise<Ack> {
         const ack = await conn.send(event, payload);
         if (event === 'observations') sentSeqs.push((payload as ObservationBatch).seq);
-        if (event === 'observations' && loseAck && ack.ok) {
+        if (event === 'observations' && loseAck && (ack as unknown as IngestAck).code === 'committed') {
           loseAck = false;
           conn.socket.disconnect();
           setTimeout(() => conn.socket.connect(), 50);
@@ -231,7 +231,7 @@ describe('live view over real Socket.IO (in-memory fake backend and runtime)', (
     // Every batch is acknowledged to the agent while the stalled browser holds its first frame: had the
     // server waited for that browser, these acks (and the fast browser's frames) would never come.
     for (let i = 0; i < N; i++) {
-      expect(await ask(agent, 'observations', batch(key, 'a', i, i, [{ localId: 1, x: i, vector: X }], i % 10 === 0))).toEqual({ ok: true });
+      expect(await ask(agent, 'observations', batch(key, 'a', i, i, [{ localId: 1, x: i, vector: X }], i % 10 === 0))).toEqual({ code: 'committed', through: i });
       // Engine.IO's per-connection write buffer (private): what Socket.IO holds back for this browser.
       maxBuffered = Math.max(maxBuffered, (slowServerSide.conn as unknown as { writeBuffer: unknown[] }).writeBuffer.length);
     }

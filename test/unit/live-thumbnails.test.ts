@@ -50,7 +50,8 @@ async function identityOf(jobKey: string, camera: string, localId: number): Prom
 }
 
 async function send(agent: Socket, event: string, msg: unknown) {
-  expect(await ask(agent, event, msg)).toEqual({ ok: true });
+  // observations answer with an IngestAck, thumbnails and previews with an Ack.
+  expect(await ask(agent, event, msg)).toMatchObject(event === 'observations' ? { code: 'committed' } : { ok: true });
 }
 
 describe('live thumbnails over real Socket.IO (in-memory fake backend and runtime)', () => {

@@ -2,8 +2,9 @@
 // cameras (state, every HEARTBEAT_MS and on change), and stops on task:stop. The process is done when
 // every task it ran has been stopped or, in history mode, has finished.
 import { createHash, randomBytes } from 'node:crypto';
-import type { Ack, AgentState, AgentToServerEvents, ObservationBatch, PreviewFrame, PreviewRequest, TaskAssignment, TaskStop, TrackThumbnail } from '@mei/contracts';
+import type { Ack, AgentState, AgentToServerEvents, IngestAck, ObservationBatch, PreviewFrame, PreviewRequest, TaskAssignment, TaskStop, TrackThumbnail } from '@mei/contracts';
 import { ObservationOutbox } from '../transport/outbox.ts';
+import { toIngestAck } from '../transport/connection.ts';
 import type { CameraRunner, CameraRunnerFactory } from './camera-runner.ts';
 
 /** The server's upstream controller expects a heartbeat this often (server/controllers/upstream-controller.ts). */
@@ -17,6 +18,8 @@ type Emitted = keyof AgentToServerEvents;
 export interface AgentTransport {
   readonly connected: boolean;
   send<E extends Emitted>(event: E, payload: Parameters<AgentToServerEvents[E]>[0]): Promise<Ack>;
+  /** Observation batches answer with an IngestAck (AgentConnection); absent: send()'s Ack is read by structure. */
+  sendObservations?(batch: ObservationBatch): Promise<IngestAck>;
 }
 
 export interface EdgeAgentOptions {
@@ -58,7 +61,11 @@ export class EdgeAgent {
   constructor(private readonly o: EdgeAgentOptions) {
     this.log = o.log ?? (() => {});
     this.finished = new Promise((resolve) => (this.resolveFinished = resolve));
-    this.outbox = new ObservationOutbox((batch) => o.transport.send('observations', batch), 500, this.log);
+    this.outbox = new ObservationOutbox(
+      (batch) => (o.transport.sendObservations ? o.transport.sendObservations(batch) : o.transport.send('observations', batch).then((res) => toIngestAck(res, batch.seq, 500))),
+      500,
+      this.log,
+    );
     this.heartbeat = setInterval(() => void this.sendStates(), o.heartbeatMs ?? HEARTBEAT_MS);
   }
 

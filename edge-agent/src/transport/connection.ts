@@ -6,6 +6,8 @@ import {
   AGENT_NAMESPACE,
   type Ack,
   type AgentToServerEvents,
+  type IngestAck,
+  type ObservationBatch,
   type ServerToAgentEvents,
   type PreviewRequest,
   type TaskAssignment,
@@ -100,9 +102,39 @@ export class AgentConnection {
     }
   }
 
+  /**
+   * Sends an observation batch and resolves with the server's IngestAck. A transport failure (not connected,
+   * disconnect while waiting, ack timeout) is a retry-later: the batch may or may not have arrived, and the
+   * server ingests each seq once, so resending is always safe. An older server's plain Ack is mapped by its
+   * structure: ok -> committed, a named field -> refused, anything else -> retry-later.
+   */
+  async sendObservations(batch: ObservationBatch): Promise<IngestAck> {
+    const retryAfterMs = this.o.reconnectDelayMs ?? 500;
+    if (!this.socket.connected) return { code: 'retry-later', retryAfterMs: 0, reason: 'not connected' };
+    let res: unknown;
+    try {
+      const socket = this.socket.timeout(this.o.ackTimeoutMs ?? 10_000) as unknown as { emitWithAck(ev: string, p: unknown): Promise<unknown> };
+      res = await socket.emitWithAck('observations', batch);
+    } catch (err) {
+      return { code: 'retry-later', retryAfterMs, reason: `transport: ${(err as Error).message}` };
+    }
+    return toIngestAck(res, batch.seq, retryAfterMs);
+  }
+
   close(): void {
     this.closed = true;
     clearTimeout(this.retryTimer);
     this.socket.disconnect();
   }
+}
+
+/** Reads the server's answer by its structure only (never its text). */
+export function toIngestAck(res: unknown, seq: number, retryAfterMs: number): IngestAck {
+  const r = (res ?? {}) as Record<string, unknown>;
+  if (r.code === 'committed' && typeof r.through === 'number') return { code: 'committed', through: r.through };
+  if (r.code === 'refused') return { code: 'refused', field: String(r.field ?? ''), error: String(r.error ?? 'refused') };
+  if (r.code === 'retry-later') return { code: 'retry-later', retryAfterMs: typeof r.retryAfterMs === 'number' ? r.retryAfterMs : retryAfterMs, reason: String(r.reason ?? '') };
+  if (r.ok === true) return { code: 'committed', through: seq };
+  if (r.ok === false && typeof r.field === 'string') return { code: 'refused', field: r.field, error: String(r.error ?? '') };
+  return { code: 'retry-later', retryAfterMs, reason: String(r.error ?? 'unrecognised ack') };
 }
