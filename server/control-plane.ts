@@ -1,7 +1,7 @@
 // The control plane: database -> job backend -> worker runtime -> controllers, plus auth. One factory picks
 // the backend and runtime for the mode (embedded: Prisma store + local agent processes; kubernetes:
 // kube-apiserver + Pods), so nothing downstream knows which mode it runs in.
-import { readFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createValidator, type JSONSchema, type ServerInfo } from '@mei/contracts';
@@ -72,9 +72,11 @@ async function createBackends(mode: Mode, o: ControlPlaneOptions, schema: JSONSc
   // for several Kubernetes replicas), else the embedded PGlite in the state directory.
   const { openDatabase } = await import('./store/db.ts');
   const dataDir = path.join(o.stateDir, 'db');
+  privateDir(dataDir);
   const db = await openDatabase({ dataDir });
   o.log.info(`database: ${db.kind} at ${db.location}`);
   const indexCacheDir = resolveIndexCacheRoot({ env: o.env, kind: db.kind, dataDir, stateDir: o.stateDir });
+  if (indexCacheDir) privateDir(indexCacheDir);
   if (mode === 'kubernetes') {
     const { createKubernetesMode } = await import('./kubernetes/config.ts');
     const k = await createKubernetesMode({ env: o.env, log: o.log });
@@ -108,9 +110,16 @@ async function createBackends(mode: Mode, o: ControlPlaneOptions, schema: JSONSc
   };
 }
 
+/** Creates `dir` (and missing parents) as 0700 and tightens it if it exists: it holds the database, indexes and secrets. */
+function privateDir(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  chmodSync(dir, 0o700);
+}
+
 export async function startControlPlane(o: ControlPlaneOptions): Promise<ControlPlane> {
   const { env, log } = o;
   const mode = selectMode(env);
+  privateDir(o.stateDir);
   const secret = loadServerSecret(o.stateDir, env);
   const users = await UserDirectory.load({ env, stateDir: o.stateDir, log });
   const sessions = new Sessions(secret, users, { secureCookie: env.MEI_COOKIE_SECURE === '1' });

@@ -37,6 +37,8 @@ export function loadServerSecret(stateDir: string, env: NodeJS.ProcessEnv = proc
     if (fromEnv.length < 32) throw new Error('MEI_SECRET must be at least 32 characters');
     return Buffer.from(fromEnv, 'utf8');
   }
-  const { value } = readOrCreatePrivateFile(path.join(stateDir, 'secret'), () => randomBytes(32).toString('hex'));
+  if (env.MEI_MODE === 'kubernetes')
+    throw new Error('MEI_SECRET is required in Kubernetes mode (mount it from a Secret): every replica must sign with the same key, and a secret generated into a Pod\'s filesystem is lost with the Pod');
+  const { value } = readOrCreatePrivateFile(path.join(stateDir, 'secret'), () => randomBytes(32).toString('hex'), 32);
   return Buffer.from(value, 'utf8');
 }

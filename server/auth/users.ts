@@ -43,9 +43,10 @@ export class UserDirectory {
     let adminPassword = env.MEI_ADMIN_PASSWORD;
     if (!adminPassword) {
       const file = path.join(opts.stateDir, 'admin-password');
-      const { value, created } = readOrCreatePrivateFile(file, () => randomBytes(12).toString('base64url'));
+      const { value, created } = readOrCreatePrivateFile(file, () => randomBytes(12).toString('base64url'), 8);
       adminPassword = value;
-      if (created) opts.log.info(`generated a password for dashboard user "${adminName}": ${value}  (kept in ${file}; set MEI_ADMIN_PASSWORD to choose one)`);
+      // Never the password itself: logs are collected and kept far more widely than a 0600 file.
+      if (created) opts.log.info(`generated a password for dashboard user "${adminName}" into ${file} (mode 0600; set MEI_ADMIN_PASSWORD to choose one)`);
       else opts.log.info(`dashboard user "${adminName}": password in ${file}`);
     }
     const records: UserRecord[] = [{ username: adminName, namespaces: ['*'], passwordHash: await toHash(adminPassword) }];

@@ -1,4 +1,4 @@
-import { mkdtempSync, statSync, writeFileSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, statSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -107,7 +107,7 @@ describe('passwords and users', () => {
     expect(await verifyPassword('x', 'scrypt$1099511627776$8$1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA')).toBe(false);
   });
 
-  it('generates the admin password once (mode 0600), prints it once, and reuses it', async () => {
+  it('generates the admin password once (mode 0600), logs only its file, and reuses it', async () => {
     const dir = tmp();
     const lines: string[] = [];
     const log: Logger = { ...silentLogger, info: (m) => lines.push(m) };
@@ -115,7 +115,8 @@ describe('passwords and users', () => {
     const file = path.join(dir, 'admin-password');
     expect(statSync(file).mode & 0o777).toBe(0o600);
     const password = readFileSync(file, 'utf8').trim();
-    expect(lines.join('\n')).toContain(password);
+    expect(lines.join('\n')).toContain(file);
+    expect(lines.join('\n')).not.toContain(password);
     expect(await first.authenticate('admin', password)).toEqual({ username: 'admin', namespaces: ['*'] });
     lines.length = 0;
     const second = await UserDirectory.load({ env: env({}), stateDir: dir, log });
@@ -150,6 +151,21 @@ describe('passwords and users', () => {
     expect(loadServerSecret(dir, env({})).equals(a)).toBe(true);
     expect(loadServerSecret(dir, env({ MEI_SECRET: 'x'.repeat(32) })).toString()).toBe('x'.repeat(32));
     expect(() => loadServerSecret(dir, env({ MEI_SECRET: 'short' }))).toThrow('at least 32');
+  });
+
+  it('refuses empty or truncated secret and password files, and requires MEI_SECRET in Kubernetes mode', async () => {
+    const dir = tmp();
+    for (const content of ['', '\n', 'abc123']) {
+      writeFileSync(path.join(dir, 'secret'), content, { mode: 0o600 });
+      expect(() => loadServerSecret(dir, env({}))).toThrow(/secret holds .*at least 32.*truncated/);
+      writeFileSync(path.join(dir, 'admin-password'), content.slice(0, 3), { mode: 0o600 });
+      await expect(UserDirectory.load({ env: env({}), stateDir: dir, log: silentLogger })).rejects.toThrow(/admin-password holds .*at least 8/);
+    }
+    expect(() => loadServerSecret(tmp(), env({ MEI_MODE: 'kubernetes' }))).toThrow('MEI_SECRET is required in Kubernetes mode');
+    // No temporary files are left beside a generated secret.
+    const fresh = tmp();
+    loadServerSecret(fresh, env({}));
+    expect(readdirSync(fresh)).toEqual(['secret']);
   });
 });
 
