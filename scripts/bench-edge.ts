@@ -3,7 +3,7 @@
 // (video frame n = GT frame n + 1), with the machine's facts and load average at start and end.
 //
 //   npm run bench:edge -- [--json] [--sets a,b] [--max-frames N] [--threads N|D,E] [--score S]
-//                         [--input-size WxH] [--sequential] [--out <dir>]
+//                         [--input-size WxH] [--sequential] [--detect-every K] [--out <dir>]
 //   a: YOLOX-nano + OSNet x0.25 (files from MEI_MODEL_DIR)
 //   b: NanoDet-g (converted from the npm package at first use, cached) + colour histograms: needs nothing
 //      outside npm
@@ -22,7 +22,7 @@ import { evaluateMot, parseMot, type MotSummary } from '@mei/edge-agent/src/eval
 import { createCameraPipeline, type FrameResult, type StageTimings } from '@mei/edge-agent/src/pipeline/pipeline.ts';
 
 const USAGE = `usage: npm run bench:edge -- [--json] [--sets a,b] [--max-frames N] [--threads N|D,E] [--score S]
-       [--input-size WxH] [--sequential] [--out <dir>]
+       [--input-size WxH] [--sequential] [--detect-every K] [--out <dir>]
   --sets a,b        a = YOLOX-nano + OSNet x0.25 (MEI_MODEL_DIR), b = NanoDet-g (npm) + colour histograms
   --max-frames N    first N frames only (metrics against the ground truth of those frames)
   --threads N|D,E   onnxruntime intra-op threads: N shared by detector and ReID network (default 2 = 1+1;
@@ -30,6 +30,8 @@ const USAGE = `usage: npm run bench:edge -- [--json] [--sets a,b] [--max-frames 
   --score S         detector score threshold (default 0.1, the tracker's low threshold, as mei-agent track)
   --input-size WxH  detector input size (default: the model's, fitted to the 4:3 frame: 416x320)
   --sequential      run the detector on the main thread, in turn with ReID (default: in a worker, ahead)
+  --detect-every K  detection cadence: detect at most every K frames, Kalman prediction between, every
+                    frame while the scene is busy (default 1)
   --out <dir>       keep <dir>/<set>.txt (tracks) and <dir>/<set>-det.txt (detections, MOT det format)`;
 
 interface ModelSet {
@@ -99,7 +101,7 @@ function machine() {
   };
 }
 
-async function runSet(set: ModelSet, o: { dataDir: string; gtText: string; maxFrames?: number; threads?: number; embedderThreads?: number; score: number; inputSize?: [number, number]; sequential: boolean; outDir?: string }) {
+async function runSet(set: ModelSet, o: { dataDir: string; gtText: string; maxFrames?: number; threads?: number; embedderThreads?: number; score: number; inputSize?: [number, number]; sequential: boolean; detectEvery?: number; outDir?: string }) {
   const detector: DetectorSpec = { ...set.models.detector, scoreThreshold: o.score };
   if (o.inputSize) [detector.inputWidth, detector.inputHeight] = o.inputSize;
   const loadStart = load();
@@ -113,6 +115,7 @@ async function runSet(set: ModelSet, o: { dataDir: string; gtText: string; maxFr
     threads: o.threads,
     embedderThreads: o.embedderThreads,
     detectorWorker: !o.sequential,
+    detectEvery: o.detectEvery,
   });
   const setupMs = performance.now() - t0;
   // name@WxH: the input size the detector runs at (fitted to the frame unless --input-size).
@@ -148,6 +151,8 @@ async function runSet(set: ModelSet, o: { dataDir: string; gtText: string; maxFr
     // The pipeline splits --threads between two ONNX networks running at once (pipelineThreads).
     threads: { detector: threads.detector, embedder: set.models.reid?.kind === 'onnx' ? threads.embedder : null },
     detectAhead: summary.detectAhead,
+    detectEvery: o.detectEvery ?? 1,
+    detectedFrames: summary.detectedFrames,
     frames,
     setupMs: Math.round(setupMs),
     msPerFrame: {
@@ -188,6 +193,7 @@ async function main(): Promise<void> {
         score: { type: 'string' },
         'input-size': { type: 'string' },
         sequential: { type: 'boolean', default: false },
+        'detect-every': { type: 'string' },
         out: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -227,7 +233,7 @@ async function main(): Promise<void> {
     loadAverageEnd: [0, 0, 0] as [number, number, number],
   };
   for (const k of keys) {
-    report.sets.push(await runSet(SETS[k], { dataDir, gtText, maxFrames, threads, embedderThreads, score, inputSize, sequential: values.sequential, outDir: values.out }));
+    report.sets.push(await runSet(SETS[k], { dataDir, gtText, maxFrames, threads, embedderThreads, score, inputSize, sequential: values.sequential, detectEvery: num(values['detect-every'], '--detect-every', 1, 100, true), outDir: values.out }));
   }
   report.loadAverageEnd = load();
   if (values.json) {

@@ -35,6 +35,33 @@ describe('createCameraPipeline (YOLOX-nano + colour histograms on PETS09-S2L1)',
     expect(summary.cpuMsPerFrame).toBeGreaterThan(0);
   });
 
+  it('detectEvery runs the detector on fewer frames and carries tracks on prediction in between', async () => {
+    const pipeline = await createCameraPipeline({
+      camera: { source: VTEST },
+      models: { detector: { name: 'yolox-nano', decoder: 'yolox' } },
+      tracking: { minHits: 1 },
+      mode: 'history',
+      maxFrames: 12,
+      env: modelEnv(),
+      detectEvery: 3,
+    });
+    const results: FrameResult[] = [];
+    const summary = await pipeline.run((r) => void results.push(r));
+    await pipeline.dispose();
+    expect(summary.frames).toBe(12);
+    expect(results[0].detections.length).toBeGreaterThanOrEqual(3);
+    // Busy frames (new tracks, people close together) are detected anyway, so at most every frame.
+    expect(summary.detectedFrames).toBeGreaterThanOrEqual(4);
+    expect(summary.detectedFrames).toBeLessThanOrEqual(12);
+    for (const r of results) {
+      if (r.detections.length === 0) {
+        expect(r.timings.detectMs).toBe(0);
+        // Coasted frame: the people are still reported, on their predicted boxes.
+        expect(r.tracks.filter((t) => t.state === 'confirmed').length).toBeGreaterThanOrEqual(3);
+      }
+    }
+  });
+
   it('stop() ends a looping live camera and reports a bad source with the camera field', async () => {
     const pipeline = await createCameraPipeline({
       camera: { source: VTEST, loop: true, fps: 10 },

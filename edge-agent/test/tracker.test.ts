@@ -223,3 +223,29 @@ describe('ByteTracker identities', () => {
     expect(() => createTracker({ type: 'single', target: { identity: 'g-1' } })).toThrow(/spec\.tracking\.target\.embedding/);
   });
 });
+
+describe('ByteTracker.coast (detection cadence)', () => {
+  it('carries a walking person on the Kalman prediction between detected frames and keeps the id', () => {
+    const tracker = new ByteTracker();
+    const look = appearance(3);
+    const box = (t: number) => ({ x: 100 + 8 * t, y: 200, w: 40, h: 100 });
+    let id: number | undefined;
+    for (let t = 0; t < 30; t++) {
+      if (t < 6 || t % 3 === 0) {
+        const out = tracker.update([{ ...box(t), score: 0.9, classId: 0 }], [look()], t * FRAME_MS).filter((tr) => tr.state === 'confirmed');
+        if (t >= 6) {
+          expect(out).toHaveLength(1);
+          id ??= out[0].id;
+          expect(out[0].id).toBe(id);
+        }
+      } else {
+        const out = tracker.coast().filter((tr) => tr.state === 'confirmed');
+        if (t < 6) continue;
+        // The predicted box follows the person (constant velocity learnt from the detected frames).
+        expect(out).toHaveLength(1);
+        expect(Math.abs(out[0].x - box(t).x)).toBeLessThan(10);
+      }
+    }
+    expect(id).toBeDefined();
+  });
+});

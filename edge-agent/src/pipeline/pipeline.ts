@@ -10,6 +10,7 @@ import { createTracker, type Tracker } from '../tracker/index.ts';
 import { trackerOptionsFromSpec, type TrackerOptions } from '../tracker/options.ts';
 import type { Detection, Detector, Embedder, Frame, TrackOutput } from './types.ts';
 import { fitDetectorInput, knownFrameSize } from './fitInput.ts';
+import { iou } from './geometry.ts';
 import { createWorkerDetector, type TimedDetections } from './workerDetector.ts';
 
 export interface StageTimings {
@@ -52,6 +53,8 @@ export interface PipelineSummary {
   dropped: number;
   /** Whether detection ran ahead of embedding and tracking (PipelineParts.detectAhead). */
   detectAhead: boolean;
+  /** Frames the detector ran on (fewer than frames with a detection cadence, PipelineParts.detectEvery). */
+  detectedFrames: number;
   /**
    * CPU time of this process (all its threads, user + system) per frame. On a shared machine wall-clock fps
    * depends on the neighbours; CPU time / available cores bounds what the pipeline needs alone.
@@ -76,6 +79,19 @@ export interface PipelineParts {
    * main thread (Detector.offThread), where it gains time; in one thread it would only add a frame of latency.
    */
   detectAhead?: boolean;
+  /**
+   * Detection cadence: run the detector (and ReID) at most every this many frames and carry the tracks on
+   * their Kalman prediction in between (Tracker.coast; default 1 = every frame). Adaptive: the next frame is
+   * detected anyway while the scene is busy (a tentative track, or two live tracks whose boxes overlap).
+   */
+  detectEvery?: number;
+}
+
+/** Whether the last tracks call for a detection on the next frame: a new person, or people close together. */
+export function busyScene(tracks: readonly TrackOutput[]): boolean {
+  const live = tracks.filter((t) => t.state !== 'lost');
+  if (live.some((t) => t.state === 'tentative')) return true;
+  return live.some((a, i) => live.some((b, j) => j > i && iou(a, b) > 0));
 }
 
 export interface Pipeline {
@@ -101,6 +117,8 @@ export function createPipeline(parts: PipelineParts): Pipeline {
   let stopped = false;
   const { source, detector, embedder, tracker } = parts;
   const ahead = parts.detectAhead ?? detector.offThread === true;
+  const every = Math.max(1, Math.floor(parts.detectEvery ?? 1));
+  const canCoast = every > 1 && tracker.coast !== undefined;
 
   /** Embeddings aligned with `detections` (undefined where not computed). */
   async function embedFor(frame: Frame, detections: Detection[]): Promise<Array<Float32Array | undefined> | undefined> {
@@ -118,6 +136,12 @@ export function createPipeline(parts: PipelineParts): Pipeline {
     async run(onResult) {
       const sum: StageTimings = { ...ZERO_TIMINGS };
       let frames = 0;
+      let detectedFrames = 0;
+      // Coasted frames since the last detected one, and whether the last tracks asked for a detection.
+      let gap = 0;
+      let busy = false;
+      // Decided before the current frame is tracked, in both modes, so that ahead and in-turn agree.
+      const detectNext = (curDetected: boolean) => !canCoast || busy || (curDetected ? 0 : gap + 1) + 1 >= every;
       const start = performance.now();
       const cpu0 = process.cpuUsage();
       const it = source[Symbol.asyncIterator]();
@@ -134,22 +158,27 @@ export function createPipeline(parts: PipelineParts): Pipeline {
       try {
         let cur = stopped ? undefined : await nextFrame();
         let curDet: Promise<TimedDetections> | undefined;
+        let curDetect = true;
         while (cur) {
           const { frame } = cur;
           const t0 = performance.now();
-          const { detections, ms: detectMs } = await (curDet ?? startDetect(frame));
+          const { detections, ms: detectMs } = curDetect ? await (curDet ?? startDetect(frame)) : { detections: [] as Detection[], ms: 0 };
           const t1 = performance.now();
+          const nextDetect = detectNext(curDetect);
           let next: { frame: Frame; sourceMs: number } | undefined;
           let nextDet: Promise<TimedDetections> | undefined;
           if (ahead && !stopped) {
             next = await nextFrame();
-            if (next) nextDet = startDetect(next.frame);
+            if (next && nextDetect) nextDet = startDetect(next.frame);
           }
           const t2 = performance.now();
-          const embeddings = await embedFor(frame, detections);
+          const embeddings = curDetect ? await embedFor(frame, detections) : undefined;
           const t3 = performance.now();
-          const tracks = tracker.update(detections, embeddings, frame.timestampMs, frame);
+          const tracks = curDetect ? tracker.update(detections, embeddings, frame.timestampMs, frame) : tracker.coast!();
           const t4 = performance.now();
+          if (curDetect) detectedFrames++;
+          gap = curDetect ? 0 : gap + 1;
+          busy = canCoast && busyScene(tracks);
           const detectWaitMs = t1 - t0 + (t2 - t1 - (next?.sourceMs ?? 0));
           const timings: StageTimings = {
             sourceMs: cur.sourceMs,
@@ -174,6 +203,7 @@ export function createPipeline(parts: PipelineParts): Pipeline {
           if (!ahead) next = stopped ? undefined : await nextFrame();
           cur = stopped ? undefined : next;
           curDet = nextDet;
+          curDetect = nextDetect;
         }
       } finally {
         await it.return?.();
@@ -189,6 +219,7 @@ export function createPipeline(parts: PipelineParts): Pipeline {
         meanMs,
         dropped: source.dropped ?? 0,
         detectAhead: ahead,
+        detectedFrames,
         cpuMsPerFrame: frames ? (cpu.user + cpu.system) / 1000 / frames : 0,
       };
     },
@@ -238,6 +269,8 @@ export interface CameraPipelineOptions {
   trackerOverrides?: Partial<TrackerOptions>;
   /** Use colour histograms when spec.models.reid is absent (true), or track on motion only (false). */
   histogramFallback?: boolean;
+  /** PipelineParts.detectEvery (default 1: every frame). */
+  detectEvery?: number;
 }
 
 /** Intra-op threads of each network (see CameraPipelineOptions.threads). */
@@ -288,6 +321,7 @@ export async function createCameraPipeline(
       // A ReID network is the dearest stage: embed only where motion is ambiguous (PETS09-S2L1: 42 % of the
       // boxes, MOTA 80.5 -> 81.1). Histograms cost ~0.2 ms a box and lose IDF1 when sparse: embed them all.
       lazyAppearance: !(embedder instanceof HistogramEmbedder),
+      detectEvery: o.detectEvery,
     });
     return Object.assign(pipeline, { source, detector, threads });
   } catch (e) {

@@ -141,6 +141,15 @@ export class ByteTracker {
   }
 
   /**
+   * A frame without detections (detection cadence): every track moves to its Kalman prediction and keeps
+   * its state and counters, so the next update() matches against boxes predicted over the skipped frames.
+   */
+  coast(): TrackOutput[] {
+    for (const t of this.tracks) t.predict();
+    return this.tracks.map((t) => t.toOutput());
+  }
+
+  /**
    * Which detections need an embedding this frame (the rest are matched on motion alone): all of them while
    * there is no track, else those that could start a track or re-find a lost one, those near more than one
    * track or near a track that overlaps another detection (crossings), and those continuing a track whose

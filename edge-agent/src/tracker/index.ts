@@ -15,6 +15,8 @@ export interface Tracker {
   update(dets: Detection[], embeddings: ReadonlyArray<Float32Array | undefined> | undefined, timestampMs: number, frame?: FrameSize): TrackOutput[];
   /** Which detections need an embedding this frame (absent: all). */
   appearanceNeeded?(dets: readonly Detection[]): boolean[];
+  /** A frame the detector skipped: tracks move on their motion model (absent: detect every frame). */
+  coast?(): TrackOutput[];
 }
 
 /** Cosine distance under which a track is the single-mode target (for ReID-network embeddings). */
@@ -35,5 +37,6 @@ export function createTracker(
   return {
     update: (dets, embs, ts, frame) => selector.select(tracker.update(dets, embs, ts, frame)),
     appearanceNeeded: (dets) => tracker.appearanceNeeded(dets),
+    coast: () => selector.select(tracker.coast()),
   };
 }
