@@ -1,6 +1,7 @@
 // Browser tests against the real MEI server in Debian's Chromium (never `playwright install`).
 // MEI_E2E_URL set: test that running server. Unset: global-setup.ts starts one on a free port with a
 // throw-away data dir and exports MEI_E2E_URL before the workers (which re-read this file) start.
+import { createHash } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { defineConfig } from '@playwright/test';
@@ -17,7 +18,8 @@ export default defineConfig({
   retries: 0,
   forbidOnly: !!process.env.CI,
   reporter: [['list']],
-  outputDir: path.join(os.tmpdir(), 'mei-e2e-results'),
+  // One folder per checkout: two suites on one machine must not wipe each other's traces.
+  outputDir: path.join(os.tmpdir(), `mei-e2e-results-${createHash('sha1').update(process.cwd()).digest('hex').slice(0, 8)}`),
   use: {
     baseURL: process.env.MEI_E2E_URL,
     trace: 'retain-on-failure',
