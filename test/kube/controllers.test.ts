@@ -165,7 +165,7 @@ describe('controllers in Kubernetes mode', () => {
     manager = undefined;
     const nodes = ['n-1', 'n-2', 'n-3', 'n-4'];
     const script = fileURLToPath(new URL('./fixtures/controller-child.ts', import.meta.url));
-    child = spawn(process.execPath, ['--import', 'tsx', script, kube().kubeconfigPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child = spawn(process.execPath, ['--import', 'tsx', script, kube().kubeconfigPath, `${ns}/many`], { stdio: ['ignore', 'pipe', 'pipe'] });
     const lines: string[] = [];
     createInterface({ input: child.stdout! }).on('line', (l) => lines.push(l));
     let stderr = '';
@@ -177,7 +177,9 @@ describe('controllers in Kubernetes mode', () => {
       metadata: { name: 'many', namespace: ns },
       spec: { cameras: nodes.map((n, i) => ({ name: `cam-${i}`, node: n, source: `rtsp://cam-${i}.example/stream` })), models: { detector: { decoder: 'yolox' } } },
     });
-    const first = await waitFor('the first pod', async () => (await podsOf('many'))[0], 120_000, 10);
+    const first = await waitFor('the first pod', async () => (await podsOf('many'))[0], 120_000, 10).catch((err) => {
+      throw new Error(`${(err as Error).message}; controller stdout: ${lines.join(' | ')}; stderr: ${stderr.slice(-2000)}`);
+    });
     const firstNode = first.spec!.nodeName!;
     await waitFor('the reconcile to reach another worker', () => lines.some((l) => l.startsWith('ENSURE') && l !== `ENSURE ${firstNode}`));
     child.kill('SIGKILL');
