@@ -211,7 +211,8 @@ export type IngestAckFn = (res: IngestAck) => void;
 export interface AgentToServerEvents {
   'task:ack': (msg: TaskAck, ack?: AckFn) => void;
   state: (msg: AgentState, ack?: AckFn) => void;
-  observations: (msg: ObservationBatch, ack?: IngestAckFn) => void;
+  /** Protocol 1: the batch as JSON; protocol 2 (negotiated in the handshake): its wire/index.ts bytes. */
+  observations: (msg: ObservationBatch | Uint8Array, ack?: IngestAckFn) => void;
   preview: (msg: z.input<typeof PreviewFrameSchema>, ack?: AckFn) => void;
   thumbnail: (msg: z.input<typeof TrackThumbnailSchema>, ack?: AckFn) => void;
 }

@@ -8,7 +8,6 @@ import {
   AGENT_NAMESPACE,
   AgentStateSchema,
   MAX_MESSAGE_BYTES,
-  ObservationBatchSchema,
   PreviewFrameSchema,
   SnapshotRequestSchema,
   SubscribeJobsSchema,
@@ -17,6 +16,8 @@ import {
   TrackThumbnailSchema,
   UI_NAMESPACE,
   describeZodError,
+  negotiatedProtocol,
+  parseObservationPayload,
   type Ack,
   type AgentToServerEvents,
   type IngestAck,
@@ -25,6 +26,7 @@ import {
   type ServerToAgentEvents,
   type ServerToUiEvents,
   type UiToServerEvents,
+  type WireProtocol,
 } from '@mei/contracts';
 import type { JobBackend } from '../backend/types.ts';
 import type { AgentClaims, AgentTokens } from '../auth/agent-tokens.ts';
@@ -45,7 +47,7 @@ export interface RealtimeDeps {
   log: Logger;
 }
 
-type AgentSocket = Socket<AgentToServerEvents, ServerToAgentEvents, Record<string, never>, { claims: AgentClaims }>;
+type AgentSocket = Socket<AgentToServerEvents, ServerToAgentEvents, Record<string, never>, { claims: AgentClaims; protocol: WireProtocol }>;
 type UiSocket = Socket<UiToServerEvents, ServerToUiEvents, Record<string, never>, { me: Me }>;
 
 const KNOWN_AGENT_EVENTS = new Set(['task:ack', 'state', 'observations', 'preview', 'thumbnail']);
@@ -129,6 +131,11 @@ function rejectUnknown(socket: Socket<any, any, any, any>, known: Set<string>): 
 function setUpAgents(nsp: Namespace<AgentToServerEvents, ServerToAgentEvents>, deps: RealtimeDeps): void {
   const { controllers, log } = deps;
   nsp.use((socket, next) => {
+    // The observation wire protocol is chosen per connection (auth.protocol; absent = 1), so a fleet of old
+    // JSON agents and new binary agents is served side by side while it upgrades node by node.
+    const protocol = negotiatedProtocol(socket.handshake.auth);
+    if (protocol instanceof Error) return next(protocol);
+    (socket as AgentSocket).data.protocol = protocol;
     deps.tokens
       .authenticate(socket.handshake.auth?.token, (ns, name) => deps.backend.get(ns, name))
       .then((claims) => {
@@ -178,12 +185,12 @@ function setUpAgents(nsp: Namespace<AgentToServerEvents, ServerToAgentEvents>, d
         if (res.code !== 'committed') log.debug(`${AGENT_NAMESPACE} ${socket.id} observations: ${res.code === 'refused' ? res.error : res.reason}`);
         ack?.(res);
       };
-      const parsed = ObservationBatchSchema.safeParse(args[0]);
-      if (!parsed.success) return reply({ code: 'refused', ...describeZodError(parsed.error) });
+      const parsed = parseObservationPayload(args[0], socket.data.protocol);
+      if (!parsed.ok) return reply({ code: 'refused', field: parsed.field, error: parsed.error });
       try {
-        sameJob(parsed.data);
-        deps.live?.ingest(claims, parsed.data);
-        reply({ code: 'committed', through: parsed.data.seq });
+        sameJob(parsed.batch);
+        deps.live?.ingest(claims, parsed.batch);
+        reply({ code: 'committed', through: parsed.batch.seq });
       } catch (err) {
         const field = (err as { field?: unknown })?.field;
         // Only a reason about the batch's content is final; anything else (server trouble) is worth a retry.

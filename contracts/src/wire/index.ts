@@ -9,7 +9,7 @@
 // (to ack or dedup) before decoding the rest. Decoding checks every bound and names the field it fails on;
 // the server then runs ObservationBatchSchema on the result as for protocol 1.
 import { decode, encode } from '@msgpack/msgpack';
-import type { ObservationBatch, TrackObservation } from '../events.ts';
+import { ObservationBatchSchema, describeZodError, type ObservationBatch, type TrackObservation } from '../events.ts';
 
 /** Protocol 1: today's JSON payloads. Protocol 2: observations as `encodeObservations` bytes. */
 export const WIRE_PROTOCOLS = [1, 2] as const;
@@ -228,4 +228,29 @@ export function decodeObservations(data: Uint8Array | ArrayBuffer): ObservationB
     });
   }
   return batch;
+}
+
+/** The payload an agent sends for one batch under `protocol` (1: the JSON object, 2: protocol-2 bytes). */
+export function observationPayload(batch: ObservationBatch, protocol: WireProtocol): ObservationBatch | Uint8Array {
+  return protocol === 2 ? encodeObservations(batch) : batch;
+}
+
+/**
+ * Reads one `observations` payload as the connection's negotiated protocol says, then validates it with
+ * ObservationBatchSchema: the one place a receiver turns wire bytes or JSON into a canonical batch. A payload
+ * of the wrong form (bytes under protocol 1, an object under protocol 2) is refused like any bad field.
+ */
+export function parseObservationPayload(payload: unknown, protocol: WireProtocol): { ok: true; batch: ObservationBatch } | { ok: false; field: string; error: string } {
+  let candidate: unknown = payload;
+  if (protocol === 2) {
+    if (!(payload instanceof Uint8Array || payload instanceof ArrayBuffer)) return { ok: false, field: '(message)', error: '(message): protocol 2 observations must be binary' };
+    try {
+      candidate = decodeObservations(payload);
+    } catch (err) {
+      if (err instanceof WireError) return { ok: false, field: err.field, error: err.message };
+      throw err;
+    }
+  }
+  const parsed = ObservationBatchSchema.safeParse(candidate);
+  return parsed.success ? { ok: true, batch: parsed.data } : { ok: false, ...describeZodError(parsed.error) };
 }

@@ -4,6 +4,8 @@
 import { io, type Socket } from 'socket.io-client';
 import {
   AGENT_NAMESPACE,
+  LATEST_WIRE_PROTOCOL,
+  observationPayload,
   type Ack,
   type AgentToServerEvents,
   type IngestAck,
@@ -12,6 +14,7 @@ import {
   type PreviewRequest,
   type TaskAssignment,
   type TaskStop,
+  type WireProtocol,
 } from '@mei/contracts';
 
 export type AgentSocket = Socket<ServerToAgentEvents, AgentToServerEvents>;
@@ -28,6 +31,8 @@ export interface AgentConnectionOptions {
   /** How long send() waits for the server's ack. */
   ackTimeoutMs?: number;
   log?: (msg: string) => void;
+  /** Observation wire protocol asked for in the handshake (default: the latest, 2 = binary). */
+  protocol?: WireProtocol;
 }
 
 export interface AgentConnectionHandlers {
@@ -55,7 +60,7 @@ export class AgentConnection {
     const max = o.reconnectDelayMaxMs ?? 10_000;
     const log = o.log ?? (() => {});
     this.socket = io(new URL(AGENT_NAMESPACE, o.serverUrl).toString(), {
-      auth: { token: o.token },
+      auth: { token: o.token, protocol: o.protocol ?? LATEST_WIRE_PROTOCOL },
       reconnectionDelay: base,
       reconnectionDelayMax: max,
       randomizationFactor: 0.3,
@@ -96,7 +101,7 @@ export class AgentConnection {
     try {
       // The event map types acks as an optional callback; at run time the server always answers with an Ack.
       const socket = this.socket.timeout(this.o.ackTimeoutMs ?? 10_000) as unknown as { emitWithAck(ev: string, p: unknown): Promise<Ack> };
-      return await socket.emitWithAck(event, payload);
+      return await socket.emitWithAck(event, this.wire(event, payload));
     } catch (err) {
       return { ok: false, error: (err as Error).message };
     }
@@ -114,11 +119,17 @@ export class AgentConnection {
     let res: unknown;
     try {
       const socket = this.socket.timeout(this.o.ackTimeoutMs ?? 10_000) as unknown as { emitWithAck(ev: string, p: unknown): Promise<unknown> };
-      res = await socket.emitWithAck('observations', batch);
+      res = await socket.emitWithAck('observations', this.wire('observations', batch));
     } catch (err) {
       return { code: 'retry-later', retryAfterMs, reason: `transport: ${(err as Error).message}` };
     }
     return toIngestAck(res, batch.seq, retryAfterMs);
+  }
+
+  /** An observation batch goes out in the negotiated protocol's form; other events as they are. */
+  private wire(event: Emitted, payload: unknown): unknown {
+    if (event !== 'observations' || payload instanceof Uint8Array) return payload;
+    return observationPayload(payload as ObservationBatch, this.o.protocol ?? LATEST_WIRE_PROTOCOL);
   }
 
   close(): void {
