@@ -147,6 +147,8 @@ async function main(): Promise<void> {
     }
   };
 
+  /** Edge CPU and protocol-2 bytes of the vision run (absent when replayed). */
+  let edge: { cpuMsPerFrame: number; wireBytes: number; embeddings: number } | null = null;
   const wall0 = performance.now();
   if (values.replay) {
     const lines = readFileSync(values.replay, 'utf8').split('\n');
@@ -158,7 +160,8 @@ async function main(): Promise<void> {
     });
   } else {
     const measured = await runCamerasInVideoTimeOrder({ cameras, models, maxFrames, threads, jobKey: 'bench/mtmc', embedEveryMs, batchFrames: BATCH_FRAMES }, deliver);
-    for (const [name, f] of measured) fps.set(name, f);
+    for (const [name, f] of measured.fps) fps.set(name, f);
+    edge = { cpuMsPerFrame: round(measured.edgeCpuMsPerFrame, 2), wireBytes: measured.wireBytes, embeddings: measured.embeddings };
   }
   await new Promise<void>((resolve) => (recorder ? recorder.end(resolve) : resolve()));
   const wallMs = performance.now() - wall0;
@@ -221,6 +224,7 @@ async function main(): Promise<void> {
     crossCameraIdf1TrackletOracle: round(crossOracle.idf1),
     identities: { predicted: new Set([...resFinal.values()].flat().map((b) => b.id)).size, live: stats.identities, gt: gtIds },
     unidentifiedBoxes: unidentified,
+    edge,
     identityService: { batches, totalMs: round(identityMs, 1), meanMsPerBatch: round(identityMs / Math.max(1, batches), 3), ...stats },
     wallSeconds: round(wallMs / 1000, 1),
     out: outDir,

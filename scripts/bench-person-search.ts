@@ -140,6 +140,8 @@ async function main(): Promise<void> {
 
   const wall0 = performance.now();
   const fps: Record<string, number> = {};
+  /** Protocol-2 bytes of the vision run (absent when replayed). */
+  let edge: { wireBytes: number; embeddings: number } | null = null;
   if (values.replay) {
     for (const line of readFileSync(values.replay, 'utf8').split('\n')) {
       if (!line.trim()) continue;
@@ -152,7 +154,8 @@ async function main(): Promise<void> {
     }
   } else {
     const measured = await runCamerasInVideoTimeOrder({ cameras, models, maxFrames, threads, jobKey: jobKeyStr, batchFrames: BATCH_FRAMES }, deliver);
-    for (const [name, f] of measured) fps[name] = round(f, 2);
+    for (const [name, f] of measured.fps) fps[name] = round(f, 2);
+    edge = { wireBytes: measured.wireBytes, embeddings: measured.embeddings };
   }
   await new Promise<void>((resolve) => (recorder ? recorder.end(resolve) : resolve()));
   await history.writer.close(); // every track's last point and embedding committed
@@ -230,6 +233,7 @@ async function main(): Promise<void> {
     storedTracks: stored.length,
     mappedTracks: [...trackGt.values()].filter((v) => v !== undefined).length,
     storedIdentities: new Set(stored.map((t) => t.globalId ?? `track:${t.id}`)).size,
+    edge,
     writer: history.writer.stats(),
     timing: { pipelineMs: Math.round(pipelineMs), historyIngestMs: round(ingestMs, 1), meanQueryMs: round(queryMs / Math.max(1, perQuery.length), 1), cameraFps: fps },
     perQuery,
