@@ -64,6 +64,8 @@ export const CameraReportSchema = z
     totalFrames: z.number().int().min(0).optional(),
     message: z.string().max(1024).optional(),
     lastFrameTime: isoTime.optional(),
+    /** Payload bytes per second the agent sent for this camera lately (its connection counts them). */
+    upstreamBytesPerSecond: z.number().int().min(0).max(1e12).optional(),
   })
   .strict();
 export type CameraReport = z.infer<typeof CameraReportSchema>;

@@ -122,5 +122,6 @@ function cameraStatus(name: string, report: AgentReport | undefined): CameraStat
     totalFrames: c.totalFrames,
     message: c.message,
     lastFrameTime: c.lastFrameTime,
+    upstreamBytesPerSecond: c.upstreamBytesPerSecond,
   };
 }

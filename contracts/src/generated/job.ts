@@ -381,4 +381,8 @@ export interface CameraStatus {
    * When the last frame was processed.
    */
   lastFrameTime?: string;
+  /**
+   * Bytes per second the worker sent to the server for this camera (payloads, last 10 s), counted at its connection.
+   */
+  upstreamBytesPerSecond?: number;
 }

@@ -20,6 +20,8 @@ export interface AgentTransport {
   send<E extends Emitted>(event: E, payload: Parameters<AgentToServerEvents[E]>[0]): Promise<Ack>;
   /** Observation batches answer with an IngestAck (AgentConnection); absent: send()'s Ack is read by structure. */
   sendObservations?(batch: ObservationBatch): Promise<IngestAck>;
+  /** Bytes per second sent lately for a camera (AgentConnection counts them); absent: not reported. */
+  upstreamBytesPerSecond?(jobKey: string, camera: string): number;
 }
 
 export interface EdgeAgentOptions {
@@ -252,7 +254,11 @@ export class EdgeAgent {
   }
 
   private stateOf(t: RunningTask, phase?: AgentState['phase'], message?: string): AgentState {
-    const cameras = [...t.cameras.values()].map((c) => c.runner.report());
+    const rate = this.o.transport.upstreamBytesPerSecond?.bind(this.o.transport);
+    const cameras = [...t.cameras.values()].map((c) => {
+      const report = c.runner.report();
+      return rate ? { ...report, upstreamBytesPerSecond: rate(t.assignment.jobKey, report.name) } : report;
+    });
     const starting = cameras.length > 0 && cameras.every((c) => c.state === 'Pending' || c.state === 'Connecting');
     return {
       jobKey: t.assignment.jobKey,

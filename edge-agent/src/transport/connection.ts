@@ -16,6 +16,7 @@ import {
   type TaskStop,
   type WireProtocol,
 } from '@mei/contracts';
+import { UpstreamMeter } from './upstream-meter.ts';
 
 export type AgentSocket = Socket<ServerToAgentEvents, AgentToServerEvents>;
 type Emitted = keyof AgentToServerEvents;
@@ -33,6 +34,13 @@ export interface AgentConnectionOptions {
   log?: (msg: string) => void;
   /** Observation wire protocol asked for in the handshake (default: the latest, 2 = binary). */
   protocol?: WireProtocol;
+  /**
+   * WebSocket permessage-deflate (compress every message, if the server agrees). Default off: on PETS09 it
+   * saved too few bytes for its edge CPU (docs/benchmarks.md, bench:bandwidth).
+   */
+  perMessageDeflate?: boolean;
+  /** Counts what goes out per camera (default: a fresh one). */
+  meter?: UpstreamMeter;
 }
 
 export interface AgentConnectionHandlers {
@@ -51,6 +59,8 @@ export class AgentConnection {
   private authFailures = 0;
   private retryTimer?: NodeJS.Timeout;
   private closed = false;
+  /** Payload bytes sent per camera (CameraReport.upstreamBytesPerSecond). */
+  readonly meter: UpstreamMeter;
 
   constructor(
     private readonly o: AgentConnectionOptions,
@@ -59,6 +69,7 @@ export class AgentConnection {
     const base = o.reconnectDelayMs ?? 500;
     const max = o.reconnectDelayMaxMs ?? 10_000;
     const log = o.log ?? (() => {});
+    this.meter = o.meter ?? new UpstreamMeter();
     this.socket = io(new URL(AGENT_NAMESPACE, o.serverUrl).toString(), {
       auth: { token: o.token, protocol: o.protocol ?? LATEST_WIRE_PROTOCOL },
       reconnectionDelay: base,
@@ -66,6 +77,9 @@ export class AgentConnection {
       randomizationFactor: 0.3,
       // WebSocket first: one long-lived TCP connection per agent; polling stays as a fallback.
       transports: ['websocket', 'polling'],
+      // threshold 0: observation messages are a few hundred bytes, below ws' default 1 KiB threshold. false
+      // (ws accepts it; the client's type does not say so) keeps even large messages uncompressed.
+      perMessageDeflate: o.perMessageDeflate ? { threshold: 0 } : (false as unknown as { threshold: number }),
     });
     this.socket.on('connect', () => {
       this.authFailures = 0;
@@ -126,10 +140,16 @@ export class AgentConnection {
     return toIngestAck(res, batch.seq, retryAfterMs);
   }
 
-  /** An observation batch goes out in the negotiated protocol's form; other events as they are. */
+  /** An observation batch goes out in the negotiated protocol's form; other events as they are. Counted here. */
   private wire(event: Emitted, payload: unknown): unknown {
-    if (event !== 'observations' || payload instanceof Uint8Array) return payload;
-    return observationPayload(payload as ObservationBatch, this.o.protocol ?? LATEST_WIRE_PROTOCOL);
+    const wire = event !== 'observations' || payload instanceof Uint8Array ? payload : observationPayload(payload as ObservationBatch, this.o.protocol ?? LATEST_WIRE_PROTOCOL);
+    this.meter.sent(event, payload, wire);
+    return wire;
+  }
+
+  /** Bytes per second this connection sent for `camera` of `jobKey` lately (see UpstreamMeter). */
+  upstreamBytesPerSecond(jobKey: string, camera: string): number {
+    return this.meter.bytesPerSecond(jobKey, camera);
   }
 
   close(): void {

@@ -3,6 +3,7 @@ import type { CameraSpec, CameraStatus, Condition, WorkerStatus } from '@mei/con
 import { Age } from '@/app/components/Age';
 import { PhaseBadge } from '@/app/components/PhaseBadge';
 import { DataTable } from '@/app/components/DataTable';
+import { formatByteRate } from '@/app/lib/units';
 
 // For these condition types True is bad news (Kubernetes' "abnormal-true" conditions).
 const ABNORMAL_TRUE = new Set(['Degraded', 'Failed']);
@@ -73,6 +74,7 @@ export function CamerasTable({ cameras, spec }: { cameras: CameraStatus[]; spec:
           { header: 'Name', cell: (c) => c.name },
           { header: 'State', cell: (c) => <PhaseBadge phase={c.state ?? 'Pending'} testId="camera-state" /> },
           { header: 'FPS', cell: (c) => fmtFps(c.fps), num: true },
+          { header: 'Upstream', cell: (c) => formatByteRate(c.upstreamBytesPerSecond), num: true, testId: 'upstream' },
           { header: 'Active tracks', cell: (c) => c.activeTracks ?? '—', num: true },
           { header: 'Frames', cell: (c) => `${c.framesProcessed ?? 0}${c.totalFrames ? ` / ${c.totalFrames}` : ''}`, num: true, testId: 'frames' },
           { header: 'Message', cell: (c) => c.message ?? '', className: 'msg' },
