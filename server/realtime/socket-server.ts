@@ -45,6 +45,8 @@ export interface RealtimeDeps {
   /** The live view: observations and previews in, frames and identities out to /ui rooms `live:<jobKey>`. Absent: observations are accepted and dropped, live:* requests refused. */
   live?: LiveHub;
   log: Logger;
+  /** Accept WebSocket permessage-deflate from clients that offer it (default off; bench:bandwidth measures it). */
+  perMessageDeflate?: boolean;
 }
 
 type AgentSocket = Socket<AgentToServerEvents, ServerToAgentEvents, Record<string, never>, { claims: AgentClaims; protocol: WireProtocol }>;
@@ -62,6 +64,7 @@ export function attachRealtime(httpServer: HttpServer, deps: RealtimeDeps): { io
     serveClient: false,
     // Other upgrade requests (Next's dev HMR socket) belong to Next: do not destroy them.
     destroyUpgrade: false,
+    perMessageDeflate: deps.perMessageDeflate ? { threshold: 0 } : false,
   });
   setUpAgents(io.of(AGENT_NAMESPACE) as unknown as Namespace<AgentToServerEvents, ServerToAgentEvents>, deps);
   const ui = io.of(UI_NAMESPACE) as unknown as Namespace<UiToServerEvents, ServerToUiEvents>;

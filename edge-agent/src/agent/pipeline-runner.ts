@@ -26,7 +26,13 @@ const FPS_WINDOW_MS = 5_000;
 const DEFAULT_PREVIEW_FPS = 2;
 
 /** Pipeline settings that are not in the task (tests and benchmarks bound a recording with maxFrames). */
-export type PipelineRunnerOptions = Pick<CameraPipelineOptions, 'maxFrames'>;
+export type PipelineRunnerOptions = Pick<CameraPipelineOptions, 'maxFrames'> & {
+  /**
+   * Send observations as a live camera does (each frame at once while the link keeps up) also in history
+   * mode: bench:bandwidth processes a recording at whatever speed the machine allows but measures live traffic.
+   */
+  sendLikeLive?: boolean;
+};
 
 export const pipelineRunnerFactory =
   (env: Record<string, string | undefined> = process.env, options: PipelineRunnerOptions = {}): CameraRunnerFactory =>
@@ -74,7 +80,7 @@ export class PipelineCameraRunner implements CameraRunner {
         threads: task.threads,
         env: this.env,
         field: cameraField(camera.name),
-        ...this.options,
+        maxFrames: this.options.maxFrames,
       });
     } catch (err) {
       // Bad source or model: the message names the spec field; the agent keeps running the other cameras.
@@ -157,7 +163,7 @@ export class PipelineCameraRunner implements CameraRunner {
       this.pendingEmbeddings.push({ id: t.id, vector: Array.from(t.embedding) });
     }
     // Live: send now unless earlier batches still wait for their ack (then they go together, bounded).
-    const live = this.ctx.task.mode !== 'history' && this.ctx.observationBacklog() === 0;
+    const live = (this.ctx.task.mode !== 'history' || this.options.sendLikeLive === true) && this.ctx.observationBacklog() === 0;
     if (live || this.pending.length >= BATCH_FRAMES || now - this.lastFlush >= BATCH_MS) this.flush();
     this.maybePreview(r, now);
     this.maybeThumbnails(r);

@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { EdgeAgent } from '../agent/agent.ts';
 import { pipelineRunnerFactory } from '../agent/pipeline-runner.ts';
 import type { CameraRunnerFactory } from '../agent/camera-runner.ts';
-import { AgentConnection } from '../transport/connection.ts';
+import { AgentConnection, type AgentConnectionOptions } from '../transport/connection.ts';
 import { UsageError } from './usage.ts';
 
 export const RUN_USAGE = `usage: mei-agent run --server <url> --node <name> [--token-file <file>]
@@ -26,6 +26,8 @@ export interface RunAgentDeps {
   log?: (msg: string) => void;
   /** Exit the process 2 s after finishing if something still holds it open (default true; tests: false). */
   forceExit?: boolean;
+  /** Connection settings beyond the command line (tests and benchmarks: wire protocol, deflate, meter). */
+  connection?: Pick<AgentConnectionOptions, 'protocol' | 'perMessageDeflate' | 'meter'>;
 }
 
 export async function runAgentCommand(argv: string[], deps: RunAgentDeps = {}): Promise<number> {
@@ -48,7 +50,7 @@ export async function runAgentCommand(argv: string[], deps: RunAgentDeps = {}): 
 
   let agent!: EdgeAgent;
   const connection = new AgentConnection(
-    { serverUrl: server, token, log },
+    { serverUrl: server, token, log, ...deps.connection },
     {
       onTask: (task) => void agent.handleTask(task),
       onStop: (stop) => void agent.handleStop(stop),

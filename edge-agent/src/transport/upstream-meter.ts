@@ -43,8 +43,17 @@ export function payloadBytes(v: unknown): number {
   }
 }
 
-interface CameraCounts {
-  totals: Record<UpstreamKind, number>;
+type PerKind = Record<UpstreamKind, number>;
+const zero = (): PerKind => ({ boxes: 0, embeddings: 0, state: 0, thumbnails: 0, previews: 0, other: 0 });
+
+/** Bytes and messages sent for one camera (a state message about n cameras counts 1/n for each). */
+export interface UpstreamTotals {
+  bytes: PerKind;
+  /** Messages by their main kind (an observation message counts under boxes); under embeddings: vectors sent. */
+  messages: PerKind;
+}
+
+interface CameraCounts extends UpstreamTotals {
   /** Bytes per whole second (epoch seconds), the last UPSTREAM_WINDOW_S + 1 of them. */
   seconds: Map<number, number>;
 }
@@ -70,15 +79,15 @@ export class UpstreamMeter {
     const bytes = payloadBytes(wire);
     if (event === 'observations' && p.camera !== undefined) {
       const embeddings = this.o.detail && (p as ObservationBatch).embeddings?.length ? bytes - this.withoutEmbeddings(p as ObservationBatch, wire) : 0;
-      this.add(jobKey, p.camera, 'boxes', bytes - embeddings);
-      if (embeddings) this.add(jobKey, p.camera, 'embeddings', embeddings);
-    } else if (event === 'preview' && p.camera !== undefined) this.add(jobKey, p.camera, 'previews', bytes);
-    else if (event === 'thumbnail' && p.camera !== undefined) this.add(jobKey, p.camera, 'thumbnails', bytes);
+      this.add(jobKey, p.camera, 'boxes', bytes - embeddings, 1);
+      if (embeddings) this.add(jobKey, p.camera, 'embeddings', embeddings, (p as ObservationBatch).embeddings!.length);
+    } else if (event === 'preview' && p.camera !== undefined) this.add(jobKey, p.camera, 'previews', bytes, 1);
+    else if (event === 'thumbnail' && p.camera !== undefined) this.add(jobKey, p.camera, 'thumbnails', bytes, 1);
     else if (event === 'state' && p.cameras?.length) {
       // A job's state reports all its cameras at once: each carries an equal share.
-      const share = bytes / p.cameras.length;
-      for (const c of p.cameras) this.add(jobKey, String(c.name ?? ''), 'state', share);
-    } else this.add(jobKey, '', event === 'state' ? 'state' : 'other', bytes);
+      const n = p.cameras.length;
+      for (const c of p.cameras) this.add(jobKey, String(c.name ?? ''), 'state', bytes / n, 1 / n);
+    } else this.add(jobKey, '', event === 'state' ? 'state' : 'other', bytes, 1);
   }
 
   /** Bytes per second sent for `camera` of `jobKey` over the last UPSTREAM_WINDOW_S whole seconds. */
@@ -91,9 +100,9 @@ export class UpstreamMeter {
     return Math.round(sum / UPSTREAM_WINDOW_S);
   }
 
-  /** Everything counted so far, per `jobKey/camera` ('' camera: messages about no camera) and kind. */
-  totals(): Record<string, Record<UpstreamKind, number>> {
-    return Object.fromEntries([...this.cameras].map(([k, c]) => [k.replace('\u0000', ' '), { ...c.totals }]));
+  /** Everything counted so far, per `jobKey camera` ('' camera: messages about no camera). */
+  totals(): Record<string, UpstreamTotals> {
+    return Object.fromEntries([...this.cameras].map(([k, c]) => [k.replace('\u0000', ' '), { bytes: { ...c.bytes }, messages: { ...c.messages } }]));
   }
 
   /** Forgets a job's cameras (its task ended). */
@@ -106,14 +115,15 @@ export class UpstreamMeter {
     return wire instanceof Uint8Array ? encodeObservations(bare).length : payloadBytes(bare);
   }
 
-  private add(jobKey: string, camera: string, kind: UpstreamKind, bytes: number): void {
+  private add(jobKey: string, camera: string, kind: UpstreamKind, bytes: number, messages: number): void {
     const k = key(jobKey, camera);
     let c = this.cameras.get(k);
     if (!c) {
-      c = { totals: { boxes: 0, embeddings: 0, state: 0, thumbnails: 0, previews: 0, other: 0 }, seconds: new Map() };
+      c = { bytes: zero(), messages: zero(), seconds: new Map() };
       this.cameras.set(k, c);
     }
-    c.totals[kind] += bytes;
+    c.bytes[kind] += bytes;
+    c.messages[kind] += messages;
     const s = Math.floor(this.now() / 1000);
     c.seconds.set(s, (c.seconds.get(s) ?? 0) + bytes);
     for (const old of c.seconds.keys()) if (old < s - UPSTREAM_WINDOW_S) c.seconds.delete(old);

@@ -1,0 +1,275 @@
+// What leaves the edge, per camera, against the camera's own video bitrate (issue #17). PETS09-S2L1
+// (vtest.avi, 10 fps) as one camera and as the two-camera demo split, privacy.preview none and thumbnails,
+// wire protocol 1 (JSON) and 2 (binary), through the real edge agent (a child process started by the real
+// control plane, YOLOX-nano + OSNet) and the real server's Socket.IO (embedded mode, PGlite; no Next) over TCP.
+//
+//   npm run bench:bandwidth -- [--json] [--max-frames N (300)] [--layout one,two] [--privacy none,thumbnails]
+//                              [--protocol 1,2] [--deflate off|on|both (both: adds deflate runs of protocol 2, none)]
+//
+// Measured:
+//  - TCP bytes agent -> server: a byte-counting TCP relay on loopback between them (HTTP upgrade, WebSocket,
+//    Engine.IO and Socket.IO framing included; IP/TCP headers not).
+//  - Payload bytes per camera at the sender, by field (edge-agent/src/transport/upstream-meter.ts): boxes
+//    (the observation batch without its embeddings), embeddings, state/heartbeats, thumbnails.
+//    framing = TCP total - payloads, spread over the messages sent.
+//  - The recording is processed in history mode (every frame, as fast as the machine allows) but sent as a
+//    live camera sends it (each frame at once while the link keeps up): boxes, embeddings, thumbnails and
+//    their framing are per second of VIDEO; state and heartbeats go out on the wall clock, so they are per
+//    second of the agent's run (what a live camera pays per second).
+//  - H.264 of the same frames (each camera's own region), encoded here: libx264, CRF 23, preset medium.
+//  - The agent process's CPU ms (every thread; ffmpeg's decoding is another process) per frame.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { loadavg, tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import type { CameraSpec, MultiEdgeInferenceInput, WireProtocol } from '@mei/contracts';
+import { FlagError, numberFlag } from './bench-args.ts';
+import { startCountingProxy } from './bandwidth/counting-proxy.ts';
+import { loadSplit, regionOverlaps } from './mtmc/split-gt.ts';
+import type { UpstreamTotals } from '../edge-agent/src/transport/upstream-meter.ts';
+
+const USAGE = `usage: npm run bench:bandwidth -- [--json] [--max-frames N (300)] [--layout one,two] [--privacy none,thumbnails]
+       [--protocol 1,2] [--deflate off|on|both]`;
+const FRAME = { width: 768, height: 576 };
+const FPS = 10;
+const VIDEO_FRAMES = 795;
+const TARGET_RATIO = 0.02;
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const SELF = fileURLToPath(import.meta.url);
+
+type Layout = 'one' | 'two';
+type Privacy = 'none' | 'thumbnails';
+interface RunConfig {
+  layout: Layout;
+  privacy: Privacy;
+  protocol: WireProtocol;
+  deflate: boolean;
+}
+type PerKind = UpstreamTotals['bytes'];
+/** What the agent process reports when it exits (written by --as-agent). */
+interface AgentReport {
+  totals: Record<string, UpstreamTotals>;
+  cpuMs: number;
+  wallMs: number;
+}
+
+// ---- the agent (started by the control plane's local runtime) ---------------------------------------------
+
+async function runAsAgent(argv: string[]): Promise<void> {
+  const { runAgentCommand } = await import('../edge-agent/src/cli/run.ts');
+  const { pipelineRunnerFactory } = await import('../edge-agent/src/agent/pipeline-runner.ts');
+  const { UpstreamMeter } = await import('../edge-agent/src/transport/upstream-meter.ts');
+  const env = process.env;
+  const meter = new UpstreamMeter({ detail: true });
+  const wall0 = performance.now();
+  const code = await runAgentCommand(argv, {
+    runners: pipelineRunnerFactory(env, { maxFrames: Number(env.MEI_BENCH_MAX_FRAMES), sendLikeLive: true }),
+    connection: { protocol: Number(env.MEI_BENCH_PROTOCOL) as WireProtocol, perMessageDeflate: env.MEI_BENCH_DEFLATE === '1', meter },
+    forceExit: false,
+    log: () => {},
+  });
+  const cpu = process.cpuUsage();
+  const report: AgentReport = { totals: meter.totals(), cpuMs: (cpu.user + cpu.system) / 1000, wallMs: performance.now() - wall0 };
+  writeFileSync(env.MEI_BENCH_REPORT!, JSON.stringify(report));
+  process.exit(code);
+}
+
+// ---- the benchmark -------------------------------------------------------------------------------------------
+
+const round = (v: number, d = 1) => Math.round(v * 10 ** d) / 10 ** d;
+
+function cameras(layout: Layout, video: string): CameraSpec[] {
+  if (layout === 'one') return [{ name: 'pets', node: 'edge-bench', source: video }];
+  const regions = loadSplit(undefined, FRAME);
+  const overlaps = regionOverlaps(regions);
+  return regions.map((r) => ({ name: r.name, node: 'edge-bench', source: video, roi: { x: r.x, y: r.y, width: r.w, height: r.h }, overlaps: overlaps.get(r.name) }));
+}
+
+/** kbit/s of the camera's frames as H.264 (libx264, CRF 23, preset medium), encoded once per region. */
+function h264KbitPerSecond(video: string, cam: CameraSpec, frames: number, dir: string): number {
+  const out = path.join(dir, `${cam.name}.h264`);
+  const crop = cam.roi ? ['-vf', `crop=${cam.roi.width}:${cam.roi.height}:${cam.roi.x}:${cam.roi.y}`] : [];
+  execFileSync('ffmpeg', ['-v', 'error', '-y', '-i', video, '-frames:v', String(frames), ...crop, '-an', '-c:v', 'libx264', '-preset', 'medium', '-crf', '23', '-f', 'h264', out]);
+  return (statSync(out).size * 8) / 1000 / (frames / FPS);
+}
+
+async function runOnce(cfg: RunConfig, video: string, maxFrames: number, h264: Map<string, number>, say: (m: string) => void) {
+  const { startControlPlane } = await import('../server/control-plane.ts');
+  const { attachRealtime } = await import('../server/realtime/socket-server.ts');
+  const { silentLogger } = await import('../server/controllers/log.ts');
+  const stateDir = mkdtempSync(path.join(tmpdir(), 'mei-bench-bandwidth-'));
+  const reportFile = path.join(stateDir, 'agent-report.json');
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    MEI_MODE: 'embedded',
+    MEI_DEMO: '0',
+    MEI_ADMIN_PASSWORD: 'bench-bandwidth-not-a-secret',
+    MEI_AGENT_COMMAND: JSON.stringify([process.execPath, '--import', 'tsx', SELF, '--as-agent']),
+    MEI_BENCH_REPORT: reportFile,
+    MEI_BENCH_MAX_FRAMES: String(maxFrames),
+    MEI_BENCH_PROTOCOL: String(cfg.protocol),
+    MEI_BENCH_DEFLATE: cfg.deflate ? '1' : '0',
+  };
+  const http = createServer();
+  await new Promise<void>((r) => http.listen(0, '127.0.0.1', () => r()));
+  const proxy = await startCountingProxy({ host: '127.0.0.1', port: (http.address() as { port: number }).port });
+  // Agents are told the relay's address: everything they send crosses it.
+  const cp = await startControlPlane({ env, stateDir, serverUrl: () => proxy.url, log: silentLogger });
+  const rt = attachRealtime(http, { backend: cp.backend, controllers: cp.controllers, tokens: cp.tokens, sessions: cp.sessions, live: cp.live, log: silentLogger, perMessageDeflate: cfg.deflate });
+  const cams = cameras(cfg.layout, video);
+  const name = `bw-${cfg.layout}-${cfg.privacy}-p${cfg.protocol}${cfg.deflate ? '-deflate' : ''}`;
+  const jobKey = `default/${name}`;
+  try {
+    const job: MultiEdgeInferenceInput = {
+      metadata: { name, namespace: 'default' },
+      spec: { mode: 'history', cameras: cams, models: { detector: { name: 'yolox-nano', decoder: 'yolox' }, reid: { kind: 'onnx', name: 'osnet-x0.25-msmt17' } }, privacy: { preview: cfg.privacy } },
+    };
+    await cp.backend.create(job);
+    say(`${job.metadata.name}: running ${maxFrames} frames x ${cams.length} camera(s)`);
+    // The agent writes its report when its task is done and it exits; then its connection closes.
+    const deadline = Date.now() + 60 * 60_000;
+    while (!existsSync(reportFile) || proxy.connections().open > 0) {
+      if (Date.now() > deadline) throw new Error(`${job.metadata.name}: the agent did not finish within 60 min`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  } finally {
+    await rt.close();
+    await cp.close();
+    http.close();
+    await proxy.close();
+  }
+  const agent = JSON.parse(readFileSync(reportFile, 'utf8')) as AgentReport;
+  rmSync(stateDir, { recursive: true, force: true });
+
+  // Per camera: payloads by field; framing (TCP minus payloads) spread evenly over the messages sent.
+  const all = Object.values(agent.totals);
+  const total = (f: (t: UpstreamTotals) => PerKind) => all.reduce((s, t) => s + Object.values(f(t)).reduce((a, b) => a + b, 0), 0);
+  const payload = total((t) => t.bytes);
+  const messages = all.reduce((s, t) => s + t.messages.boxes + t.messages.state + t.messages.thumbnails + t.messages.previews + t.messages.other, 0);
+  const tcp = proxy.upstream();
+  const framingPerMessage = (tcp - payload) / Math.max(1, messages);
+  const videoS = maxFrames / FPS;
+  const wallS = agent.wallMs / 1000;
+  // Messages about no camera (task:ack) are shared out among the cameras, on the wall clock like state.
+  const none = agent.totals[`${jobKey} `];
+  const perCamera = cams.map((c) => {
+    const t = agent.totals[`${jobKey} ${c.name}`];
+    if (!t) throw new Error(`${jobKey}: the agent sent nothing for camera ${c.name}`);
+    const shared = (f: (t: UpstreamTotals) => PerKind) => (none ? (f(none).state + f(none).other) / cams.length : 0);
+    // Observations and thumbnails follow the frames (per video second); state and heartbeats the wall clock.
+    const frameMessages = t.messages.boxes + t.messages.thumbnails + t.messages.previews;
+    const clockMessages = t.messages.state + t.messages.other + shared((x) => x.messages);
+    const bytes = {
+      boxes: t.bytes.boxes / videoS,
+      embeddings: t.bytes.embeddings / videoS,
+      thumbnails: (t.bytes.thumbnails + t.bytes.previews) / videoS,
+      stateAndHeartbeats: (t.bytes.state + t.bytes.other + shared((x) => x.bytes)) / wallS,
+      framing: framingPerMessage * (frameMessages / videoS + clockMessages / wallS),
+    };
+    const sum = Object.values(bytes).reduce((a, b) => a + b, 0);
+    const kbit = (sum * 8) / 1000;
+    return {
+      camera: c.name,
+      bytesPerSecond: Object.fromEntries(Object.entries(bytes).map(([n, v]) => [n, round(v)])) as Record<keyof typeof bytes, number>,
+      totalBytesPerSecond: round(sum),
+      kbitPerSecond: round(kbit, 2),
+      h264KbitPerSecond: round(h264.get(c.name)!, 1),
+      ratio: round(kbit / h264.get(c.name)!, 4),
+      observationMessagesPerVideoSecond: round(t.messages.boxes / videoS, 2),
+      embeddingsPerVideoSecond: round(t.messages.embeddings / videoS, 2),
+    };
+  });
+  return {
+    ...cfg,
+    cameras: perCamera,
+    meanRatio: round(perCamera.reduce((s, c) => s + c.ratio, 0) / perCamera.length, 4),
+    tcp: {
+      upstreamBytes: tcp,
+      downstreamBytes: proxy.downstream(),
+      connections: proxy.connections().accepted,
+      payloadBytes: Math.round(payload),
+      messages: Math.round(messages),
+      framingBytesPerMessage: round(framingPerMessage),
+      // Everything over video seconds, heartbeats included (too high when the run is slower than real time).
+      rawUpstreamBytesPerCameraVideoSecond: round(tcp / cams.length / videoS),
+    },
+    agent: { cpuMs: Math.round(agent.cpuMs), cpuMsPerFrame: round(agent.cpuMs / (maxFrames * cams.length), 2), wallSeconds: round(wallS), framesPerSecond: round((maxFrames * cams.length) / wallS, 2) },
+    loadAverage: round(loadavg()[0]),
+  };
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    args: process.argv.slice(2),
+    strict: true,
+    options: {
+      json: { type: 'boolean', default: false },
+      'max-frames': { type: 'string' },
+      layout: { type: 'string', default: 'one,two' },
+      privacy: { type: 'string', default: 'none,thumbnails' },
+      protocol: { type: 'string', default: '1,2' },
+      deflate: { type: 'string', default: 'both' },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) return void console.log(USAGE);
+  const maxFrames = numberFlag(values['max-frames'], '--max-frames', 300, 20, VIDEO_FRAMES, true);
+  const list = <T extends string>(v: string, flag: string, allowed: readonly T[]): T[] => {
+    const xs = v.split(',').map((s) => s.trim());
+    for (const x of xs) if (!allowed.includes(x as T)) throw new FlagError(`${flag} must be a list of ${allowed.join(', ')}, got '${x}'`);
+    return xs as T[];
+  };
+  const layouts = list(values.layout!, '--layout', ['one', 'two'] as const);
+  const privacies = list(values.privacy!, '--privacy', ['none', 'thumbnails'] as const);
+  const protocols = list(values.protocol!, '--protocol', ['1', '2'] as const).map(Number) as WireProtocol[];
+  const deflate = list(values.deflate!, '--deflate', ['off', 'on', 'both'] as const)[0];
+  process.env.MEI_DATA_DIR ??= path.resolve(ROOT, '../shared/data');
+  process.env.MEI_MODEL_DIR ??= path.resolve(ROOT, '../shared/models');
+  const video = path.join(process.env.MEI_DATA_DIR, 'vtest.avi');
+  const say = (m: string) => console.error(`[bench-bandwidth] ${m}`);
+
+  const configs: RunConfig[] = [];
+  for (const layout of layouts)
+    for (const privacy of privacies)
+      for (const protocol of protocols) {
+        if (deflate !== 'on') configs.push({ layout, privacy, protocol, deflate: false });
+        if (deflate === 'on' || (deflate === 'both' && protocol === 2 && privacy === 'none')) configs.push({ layout, privacy, protocol, deflate: true });
+      }
+  const tmp = mkdtempSync(path.join(tmpdir(), 'mei-bench-h264-'));
+  const h264 = new Map<string, number>();
+  for (const layout of layouts) for (const c of cameras(layout, video)) if (!h264.has(c.name)) h264.set(c.name, h264KbitPerSecond(video, c, maxFrames, tmp));
+  rmSync(tmp, { recursive: true, force: true });
+  say(`H.264 (libx264 CRF 23 medium) kbit/s: ${[...h264].map(([n, v]) => `${n} ${round(v)}`).join(', ')}`);
+
+  const runs = [];
+  for (const cfg of configs) {
+    const r = await runOnce(cfg, video, maxFrames, h264, say);
+    say(`${cfg.layout} ${cfg.privacy} p${cfg.protocol}${cfg.deflate ? ' deflate' : ''}: ${r.cameras.map((c) => `${c.camera} ${c.kbitPerSecond} kbit/s (${round(c.ratio * 100, 2)} %)`).join(', ')}; agent ${r.agent.cpuMsPerFrame} CPU ms/frame`);
+    runs.push(r);
+  }
+  const result = { benchmark: 'bandwidth-pets09-s2l1', video: 'vtest.avi', fps: FPS, frames: maxFrames, targetRatio: TARGET_RATIO, h264KbitPerSecond: Object.fromEntries([...h264].map(([n, v]) => [n, round(v)])), runs };
+  if (values.json) return void console.log(JSON.stringify(result));
+  for (const r of runs) {
+    console.log(`${r.layout.padEnd(3)} ${r.privacy.padEnd(10)} protocol ${r.protocol}${r.deflate ? ' +deflate' : '         '}  load ${r.loadAverage}  agent ${r.agent.cpuMsPerFrame} CPU ms/frame`);
+    for (const c of r.cameras) {
+      const b = c.bytesPerSecond;
+      console.log(`    ${c.camera.padEnd(6)} ${String(c.kbitPerSecond).padStart(7)} kbit/s = ${round(c.ratio * 100, 2)} % of H.264 ${c.h264KbitPerSecond} kbit/s  [B/s boxes ${b.boxes} embeddings ${b.embeddings} thumbnails ${b.thumbnails} state ${b.stateAndHeartbeats} framing ${b.framing}]`);
+    }
+  }
+}
+
+const asAgent = process.argv.indexOf('--as-agent');
+// The runtime appends `run --server <url> --node <node>`; runAgentCommand takes what follows `run`.
+if (asAgent >= 0) await runAsAgent(process.argv.slice(asAgent + 1).filter((a, i) => !(i === 0 && a === 'run')));
+else
+  await main().catch((err) => {
+    if (err instanceof FlagError) {
+      console.error(`${err.message}\n${USAGE}`);
+      process.exit(2);
+    }
+    console.error(`[bench-bandwidth] ${(err as Error).stack ?? err}`);
+    process.exit(1);
+  });
