@@ -24,13 +24,13 @@ import type { CameraSpec, DetectorSpec, ObservationBatch, TrackObservation } fro
 import { evaluateMot, readMotFile, type MotBox, type MotFile, type MotSummary } from '@mei/edge-agent/src/eval/index.ts';
 import { iou } from '@mei/edge-agent/src/pipeline/geometry.ts';
 import { createIdentityService } from '../server/identity/index.ts';
-import { EMBEDDING_EVERY_MS } from '@mei/edge-agent/src/agent/embedding-cadence.ts';
+import { EMBEDDING_EVERY_MS, EMBEDDING_REFRESH_MS, LOOK_CHANGE_DISTANCE } from '@mei/edge-agent/src/agent/embedding-cadence.ts';
 import { DEMO_CROSS_CAMERA } from '../server/runtime/demo-job.ts';
 import { runCamerasInVideoTimeOrder } from './mtmc/camera-batches.ts';
 import { concatCameras, DEFAULT_SPLIT, loadSplit, regionOverlaps, splitGroundTruth } from './mtmc/split-gt.ts';
 
 const USAGE = `usage: npm run bench:mtmc -- [--json] [--split <file.json>] [--out <dir>] [--detector yolox|nanodet]
-       [--max-frames N] [--threshold D (0.2)] [--max-gap S (2)] [--embed-every-ms MS (the agent's, 2000)] [--threads N (1)]
+       [--max-frames N] [--threshold D (0.2)] [--max-gap S (2)] [--embed-every-ms MS (default: the agent's look-change rule)] [--threads N (1)]
        [--record <file.jsonl>]   also save the cameras' observation batches (arrival order)
        [--replay <file.jsonl>]   skip the vision pipelines: feed saved batches to the identity service`;
 const DETECTORS: Record<string, DetectorSpec> = {
@@ -95,7 +95,7 @@ async function main(): Promise<void> {
   const maxFrames = num(values['max-frames'], '--max-frames', VIDEO_FRAMES, 1, VIDEO_FRAMES, true);
   const threshold = num(values.threshold, '--threshold', DEFAULT_THRESHOLD, 0, 2);
   const maxGapSeconds = num(values['max-gap'], '--max-gap', DEFAULT_MAX_GAP_S, 0, 86400);
-  const embedEveryMs = num(values['embed-every-ms'], '--embed-every-ms', EMBEDDING_EVERY_MS, 0, 60_000);
+  const embedEveryMs = values['embed-every-ms'] === undefined ? undefined : num(values['embed-every-ms'], '--embed-every-ms', 0, 0, 60_000);
   const threads = num(values.threads, '--threads', 1, 1, 64, true);
   // Same defaults as scripts/test.mjs: the shared folder beside the repository.
   const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -212,7 +212,7 @@ async function main(): Promise<void> {
     detector: values.detector,
     reid: models.reid.name,
     crossCamera: { matchThreshold: threshold, maxGapSeconds },
-    embedEveryMs,
+    embeddingCadence: embedEveryMs === undefined ? { rule: 'agent', everyMs: EMBEDDING_EVERY_MS, refreshMs: EMBEDDING_REFRESH_MS, lookChange: LOOK_CHANGE_DISTANCE } : { rule: 'fixed', everyMs: embedEveryMs },
     frames,
     cameras: perCamera,
     crossCameraIdf1: round(crossFinal.idf1),

@@ -12,7 +12,7 @@ export interface CameraBatchOptions {
   maxFrames: number;
   threads?: number;
   jobKey: string;
-  /** An embedding per confirmed track on its first frame, then at most every this many ms of video (default: the agent's). */
+  /** Fixed embedding cadence: per confirmed track on its first frame, then every this many ms of video (default: the agent's rule). */
   embedEveryMs?: number;
   /** Frames per batch. */
   batchFrames: number;
@@ -60,7 +60,7 @@ export async function runCamerasInVideoTimeOrder(o: CameraBatchOptions, deliver:
   await Promise.all(
     o.cameras.map(async (camera, k) => {
       const pipeline = await createCameraPipeline({ camera, models: o.models, mode: 'history', allFrames: true, maxFrames: o.maxFrames, threads: o.threads, field: `split[${k}]` });
-      const cadence = new EmbeddingCadence(o.embedEveryMs);
+      const cadence = new EmbeddingCadence(o.embedEveryMs ?? {});
       let pending: ObservationBatch['frames'] = [];
       let pendingEmb: NonNullable<ObservationBatch['embeddings']> = [];
       let seq = 0;
@@ -84,7 +84,7 @@ export async function runCamerasInVideoTimeOrder(o: CameraBatchOptions, deliver:
           pending.push({ frameIndex: r.frameIndex, timestampMs: Math.max(0, r.timestampMs), emittedAt: Date.now(), width: r.width, height: r.height, tracks });
           for (const t of r.tracks) {
             if (t.state !== 'confirmed' || !t.embedding) continue;
-            if (!cadence.due(t.id, r.timestampMs)) continue;
+            if (!cadence.due(t.id, r.timestampMs, t.embedding)) continue;
             pendingEmb.push({ id: t.id, vector: Array.from(t.embedding) });
           }
           if (pending.length >= o.batchFrames) flush();

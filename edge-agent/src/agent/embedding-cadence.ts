@@ -1,24 +1,59 @@
-// When a track's embedding goes out again. The identity service needs a track's appearance rarely (each
-// embedding is the tracker's smoothed one, and decisions are re-made on every one: more of them means
-// more chances to act on a noisy look). Measured on the two-camera PETS09-S2L1 split (bench:mtmc):
-// every 0.5 s -> cross-camera IDF1 0.789, every 1 s or 2 s -> 0.823. Cadence runs on video time, so a
-// history job processed faster than real time sends the same evidence as a live one.
+// When a track's embedding goes out (again): the one rule the agent and the benchmarks share.
+//  - with the track's first confirmed frame;
+//  - when its look changed: the tracker's smoothed embedding is LOOK_CHANGE_DISTANCE (cosine) or more away
+//    from the one last sent, but not sooner than EMBEDDING_EVERY_MS after it;
+//  - else at the identity refresh, EMBEDDING_REFRESH_MS after the last one.
+// Why: the identity service re-decides a track's identity on every embedding, so more of them means more
+// chances to act on a noisy look (bench:mtmc on the two-camera PETS09-S2L1 split: every 0.5 s -> cross-camera
+// IDF1 0.789, every 1 s or 2 s -> 0.823), and an unchanged look adds nothing but bytes: at 2 s per track the
+// embeddings were two thirds of what left the edge (bench:bandwidth). A change of look (a turn, leaving an
+// occlusion, the tracker switching person) is what the service needs to hear about, well before it drifts by
+// its match threshold (0.2). Cadence runs on video time, so a history job processed faster than real time
+// sends the same evidence as a live one.
+import { cosineDistance } from '../reid/vector.ts';
 
-/** A track's embedding is sent again after this much video time. */
+/** Embeddings of one track are at least this much video time apart (a look change waits for it). */
 export const EMBEDDING_EVERY_MS = 2_000;
+/** An unchanged look is sent again after this much video time. */
+export const EMBEDDING_REFRESH_MS = 6_000;
+/** Cosine distance from the last sent embedding that counts as a new look. */
+export const LOOK_CHANGE_DISTANCE = 0.1;
+
+export interface EmbeddingCadenceOptions {
+  everyMs?: number;
+  refreshMs?: number;
+  lookChange?: number;
+}
 
 export class EmbeddingCadence {
-  private readonly sentAt = new Map<number, number>();
+  private readonly sent = new Map<number, { at: number; vector?: Float32Array }>();
+  private readonly everyMs: number;
+  private readonly refreshMs: number;
+  private readonly lookChange: number;
 
-  constructor(private readonly everyMs = EMBEDDING_EVERY_MS) {}
+  /** A number: the old fixed cadence (every that many ms, look changes ignored); tests and --embed-every-ms. */
+  constructor(o: EmbeddingCadenceOptions | number = {}) {
+    const opts = typeof o === 'number' ? { everyMs: o, refreshMs: o, lookChange: Infinity } : o;
+    this.everyMs = opts.everyMs ?? EMBEDDING_EVERY_MS;
+    this.refreshMs = Math.max(this.everyMs, opts.refreshMs ?? EMBEDDING_REFRESH_MS);
+    this.lookChange = opts.lookChange ?? LOOK_CHANGE_DISTANCE;
+  }
 
-  /** Whether track `id` seen at `timestampMs` should send its embedding now (records it if so). */
-  due(id: number, timestampMs: number): boolean {
-    const last = this.sentAt.get(id);
+  /**
+   * Whether track `id` seen at `timestampMs` with embedding `vector` should send it now (records it if so).
+   * Without a vector only the clock decides (every refresh).
+   */
+  due(id: number, timestampMs: number, vector?: ArrayLike<number>): boolean {
+    const last = this.sent.get(id);
     // Time going backwards (a looped file restarts its clock) counts as due.
-    if (last !== undefined && timestampMs >= last && timestampMs - last < this.everyMs) return false;
-    this.sentAt.set(id, timestampMs);
-    if (this.sentAt.size > 1000) for (const [k, at] of this.sentAt) if (Math.abs(timestampMs - at) > 60_000) this.sentAt.delete(k);
+    if (last !== undefined && timestampMs >= last.at) {
+      const elapsed = timestampMs - last.at;
+      if (elapsed < this.everyMs) return false;
+      const changed = vector !== undefined && last.vector !== undefined && cosineDistance(vector, last.vector) >= this.lookChange;
+      if (elapsed < this.refreshMs && !changed) return false;
+    }
+    this.sent.set(id, { at: timestampMs, vector: vector === undefined || !Number.isFinite(this.lookChange) ? undefined : Float32Array.from(vector) });
+    if (this.sent.size > 1000) for (const [k, s] of this.sent) if (Math.abs(timestampMs - s.at) > 60_000) this.sent.delete(k);
     return true;
   }
 }

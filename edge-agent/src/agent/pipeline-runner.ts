@@ -159,7 +159,7 @@ export class PipelineCameraRunner implements CameraRunner {
     this.pending.push({ frameIndex: r.frameIndex, timestampMs: Math.max(0, r.timestampMs), emittedAt: now, width: r.width, height: r.height, tracks });
     for (const t of r.tracks) {
       if (t.state !== 'confirmed' || !t.embedding || t.embedding.length < 8) continue;
-      if (!this.embeddingCadence.due(t.id, r.timestampMs)) continue;
+      if (!this.embeddingCadence.due(t.id, r.timestampMs, t.embedding)) continue;
       this.pendingEmbeddings.push({ id: t.id, vector: Array.from(t.embedding) });
     }
     // Live: send now unless earlier batches still wait for their ack (then they go together, bounded).
