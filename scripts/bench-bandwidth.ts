@@ -5,6 +5,7 @@
 //
 //   npm run bench:bandwidth -- [--json] [--max-frames N (300)] [--layout one,two] [--privacy none,thumbnails]
 //                              [--protocol 1,2] [--deflate off|on|both (both: adds deflate runs of protocol 2, none)]
+//                              [--embed-every-ms MS (a fixed embedding cadence instead of the agent's rule)]
 //
 // Measured:
 //  - TCP bytes agent -> server: a byte-counting TCP relay on loopback between them (HTTP upgrade, WebSocket,
@@ -32,7 +33,7 @@ import { loadSplit, regionOverlaps } from './mtmc/split-gt.ts';
 import type { UpstreamTotals } from '../edge-agent/src/transport/upstream-meter.ts';
 
 const USAGE = `usage: npm run bench:bandwidth -- [--json] [--max-frames N (300)] [--layout one,two] [--privacy none,thumbnails]
-       [--protocol 1,2] [--deflate off|on|both]`;
+       [--protocol 1,2] [--deflate off|on|both] [--embed-every-ms MS]`;
 const FRAME = { width: 768, height: 576 };
 const FPS = 10;
 const VIDEO_FRAMES = 795;
@@ -66,7 +67,7 @@ async function runAsAgent(argv: string[]): Promise<void> {
   const meter = new UpstreamMeter({ detail: true });
   const wall0 = performance.now();
   const code = await runAgentCommand(argv, {
-    runners: pipelineRunnerFactory(env, { maxFrames: Number(env.MEI_BENCH_MAX_FRAMES), sendLikeLive: true }),
+    runners: pipelineRunnerFactory(env, { maxFrames: Number(env.MEI_BENCH_MAX_FRAMES), sendLikeLive: true, embeddingCadence: env.MEI_BENCH_EMBED_EVERY_MS ? Number(env.MEI_BENCH_EMBED_EVERY_MS) : undefined }),
     connection: { protocol: Number(env.MEI_BENCH_PROTOCOL) as WireProtocol, perMessageDeflate: env.MEI_BENCH_DEFLATE === '1', meter },
     forceExit: false,
     log: () => {},
@@ -212,6 +213,7 @@ async function main(): Promise<void> {
       privacy: { type: 'string', default: 'none,thumbnails' },
       protocol: { type: 'string', default: '1,2' },
       deflate: { type: 'string', default: 'both' },
+      'embed-every-ms': { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -226,6 +228,9 @@ async function main(): Promise<void> {
   const privacies = list(values.privacy!, '--privacy', ['none', 'thumbnails'] as const);
   const protocols = list(values.protocol!, '--protocol', ['1', '2'] as const).map(Number) as WireProtocol[];
   const deflate = list(values.deflate!, '--deflate', ['off', 'on', 'both'] as const)[0];
+  const embedEveryMs = numberFlag(values['embed-every-ms'], '--embed-every-ms', undefined, 100, 60_000, true);
+  // Read by the agent processes (children of the control plane, which passes this environment on).
+  if (embedEveryMs !== undefined) process.env.MEI_BENCH_EMBED_EVERY_MS = String(embedEveryMs);
   process.env.MEI_DATA_DIR ??= path.resolve(ROOT, '../shared/data');
   process.env.MEI_MODEL_DIR ??= path.resolve(ROOT, '../shared/models');
   const video = path.join(process.env.MEI_DATA_DIR, 'vtest.avi');
@@ -250,7 +255,7 @@ async function main(): Promise<void> {
     say(`${cfg.layout} ${cfg.privacy} p${cfg.protocol}${cfg.deflate ? ' deflate' : ''}: ${r.cameras.map((c) => `${c.camera} ${c.kbitPerSecond} kbit/s (${round(c.ratio * 100, 2)} %)`).join(', ')}; agent ${r.agent.cpuMsPerFrame} CPU ms/frame`);
     runs.push(r);
   }
-  const result = { benchmark: 'bandwidth-pets09-s2l1', video: 'vtest.avi', fps: FPS, frames: maxFrames, targetRatio: TARGET_RATIO, h264KbitPerSecond: Object.fromEntries([...h264].map(([n, v]) => [n, round(v)])), runs };
+  const result = { benchmark: 'bandwidth-pets09-s2l1', video: 'vtest.avi', fps: FPS, frames: maxFrames, embeddingCadence: embedEveryMs === undefined ? 'agent' : `fixed ${embedEveryMs} ms`, targetRatio: TARGET_RATIO, h264KbitPerSecond: Object.fromEntries([...h264].map(([n, v]) => [n, round(v)])), runs };
   if (values.json) return void console.log(JSON.stringify(result));
   for (const r of runs) {
     console.log(`${r.layout.padEnd(3)} ${r.privacy.padEnd(10)} protocol ${r.protocol}${r.deflate ? ' +deflate' : '         '}  load ${r.loadAverage}  agent ${r.agent.cpuMsPerFrame} CPU ms/frame`);

@@ -32,6 +32,8 @@ export type PipelineRunnerOptions = Pick<CameraPipelineOptions, 'maxFrames'> & {
    * mode: bench:bandwidth processes a recording at whatever speed the machine allows but measures live traffic.
    */
   sendLikeLive?: boolean;
+  /** The embedding rule (default: the agent's; a number: a fixed cadence, as before look changes counted). */
+  embeddingCadence?: ConstructorParameters<typeof EmbeddingCadence>[0];
 };
 
 export const pipelineRunnerFactory =
@@ -50,7 +52,7 @@ export class PipelineCameraRunner implements CameraRunner {
   private readonly frameTimes: number[] = [];
   private pending: ObservationBatch['frames'] = [];
   private pendingEmbeddings: NonNullable<ObservationBatch['embeddings']> = [];
-  private readonly embeddingCadence = new EmbeddingCadence();
+  private readonly embeddingCadence: EmbeddingCadence;
   private lastFlush = Date.now();
   private lastPreviewAt = 0;
   private snapshotWanted = false;
@@ -65,6 +67,7 @@ export class PipelineCameraRunner implements CameraRunner {
     private readonly options: PipelineRunnerOptions = {},
   ) {
     this.camera = ctx.camera.name;
+    this.embeddingCadence = new EmbeddingCadence(options.embeddingCadence);
   }
 
   async start(): Promise<void> {
