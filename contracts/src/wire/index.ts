@@ -242,8 +242,10 @@ export function observationPayload(batch: ObservationBatch, protocol: WireProtoc
  */
 export function parseObservationPayload(payload: unknown, protocol: WireProtocol): { ok: true; batch: ObservationBatch } | { ok: false; field: string; error: string } {
   let candidate: unknown = payload;
+  const binary = payload instanceof Uint8Array || payload instanceof ArrayBuffer;
+  if (protocol === 1 && binary) return { ok: false, field: '(message)', error: '(message): protocol 1 observations must be a JSON object (binary batches need auth.protocol 2 in the handshake)' };
   if (protocol === 2) {
-    if (!(payload instanceof Uint8Array || payload instanceof ArrayBuffer)) return { ok: false, field: '(message)', error: '(message): protocol 2 observations must be binary' };
+    if (!binary) return { ok: false, field: '(message)', error: '(message): protocol 2 observations must be binary (encodeObservations), not JSON' };
     try {
       candidate = decodeObservations(payload);
     } catch (err) {
