@@ -4,7 +4,7 @@
 // control plane, YOLOX-nano + OSNet) and the real server's Socket.IO (embedded mode, PGlite; no Next) over TCP.
 //
 //   npm run bench:bandwidth -- [--json] [--max-frames N (300)] [--layout one,two] [--privacy none,thumbnails]
-//                              [--protocol 1,2] [--deflate off|on|both (both: adds deflate runs of protocol 2, none)]
+//                              [--protocol 1,2] [--deflate off|both (both: protocol 2 without previews replayed, transport only, without and with deflate)]
 //                              [--embed-every-ms MS (a fixed embedding cadence instead of the agent's rule)]
 //
 // Measured:
@@ -26,14 +26,15 @@ import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import type { CameraSpec, MultiEdgeInferenceInput, WireProtocol } from '@mei/contracts';
+import type { CameraReport, CameraSpec, MultiEdgeInferenceInput, ObservationBatch, WireProtocol } from '@mei/contracts';
+import type { CameraRunner, CameraRunnerContext, CameraRunnerFactory } from '../edge-agent/src/agent/camera-runner.ts';
 import { FlagError, numberFlag } from './bench-args.ts';
 import { startCountingProxy } from './bandwidth/counting-proxy.ts';
 import { loadSplit, regionOverlaps } from './mtmc/split-gt.ts';
 import type { UpstreamTotals } from '../edge-agent/src/transport/upstream-meter.ts';
 
 const USAGE = `usage: npm run bench:bandwidth -- [--json] [--max-frames N (300)] [--layout one,two] [--privacy none,thumbnails]
-       [--protocol 1,2] [--deflate off|on|both] [--embed-every-ms MS]`;
+       [--protocol 1,2] [--deflate off|both] [--embed-every-ms MS]`;
 const FRAME = { width: 768, height: 576 };
 const FPS = 10;
 const VIDEO_FRAMES = 795;
@@ -48,6 +49,8 @@ interface RunConfig {
   privacy: Privacy;
   protocol: WireProtocol;
   deflate: boolean;
+  /** Transport only: the agent replays a vision run's recorded batches (its CPU is then the transport's). */
+  replay?: string;
 }
 type PerKind = UpstreamTotals['bytes'];
 /** What the agent process reports when it exits (written by --as-agent). */
@@ -59,6 +62,45 @@ interface AgentReport {
 
 // ---- the agent (started by the control plane's local runtime) ---------------------------------------------
 
+type Emitted = Pick<ObservationBatch, 'camera' | 'frames' | 'embeddings'>;
+/** CPU of the replay's sending (first emit to last ack), for the transport-only runs. */
+let replayWindow: { cpu0?: NodeJS.CpuUsage; cpuMs?: number; frames: number } = { frames: 0 };
+
+/**
+ * Transport only (mock camera: no video): emits a vision run's recorded batches of one camera at once and
+ * reports Completed when the last is acknowledged, so the agent's CPU is the transport's (deflate or not).
+ */
+class ReplayCamera implements CameraRunner {
+  readonly camera: string;
+  private state: CameraReport['state'] = 'Pending';
+  constructor(
+    private readonly ctx: CameraRunnerContext,
+    private readonly batches: Emitted[],
+  ) {
+    this.camera = ctx.camera.name;
+  }
+  async start(): Promise<void> {
+    this.state = 'Streaming';
+    this.ctx.onChange();
+    replayWindow.cpu0 ??= process.cpuUsage();
+    for (const b of this.batches) {
+      replayWindow.frames += b.frames.length;
+      this.ctx.emitObservations({ ...b, frames: b.frames.map((f) => ({ ...f, emittedAt: Date.now() })) });
+    }
+    void (async () => {
+      while (this.ctx.observationBacklog() > 0) await new Promise((r) => setTimeout(r, 20));
+      const cpu = process.cpuUsage(replayWindow.cpu0);
+      replayWindow.cpuMs = (cpu.user + cpu.system) / 1000;
+      this.state = 'Completed';
+      this.ctx.onChange();
+    })();
+  }
+  async stop(): Promise<void> {}
+  report(): CameraReport {
+    return { name: this.camera, state: this.state };
+  }
+}
+
 async function runAsAgent(argv: string[]): Promise<void> {
   const { runAgentCommand } = await import('../edge-agent/src/cli/run.ts');
   const { pipelineRunnerFactory } = await import('../edge-agent/src/agent/pipeline-runner.ts');
@@ -66,15 +108,26 @@ async function runAsAgent(argv: string[]): Promise<void> {
   const env = process.env;
   const meter = new UpstreamMeter({ detail: true });
   const wall0 = performance.now();
+  const recorded: Emitted[] = [];
+  const replay = env.MEI_BENCH_REPLAY ? (JSON.parse(readFileSync(env.MEI_BENCH_REPLAY, 'utf8')) as Emitted[]) : undefined;
+  const vision = pipelineRunnerFactory(env, { maxFrames: Number(env.MEI_BENCH_MAX_FRAMES), sendLikeLive: true, embeddingCadence: env.MEI_BENCH_EMBED_EVERY_MS ? Number(env.MEI_BENCH_EMBED_EVERY_MS) : undefined });
+  const runners: CameraRunnerFactory = replay
+    ? (ctx) => new ReplayCamera(ctx, replay.filter((b) => b.camera === ctx.camera.name))
+    : (ctx) => vision({ ...ctx, emitObservations: (b) => (recorded.push(b), ctx.emitObservations(b)) });
   const code = await runAgentCommand(argv, {
-    runners: pipelineRunnerFactory(env, { maxFrames: Number(env.MEI_BENCH_MAX_FRAMES), sendLikeLive: true, embeddingCadence: env.MEI_BENCH_EMBED_EVERY_MS ? Number(env.MEI_BENCH_EMBED_EVERY_MS) : undefined }),
+    runners,
     connection: { protocol: Number(env.MEI_BENCH_PROTOCOL) as WireProtocol, perMessageDeflate: env.MEI_BENCH_DEFLATE === '1', meter },
     forceExit: false,
     log: () => {},
   });
   const cpu = process.cpuUsage();
-  const report: AgentReport = { totals: meter.totals(), cpuMs: (cpu.user + cpu.system) / 1000, wallMs: performance.now() - wall0 };
+  const report: AgentReport = {
+    totals: meter.totals(),
+    cpuMs: replay ? (replayWindow.cpuMs ?? NaN) : (cpu.user + cpu.system) / 1000,
+    wallMs: performance.now() - wall0,
+  };
   writeFileSync(env.MEI_BENCH_REPORT!, JSON.stringify(report));
+  if (!replay) writeFileSync(env.MEI_BENCH_RECORD!, JSON.stringify(recorded));
   process.exit(code);
 }
 
@@ -97,7 +150,8 @@ function h264KbitPerSecond(video: string, cam: CameraSpec, frames: number, dir: 
   return (statSync(out).size * 8) / 1000 / (frames / FPS);
 }
 
-async function runOnce(cfg: RunConfig, video: string, maxFrames: number, h264: Map<string, number>, say: (m: string) => void) {
+/** One configuration; a vision run saves what its cameras emitted to `record` (for the transport-only runs). */
+async function runOnce(cfg: RunConfig, video: string, maxFrames: number, h264: Map<string, number>, record: string, say: (m: string) => void) {
   const { startControlPlane } = await import('../server/control-plane.ts');
   const { attachRealtime } = await import('../server/realtime/socket-server.ts');
   const { silentLogger } = await import('../server/controllers/log.ts');
@@ -113,6 +167,8 @@ async function runOnce(cfg: RunConfig, video: string, maxFrames: number, h264: M
     MEI_BENCH_MAX_FRAMES: String(maxFrames),
     MEI_BENCH_PROTOCOL: String(cfg.protocol),
     MEI_BENCH_DEFLATE: cfg.deflate ? '1' : '0',
+    MEI_BENCH_RECORD: record,
+    MEI_BENCH_REPLAY: cfg.replay ?? '',
   };
   const http = createServer();
   await new Promise<void>((r) => http.listen(0, '127.0.0.1', () => r()));
@@ -121,7 +177,7 @@ async function runOnce(cfg: RunConfig, video: string, maxFrames: number, h264: M
   const cp = await startControlPlane({ env, stateDir, serverUrl: () => proxy.url, log: silentLogger });
   const rt = attachRealtime(http, { backend: cp.backend, controllers: cp.controllers, tokens: cp.tokens, sessions: cp.sessions, live: cp.live, log: silentLogger, perMessageDeflate: cfg.deflate });
   const cams = cameras(cfg.layout, video);
-  const name = `bw-${cfg.layout}-${cfg.privacy}-p${cfg.protocol}${cfg.deflate ? '-deflate' : ''}`;
+  const name = `bw-${cfg.layout}-${cfg.privacy}-p${cfg.protocol}${cfg.deflate ? '-deflate' : ''}${cfg.replay ? '-replay' : ''}`;
   const jobKey = `default/${name}`;
   try {
     const job: MultiEdgeInferenceInput = {
@@ -129,7 +185,7 @@ async function runOnce(cfg: RunConfig, video: string, maxFrames: number, h264: M
       spec: { mode: 'history', cameras: cams, models: { detector: { name: 'yolox-nano', decoder: 'yolox' }, reid: { kind: 'onnx', name: 'osnet-x0.25-msmt17' } }, privacy: { preview: cfg.privacy } },
     };
     await cp.backend.create(job);
-    say(`${job.metadata.name}: running ${maxFrames} frames x ${cams.length} camera(s)`);
+    say(`${job.metadata.name}: ${cfg.replay ? 'replaying' : 'running'} ${maxFrames} frames x ${cams.length} camera(s)`);
     // The agent writes its report when its task is done and it exits; then its connection closes.
     const deadline = Date.now() + 60 * 60_000;
     while (!existsSync(reportFile) || proxy.connections().open > 0) {
@@ -185,6 +241,7 @@ async function runOnce(cfg: RunConfig, video: string, maxFrames: number, h264: M
   });
   return {
     ...cfg,
+    replay: cfg.replay !== undefined,
     cameras: perCamera,
     meanRatio: round(perCamera.reduce((s, c) => s + c.ratio, 0) / perCamera.length, 4),
     tcp: {
@@ -197,7 +254,8 @@ async function runOnce(cfg: RunConfig, video: string, maxFrames: number, h264: M
       // Everything over video seconds, heartbeats included (too high when the run is slower than real time).
       rawUpstreamBytesPerCameraVideoSecond: round(tcp / cams.length / videoS),
     },
-    agent: { cpuMs: Math.round(agent.cpuMs), cpuMsPerFrame: round(agent.cpuMs / (maxFrames * cams.length), 2), wallSeconds: round(wallS), framesPerSecond: round((maxFrames * cams.length) / wallS, 2) },
+    // Vision runs: the whole agent process; transport-only runs: from the first batch emitted to the last ack.
+    agent: { cpu: cfg.replay ? 'transport only' : 'whole agent', cpuMs: Math.round(agent.cpuMs), cpuMsPerFrame: round(agent.cpuMs / (maxFrames * cams.length), 3), wallSeconds: round(wallS), framesPerSecond: round((maxFrames * cams.length) / wallS, 2) },
     loadAverage: round(loadavg()[0]),
   };
 }
@@ -227,7 +285,7 @@ async function main(): Promise<void> {
   const layouts = list(values.layout!, '--layout', ['one', 'two'] as const);
   const privacies = list(values.privacy!, '--privacy', ['none', 'thumbnails'] as const);
   const protocols = list(values.protocol!, '--protocol', ['1', '2'] as const).map(Number) as WireProtocol[];
-  const deflate = list(values.deflate!, '--deflate', ['off', 'on', 'both'] as const)[0];
+  const deflate = list(values.deflate!, '--deflate', ['off', 'both'] as const)[0];
   const embedEveryMs = numberFlag(values['embed-every-ms'], '--embed-every-ms', undefined, 100, 60_000, true);
   // Read by the agent processes (children of the control plane, which passes this environment on).
   if (embedEveryMs !== undefined) process.env.MEI_BENCH_EMBED_EVERY_MS = String(embedEveryMs);
@@ -236,29 +294,53 @@ async function main(): Promise<void> {
   const video = path.join(process.env.MEI_DATA_DIR, 'vtest.avi');
   const say = (m: string) => console.error(`[bench-bandwidth] ${m}`);
 
+  // Vision runs; then, for protocol 2 without previews, the same batches replayed without and with deflate.
   const configs: RunConfig[] = [];
-  for (const layout of layouts)
-    for (const privacy of privacies)
-      for (const protocol of protocols) {
-        if (deflate !== 'on') configs.push({ layout, privacy, protocol, deflate: false });
-        if (deflate === 'on' || (deflate === 'both' && protocol === 2 && privacy === 'none')) configs.push({ layout, privacy, protocol, deflate: true });
-      }
+  for (const layout of layouts) for (const privacy of privacies) for (const protocol of protocols) configs.push({ layout, privacy, protocol, deflate: false });
   const tmp = mkdtempSync(path.join(tmpdir(), 'mei-bench-h264-'));
   const h264 = new Map<string, number>();
   for (const layout of layouts) for (const c of cameras(layout, video)) if (!h264.has(c.name)) h264.set(c.name, h264KbitPerSecond(video, c, maxFrames, tmp));
   rmSync(tmp, { recursive: true, force: true });
   say(`H.264 (libx264 CRF 23 medium) kbit/s: ${[...h264].map(([n, v]) => `${n} ${round(v)}`).join(', ')}`);
 
-  const runs = [];
-  for (const cfg of configs) {
-    const r = await runOnce(cfg, video, maxFrames, h264, say);
-    say(`${cfg.layout} ${cfg.privacy} p${cfg.protocol}${cfg.deflate ? ' deflate' : ''}: ${r.cameras.map((c) => `${c.camera} ${c.kbitPerSecond} kbit/s (${round(c.ratio * 100, 2)} %)`).join(', ')}; agent ${r.agent.cpuMsPerFrame} CPU ms/frame`);
+  const records = mkdtempSync(path.join(tmpdir(), 'mei-bench-bandwidth-records-'));
+  const runs: Array<Awaited<ReturnType<typeof runOnce>>> = [];
+  const run = async (cfg: RunConfig, record: string) => {
+    const r = await runOnce(cfg, video, maxFrames, h264, record, say);
+    say(`${cfg.layout} ${cfg.privacy} p${cfg.protocol}${cfg.deflate ? ' deflate' : ''}${cfg.replay ? ' (transport only)' : ''}: ${r.cameras.map((c) => `${c.camera} ${c.kbitPerSecond} kbit/s (${round(c.ratio * 100, 2)} %)`).join(', ')}; agent ${r.agent.cpuMsPerFrame} CPU ms/frame`);
     runs.push(r);
+  };
+  try {
+    for (const cfg of configs) {
+      const record = path.join(records, `${cfg.layout}-${cfg.privacy}-p${cfg.protocol}.json`);
+      await run(cfg, record);
+      if (deflate === 'both' && cfg.protocol === 2 && cfg.privacy === 'none') {
+        for (const on of [false, true]) await run({ ...cfg, deflate: on, replay: record }, path.join(records, 'unused.json'));
+      }
+    }
+  } finally {
+    rmSync(records, { recursive: true, force: true });
   }
-  const result = { benchmark: 'bandwidth-pets09-s2l1', video: 'vtest.avi', fps: FPS, frames: maxFrames, embeddingCadence: embedEveryMs === undefined ? 'agent' : `fixed ${embedEveryMs} ms`, targetRatio: TARGET_RATIO, h264KbitPerSecond: Object.fromEntries([...h264].map(([n, v]) => [n, round(v)])), runs };
+  // permessage-deflate: the same replayed batches without and with it (TCP bytes, transport CPU).
+  const deflateEffect = runs
+    .filter((r) => r.replay && r.deflate)
+    .map((on) => {
+      const off = runs.find((r) => r.replay && !r.deflate && r.layout === on.layout && r.privacy === on.privacy && r.protocol === on.protocol)!;
+      return {
+        layout: on.layout,
+        tcpBytesOff: off.tcp.upstreamBytes,
+        tcpBytesOn: on.tcp.upstreamBytes,
+        bytesSavedPct: round((100 * (off.tcp.upstreamBytes - on.tcp.upstreamBytes)) / off.tcp.upstreamBytes),
+        transportCpuMsPerFrameOff: off.agent.cpuMsPerFrame,
+        transportCpuMsPerFrameOn: on.agent.cpuMsPerFrame,
+        extraCpuMsPerKbSaved: round((on.agent.cpuMs - off.agent.cpuMs) / Math.max(1e-9, (off.tcp.upstreamBytes - on.tcp.upstreamBytes) / 1000), 3),
+      };
+    });
+  const result = { benchmark: 'bandwidth-pets09-s2l1', deflate: deflateEffect, video: 'vtest.avi', fps: FPS, frames: maxFrames, embeddingCadence: embedEveryMs === undefined ? 'agent' : `fixed ${embedEveryMs} ms`, targetRatio: TARGET_RATIO, h264KbitPerSecond: Object.fromEntries([...h264].map(([n, v]) => [n, round(v)])), runs };
   if (values.json) return void console.log(JSON.stringify(result));
+  for (const d of deflateEffect) console.log(`deflate, ${d.layout}: TCP ${d.tcpBytesOff} -> ${d.tcpBytesOn} bytes (-${d.bytesSavedPct} %), transport CPU ${d.transportCpuMsPerFrameOff} -> ${d.transportCpuMsPerFrameOn} ms/frame`);
   for (const r of runs) {
-    console.log(`${r.layout.padEnd(3)} ${r.privacy.padEnd(10)} protocol ${r.protocol}${r.deflate ? ' +deflate' : '         '}  load ${r.loadAverage}  agent ${r.agent.cpuMsPerFrame} CPU ms/frame`);
+    console.log(`${r.layout.padEnd(3)} ${r.privacy.padEnd(10)} protocol ${r.protocol}${r.deflate ? ' +deflate' : '         '}${r.replay ? ' (transport only)' : ''}  load ${r.loadAverage}  agent ${r.agent.cpuMsPerFrame} CPU ms/frame`);
     for (const c of r.cameras) {
       const b = c.bytesPerSecond;
       console.log(`    ${c.camera.padEnd(6)} ${String(c.kbitPerSecond).padStart(7)} kbit/s = ${round(c.ratio * 100, 2)} % of H.264 ${c.h264KbitPerSecond} kbit/s  [B/s boxes ${b.boxes} embeddings ${b.embeddings} thumbnails ${b.thumbnails} state ${b.stateAndHeartbeats} framing ${b.framing}]`);

@@ -28,8 +28,8 @@ const DEFAULT_PREVIEW_FPS = 2;
 /** Pipeline settings that are not in the task (tests and benchmarks bound a recording with maxFrames). */
 export type PipelineRunnerOptions = Pick<CameraPipelineOptions, 'maxFrames'> & {
   /**
-   * Send observations as a live camera does (each frame at once while the link keeps up) also in history
-   * mode: bench:bandwidth processes a recording at whatever speed the machine allows but measures live traffic.
+   * Each frame in its own batch, as a live camera sends while its link keeps up, whatever the mode and the
+   * link: bench:bandwidth processes a recording at whatever speed the machine allows but measures live traffic.
    */
   sendLikeLive?: boolean;
   /** The embedding rule (default: the agent's; a number: a fixed cadence, as before look changes counted). */
@@ -166,8 +166,8 @@ export class PipelineCameraRunner implements CameraRunner {
       this.pendingEmbeddings.push({ id: t.id, vector: Array.from(t.embedding) });
     }
     // Live: send now unless earlier batches still wait for their ack (then they go together, bounded).
-    const live = (this.ctx.task.mode !== 'history' || this.options.sendLikeLive === true) && this.ctx.observationBacklog() === 0;
-    if (live || this.pending.length >= BATCH_FRAMES || now - this.lastFlush >= BATCH_MS) this.flush();
+    const live = this.ctx.task.mode !== 'history' && this.ctx.observationBacklog() === 0;
+    if (live || this.options.sendLikeLive || this.pending.length >= BATCH_FRAMES || now - this.lastFlush >= BATCH_MS) this.flush();
     this.maybePreview(r, now);
     this.maybeThumbnails(r);
   }
