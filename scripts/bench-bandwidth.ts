@@ -4,7 +4,8 @@
 // control plane, YOLOX-nano + OSNet) and the real server's Socket.IO (embedded mode, PGlite; no Next) over TCP.
 //
 //   npm run bench:bandwidth -- [--json] [--max-frames N (300)] [--layout one,two] [--privacy none,thumbnails]
-//                              [--protocol 1,2] [--deflate off|both (both: protocol 2 without previews replayed, transport only, without and with deflate)]
+//                              [--protocol 1,2] [--deflate on|off (the agents' permessage-deflate; default on, as the agent)]
+//                              [--compare-deflate yes|no (default yes: protocol 2 without previews replayed, transport only, without and with deflate)]
 //                              [--embed-every-ms MS (a fixed embedding cadence instead of the agent's rule)]
 //
 // Measured:
@@ -34,7 +35,7 @@ import { loadSplit, regionOverlaps } from './mtmc/split-gt.ts';
 import type { UpstreamTotals } from '../edge-agent/src/transport/upstream-meter.ts';
 
 const USAGE = `usage: npm run bench:bandwidth -- [--json] [--max-frames N (300)] [--layout one,two] [--privacy none,thumbnails]
-       [--protocol 1,2] [--deflate off|both] [--embed-every-ms MS]`;
+       [--protocol 1,2] [--deflate on|off] [--compare-deflate yes|no] [--embed-every-ms MS]`;
 const FRAME = { width: 768, height: 576 };
 const FPS = 10;
 const VIDEO_FRAMES = 795;
@@ -175,7 +176,7 @@ async function runOnce(cfg: RunConfig, video: string, maxFrames: number, h264: M
   const proxy = await startCountingProxy({ host: '127.0.0.1', port: (http.address() as { port: number }).port });
   // Agents are told the relay's address: everything they send crosses it.
   const cp = await startControlPlane({ env, stateDir, serverUrl: () => proxy.url, log: silentLogger });
-  const rt = attachRealtime(http, { backend: cp.backend, controllers: cp.controllers, tokens: cp.tokens, sessions: cp.sessions, live: cp.live, log: silentLogger, perMessageDeflate: cfg.deflate });
+  const rt = attachRealtime(http, { backend: cp.backend, controllers: cp.controllers, tokens: cp.tokens, sessions: cp.sessions, live: cp.live, log: silentLogger });
   const cams = cameras(cfg.layout, video);
   const name = `bw-${cfg.layout}-${cfg.privacy}-p${cfg.protocol}${cfg.deflate ? '-deflate' : ''}${cfg.replay ? '-replay' : ''}`;
   const jobKey = `default/${name}`;
@@ -270,7 +271,8 @@ async function main(): Promise<void> {
       layout: { type: 'string', default: 'one,two' },
       privacy: { type: 'string', default: 'none,thumbnails' },
       protocol: { type: 'string', default: '1,2' },
-      deflate: { type: 'string', default: 'both' },
+      deflate: { type: 'string', default: 'on' },
+      'compare-deflate': { type: 'string', default: 'yes' },
       'embed-every-ms': { type: 'string' },
       help: { type: 'boolean', default: false },
     },
@@ -285,7 +287,8 @@ async function main(): Promise<void> {
   const layouts = list(values.layout!, '--layout', ['one', 'two'] as const);
   const privacies = list(values.privacy!, '--privacy', ['none', 'thumbnails'] as const);
   const protocols = list(values.protocol!, '--protocol', ['1', '2'] as const).map(Number) as WireProtocol[];
-  const deflate = list(values.deflate!, '--deflate', ['off', 'both'] as const)[0];
+  const deflate = list(values.deflate!, '--deflate', ['on', 'off'] as const)[0] === 'on';
+  const compareDeflate = list(values['compare-deflate']!, '--compare-deflate', ['yes', 'no'] as const)[0] === 'yes';
   const embedEveryMs = numberFlag(values['embed-every-ms'], '--embed-every-ms', undefined, 100, 60_000, true);
   // Read by the agent processes (children of the control plane, which passes this environment on).
   if (embedEveryMs !== undefined) process.env.MEI_BENCH_EMBED_EVERY_MS = String(embedEveryMs);
@@ -296,7 +299,7 @@ async function main(): Promise<void> {
 
   // Vision runs; then, for protocol 2 without previews, the same batches replayed without and with deflate.
   const configs: RunConfig[] = [];
-  for (const layout of layouts) for (const privacy of privacies) for (const protocol of protocols) configs.push({ layout, privacy, protocol, deflate: false });
+  for (const layout of layouts) for (const privacy of privacies) for (const protocol of protocols) configs.push({ layout, privacy, protocol, deflate });
   const tmp = mkdtempSync(path.join(tmpdir(), 'mei-bench-h264-'));
   const h264 = new Map<string, number>();
   for (const layout of layouts) for (const c of cameras(layout, video)) if (!h264.has(c.name)) h264.set(c.name, h264KbitPerSecond(video, c, maxFrames, tmp));
@@ -314,7 +317,7 @@ async function main(): Promise<void> {
     for (const cfg of configs) {
       const record = path.join(records, `${cfg.layout}-${cfg.privacy}-p${cfg.protocol}.json`);
       await run(cfg, record);
-      if (deflate === 'both' && cfg.protocol === 2 && cfg.privacy === 'none') {
+      if (compareDeflate && cfg.protocol === 2 && cfg.privacy === 'none') {
         for (const on of [false, true]) await run({ ...cfg, deflate: on, replay: record }, path.join(records, 'unused.json'));
       }
     }

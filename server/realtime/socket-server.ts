@@ -45,7 +45,11 @@ export interface RealtimeDeps {
   /** The live view: observations and previews in, frames and identities out to /ui rooms `live:<jobKey>`. Absent: observations are accepted and dropped, live:* requests refused. */
   live?: LiveHub;
   log: Logger;
-  /** Accept WebSocket permessage-deflate from clients that offer it (default off; bench:bandwidth measures it). */
+  /**
+   * Accept WebSocket permessage-deflate from clients that offer it (default true: edge agents compress what
+   * they send, bench:bandwidth). The server never compresses its own messages (threshold Infinity): the live
+   * view to browsers stays as fast and cheap as before.
+   */
   perMessageDeflate?: boolean;
 }
 
@@ -64,7 +68,7 @@ export function attachRealtime(httpServer: HttpServer, deps: RealtimeDeps): { io
     serveClient: false,
     // Other upgrade requests (Next's dev HMR socket) belong to Next: do not destroy them.
     destroyUpgrade: false,
-    perMessageDeflate: deps.perMessageDeflate ? { threshold: 0 } : false,
+    perMessageDeflate: deps.perMessageDeflate === false ? false : { threshold: Number.POSITIVE_INFINITY },
   });
   setUpAgents(io.of(AGENT_NAMESPACE) as unknown as Namespace<AgentToServerEvents, ServerToAgentEvents>, deps);
   const ui = io.of(UI_NAMESPACE) as unknown as Namespace<UiToServerEvents, ServerToUiEvents>;

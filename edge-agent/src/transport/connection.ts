@@ -35,8 +35,8 @@ export interface AgentConnectionOptions {
   /** Observation wire protocol asked for in the handshake (default: the latest, 2 = binary). */
   protocol?: WireProtocol;
   /**
-   * WebSocket permessage-deflate (compress every message, if the server agrees). Default off: on PETS09 it
-   * saved too few bytes for its edge CPU (docs/benchmarks.md, bench:bandwidth).
+   * WebSocket permessage-deflate: compress every message (if the server agrees). Default on: on PETS09 it
+   * halves what leaves the edge for about 1 CPU ms per frame (docs/benchmarks.md, bench:bandwidth).
    */
   perMessageDeflate?: boolean;
   /** Counts what goes out per camera (default: a fresh one). */
@@ -79,7 +79,7 @@ export class AgentConnection {
       transports: ['websocket', 'polling'],
       // threshold 0: observation messages are a few hundred bytes, below ws' default 1 KiB threshold. false
       // (ws accepts it; the client's type does not say so) keeps even large messages uncompressed.
-      perMessageDeflate: o.perMessageDeflate ? { threshold: 0 } : (false as unknown as { threshold: number }),
+      perMessageDeflate: (o.perMessageDeflate ?? true) ? { threshold: 0 } : (false as unknown as { threshold: number }),
     });
     this.socket.on('connect', () => {
       this.authFailures = 0;
