@@ -209,13 +209,14 @@ async function runOnce(cfg: RunConfig, video: string, maxFrames: number, h264: M
   const messages = all.reduce((s, t) => s + t.messages.boxes + t.messages.state + t.messages.thumbnails + t.messages.previews + t.messages.other, 0);
   const tcp = proxy.upstream();
   const framingPerMessage = (tcp - payload) / Math.max(1, messages);
-  const videoS = maxFrames / FPS;
   const wallS = agent.wallMs / 1000;
   // Messages about no camera (task:ack) are shared out among the cameras, on the wall clock like state.
   const none = agent.totals[`${jobKey} `];
   const perCamera = cams.map((c) => {
     const t = agent.totals[`${jobKey} ${c.name}`];
-    if (!t) throw new Error(`${jobKey}: the agent sent nothing for camera ${c.name}`);
+    if (!t?.frames) throw new Error(`${jobKey}: the agent sent no frames for camera ${c.name}`);
+    // Video time actually sent (an agent that ends a history task may leave batches unsent: see framesSent).
+    const videoS = t.frames / FPS;
     const shared = (f: (t: UpstreamTotals) => PerKind) => (none ? (f(none).state + f(none).other) / cams.length : 0);
     // Observations and thumbnails follow the frames (per video second); state and heartbeats the wall clock.
     const frameMessages = t.messages.boxes + t.messages.thumbnails + t.messages.previews;
@@ -237,6 +238,7 @@ async function runOnce(cfg: RunConfig, video: string, maxFrames: number, h264: M
       h264KbitPerSecond: round(h264.get(c.name)!, 1),
       ratio: round(kbit / h264.get(c.name)!, 4),
       observationMessagesPerVideoSecond: round(t.messages.boxes / videoS, 2),
+      framesSent: t.frames,
       embeddingsPerVideoSecond: round(t.messages.embeddings / videoS, 2),
     };
   });
@@ -253,7 +255,7 @@ async function runOnce(cfg: RunConfig, video: string, maxFrames: number, h264: M
       messages: Math.round(messages),
       framingBytesPerMessage: round(framingPerMessage),
       // Everything over video seconds, heartbeats included (too high when the run is slower than real time).
-      rawUpstreamBytesPerCameraVideoSecond: round(tcp / cams.length / videoS),
+      rawUpstreamBytesPerCameraVideoSecond: round((tcp * FPS) / all.reduce((n, t) => n + t.frames, 0)),
     },
     // Vision runs: the whole agent process; transport-only runs: from the first batch emitted to the last ack.
     agent: { cpu: cfg.replay ? 'transport only' : 'whole agent', cpuMs: Math.round(agent.cpuMs), cpuMsPerFrame: round(agent.cpuMs / (maxFrames * cams.length), 3), wallSeconds: round(wallS), framesPerSecond: round((maxFrames * cams.length) / wallS, 2) },

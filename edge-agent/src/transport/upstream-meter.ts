@@ -51,6 +51,8 @@ export interface UpstreamTotals {
   bytes: PerKind;
   /** Messages by their main kind (an observation message counts under boxes); under embeddings: vectors sent. */
   messages: PerKind;
+  /** Frames the observation messages carried (resends counted again). */
+  frames: number;
 }
 
 interface CameraCounts extends UpstreamTotals {
@@ -80,6 +82,7 @@ export class UpstreamMeter {
     if (event === 'observations' && p.camera !== undefined) {
       const embeddings = this.o.detail && (p as ObservationBatch).embeddings?.length ? bytes - this.withoutEmbeddings(p as ObservationBatch, wire) : 0;
       this.add(jobKey, p.camera, 'boxes', bytes - embeddings, 1);
+      this.cameras.get(key(jobKey, p.camera))!.frames += (p as ObservationBatch).frames?.length ?? 0;
       if (embeddings) this.add(jobKey, p.camera, 'embeddings', embeddings, (p as ObservationBatch).embeddings!.length);
     } else if (event === 'preview' && p.camera !== undefined) this.add(jobKey, p.camera, 'previews', bytes, 1);
     else if (event === 'thumbnail' && p.camera !== undefined) this.add(jobKey, p.camera, 'thumbnails', bytes, 1);
@@ -102,7 +105,7 @@ export class UpstreamMeter {
 
   /** Everything counted so far, per `jobKey camera` ('' camera: messages about no camera). */
   totals(): Record<string, UpstreamTotals> {
-    return Object.fromEntries([...this.cameras].map(([k, c]) => [k.replace('\u0000', ' '), { bytes: { ...c.bytes }, messages: { ...c.messages } }]));
+    return Object.fromEntries([...this.cameras].map(([k, c]) => [k.replace('\u0000', ' '), { bytes: { ...c.bytes }, messages: { ...c.messages }, frames: c.frames }]));
   }
 
   /** Forgets a job's cameras (its task ended). */
@@ -119,7 +122,7 @@ export class UpstreamMeter {
     const k = key(jobKey, camera);
     let c = this.cameras.get(k);
     if (!c) {
-      c = { bytes: zero(), messages: zero(), seconds: new Map() };
+      c = { bytes: zero(), messages: zero(), frames: 0, seconds: new Map() };
       this.cameras.set(k, c);
     }
     c.bytes[kind] += bytes;
