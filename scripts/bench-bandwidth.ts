@@ -202,13 +202,15 @@ async function runOnce(cfg: RunConfig, video: string, maxFrames: number, h264: M
   const agent = JSON.parse(readFileSync(reportFile, 'utf8')) as AgentReport;
   rmSync(stateDir, { recursive: true, force: true });
 
-  // Per camera: payloads by field; framing (TCP minus payloads) spread evenly over the messages sent.
+  // Per camera: payloads by field; framing (TCP minus payloads) spread evenly over the messages sent. With
+  // deflate TCP is below the payloads: every field then gets its payload's share of the TCP bytes (scale k).
   const all = Object.values(agent.totals);
   const total = (f: (t: UpstreamTotals) => PerKind) => all.reduce((s, t) => s + Object.values(f(t)).reduce((a, b) => a + b, 0), 0);
   const payload = total((t) => t.bytes);
   const messages = all.reduce((s, t) => s + t.messages.boxes + t.messages.state + t.messages.thumbnails + t.messages.previews + t.messages.other, 0);
   const tcp = proxy.upstream();
-  const framingPerMessage = (tcp - payload) / Math.max(1, messages);
+  const framingPerMessage = Math.max(0, tcp - payload) / Math.max(1, messages);
+  const k = Math.min(1, tcp / Math.max(1, payload));
   const wallS = agent.wallMs / 1000;
   // Messages about no camera (task:ack) are shared out among the cameras, on the wall clock like state.
   const none = agent.totals[`${jobKey} `];
@@ -222,10 +224,10 @@ async function runOnce(cfg: RunConfig, video: string, maxFrames: number, h264: M
     const frameMessages = t.messages.boxes + t.messages.thumbnails + t.messages.previews;
     const clockMessages = t.messages.state + t.messages.other + shared((x) => x.messages);
     const bytes = {
-      boxes: t.bytes.boxes / videoS,
-      embeddings: t.bytes.embeddings / videoS,
-      thumbnails: (t.bytes.thumbnails + t.bytes.previews) / videoS,
-      stateAndHeartbeats: (t.bytes.state + t.bytes.other + shared((x) => x.bytes)) / wallS,
+      boxes: (k * t.bytes.boxes) / videoS,
+      embeddings: (k * t.bytes.embeddings) / videoS,
+      thumbnails: (k * (t.bytes.thumbnails + t.bytes.previews)) / videoS,
+      stateAndHeartbeats: (k * (t.bytes.state + t.bytes.other + shared((x) => x.bytes))) / wallS,
       framing: framingPerMessage * (frameMessages / videoS + clockMessages / wallS),
     };
     const sum = Object.values(bytes).reduce((a, b) => a + b, 0);
@@ -254,6 +256,7 @@ async function runOnce(cfg: RunConfig, video: string, maxFrames: number, h264: M
       payloadBytes: Math.round(payload),
       messages: Math.round(messages),
       framingBytesPerMessage: round(framingPerMessage),
+      compressedToPayload: round(k, 3),
       // Everything over video seconds, heartbeats included (too high when the run is slower than real time).
       rawUpstreamBytesPerCameraVideoSecond: round((tcp * FPS) / all.reduce((n, t) => n + t.frames, 0)),
     },
