@@ -102,6 +102,37 @@ class ReplayCamera implements CameraRunner {
   }
 }
 
+/**
+ * A vision camera that reports Completed only once the agent has no observation batch waiting: an agent
+ * ending a history task does not wait for its outbox (issue #11's part), and the bench measures every frame.
+ */
+class DrainedCamera implements CameraRunner {
+  readonly camera: string;
+  private polling = false;
+  constructor(
+    private readonly ctx: CameraRunnerContext,
+    private readonly inner: CameraRunner,
+  ) {
+    this.camera = inner.camera;
+  }
+  start(): Promise<void> {
+    return this.inner.start();
+  }
+  stop(): Promise<void> {
+    return this.inner.stop();
+  }
+  report(): CameraReport {
+    const r = this.inner.report();
+    if (r.state !== 'Completed' || this.ctx.observationBacklog() === 0) return r;
+    if (!this.polling) {
+      this.polling = true;
+      const poll = () => (this.ctx.observationBacklog() === 0 ? this.ctx.onChange() : setTimeout(poll, 50));
+      setTimeout(poll, 50);
+    }
+    return { ...r, state: 'Streaming' };
+  }
+}
+
 async function runAsAgent(argv: string[]): Promise<void> {
   const { runAgentCommand } = await import('../edge-agent/src/cli/run.ts');
   const { pipelineRunnerFactory } = await import('../edge-agent/src/agent/pipeline-runner.ts');
@@ -114,7 +145,7 @@ async function runAsAgent(argv: string[]): Promise<void> {
   const vision = pipelineRunnerFactory(env, { maxFrames: Number(env.MEI_BENCH_MAX_FRAMES), sendLikeLive: true, embeddingCadence: env.MEI_BENCH_EMBED_EVERY_MS ? Number(env.MEI_BENCH_EMBED_EVERY_MS) : undefined });
   const runners: CameraRunnerFactory = replay
     ? (ctx) => new ReplayCamera(ctx, replay.filter((b) => b.camera === ctx.camera.name))
-    : (ctx) => vision({ ...ctx, emitObservations: (b) => (recorded.push(b), ctx.emitObservations(b)) });
+    : (ctx) => new DrainedCamera(ctx, vision({ ...ctx, emitObservations: (b) => (recorded.push(b), ctx.emitObservations(b)) }));
   const code = await runAgentCommand(argv, {
     runners,
     connection: { protocol: Number(env.MEI_BENCH_PROTOCOL) as WireProtocol, perMessageDeflate: env.MEI_BENCH_DEFLATE === '1', meter },
