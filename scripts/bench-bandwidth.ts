@@ -13,7 +13,8 @@
 //    Engine.IO and Socket.IO framing included; IP/TCP headers not).
 //  - Payload bytes per camera at the sender, by field (edge-agent/src/transport/upstream-meter.ts): boxes
 //    (the observation batch without its embeddings), embeddings, state/heartbeats, thumbnails.
-//    framing = TCP total - payloads, spread over the messages sent.
+//    framing = TCP total - payloads, spread over the messages sent (with deflate, TCP < payloads: each field
+//    is shown with its payload's share of the TCP bytes).
 //  - The recording is processed in history mode (every frame, as fast as the machine allows) but sent as a
 //    live camera sends it (each frame at once while the link keeps up): boxes, embeddings, thumbnails and
 //    their framing are per second of VIDEO; state and heartbeats go out on the wall clock, so they are per
