@@ -18,6 +18,7 @@ import type { ApiContext } from './http/context.ts';
 import { LiveHub } from './live/live-hub.ts';
 import { runChecks, type Readiness } from './observability/http.ts';
 import { setJobSource } from './observability/job-metrics.ts';
+import { CameraSeries } from './observability/camera-series.ts';
 import { startHistory } from './history/service.ts';
 import { resolveIndexCacheRoot } from './search/index-cache.ts';
 import type { SqlClient } from './store/db.ts';
@@ -161,6 +162,8 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
     await startControllers();
   }
   setJobSource(controllers.jobs);
+  const series = new CameraSeries({ jobs: controllers.jobs });
+  series.start();
   if (mode === 'embedded') await ensureDemoJob(b.backend, env, log);
   return {
     mode,
@@ -175,6 +178,7 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
     loginLimiter: new LoginRateLimiter(),
     jobSchema,
     log,
+    series,
     readiness: () =>
       runChecks([
         { name: 'database', run: async () => void (await b.sql?.query('SELECT 1')) },
@@ -183,6 +187,7 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
       ]),
     close: async () => {
       setJobSource(undefined);
+      series.stop();
       live.close();
       await history?.close(); // flushes what is buffered while the database is still open
       await history?.indexes.close(); // saves the search indexes (needs the database too)

@@ -144,6 +144,16 @@ export const handlers = {
     return job ? json(job) : jobNotFound(namespace, name);
   }),
 
+  /** The last minutes of each camera of a job (fps, people, live latency), for the job page's charts. */
+  jobSeries: route(async (req, ctx, params) => {
+    const me = requireUser(req, ctx);
+    const { namespace, name } = pathParams(params);
+    requireNamespace(me, namespace);
+    const job = await ctx.backend.get(namespace, name);
+    if (!job) return jobNotFound(namespace, name);
+    return json(ctx.series?.get(job) ?? { stepMs: 0, windowMs: 0, cameras: job.spec.cameras.map((c) => ({ name: c.name, samples: [] })) });
+  }),
+
   deleteJob: route(async (req, ctx, params) => {
     requireSameOrigin(req);
     const me = requireUser(req, ctx);
