@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { createValidator, type JSONSchema, type ServerInfo } from '@mei/contracts';
 import { loadJobSchema } from '@mei/contracts/crd';
 import type { JobBackend, WorkerRuntime } from './backend/types.ts';
+import type { LeaderElector } from './kubernetes/leader.ts';
 import { AgentTokens } from './auth/agent-tokens.ts';
 import { LoginRateLimiter } from './auth/login-limiter.ts';
 import { Sessions } from './auth/sessions.ts';
@@ -62,7 +63,7 @@ interface Backends {
   /** Where the person-search indexes are saved between runs (undefined: not saved). */
   indexCacheDir?: string;
   /** Kubernetes mode: start the controllers only while this replica holds the leader lease. */
-  campaign?(cb: { onStartedLeading(): void | Promise<void>; onStoppedLeading(why: 'lost' | 'stopped'): void }): void;
+  campaign?(cb: { onStartedLeading(): void | Promise<void>; onStoppedLeading(why: 'lost' | 'stopped'): void }): LeaderElector | undefined;
   close(): Promise<void>;
 }
 
@@ -86,7 +87,7 @@ async function createBackends(mode: Mode, o: ControlPlaneOptions, schema: JSONSc
       database: db.kind,
       sql: db.sql,
       indexCacheDir,
-      campaign: (cb) => void k.campaign(cb),
+      campaign: (cb) => k.campaign(cb),
       close: async () => {
         await k.close();
         await db.close();
@@ -130,9 +131,14 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
   const history = b.sql ? startHistory({ sql: b.sql, jobs: controllers.jobs, log, env }) : undefined;
   history?.indexes.configure({ binaryVectors: b.database === 'postgresql', cache: b.indexCacheDir ? { dir: b.indexCacheDir } : undefined, log });
   const live = new LiveHub({ jobs: controllers.jobs, identityCounts: controllers.reports, history: history?.sink, log });
+  let elector: LeaderElector | undefined;
+  let started = false;
   if (b.campaign) {
-    b.campaign({
-      onStartedLeading: () => controllers.start(),
+    elector = b.campaign({
+      onStartedLeading: async () => {
+        await controllers.start();
+        started = true;
+      },
       // 'stopped' is close() releasing the lease; 'lost' means another replica may lead now.
       onStoppedLeading: (why) => {
         if (why !== 'lost') return;
@@ -142,6 +148,7 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
     });
   } else {
     await controllers.start();
+    started = true;
   }
   if (mode === 'embedded') await ensureDemoJob(b.backend, env, log);
   return {
@@ -157,6 +164,7 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
     loginLimiter: new LoginRateLimiter(),
     jobSchema,
     log,
+    health: () => (elector ? elector.health() : started ? { ready: true, role: 'single' } : { ready: false, role: 'starting', message: 'starting the controllers' }),
     close: async () => {
       live.close();
       await history?.close(); // flushes what is buffered while the database is still open

@@ -15,6 +15,8 @@ export interface ApiContext {
   loginLimiter: LoginRateLimiter;
   jobSchema: JSONSchema;
   log: Logger;
+  /** This replica's readiness and leader role (/api/health); absent: always ready. */
+  health?(): { ready: boolean; role: string; message?: string };
 }
 
 declare global {

@@ -32,6 +32,9 @@ export interface WorkerTemplateOptions {
   image: string;
   /** KubeEdge: also select and tolerate node-role.kubernetes.io/edge (default true). */
   edgeNodes?: boolean;
+  /** With edgeNodes: the node selector and tolerations instead of the KubeEdge defaults (MEI_EDGE_NODE_SELECTOR, MEI_EDGE_TOLERATIONS). */
+  edgeNodeSelector?: Record<string, string>;
+  edgeTolerations?: V1Toleration[];
   imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
   /** How long the agent may take to stop after SIGTERM. */
   terminationGracePeriodSeconds?: number;
@@ -134,7 +137,7 @@ export function workerPod(job: MultiEdgeInference, node: string, serverUrl: stri
     spec: {
       // Pinned: the job names the node whose cameras this worker reads; no scheduler decision to make.
       nodeName: node,
-      ...(edge ? { nodeSelector: { [EDGE_ROLE]: '' }, tolerations: edgeTolerations } : {}),
+      ...(edge ? { nodeSelector: o.edgeNodeSelector ?? { [EDGE_ROLE]: '' }, tolerations: o.edgeTolerations ?? edgeTolerations } : {}),
       // Exit 0 (history done, or told to stop) ends the worker; a crash restarts it (CrashLoopBackOff).
       restartPolicy: 'OnFailure',
       terminationGracePeriodSeconds: o.terminationGracePeriodSeconds ?? 30,
