@@ -48,6 +48,8 @@ export interface KubernetesSettings {
   /** Namespace of the Lease (and of this server's pod): POD_NAMESPACE, MEI_NAMESPACE, the in-cluster one, mei-system. */
   systemNamespace: string;
   identity: string;
+  /** MEI_LEASE_NAME: the Lease the replicas elect their leader on (one per installation). */
+  leaseName: string;
   podName?: string;
   leaderElection: boolean;
   leaseDurationSeconds: number;
@@ -119,6 +121,7 @@ export function kubernetesSettings(env: Env = process.env): KubernetesSettings {
     // Unique even when two processes share a pod name (a restarted container must not renew the old lease).
     identity: `${podName ?? hostname()}_${randomBytes(4).toString('hex')}`,
     podName,
+    leaseName: env.MEI_LEASE_NAME || 'mei-server',
     leaderElection: boolEnv(env, 'MEI_LEADER_ELECTION', true),
     leaseDurationSeconds: intEnv(env, 'MEI_LEASE_DURATION_SECONDS', 15, 2, 300),
     agentImage: env.MEI_AGENT_IMAGE || DEFAULT_AGENT_IMAGE,
@@ -206,7 +209,7 @@ export async function createKubernetesMode(o: { env?: Env; log: Logger; kc?: Kub
     throw err;
   });
   o.log.info(
-    `kubernetes mode: apiserver ${kc.getCurrentCluster()?.server}, identity ${settings.identity}, lease ${settings.systemNamespace}/mei-server, jobs in ${namespaces ? namespaces.join(', ') : 'every namespace'}`,
+    `kubernetes mode: apiserver ${kc.getCurrentCluster()?.server}, identity ${settings.identity}, lease ${settings.systemNamespace}/${settings.leaseName}, jobs in ${namespaces ? namespaces.join(', ') : 'every namespace'}`,
   );
   if (!env.MEI_PUBLIC_URL) o.log.warn('MEI_PUBLIC_URL is not set: worker pods will be told to reach this server at its local address, which edge nodes cannot');
   let elector: LeaderElector | undefined;
@@ -227,6 +230,7 @@ export async function createKubernetesMode(o: { env?: Env; log: Logger; kc?: Kub
       const lease = settings.leaseDurationSeconds;
       elector = new LeaderElector(kc, {
         namespace: settings.systemNamespace,
+        name: settings.leaseName,
         identity: settings.identity,
         leaseDurationSeconds: lease,
         // client-go's defaults scaled to the lease: 15 s lease -> 10 s renew deadline, 2 s retry.

@@ -283,7 +283,10 @@ export class LeaderElector {
     const pod = this.o.pod;
     if (!pod) return;
     try {
-      const pods = await this.core.listNamespacedPod({ namespace: pod.namespace, labelSelector: `${LEADER_LABEL}=true` });
+      // Only this server's replicas: the pods sharing its app.kubernetes.io/name and /instance labels.
+      const own = (await this.core.readNamespacedPod({ name: pod.name, namespace: pod.namespace })).metadata?.labels ?? {};
+      const same = ['app.kubernetes.io/name', 'app.kubernetes.io/instance'].filter((k) => own[k]).map((k) => `${k}=${own[k]}`);
+      const pods = await this.core.listNamespacedPod({ namespace: pod.namespace, labelSelector: [`${LEADER_LABEL}=true`, ...same].join(',') });
       for (const p of pods.items) {
         const name = p.metadata?.name;
         if (name && name !== pod.name && this.leading) {
