@@ -106,8 +106,9 @@ export function workerPod(job: MultiEdgeInference, node: string, serverUrl: stri
   const name = workerName(job, node);
   const tuning = job.spec.workers?.find((w) => w.node === node);
   const edge = o.edgeNodes ?? true;
-  const volumes: NonNullable<V1Pod['spec']>['volumes'] = [];
-  const mounts: Array<{ name: string; mountPath: string; readOnly: boolean }> = [];
+  // The agent image runs on a read-only root as uid 10001 and writes only to /tmp (tsx's cache, scratch).
+  const volumes: NonNullable<V1Pod['spec']>['volumes'] = [{ name: 'tmp', emptyDir: {} }];
+  const mounts: Array<{ name: string; mountPath: string; readOnly: boolean }> = [{ name: 'tmp', mountPath: '/tmp', readOnly: false }];
   const env = [
     // Referenced as $(MEI_SERVER_URL) in args; plain value: the address is not a secret.
     { name: 'MEI_SERVER_URL', value: serverUrl },
@@ -153,11 +154,11 @@ export function workerPod(job: MultiEdgeInference, node: string, serverUrl: stri
           args: ['run', '--server', '$(MEI_SERVER_URL)', '--node', node],
           env,
           ...(tuning?.resources ? { resources: tuning.resources as any } : {}),
-          ...(mounts.length ? { volumeMounts: mounts } : {}),
-          securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+          volumeMounts: mounts,
+          securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ['ALL'] } },
         },
       ],
-      ...(volumes.length ? { volumes } : {}),
+      volumes,
     },
   };
 }
