@@ -8,7 +8,7 @@ out="$2"
 mkdir -p "$out"
 case "$image" in
   server)
-    cp -a package.json next.config.js tsconfig.json prisma.config.ts prisma server contracts edge-agent node_modules .next "$out/"
+    cp -a package.json next.config.js tsconfig.json prisma.config.ts prisma crds server contracts edge-agent node_modules .next "$out/"
     rm -rf "$out/edge-agent/test" "$out/edge-agent/bench"
     node deploy/images/prune.mjs server "$out"
     ;;

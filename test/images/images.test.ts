@@ -6,7 +6,7 @@
 // with `npm run test:images` after `npm run images`, not in `npm test`.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -82,7 +82,9 @@ const freePort = () =>
 
 afterAll(async () => {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
-  rmSync(work, { recursive: true, force: true });
+  await Promise.all(children.map((c) => (c.exitCode === null && c.signalCode === null ? new Promise((r) => c.once('exit', r)) : undefined)));
+  // The bind mounts lived in the runs' own mount namespaces, gone with them; --one-file-system all the same.
+  await run('rm', ['-rf', '--one-file-system', work]);
 });
 
 describe.sequential('images (unpacked, run with chroot-run.sh)', () => {
@@ -119,6 +121,7 @@ describe.sequential('images (unpacked, run with chroot-run.sh)', () => {
 
   it('the agent image tracks vtest.avi to a MOT file (YOLOX from /models, and the NanoDet converted at build time)', async () => {
     const out = mkdtempSync(join(work, 'out-'));
+    chownSync(out, 10001, 10001); // the image's user writes there, as into a volume owned by its fsGroup
     const binds = [`${DATA}:/data:ro`, `${MODELS}:/models:ro`, `${out}:/out`];
     const startedAt = Date.now();
     const yolox = start(agent, { argv: ['mei-agent', 'track', '--video', '/data/vtest.avi', '--out', '/out/vtest.txt', '--json'], tmpfs: ['/tmp'], binds });
@@ -141,8 +144,15 @@ describe.sequential('images (unpacked, run with chroot-run.sh)', () => {
       env: { PORT: String(port), HOST: '127.0.0.1', MEI_DEMO: '0', MEI_ADMIN_PASSWORD: 'image-smoke-test-pw' },
       tmpfs: ['/tmp', '/var/lib/mei'],
     });
+    // Healthy, or the server's own output if it exits first.
     await expect
-      .poll(async () => (await fetch(`${url}/api/health`).catch(() => undefined))?.status, { timeout: 240_000, interval: 500, message: 'server health' })
+      .poll(
+        async () => {
+          if (s.child.exitCode !== null || s.child.signalCode !== null) throw new Error(`the server exited (${s.child.exitCode ?? s.child.signalCode}):\n${s.output().slice(-3000)}`);
+          return (await fetch(`${url}/api/health`).catch(() => undefined))?.status;
+        },
+        { timeout: 240_000, interval: 500, message: 'server health' },
+      )
       .toBe(200)
       .catch((e) => {
         throw new Error(`${e.message}\n${s.output().slice(-3000)}`);
