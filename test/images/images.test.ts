@@ -126,7 +126,8 @@ describe.sequential('images (unpacked, run with chroot-run.sh)', () => {
     const startedAt = Date.now();
     const yolox = start(agent, { argv: ['mei-agent', 'track', '--video', '/data/vtest.avi', '--out', '/out/vtest.txt', '--json'], tmpfs: ['/tmp'], binds });
     expect(await yolox.exited, yolox.output()).toBe(0);
-    console.log(`[images] agent image tracked vtest.avi in ${Date.now() - startedAt} ms wall`);
+    const summary = yolox.output().split('\n').find((l) => l.startsWith('{'));
+    console.log(`[images] agent image tracked vtest.avi in ${Date.now() - startedAt} ms wall (load ${(await import('node:os')).loadavg()[0].toFixed(1)}): ${summary}`);
     const rows = readFileSync(join(out, 'vtest.txt'), 'utf8').trim().split('\n').map((l) => l.split(',').map(Number));
     // MOTChallenge rows: frame, id, left, top, width, height, score, -1, -1, -1.
     expect(rows.every((r) => r.length === 10 && r[0] >= 1 && r[1] >= 1 && r[4] > 0 && r[5] > 0)).toBe(true);
