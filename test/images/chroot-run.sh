@@ -35,5 +35,10 @@ exec unshare -m -p -f --mount-proc --kill-child sh -euc '
       [ "$rest" = "$dst" ] || mount -o remount,bind,ro "$rootfs$dst"
     fi
   done
-  exec chroot --userspec="$user" --groups="${user##*:}" "$rootfs" /usr/bin/env -i -C "$workdir" $envs "$@"
+  # This shell stays PID 1 of the namespace, as root: unshare --kill-child SIGKILLs it when unshare dies, and the
+  # kernel then kills everything in the namespace. (The command itself would lose that signal: it is cleared
+  # when chroot switches to the user of the image.)
+  chroot --userspec="$user" --groups="${user##*:}" "$rootfs" /usr/bin/env -i -C "$workdir" $envs "$@" &
+  trap "kill -TERM \$! 2>/dev/null" TERM INT
+  wait $! || exit $?
 ' sh "$rootfs" "$user" "$workdir" "$mounts" "$envs" "$@"

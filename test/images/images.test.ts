@@ -155,7 +155,11 @@ describe.sequential('images (unpacked, run with chroot-run.sh)', () => {
     expect(await (await fetch(`${url}/api/health`)).json()).toEqual({ status: 'ok', role: 'single' });
     const page = await fetch(`${url}/login`);
     expect(page.status).toBe(200);
-    expect(await page.text()).toContain('MEI — Multi-Edge Inference');
+    const html = await page.text();
+    expect(html).toContain('<title>Sign in — MEI</title>');
+    // The production build's assets come from the image too.
+    const css = /href="(\/_next\/static\/[^"]+\.css)"/.exec(html)![1];
+    expect((await fetch(`${url}${css}`)).status).toBe(200);
     const login = await fetch(`${url}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password: 'image-smoke-test-pw' }) });
     expect(login.status).toBe(200);
     const cookie = login.headers.get('set-cookie')!.split(';')[0];
