@@ -60,7 +60,13 @@ function pathParams(params: Params): { namespace: string; name: string } {
 const jobNotFound = (namespace: string, name: string) => apiError(404, `job ${namespace}/${name} not found`);
 
 export const handlers = {
-  health: route(async () => json({ status: 'ok' })),
+  // Readiness (Kubernetes: leader with its controllers running, or a standby); `?live` only asks whether the
+  // process serves (the liveness probe: a leader stepping down must not be restarted for it).
+  health: route(async (req, ctx) => {
+    const h = ctx.health?.() ?? { ready: true, role: 'single' };
+    const live = new URL(req.url).searchParams.has('live');
+    return json({ status: h.ready ? 'ok' : 'unavailable', role: h.role, ...(h.message ? { message: h.message } : {}) }, h.ready || live ? 200 : 503);
+  }),
 
   login: route(async (req, ctx) => {
     requireSameOrigin(req);

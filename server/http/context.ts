@@ -18,6 +18,8 @@ export interface ApiContext {
   log: Logger;
   /** The last minutes of every camera (job page charts). */
   series?: Pick<CameraSeries, 'get'>;
+  /** This replica's readiness and leader role (/api/health); absent: always ready. */
+  health?(): { ready: boolean; role: string; message?: string };
 }
 
 declare global {
