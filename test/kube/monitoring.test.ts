@@ -87,10 +87,13 @@ describe('deploy/monitoring with promtool', () => {
     q.shutDown();
     const stop = registerCamera('door', { dropped: () => 3, threads: () => ({ detector: 2, embedder: 1 }) });
     observeFrame('door', { sourceMs: 2, detectMs: 20, detectWaitMs: 20, embedMs: 5, trackMs: 1, totalMs: 28 });
+    // prom-client's own default gauges nodejs_active_{handles,requests,resources}_total break the "_total is for
+    // counters" rule; they are the library's names (kept: dashboards for Node.js use them). Nothing else may.
+    const libraryDefaults = /^nodejs_active_(handles|requests|resources)_total non-counter metrics should not have "_total" suffix$/;
     for (const reg of [registry, agentRegistry]) {
       const r = promtoolRun(['check', 'metrics'], root, await reg.metrics());
-      expect(r.out).toBe('');
-      expect(r.code).toBe(0);
+      const problems = r.out.split('\n').filter((l) => l && !libraryDefaults.test(l));
+      expect(problems).toEqual([]);
     }
     stop();
   });
