@@ -7,12 +7,16 @@ import { EdgeAgent } from '../agent/agent.ts';
 import { pipelineRunnerFactory } from '../agent/pipeline-runner.ts';
 import type { CameraRunnerFactory } from '../agent/camera-runner.ts';
 import { AgentConnection, type AgentConnectionOptions } from '../transport/connection.ts';
+import { serveMetrics } from '../agent/metrics.ts';
+import type { AddressInfo } from 'node:net';
 import { UsageError } from './usage.ts';
 
 export const RUN_USAGE = `usage: mei-agent run --server <url> --node <name> [--token-file <file>]
   --server <url>        the MEI server, e.g. http://127.0.0.1:3000
   --node <name>         the edge node this agent runs for (must match its token)
   --token-file <file>   read the agent token from a file (default: env MEI_AGENT_TOKEN)
+  --metrics-port <port> serve Prometheus metrics on /metrics (default: env MEI_AGENT_METRICS_PORT; off when unset)
+  --metrics-host <addr> address for the metrics port (default: env MEI_AGENT_METRICS_HOST or 127.0.0.1)
 Exit codes: 0 all tasks stopped or finished, 1 a history task failed, 2 usage, 3 token refused.`;
 
 const NODE_RE = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
@@ -32,11 +36,15 @@ export interface RunAgentDeps {
 
 export async function runAgentCommand(argv: string[], deps: RunAgentDeps = {}): Promise<number> {
   const env = deps.env ?? process.env;
-  const log = deps.log ?? ((msg: string) => console.log(`${new Date().toISOString()} ${msg}`));
+  // JSON lines when asked (the local runtime does, to keep the fields when it forwards them), else readable.
+  const json = env.MEI_LOG_FORMAT === 'json';
+  const log =
+    deps.log ??
+    ((msg: string) => console.log(json ? JSON.stringify({ time: new Date().toISOString(), level: 'info', msg, node: values.node }) : `${new Date().toISOString()} ${msg}`));
   const { values } = parseArgs({
     args: argv,
     strict: true,
-    options: { server: { type: 'string' }, node: { type: 'string' }, 'token-file': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: { server: { type: 'string' }, node: { type: 'string' }, 'token-file': { type: 'string' }, 'metrics-port': { type: 'string' }, 'metrics-host': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
   });
   if (values.help) {
     console.log(RUN_USAGE);
@@ -47,6 +55,12 @@ export async function runAgentCommand(argv: string[], deps: RunAgentDeps = {}): 
   const node = values.node ?? '';
   if (!NODE_RE.test(node) || node.length > 253) throw new UsageError(`--node must be a node name (lowercase letters, digits, '-', '.'), got '${node}'`);
   const token = readToken(values['token-file'], env);
+  const metricsPort = values['metrics-port'] ?? env.MEI_AGENT_METRICS_PORT;
+  if (metricsPort !== undefined && !/^\d{1,5}$/.test(metricsPort)) throw new UsageError(`--metrics-port must be a port number, got '${metricsPort}'`);
+  const metricsHost = values['metrics-host'] ?? env.MEI_AGENT_METRICS_HOST ?? '127.0.0.1';
+  // Port 0 picks a free port (several local agents on one machine); a port in use costs the metrics, not the agent.
+  const metrics = metricsPort === undefined ? undefined : await serveMetrics(Number(metricsPort), metricsHost).catch((err: Error) => void log(`metrics not served: ${err.message}`));
+  if (metrics) log(`metrics on http://${metricsHost}:${(metrics.address() as AddressInfo).port}/metrics`);
 
   let agent!: EdgeAgent;
   const connection = new AgentConnection(
@@ -81,6 +95,7 @@ export async function runAgentCommand(argv: string[], deps: RunAgentDeps = {}): 
   process.off('SIGTERM', onSignal);
   process.off('SIGINT', onSignal);
   connection.close();
+  metrics?.close();
   log(`mei-agent run: exiting with code ${code}`);
   // Native libraries (onnxruntime) can hold the event loop open; the work is done, so do not wait on them.
   if (deps.forceExit !== false) setTimeout(() => process.exit(code), 2_000).unref();
