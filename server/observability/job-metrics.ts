@@ -59,6 +59,16 @@ new client.Gauge({
   },
 });
 new client.Gauge({
+  name: 'mei_camera_upstream_bytes_per_second',
+  help: 'Payload bytes per second the agent sends for the camera (last 10 s), as its agent last reported',
+  labelNames: cameraLabels,
+  registers: [registry],
+  collect() {
+    this.reset();
+    eachCamera((l, _job, cam) => cam.upstreamBytesPerSecond !== undefined && this.set(l, cam.upstreamBytesPerSecond));
+  },
+});
+new client.Gauge({
   name: 'mei_camera_target_fps',
   help: 'Frames per second the job spec asks for (spec.cameras[].fps)',
   labelNames: cameraLabels,
