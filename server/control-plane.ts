@@ -16,6 +16,7 @@ import type { Logger } from './controllers/log.ts';
 import { ControllerManager } from './controllers/manager.ts';
 import type { ApiContext } from './http/context.ts';
 import { LiveHub } from './live/live-hub.ts';
+import { IngestService } from './ingest/ingest-service.ts';
 import { startHistory } from './history/service.ts';
 import { resolveIndexCacheRoot } from './search/index-cache.ts';
 import type { SqlClient } from './store/db.ts';
@@ -31,6 +32,8 @@ export interface ControlPlane extends ApiContext {
   tokens: AgentTokens;
   /** Live view: identities from agents' observations, frames to browsers (attached by the socket server). */
   live: LiveHub;
+  /** Observation batches from agents: durable (ingest log) before ack; undefined without a database. */
+  ingest?: IngestService;
   close(): Promise<void>;
 }
 
@@ -130,6 +133,9 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
   const history = b.sql ? startHistory({ sql: b.sql, jobs: controllers.jobs, log, env }) : undefined;
   history?.indexes.configure({ binaryVectors: b.database === 'postgresql', cache: b.indexCacheDir ? { dir: b.indexCacheDir } : undefined, log });
   const live = new LiveHub({ jobs: controllers.jobs, identityCounts: controllers.reports, history: history?.sink, log });
+  const ingest = b.sql ? new IngestService({ sql: b.sql, live, jobs: controllers.jobs, log }) : undefined;
+  // Answers retry-later until its log is replayed and the job cache synced (in Kubernetes mode: leading).
+  ingest?.start().catch((err) => log.error('ingest: start failed; observations are answered retry-later:', err));
   if (b.campaign) {
     b.campaign({
       onStartedLeading: () => controllers.start(),
@@ -152,12 +158,14 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
     controllers,
     tokens,
     live,
+    ingest,
     users,
     sessions,
     loginLimiter: new LoginRateLimiter(),
     jobSchema,
     log,
     close: async () => {
+      await ingest?.close(); // commits and applies what was taken; new batches get retry-later
       live.close();
       await history?.close(); // flushes what is buffered while the database is still open
       await history?.indexes.close(); // saves the search indexes (needs the database too)

@@ -84,6 +84,7 @@ async function main(): Promise<void> {
       tokens: controlPlane.tokens,
       sessions: controlPlane.sessions,
       live: controlPlane.live,
+      ingest: controlPlane.ingest,
       log: consoleLogger('realtime'),
     }).close;
 
