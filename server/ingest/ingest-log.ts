@@ -30,10 +30,15 @@ export function isContentError(err: unknown): boolean {
   return typeof code === 'string' && /^2[23]/.test(code);
 }
 
-/** The batch field an SQL error is about, for the refusal (the column when the driver names it). */
+/** The batch field an SQL error is about, for the refusal: the column the driver names, or the one the message's type points to. */
 export function errorField(err: unknown): string {
   const column = (err as { column?: unknown })?.column;
   if (column === 'camera' || column === 'session' || column === 'seq') return column;
+  const message = String((err as Error)?.message ?? '');
+  // ingest_log's only varchar columns: camera (63) and session (64).
+  if (/character varying\(63\)/.test(message)) return 'camera';
+  if (/character varying\(64\)/.test(message)) return 'session';
+  if (/bigint|out of range/.test(message)) return 'seq';
   return '(message)';
 }
 
