@@ -1,0 +1,243 @@
+// The chaos harness of issue #11 (used by test/integration/chaos.test.ts and scripts/bench-chaos.ts): a real
+// MEI server process (headless: MEI_DASHBOARD=off), real edge agent processes with scripted cameras
+// (test/integration/fixtures/scripted-agent.ts), and a TCP proxy between them (test/support/tcp-proxy.ts)
+// that the harness controls. While the cameras produce, the phases run one after another: added latency,
+// a cut link, SIGKILLs of the server at random points (restarted on the same port and state). Then the
+// cameras stop, the agents drain their outboxes, the server shuts down gracefully, and the ingest log is read
+// back from the database and compared with what the cameras produced.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { decodeObservations, type MultiEdgeInferenceInput } from '@mei/contracts';
+import { AgentTokens } from '../../server/auth/agent-tokens.ts';
+import { openDatabase } from '../../server/store/db.ts';
+import { createEmbeddedBackend } from '../../server/store/embedded-backend.ts';
+import { REPO_ROOT, freePort, startServer, type ServerProcess } from '../integration/server-process.ts';
+import { startPostgres, type TestPostgres } from './postgres.ts';
+import { seededRandom } from './random.ts';
+import { startTcpProxy, type TcpProxy } from './tcp-proxy.ts';
+
+export type ChaosPhase =
+  /** Added latency on the link, each direction, for `durationMs`. */
+  | { kind: 'latency'; ms: number; durationMs: number }
+  /** The link is cut (connections destroyed, new ones dropped) for `durationMs`. */
+  | { kind: 'cut'; durationMs: number }
+  /** `count` times: SIGKILL the server after a random 0.5-4 s of traffic, restart it after a random 0-1 s. */
+  | { kind: 'kill-server'; count: number };
+
+export interface ChaosOptions {
+  database: 'pglite' | 'postgresql';
+  cameras: number;
+  /** Edge nodes (one agent process each); cameras are spread over them. */
+  nodes: number;
+  phases: ChaosPhase[];
+  /** Traffic before the first and after the last phase (ms). */
+  settleMs?: number;
+  seed?: number;
+  /** Longest wait for the agents to drain after the cameras stop. */
+  drainTimeoutMs?: number;
+  log?: (msg: string) => void;
+}
+
+export interface ChaosResult {
+  database: string;
+  phases: string[];
+  cameras: number;
+  /** Batches the cameras produced (each with a distinct first frame index per camera). */
+  produced: number;
+  /** Distinct produced batches found in the ingest log. */
+  committed: number;
+  /** Produced batches missing from the log. */
+  lost: number;
+  /** Log rows beyond the first for the same produced batch (stored twice under different seqs). */
+  duplicated: number;
+  /** Log rows that no camera produced (must be 0). */
+  unexpected: number;
+  /** Missing seqs inside each stream's range (a gap the agent skipped). */
+  seqGaps: number;
+  /** Log rows not applied to identities/history after the graceful shutdown. */
+  unapplied: number;
+  observations: number;
+  serverStarts: number;
+  /** Whether every agent reported its outbox drained before the deadline. */
+  drained: boolean;
+  wallMs: number;
+}
+
+const IDLE_AGENT = path.join(REPO_ROOT, 'test/integration/fixtures/idle-agent.mjs');
+const SCRIPTED_AGENT = path.join(REPO_ROOT, 'test/integration/fixtures/scripted-agent.ts');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
+  const t0 = Date.now();
+  const log = o.log ?? (() => {});
+  const rand = seededRandom(o.seed ?? 11);
+  const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mei-chaos-'));
+  const scriptDir = path.join(stateDir, 'script');
+  fs.mkdirSync(scriptDir);
+  const secret = randomBytes(24).toString('hex');
+  let pg: TestPostgres | undefined;
+  let server: ServerProcess | undefined;
+  let proxy: TcpProxy | undefined;
+  const agents: ChildProcess[] = [];
+  let serverStarts = 0;
+  let outputs = '';
+  try {
+    if (o.database === 'postgresql') pg = await startPostgres();
+    const dbTarget = pg ? { url: pg.url } : { url: '', dataDir: path.join(stateDir, 'db') };
+    // The job, created in the store before the server starts (no dashboard API in a headless server).
+    const cameras = Array.from({ length: o.cameras }, (_, i) => ({ name: `cam-${i}`, node: `edge-${i % o.nodes}`, source: '/dev/null' }));
+    const input: MultiEdgeInferenceInput = { metadata: { name: 'chaos', namespace: 'default' }, spec: { cameras, models: { detector: { decoder: 'yolox' } } } };
+    const db = await openDatabase(dbTarget);
+    const job = await createEmbeddedBackend(db).create(input);
+    await db.close();
+    const jobKey = 'default/chaos';
+
+    const port = await freePort();
+    proxy = await startTcpProxy(port);
+    const env: Record<string, string> = {
+      MEI_DASHBOARD: 'off',
+      MEI_DEMO: '0',
+      MEI_SECRET: secret,
+      MEI_AGENT_COMMAND: JSON.stringify([process.execPath, IDLE_AGENT]),
+      MEI_PUBLIC_URL: `http://127.0.0.1:${proxy.port}`,
+      NODE_ENV: 'production',
+      DATABASE_URL: pg?.url ?? '',
+    };
+    const start = async () => {
+      serverStarts++;
+      server = await startServer(env, 240_000, { port, stateDir });
+      log(`server started (#${serverStarts}, pid ${server.child.pid})`);
+    };
+    await start();
+
+    const tokens = new AgentTokens(Buffer.from(secret, 'utf8'));
+    for (let n = 0; n < o.nodes; n++) {
+      const node = `edge-${n}`;
+      const child = spawn(process.execPath, ['--import', 'tsx', SCRIPTED_AGENT, 'run', '--server', `http://127.0.0.1:${proxy.port}`, '--node', node], {
+        cwd: REPO_ROOT,
+        env: { ...process.env, MEI_AGENT_TOKEN: tokens.mint({ jobKey, uid: job.metadata.uid, node }), MEI_SCRIPT_DIR: scriptDir },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      child.stdout!.on('data', (d) => (outputs += `[${node}] ${d}`));
+      child.stderr!.on('data', (d) => (outputs += `[${node}] ${d}`));
+      agents.push(child);
+    }
+    const producedLines = (camera: string): string[] => {
+      const f = path.join(scriptDir, `${camera}.produced`);
+      return fs.existsSync(f) ? fs.readFileSync(f, 'utf8').split('\n').filter(Boolean) : [];
+    };
+    // Traffic first: every camera has produced something.
+    for (const deadline = Date.now() + 120_000; cameras.some((c) => !producedLines(c.name).length); ) {
+      if (Date.now() > deadline) throw new Error(`cameras produced nothing within 120 s:\n${outputs.slice(-4000)}\n${server?.output().slice(-4000)}`);
+      await sleep(200);
+    }
+    await sleep(o.settleMs ?? 2_000);
+
+    for (const phase of o.phases) {
+      log(`phase ${describePhase(phase)}`);
+      if (phase.kind === 'latency') {
+        proxy.latencyMs = phase.ms;
+        await sleep(phase.durationMs);
+        proxy.latencyMs = 0;
+      } else if (phase.kind === 'cut') {
+        proxy.cut();
+        await sleep(phase.durationMs);
+        proxy.restore();
+      } else {
+        for (let k = 0; k < phase.count; k++) {
+          await sleep(500 + rand() * 3_500);
+          server!.child.kill('SIGKILL');
+          await new Promise((r) => (server!.child.exitCode !== null || server!.child.signalCode ? r(null) : server!.child.once('exit', r)));
+          outputs += server!.output();
+          await sleep(rand() * 1_000);
+          await start();
+        }
+      }
+      await sleep(o.settleMs ?? 2_000);
+    }
+
+    // Stop producing; wait for every camera's agent to drain its outbox.
+    fs.writeFileSync(path.join(scriptDir, 'stop'), '');
+    let drained = false;
+    for (const deadline = Date.now() + (o.drainTimeoutMs ?? 300_000); Date.now() < deadline; ) {
+      if (cameras.every((c) => producedLines(c.name).includes('drained'))) {
+        drained = true;
+        break;
+      }
+      await sleep(250);
+    }
+    log(drained ? 'agents drained' : 'agents did NOT drain before the deadline');
+    for (const a of agents) a.kill('SIGTERM');
+    await Promise.all(agents.map((a) => (a.exitCode !== null ? undefined : new Promise((r) => a.once('exit', r)))));
+    // Graceful shutdown: what was taken is committed and applied, history flushed.
+    outputs += server!.output();
+    await server!.stop();
+    server = undefined;
+
+    const produced = new Map<string, Set<number>>();
+    for (const c of cameras) produced.set(c.name, new Set(producedLines(c.name).filter((l) => /^\d+$/.test(l)).map(Number)));
+    const db2 = await openDatabase(dbTarget);
+    let rows: Array<{ camera: string; session: string; seq: string; payload: Uint8Array; applied: boolean; observations: number }>;
+    try {
+      rows = await db2.sql.query(`SELECT camera, session, seq::text AS seq, payload, applied, observations FROM ingest_log WHERE job_uid = $1 ORDER BY camera, session, seq`, [job.metadata.uid]);
+    } finally {
+      await db2.close();
+    }
+    const seen = new Map<string, number>();
+    let unexpected = 0;
+    let observations = 0;
+    const streams = new Map<string, number[]>();
+    for (const r of rows) {
+      const b = decodeObservations(new Uint8Array(r.payload));
+      observations += r.observations;
+      const key = `${r.camera}\u0000${b.frames[0].frameIndex}`;
+      seen.set(key, (seen.get(key) ?? 0) + 1);
+      if (!produced.get(r.camera)?.has(b.frames[0].frameIndex)) unexpected++;
+      const s = `${r.camera}\u0000${r.session}`;
+      streams.set(s, [...(streams.get(s) ?? []), Number(r.seq)]);
+    }
+    let total = 0;
+    let committed = 0;
+    for (const [camera, frames] of produced) {
+      total += frames.size;
+      for (const f of frames) if (seen.has(`${camera}\u0000${f}`)) committed++;
+    }
+    let duplicated = 0;
+    for (const n of seen.values()) duplicated += n - 1;
+    let seqGaps = 0;
+    for (const seqs of streams.values()) seqGaps += seqs[seqs.length - 1] - seqs[0] + 1 - seqs.length;
+    return {
+      database: o.database,
+      phases: o.phases.map(describePhase),
+      cameras: o.cameras,
+      produced: total,
+      committed,
+      lost: total - committed,
+      duplicated,
+      unexpected,
+      seqGaps,
+      unapplied: rows.filter((r) => !r.applied).length,
+      observations,
+      serverStarts,
+      drained,
+      wallMs: Date.now() - t0,
+    };
+  } catch (err) {
+    throw new Error(`${(err as Error).message}\n--- output ---\n${(outputs + (server?.output() ?? '')).slice(-6000)}`, { cause: err });
+  } finally {
+    for (const a of agents) if (a.exitCode === null && a.signalCode === null) a.kill('SIGKILL');
+    if (server && server.child.exitCode === null) server.child.kill('SIGKILL');
+    await proxy?.close();
+    await pg?.stop();
+    fs.rmSync(stateDir, { recursive: true, force: true });
+  }
+}
+
+export function describePhase(p: ChaosPhase): string {
+  if (p.kind === 'latency') return `latency ${p.ms} ms each way for ${p.durationMs / 1000} s`;
+  if (p.kind === 'cut') return `link cut for ${p.durationMs / 1000} s`;
+  return `server SIGKILL x${p.count} at random points`;
+}
