@@ -6,16 +6,11 @@
 // cameras stop, the agents drain their outboxes, the server shuts down gracefully, and the ingest log is read
 // back from the database and compared with what the cameras produced.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { decodeObservations, type MultiEdgeInferenceInput } from '@mei/contracts';
-import { AgentTokens } from '../../server/auth/agent-tokens.ts';
-import { openDatabase } from '../../server/store/db.ts';
-import { createEmbeddedBackend } from '../../server/store/embedded-backend.ts';
-import { REPO_ROOT, freePort, startServer, type ServerProcess } from '../integration/server-process.ts';
-import { startPostgres, type TestPostgres } from './postgres.ts';
+import { decodeObservations } from '@mei/contracts';
+import { REPO_ROOT } from '../integration/server-process.ts';
+import { createHeadlessServer, type HeadlessServer } from './headless-server.ts';
 import { seededRandom } from './random.ts';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.ts';
 
@@ -66,7 +61,6 @@ export interface ChaosResult {
   wallMs: number;
 }
 
-const IDLE_AGENT = path.join(REPO_ROOT, 'test/integration/fixtures/idle-agent.mjs');
 const SCRIPTED_AGENT = path.join(REPO_ROOT, 'test/integration/fixtures/scripted-agent.ts');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -74,51 +68,28 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
   const t0 = Date.now();
   const log = o.log ?? (() => {});
   const rand = seededRandom(o.seed ?? 11);
-  const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mei-chaos-'));
-  const scriptDir = path.join(stateDir, 'script');
-  fs.mkdirSync(scriptDir);
-  const secret = randomBytes(24).toString('hex');
-  let pg: TestPostgres | undefined;
-  let server: ServerProcess | undefined;
   let proxy: TcpProxy | undefined;
+  let server: HeadlessServer | undefined;
   const agents: ChildProcess[] = [];
-  let serverStarts = 0;
   let outputs = '';
   try {
-    if (o.database === 'postgresql') pg = await startPostgres();
-    const dbTarget = pg ? { url: pg.url } : { url: '', dataDir: path.join(stateDir, 'db') };
-    // The job, created in the store before the server starts (no dashboard API in a headless server).
-    const cameras = Array.from({ length: o.cameras }, (_, i) => ({ name: `cam-${i}`, node: `edge-${i % o.nodes}`, source: '/dev/null' }));
-    const input: MultiEdgeInferenceInput = { metadata: { name: 'chaos', namespace: 'default' }, spec: { cameras, models: { detector: { decoder: 'yolox' } } } };
-    const db = await openDatabase(dbTarget);
-    const job = await createEmbeddedBackend(db).create(input);
-    await db.close();
-    const jobKey = 'default/chaos';
-
-    const port = await freePort();
-    proxy = await startTcpProxy(port);
-    const env: Record<string, string> = {
-      MEI_DASHBOARD: 'off',
-      MEI_DEMO: '0',
-      MEI_SECRET: secret,
-      MEI_AGENT_COMMAND: JSON.stringify([process.execPath, IDLE_AGENT]),
-      MEI_PUBLIC_URL: `http://127.0.0.1:${proxy.port}`,
-      NODE_ENV: 'production',
-      DATABASE_URL: pg?.url ?? '',
-    };
-    const start = async () => {
-      serverStarts++;
-      server = await startServer(env, 240_000, { port, stateDir });
-      log(`server started (#${serverStarts}, pid ${server.child.pid})`);
-    };
-    await start();
-
-    const tokens = new AgentTokens(Buffer.from(secret, 'utf8'));
+    server = await createHeadlessServer({
+      database: o.database,
+      cameras: o.cameras,
+      nodes: o.nodes,
+      publicUrl: async (port) => `http://127.0.0.1:${(proxy = await startTcpProxy(port)).port}`,
+    });
+    const srv = server;
+    const scriptDir = path.join(srv.stateDir, 'script');
+    fs.mkdirSync(scriptDir);
+    const cameras = Array.from({ length: o.cameras }, (_, i) => `cam-${i}`);
+    await srv.start();
+    log(`server started (pid ${srv.process!.child.pid})`);
     for (let n = 0; n < o.nodes; n++) {
       const node = `edge-${n}`;
-      const child = spawn(process.execPath, ['--import', 'tsx', SCRIPTED_AGENT, 'run', '--server', `http://127.0.0.1:${proxy.port}`, '--node', node], {
+      const child = spawn(process.execPath, ['--import', 'tsx', SCRIPTED_AGENT, 'run', '--server', `http://127.0.0.1:${proxy!.port}`, '--node', node], {
         cwd: REPO_ROOT,
-        env: { ...process.env, MEI_AGENT_TOKEN: tokens.mint({ jobKey, uid: job.metadata.uid, node }), MEI_SCRIPT_DIR: scriptDir },
+        env: { ...process.env, MEI_AGENT_TOKEN: srv.tokenFor(node), MEI_SCRIPT_DIR: scriptDir },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       child.stdout!.on('data', (d) => (outputs += `[${node}] ${d}`));
@@ -130,8 +101,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       return fs.existsSync(f) ? fs.readFileSync(f, 'utf8').split('\n').filter(Boolean) : [];
     };
     // Traffic first: every camera has produced something.
-    for (const deadline = Date.now() + 120_000; cameras.some((c) => !producedLines(c.name).length); ) {
-      if (Date.now() > deadline) throw new Error(`cameras produced nothing within 120 s:\n${outputs.slice(-4000)}\n${server?.output().slice(-4000)}`);
+    for (const deadline = Date.now() + 120_000; cameras.some((c) => !producedLines(c).length); ) {
+      if (Date.now() > deadline) throw new Error('cameras produced nothing within 120 s');
       await sleep(200);
     }
     await sleep(o.settleMs ?? 2_000);
@@ -139,31 +110,30 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     for (const phase of o.phases) {
       log(`phase ${describePhase(phase)}`);
       if (phase.kind === 'latency') {
-        proxy.latencyMs = phase.ms;
+        proxy!.latencyMs = phase.ms;
         await sleep(phase.durationMs);
-        proxy.latencyMs = 0;
+        proxy!.latencyMs = 0;
       } else if (phase.kind === 'cut') {
-        proxy.cut();
+        proxy!.cut();
         await sleep(phase.durationMs);
-        proxy.restore();
+        proxy!.restore();
       } else {
         for (let k = 0; k < phase.count; k++) {
           await sleep(500 + rand() * 3_500);
-          server!.child.kill('SIGKILL');
-          await new Promise((r) => (server!.child.exitCode !== null || server!.child.signalCode ? r(null) : server!.child.once('exit', r)));
-          outputs += server!.output();
+          await srv.kill();
           await sleep(rand() * 1_000);
-          await start();
+          await srv.start();
+          log(`server restarted (start #${srv.starts})`);
         }
       }
       await sleep(o.settleMs ?? 2_000);
     }
 
-    // Stop producing; wait for every camera's agent to drain its outbox.
+    // Stop producing; wait for every agent to drain its outbox.
     fs.writeFileSync(path.join(scriptDir, 'stop'), '');
     let drained = false;
     for (const deadline = Date.now() + (o.drainTimeoutMs ?? 300_000); Date.now() < deadline; ) {
-      if (cameras.every((c) => producedLines(c.name).includes('drained'))) {
+      if (cameras.every((c) => producedLines(c).includes('drained'))) {
         drained = true;
         break;
       }
@@ -171,31 +141,29 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     }
     log(drained ? 'agents drained' : 'agents did NOT drain before the deadline');
     for (const a of agents) a.kill('SIGTERM');
-    await Promise.all(agents.map((a) => (a.exitCode !== null ? undefined : new Promise((r) => a.once('exit', r)))));
+    await Promise.all(agents.map((a) => (a.exitCode !== null || a.signalCode !== null ? undefined : new Promise((r) => a.once('exit', r)))));
     // Graceful shutdown: what was taken is committed and applied, history flushed.
-    outputs += server!.output();
-    await server!.stop();
-    server = undefined;
+    await srv.stop();
 
     const produced = new Map<string, Set<number>>();
-    for (const c of cameras) produced.set(c.name, new Set(producedLines(c.name).filter((l) => /^\d+$/.test(l)).map(Number)));
-    const db2 = await openDatabase(dbTarget);
+    for (const c of cameras) produced.set(c, new Set(producedLines(c).filter((l) => /^\d+$/.test(l)).map(Number)));
+    const db = await srv.openStore();
     let rows: Array<{ camera: string; session: string; seq: string; payload: Uint8Array; applied: boolean; observations: number }>;
     try {
-      rows = await db2.sql.query(`SELECT camera, session, seq::text AS seq, payload, applied, observations FROM ingest_log WHERE job_uid = $1 ORDER BY camera, session, seq`, [job.metadata.uid]);
+      rows = await db.sql.query(`SELECT camera, session, seq::text AS seq, payload, applied, observations FROM ingest_log WHERE job_uid = $1 ORDER BY camera, session, seq`, [srv.jobUid]);
     } finally {
-      await db2.close();
+      await db.close();
     }
     const seen = new Map<string, number>();
     let unexpected = 0;
     let observations = 0;
     const streams = new Map<string, number[]>();
     for (const r of rows) {
-      const b = decodeObservations(new Uint8Array(r.payload));
+      const first = decodeObservations(new Uint8Array(r.payload)).frames[0].frameIndex;
       observations += r.observations;
-      const key = `${r.camera}\u0000${b.frames[0].frameIndex}`;
+      const key = `${r.camera}\u0000${first}`;
       seen.set(key, (seen.get(key) ?? 0) + 1);
-      if (!produced.get(r.camera)?.has(b.frames[0].frameIndex)) unexpected++;
+      if (!produced.get(r.camera)?.has(first)) unexpected++;
       const s = `${r.camera}\u0000${r.session}`;
       streams.set(s, [...(streams.get(s) ?? []), Number(r.seq)]);
     }
@@ -221,18 +189,16 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       seqGaps,
       unapplied: rows.filter((r) => !r.applied).length,
       observations,
-      serverStarts,
+      serverStarts: srv.starts,
       drained,
       wallMs: Date.now() - t0,
     };
   } catch (err) {
-    throw new Error(`${(err as Error).message}\n--- output ---\n${(outputs + (server?.output() ?? '')).slice(-6000)}`, { cause: err });
+    throw new Error(`${(err as Error).message}\n--- output ---\n${(outputs.slice(-3000) + (server?.output() ?? '').slice(-5000))}`, { cause: err });
   } finally {
     for (const a of agents) if (a.exitCode === null && a.signalCode === null) a.kill('SIGKILL');
-    if (server && server.child.exitCode === null) server.child.kill('SIGKILL');
     await proxy?.close();
-    await pg?.stop();
-    fs.rmSync(stateDir, { recursive: true, force: true });
+    await server?.cleanup();
   }
 }
 
