@@ -4,7 +4,7 @@
 //   npm run bench:chaos -- [--json] [--database pglite|postgresql|both] [--cameras 8] [--nodes 2] [--seed 11]
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
-import { FlagError, numberFlag } from './bench-args.ts';
+import { FlagError, numberFlag, runBench } from './bench-args.ts';
 import { runChaos, type ChaosPhase } from '../test/support/chaos.ts';
 
 const USAGE = 'usage: npm run bench:chaos -- [--json] [--database pglite|postgresql|both] [--cameras 8] [--nodes 2] [--seed 11]';
@@ -37,11 +37,4 @@ async function main(): Promise<void> {
   if (values.json) console.log(JSON.stringify({ cameras, nodes, seed, results }, null, 2));
 }
 
-main().catch((err) => {
-  if (err instanceof FlagError) {
-    console.error(`${err.message}\n${USAGE}`);
-    process.exit(2);
-  }
-  console.error(err);
-  process.exit(1);
-});
+runBench(main, USAGE);

@@ -16,7 +16,7 @@ import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { io, type Socket } from 'socket.io-client';
 import { encodeObservations, type IngestAck, type LiveFrame, type ObservationBatch } from '@mei/contracts';
-import { FlagError, numberFlag } from './bench-args.ts';
+import { FlagError, numberFlag, runBench } from './bench-args.ts';
 import { createHeadlessServer, type HeadlessServer } from '../test/support/headless-server.ts';
 
 const USAGE = 'usage: npm run bench:ingest -- [--json] [--database pglite|postgresql|both] [--seconds 20] [--cameras 40] [--window 8] [--frames 10] [--people 10] [--live-cameras 4,8,16,32] [--live-seconds 15]';
@@ -271,11 +271,4 @@ async function main(): Promise<void> {
   if (values.json) console.log(JSON.stringify({ machine, results }, null, 2));
 }
 
-main().catch((err) => {
-  if (err instanceof FlagError) {
-    console.error(`${err.message}\n${USAGE}`);
-    process.exit(2);
-  }
-  console.error(err);
-  process.exit(1);
-});
+runBench(main, USAGE);
