@@ -31,6 +31,8 @@ export interface ChaosOptions {
   /** Traffic before the first and after the last phase (ms). */
   settleMs?: number;
   seed?: number;
+  /** Frames per batch (10 fps): 20 = one batch per 2 s per camera. */
+  batchFrames?: number;
   /** Longest wait for the agents to drain after the cameras stop. */
   drainTimeoutMs?: number;
   log?: (msg: string) => void;
@@ -58,6 +60,10 @@ export interface ChaosResult {
   serverStarts: number;
   /** Whether every agent reported its outbox drained before the deadline. */
   drained: boolean;
+  /** Most batches one agent held unacked at once (its in-memory outbox keeps 500). */
+  maxBacklog: number;
+  /** Batches agents logged as refused by the server. */
+  refusedByServer: number;
   wallMs: number;
 }
 
@@ -89,7 +95,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       const node = `edge-${n}`;
       const child = spawn(process.execPath, ['--import', 'tsx', SCRIPTED_AGENT, 'run', '--server', `http://127.0.0.1:${proxy!.port}`, '--node', node], {
         cwd: REPO_ROOT,
-        env: { ...process.env, MEI_AGENT_TOKEN: srv.tokenFor(node), MEI_SCRIPT_DIR: scriptDir },
+        env: { ...process.env, MEI_AGENT_TOKEN: srv.tokenFor(node), MEI_SCRIPT_DIR: scriptDir, MEI_SCRIPT_BATCH_FRAMES: String(o.batchFrames ?? 20) },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       child.stdout!.on('data', (d) => (outputs += `[${node}] ${d}`));
@@ -133,7 +139,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     fs.writeFileSync(path.join(scriptDir, 'stop'), '');
     let drained = false;
     for (const deadline = Date.now() + (o.drainTimeoutMs ?? 300_000); Date.now() < deadline; ) {
-      if (cameras.every((c) => producedLines(c).includes('drained'))) {
+      if (cameras.every((c) => producedLines(c).some((l) => l.startsWith('drained')))) {
         drained = true;
         break;
       }
@@ -191,6 +197,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       observations,
       serverStarts: srv.starts,
       drained,
+      maxBacklog: Math.max(0, ...cameras.flatMap((c) => producedLines(c).filter((l) => l.startsWith('drained')).map((l) => Number(l.split(' ')[1])))),
+      refusedByServer: (outputs.match(/ refused: /g) ?? []).length,
       wallMs: Date.now() - t0,
     };
   } catch (err) {
