@@ -138,7 +138,12 @@ export class IngestService {
         const stream = streamKey(agent.uid, batch.camera, batch.session ?? '');
         const early = gbn.arrive(stream, batch.seq);
         if (early) return Promise.resolve(this.count(early));
-        const outcome = this.take(agent, batch, protocol === 2 ? toBytes(payload) : undefined);
+        let outcome: Promise<IngestAck>;
+        try {
+          outcome = this.take(agent, batch, protocol === 2 ? toBytes(payload) : undefined);
+        } catch (err) {
+          outcome = Promise.resolve(this.later(`the server failed to take the batch: ${(err as Error).message}`));
+        }
         // Settled strictly in arrival order, so a later seq is never acked before an earlier one's fate is known.
         const acked = chain.then(() => outcome).then((ack) => this.count(gbn.settle(stream, batch.seq, ack)));
         chain = acked.catch(() => undefined);

@@ -1,9 +1,10 @@
 // Issue #11, "nothing lost", proven with real processes: a real MEI server process, real edge agent processes
 // (scripted cameras: synthetic observations, no video or models) and a TCP proxy between them that the test
-// controls (test/support/chaos.ts). While 8 cameras produce (10 fps x 10 people),
-// the link gets 200 ms latency each way, is then cut for 30 s, and the server is SIGKILLed at 3 random points
-// and restarted. Each camera sends one batch of 20 frames every 2 s. The set of batches in the ingest log
-// must equal the set the cameras produced: none lost, none stored twice, no seq gap, and every row applied to identities/history. On PGlite and on PostgreSQL.
+// controls (test/support/chaos.ts). While 8 cameras produce (10 fps x 10 people, one batch of 20 frames
+// every 2 s each), the link gets 200 ms latency each way, is then cut for 30 s, and the server is SIGKILLed
+// at 3 random points and restarted. The set of batches in the ingest log must equal the set the cameras
+// produced: none lost, none stored twice, no seq gap, every row applied to identities/history. On PGlite
+// and on PostgreSQL.
 // Agent SIGKILL/restart and a 10-minute outage need the agent's on-disk spool (branch "spool"); see
 // docs/ingest.md for how to add them.
 import { describe, expect, it } from 'vitest';
