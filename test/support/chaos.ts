@@ -19,7 +19,11 @@ export type ChaosPhase =
   | { kind: 'latency'; ms: number; durationMs: number }
   /** The link is cut (connections destroyed, new ones dropped) for `durationMs`. */
   | { kind: 'cut'; durationMs: number }
-  /** `count` times: SIGKILL the server after a random 0.5-4 s of traffic, restart it after a random 0-1 s. */
+  /**
+   * `count` times: after a random 0.5-4 s of traffic, wait for the next observation batch on its way to the
+   * server and SIGKILL the server 0-30 ms after it passed the proxy (mid-batch, mid-commit, or just after the
+   * commit and before the ack); restart it after a random 0-1 s.
+   */
   | { kind: 'kill-server'; count: number };
 
 export interface ChaosOptions {
@@ -126,6 +130,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       } else {
         for (let k = 0; k < phase.count; k++) {
           await sleep(500 + rand() * 3_500);
+          await Promise.race([proxy!.nextUpstream(1_000), sleep(10_000)]);
+          await sleep(rand() * 30);
           await srv.kill();
           await sleep(rand() * 1_000);
           await srv.start();

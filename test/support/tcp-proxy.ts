@@ -9,6 +9,8 @@ export interface TcpProxy {
   cut(): void;
   restore(): void;
   readonly isCut: boolean;
+  /** Resolves at the next client-to-server chunk of at least `minBytes` (e.g. an observation batch on its way). */
+  nextUpstream(minBytes: number): Promise<void>;
   /** Connections accepted so far (and dropped while cut). */
   readonly stats: { accepted: number; dropped: number };
   close(): Promise<void>;
@@ -18,6 +20,7 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   const open = new Set<net.Socket>();
   const stats = { accepted: 0, dropped: 0 };
   let cut = false;
+  const waiters: Array<{ minBytes: number; resolve: () => void }> = [];
   const proxy: TcpProxy = {
     port: 0,
     latencyMs: 0,
@@ -33,12 +36,16 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
     restore() {
       cut = false;
     },
+    nextUpstream: (minBytes) => new Promise<void>((resolve) => waiters.push({ minBytes, resolve })),
     close: () => new Promise<void>((resolve) => (proxy.cut(), server.close(() => resolve()))),
   };
   /** Forwards a→b, each chunk after the current latency; a chunk never overtakes an earlier one. */
-  const pipe = (a: net.Socket, b: net.Socket) => {
+  const pipe = (a: net.Socket, b: net.Socket, upstream: boolean) => {
     let last = 0;
     a.on('data', (chunk) => {
+      if (upstream && waiters.length) {
+        for (let i = waiters.length - 1; i >= 0; i--) if (chunk.length >= waiters[i].minBytes) waiters.splice(i, 1)[0].resolve();
+      }
       const due = Math.max(Date.now() + proxy.latencyMs, last);
       last = due;
       const send = () => !b.destroyed && b.write(chunk);
@@ -64,8 +71,8 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
         upstream.destroy();
       });
     }
-    pipe(client, upstream);
-    pipe(upstream, client);
+    pipe(client, upstream, true);
+    pipe(upstream, client, false);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   proxy.port = (server.address() as net.AddressInfo).port;
