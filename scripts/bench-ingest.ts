@@ -1,10 +1,15 @@
 // Ingest throughput and live capacity of ONE server process with commit-before-ack (issue #11).
 // A real headless MEI server process (test/support/headless-server.ts: MEI_DASHBOARD=off, PGlite or a local
 // PostgreSQL) and, in this process, raw protocol-2 agent connections over Socket.IO/TCP with real tokens.
-//  1. throughput: --cameras streams, each sending batches of --frames frames x --people people (and one
-//     512-d embedding per person per batch) with --window batches in flight, for --seconds. Reports the
-//     observations/s acked `committed` (every ack is after the batch's group commit), and the SERVER's CPU ms
-//     (from /proc/<pid>/stat) per 1,000 observations.
+//  0. commit path alone, in this process: the ingest log's group commit (server/ingest/group-commit.ts) of
+//     pre-encoded protocol-2 batches, --window x --cameras in flight, for --seconds: observations/s durable
+//     and CPU ms per 1,000 observations (no socket, no identity matching).
+//  1. throughput of the whole server: --cameras streams, each sending batches of --frames frames x --people
+//     people (a 512-d embedding per person every other batch, as agents send one per track every 2 s) with
+//     --window batches in flight, for --seconds. Reports the observations/s acked `committed` (every ack is
+//     after the batch's group commit; applying them to identities and history runs behind it, bounded per job
+//     in bytes, so a server whose matching falls behind answers retry-later), and the SERVER's CPU ms (from
+//     /proc/<pid>/stat) per 1,000 observations.
 //  2. live capacity: for each count in --live-cameras, that many cameras at 10 fps x --people people, one
 //     frame per batch as live agents send them, and a browser client (/ui, real session cookie) watching the
 //     job: latency = browser receive time - emittedAt. The largest count whose p99 <= 100 ms, with every batch
@@ -18,6 +23,8 @@ import { io, type Socket } from 'socket.io-client';
 import { encodeObservations, type IngestAck, type LiveFrame, type ObservationBatch } from '@mei/contracts';
 import { FlagError, numberFlag, runBench } from './bench-args.ts';
 import { createHeadlessServer, type HeadlessServer } from '../test/support/headless-server.ts';
+import { GroupCommitter } from '../server/ingest/group-commit.ts';
+import { IngestLog } from '../server/ingest/ingest-log.ts';
 
 const USAGE = 'usage: npm run bench:ingest -- [--json] [--database pglite|postgresql|both] [--seconds 20] [--cameras 40] [--window 8] [--frames 10] [--people 10] [--live-cameras 4,8,16,32] [--live-seconds 15]';
 const NODES = 4;
@@ -59,7 +66,7 @@ function makeBatch(camera: string, seq: number, firstFrame: number, frames: numb
 async function connectAgents(s: HeadlessServer): Promise<Socket[]> {
   return Promise.all(
     Array.from({ length: NODES }, async (_, n) => {
-      const sock = io(`http://127.0.0.1:${s.port}/agent`, { auth: { token: s.tokenFor(`edge-${n}`), protocol: 2 }, transports: ['websocket'], reconnection: false });
+      const sock = io(`http://127.0.0.1:${s.port}/agent`, { auth: { token: s.tokenFor(`edge-${n}`), protocol: 2 }, transports: ['websocket'], reconnection: false, forceNew: true });
       await new Promise<void>((resolve, reject) => (sock.once('connect', () => resolve()), sock.once('connect_error', reject)));
       return sock;
     }),
@@ -117,7 +124,7 @@ async function throughput(database: 'pglite' | 'postgresql', o: { cameras: numbe
       for (let i = lane; !stop; i += o.window) {
         const seq = 1_000 + i;
         for (;;) {
-          const ack = await send(sock, makeBatch(`cam-${cam}`, seq, i * o.frames, o.frames, o.people, true));
+          const ack = await send(sock, makeBatch(`cam-${cam}`, seq, i * o.frames, o.frames, o.people, i % 2 === 0));
           if (ack.code === 'committed') {
             committed++;
             break;
@@ -166,6 +173,52 @@ async function throughput(database: 'pglite' | 'postgresql', o: { cameras: numbe
   }
 }
 
+interface CommitPath {
+  database: string;
+  seconds: number;
+  batches: number;
+  observations: number;
+  observationsPerSecond: number;
+  commits: number;
+  cpuMs: number;
+  cpuMsPer1000Observations: number;
+  loadAvg1: number;
+}
+
+/** The ingest log alone: group commit of pre-encoded batches, in this process, on a fresh store. */
+async function commitPath(database: 'pglite' | 'postgresql', o: { cameras: number; window: number; frames: number; people: number; seconds: number }): Promise<CommitPath> {
+  const s = await createHeadlessServer({ database, cameras: 1, nodes: 1 });
+  const db = await s.openStore();
+  try {
+    const committer = new GroupCommitter(new IngestLog(db.sql));
+    const templates = Array.from({ length: o.cameras }, (_, c) => [0, 1].map((k) => encodeObservations(makeBatch(`cam-${c}`, k, k * o.frames, o.frames, o.people, k === 0))));
+    let batches = 0;
+    let stop = false;
+    const cpu0 = selfCpuMs();
+    const t0 = performance.now();
+    const lane = async (c: number, l: number) => {
+      for (let i = l; !stop; i += o.window) {
+        const out = await committer.submit({ jobUid: s.jobUid, camera: `cam-${c}`, session: 'bench', seq: i, payload: templates[c][i % 2], observations: o.frames * o.people });
+        if (out.kind !== 'stored') throw new Error(`commit failed: ${JSON.stringify(out)}`);
+        batches++;
+      }
+    };
+    const lanes: Promise<void>[] = [];
+    for (let c = 0; c < o.cameras; c++) for (let l = 0; l < o.window; l++) lanes.push(lane(c, l));
+    await sleep(o.seconds * 1000);
+    const elapsed = (performance.now() - t0) / 1000;
+    const done = batches;
+    const cpu = selfCpuMs() - cpu0;
+    stop = true;
+    await Promise.all(lanes);
+    const obs = done * o.frames * o.people;
+    return { database, seconds: Math.round(elapsed * 10) / 10, batches: done, observations: obs, observationsPerSecond: Math.round(obs / elapsed), commits: committer.stats.commits, cpuMs: Math.round(cpu), cpuMsPer1000Observations: Math.round((cpu / obs) * 1000 * 100) / 100, loadAvg1: loadavg()[0] };
+  } finally {
+    await db.close();
+    await s.cleanup();
+  }
+}
+
 interface LivePoint {
   cameras: number;
   framesSent: number;
@@ -187,7 +240,7 @@ async function liveCapacity(database: 'pglite' | 'postgresql', counts: number[],
     const socks = await connectAgents(s);
     await waitReady(s, socks);
     const pid = s.process!.child.pid!;
-    const ui = io(`http://127.0.0.1:${s.port}/ui`, { transports: ['websocket'], reconnection: false, extraHeaders: { cookie: s.adminCookie() } });
+    const ui = io(`http://127.0.0.1:${s.port}/ui`, { transports: ['websocket'], reconnection: false, forceNew: true, extraHeaders: { cookie: s.adminCookie() } });
     await new Promise<void>((resolve, reject) => (ui.once('connect', () => resolve()), ui.once('connect_error', reject)));
     let latencies: number[] = [];
     ui.on('live:frame', (f: LiveFrame, ack?: () => void) => {
@@ -260,12 +313,14 @@ async function main(): Promise<void> {
   const databases = db === 'both' ? (['pglite', 'postgresql'] as const) : [db as 'pglite' | 'postgresql'];
   const results = [];
   for (const d of databases) {
+    const c = await commitPath(d, { cameras, window, frames, people, seconds });
+    if (!values.json) console.log(`${d}: commit path ${c.observationsPerSecond} obs/s durable (${c.batches} batches, ${c.commits} commits in ${c.seconds} s), ${c.cpuMsPer1000Observations} CPU ms / 1,000 obs, load ${c.loadAvg1}`);
     const t = await throughput(d, { cameras, window, frames, people, seconds });
     if (!values.json) console.log(`${d}: ${t.observationsPerSecond} obs/s committed (${t.committedBatches} batches in ${t.seconds} s), server ${t.serverCpuMsPer1000Observations} CPU ms / 1,000 obs, load ${t.loadAvg1Before} -> ${t.loadAvg1After}`);
     const live = await liveCapacity(d, liveCounts, people, liveSeconds);
     const sustained = live.filter((p) => p.sustained).map((p) => p.cameras);
     if (!values.json) for (const p of live) console.log(`${d}: ${p.cameras} cameras live: p50 ${p.p50Ms} ms, p99 ${p.p99Ms} ms, ${p.framesCommitted}/${p.framesSent} committed, server CPU ${p.serverCpuMs} ms, load ${p.loadAvg1}${p.sustained ? '' : ' (not sustained)'}`);
-    results.push({ database: d, throughput: t, live, liveCamerasSustained: sustained.length ? Math.max(...sustained) : 0 });
+    results.push({ database: d, commitPath: c, throughput: t, live, liveCamerasSustained: sustained.length ? Math.max(...sustained) : 0 });
   }
   const machine = { cpus: cpus().length, model: cpus()[0]?.model, node: process.version };
   if (values.json) console.log(JSON.stringify({ machine, results }, null, 2));

@@ -52,7 +52,7 @@ export class GroupCommitter {
   submit(row: LogRow): Promise<CommitOutcome> {
     return new Promise((resolve) => {
       this.queue.push({ row, resolve });
-      this.running ??= this.run().finally(() => (this.running = undefined));
+      this.running ??= this.run();
     });
   }
 
@@ -62,13 +62,18 @@ export class GroupCommitter {
   }
 
   private async run(): Promise<void> {
-    while (this.queue.length) {
-      let n = 0;
-      let bytes = 0;
-      while (n < this.queue.length && n < this.maxRows && (n === 0 || bytes + this.queue[n].row.payload.byteLength <= this.maxBytes)) bytes += this.queue[n++].row.payload.byteLength;
-      const group = this.queue.slice(0, n);
-      this.queue = this.queue.slice(n);
-      await this.commit(group);
+    try {
+      while (this.queue.length) {
+        let n = 0;
+        let bytes = 0;
+        while (n < this.queue.length && n < this.maxRows && (n === 0 || bytes + this.queue[n].row.payload.byteLength <= this.maxBytes)) bytes += this.queue[n++].row.payload.byteLength;
+        const group = this.queue.slice(0, n);
+        this.queue = this.queue.slice(n);
+        await this.commit(group);
+      }
+    } finally {
+      // In the same tick as the empty-queue check: a submit after it starts a new run, none is left waiting.
+      this.running = undefined;
     }
   }
 

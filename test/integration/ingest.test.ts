@@ -107,6 +107,13 @@ describe.each(modes)('ingest on %s', (_name, open) => {
     expect(outcomes.map((o) => o.kind)).toEqual(['stored', 'stored', 'refused', 'stored']);
     expect(outcomes[2]).toMatchObject({ kind: 'refused', field: 'camera' });
     expect(await count(db, `SELECT count(*)::text AS n FROM ingest_log WHERE job_uid = $1`, [good.metadata.uid])).toBe(3);
+    // A batch submitted at any moment after the previous commit finished is committed too (none left waiting
+    // for a next submit): every tick offset from the previous outcome.
+    for (let ticks = 0; ticks < 8; ticks++) {
+      await committer.submit(row(good.metadata.uid, 'cam', 10 + 2 * ticks));
+      for (let t = 0; t < ticks; t++) await null;
+      expect(await committer.submit(row(good.metadata.uid, 'cam', 11 + 2 * ticks))).toEqual({ kind: 'stored', fresh: true });
+    }
   }, 120_000);
 
   it('replays what was committed but not applied when the process died; resends after that and after pruning are duplicates', async () => {
