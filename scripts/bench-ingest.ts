@@ -2,7 +2,8 @@
 // A real headless MEI server process (test/support/headless-server.ts: MEI_DASHBOARD=off, PGlite or a local
 // PostgreSQL) and, in this process, raw protocol-2 agent connections over Socket.IO/TCP with real tokens.
 //  0. commit path alone, in this process: the ingest log's group commit (server/ingest/group-commit.ts) of
-//     pre-encoded protocol-2 batches, --window x --cameras in flight, for --seconds: observations/s durable
+//     pre-encoded protocol-2 batches, --window x --cameras in flight, about --seconds of work at 50,000 obs/s:
+//     observations/s durable
 //     and CPU ms per 1,000 observations (no socket, no identity matching).
 //  1. throughput of the whole server: --cameras streams, each sending batches of --frames frames x --people
 //     people (a 512-d embedding per person every other batch, as agents send one per track every 2 s) with
@@ -30,6 +31,8 @@ const USAGE = 'usage: npm run bench:ingest -- [--json] [--database pglite|postgr
 const NODES = 4;
 const DIM = 512;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Progress on stderr (stdout stays JSON with --json). */
+const progress = (msg: string) => console.error(`${new Date().toISOString()} ${msg}`);
 
 /** utime + stime of a process in ms (Linux /proc; clock ticks of 10 ms). */
 function cpuMsOf(pid: number): number {
@@ -188,16 +191,20 @@ interface CommitPath {
 /** The ingest log alone: group commit of pre-encoded batches, in this process, on a fresh store. */
 async function commitPath(database: 'pglite' | 'postgresql', o: { cameras: number; window: number; frames: number; people: number; seconds: number }): Promise<CommitPath> {
   const s = await createHeadlessServer({ database, cameras: 1, nodes: 1 });
+  progress(`commit path (${database}): store created`);
   const db = await s.openStore();
+  progress(`commit path (${database}): store open`);
   try {
     const committer = new GroupCommitter(new IngestLog(db.sql));
     const templates = Array.from({ length: o.cameras }, (_, c) => [0, 1].map((k) => encodeObservations(makeBatch(`cam-${c}`, k, k * o.frames, o.frames, o.people, k === 0))));
     let batches = 0;
-    let stop = false;
+    // A fixed amount of work (about --seconds at 50,000 obs/s), not a timer: PGlite answers within
+    // microtasks, so a timer could not end the run while lanes keep submitting.
+    const rounds = Math.max(1, Math.ceil((o.seconds * 50_000) / (o.frames * o.people * o.cameras * o.window)));
     const cpu0 = selfCpuMs();
     const t0 = performance.now();
     const lane = async (c: number, l: number) => {
-      for (let i = l; !stop; i += o.window) {
+      for (let i = l; i < rounds * o.window; i += o.window) {
         const out = await committer.submit({ jobUid: s.jobUid, camera: `cam-${c}`, session: 'bench', seq: i, payload: templates[c][i % 2], observations: o.frames * o.people });
         if (out.kind !== 'stored') throw new Error(`commit failed: ${JSON.stringify(out)}`);
         batches++;
@@ -205,12 +212,10 @@ async function commitPath(database: 'pglite' | 'postgresql', o: { cameras: numbe
     };
     const lanes: Promise<void>[] = [];
     for (let c = 0; c < o.cameras; c++) for (let l = 0; l < o.window; l++) lanes.push(lane(c, l));
-    await sleep(o.seconds * 1000);
+    await Promise.all(lanes);
     const elapsed = (performance.now() - t0) / 1000;
     const done = batches;
     const cpu = selfCpuMs() - cpu0;
-    stop = true;
-    await Promise.all(lanes);
     const obs = done * o.frames * o.people;
     return { database, seconds: Math.round(elapsed * 10) / 10, batches: done, observations: obs, observationsPerSecond: Math.round(obs / elapsed), commits: committer.stats.commits, cpuMs: Math.round(cpu), cpuMsPer1000Observations: Math.round((cpu / obs) * 1000 * 100) / 100, loadAvg1: loadavg()[0] };
   } finally {
