@@ -12,3 +12,15 @@ export function numberFlag<D extends number | undefined>(v: string | undefined, 
   }
   return n;
 }
+
+/** Runs a benchmark's main: a FlagError is printed with the usage (exit 2), any other error exits 1. */
+export function runBench(main: () => Promise<void>, usage: string): void {
+  main().catch((err) => {
+    if (err instanceof FlagError) {
+      console.error(`${err.message}\n${usage}`);
+      process.exit(2);
+    }
+    console.error(err);
+    process.exit(1);
+  });
+}

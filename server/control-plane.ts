@@ -20,6 +20,7 @@ import { LiveHub } from './live/live-hub.ts';
 import { runChecks, type Readiness } from './observability/http.ts';
 import { setJobSource } from './observability/job-metrics.ts';
 import { CameraSeries } from './observability/camera-series.ts';
+import { IngestService } from './ingest/ingest-service.ts';
 import { startHistory } from './history/service.ts';
 import { resolveIndexCacheRoot } from './search/index-cache.ts';
 import type { SqlClient } from './store/db.ts';
@@ -37,6 +38,8 @@ export interface ControlPlane extends ApiContext {
   live: LiveHub;
   /** /readyz: database reachable, controllers started with synced caches, and (Kubernetes) this replica leads. */
   readiness(): Promise<Readiness>;
+  /** Observation batches from agents: durable (ingest log) before ack; undefined without a database. */
+  ingest?: IngestService;
   close(): Promise<void>;
 }
 
@@ -147,6 +150,9 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
     await controllers.start();
     controllersSynced = true;
   };
+  const ingest = b.sql ? new IngestService({ sql: b.sql, live, jobs: controllers.jobs, log }) : undefined;
+  // Answers retry-later until its log is replayed and the job cache synced (in Kubernetes mode: leading).
+  ingest?.start().catch((err) => log.error('ingest: start failed; observations are answered retry-later:', err));
   if (b.campaign) {
     elector = b.campaign({
       onStartedLeading: async () => {
@@ -177,6 +183,7 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
     controllers,
     tokens,
     live,
+    ingest,
     users,
     sessions,
     loginLimiter: new LoginRateLimiter(),
@@ -193,6 +200,7 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
     close: async () => {
       setJobSource(undefined);
       series.stop();
+      await ingest?.close(); // commits and applies what was taken; new batches get retry-later
       live.close();
       await history?.close(); // flushes what is buffered while the database is still open
       await history?.indexes.close(); // saves the search indexes (needs the database too)

@@ -4,7 +4,9 @@
 // Env: PORT (3000), HOST (127.0.0.1), MEI_DATA_HOME (state dir, default <repo>/.mei), MEI_MODE, MEI_SECRET,
 // MEI_ADMIN_USER/MEI_ADMIN_PASSWORD, MEI_USERS_FILE, MEI_COOKIE_SECURE=1 (behind HTTPS), MEI_DEMO=0,
 // MEI_PUBLIC_URL (the URL agents connect to), MEI_AGENT_COMMAND (JSON argv replacing mei-agent; tests),
-// MEI_NEXT_DIST_DIR (a side Next build dir; tests), MEI_DATA_DIR / MEI_MODEL_DIR (passed on to agents).
+// MEI_NEXT_DIST_DIR (a side Next build dir; tests), MEI_DATA_DIR / MEI_MODEL_DIR (passed on to agents),
+// MEI_DASHBOARD=off (no Next: Socket.IO, the control plane and GET /api/health only; chaos tests and benches
+// that restart the server many times).
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -88,14 +90,24 @@ async function main(): Promise<void> {
       tokens: controlPlane.tokens,
       sessions: controlPlane.sessions,
       live: controlPlane.live,
+      ingest: controlPlane.ingest,
       log: consoleLogger('realtime'),
     }).close;
 
-    const { default: next } = await import('next');
-    const app = next({ dev, dir: REPO_ROOT, hostname: host, port: bound, httpServer: server });
-    await app.prepare();
-    closeNext = () => app.close();
-    handleNext = app.getRequestHandler();
+    if (env.MEI_DASHBOARD === 'off') {
+      const cp = controlPlane;
+      handleNext = async (req, res) => {
+        const found = req.method === 'GET' && req.url === '/api/health';
+        res.writeHead(found ? 200 : 404, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(found ? { status: 'ok', ingest: cp.ingest?.state ?? 'none' } : { error: 'no dashboard on this server (MEI_DASHBOARD=off)' }));
+      };
+    } else {
+      const { default: next } = await import('next');
+      const app = next({ dev, dir: REPO_ROOT, hostname: host, port: bound, httpServer: server });
+      await app.prepare();
+      closeNext = () => app.close();
+      handleNext = app.getRequestHandler();
+    }
   } catch (err) {
     log.error('startup failed:', err);
     await shutdown('startup failure', 1);

@@ -9,14 +9,18 @@ export class JobInformer {
   private readonly jobs = new Map<string, MultiEdgeInference>();
   private readonly listeners = new Set<Listener>();
   private stopWatch?: () => void;
+  /** True once the watch delivered the initial list (and until stop): "no such job" is then believable. */
+  synced = false;
 
   constructor(private readonly backend: JobBackend) {}
 
   async start(): Promise<void> {
     this.stopWatch ??= await this.backend.watch((ev) => this.apply(ev));
+    this.synced = true;
   }
 
   stop(): void {
+    this.synced = false;
     this.stopWatch?.();
     this.stopWatch = undefined;
   }

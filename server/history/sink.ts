@@ -3,6 +3,7 @@
 // persistence happens later, in batches, off the live path.
 import type { LiveTrack } from '@mei/contracts';
 import type { IdentityEvent } from '../identity/types.ts';
+import type { LogKey } from '../ingest/stream.ts';
 
 /** One frame of a camera: its tracks labelled with global identities ('' while a track has none yet). */
 export interface HistoryFrame {
@@ -25,6 +26,8 @@ export interface HistoryObservations {
   embeddings?: ReadonlyArray<{ id: number; vector: ArrayLike<number> }>;
   /** The identity service's events for the batch: merges relabel stored tracks. */
   events?: readonly IdentityEvent[];
+  /** The batch's ingest log row (server/ingest): marked applied in the transaction that stores this. */
+  logKey?: LogKey;
 }
 
 /** A preview JPEG that reached the server (privacy.preview allowed it): thumbnails are cut from it. */
@@ -57,6 +60,8 @@ export interface HistoryThumbnail {
 export interface HistorySink {
   /** Buffers the batch for the store; never throws for data reasons, never waits. */
   observations(o: HistoryObservations): void;
+  /** A logged batch that leaves no history (duplicate, refused, job gone): its log row is marked applied all the same. */
+  settle?(key: LogKey): void;
   /** Optional source of thumbnails (privacy.preview 'thumbnails' or 'live'). */
   preview?(p: HistoryPreview): void;
   /** Optional: an agent's crop of one track, kept as that track's thumbnail unless it has a clearly larger one. */

@@ -19,6 +19,8 @@ import type { Logger } from '../controllers/log.ts';
 import type { HistoryObservations, HistoryPreview, HistorySink, HistoryThumbnail } from './sink.ts';
 import { reidModelKey } from './model-key.ts';
 import { cropFrame, decodeJpeg, encodeJpeg } from '../person-search/image.ts';
+import { IngestLog } from '../ingest/ingest-log.ts';
+import type { LogKey } from '../ingest/stream.ts';
 
 /** CRD defaults of spec.retention. */
 export const RETENTION_DEFAULTS = { tracksDays: 30, thumbnailsDays: 7 } as const;
@@ -183,6 +185,8 @@ export class HistoryWriter implements HistorySink {
   private readonly tracks = new Map<string, TrackState>();
   private readonly jobInfos = new Map<string, JobInfo>();
   private merges: Array<{ uid: string; from: string; into: string }> = [];
+  /** Ingest log rows whose effect is buffered here: marked applied in the transaction that writes it. */
+  private applied: LogKey[] = [];
   private readonly previews = new Map<string, PendingPreview[]>();
   /** Agents' thumbnails by track key: they may arrive before the observations that create the track. */
   private readonly agentThumbs = new Map<string, PendingThumbnail>();
@@ -251,6 +255,7 @@ export class HistoryWriter implements HistorySink {
 
   observations(b: HistoryObservations): void {
     if (this.closed) return;
+    if (b.logKey) this.applied.push(b.logKey);
     const info = this.jobInfo(b.jobKey);
     const session = b.session ?? '';
     const now = this.now();
@@ -317,6 +322,12 @@ export class HistoryWriter implements HistorySink {
     if (this.pendingPoints >= this.o.flushRows && !this.flushing) void this.flush();
   }
 
+  /** A logged batch that leaves no history (duplicate, refused by the identity service, job gone): applied with the next flush. */
+  settle(key: LogKey): void {
+    if (this.closed) return;
+    this.applied.push(key);
+  }
+
   preview(p: HistoryPreview): void {
     if (this.closed) return;
     const info = this.jobInfo(p.jobKey);
@@ -381,7 +392,7 @@ export class HistoryWriter implements HistorySink {
   }
 
   private hasWork(): boolean {
-    if (this.pendingPoints > 0 || this.merges.length > 0 || this.previews.size > 0 || this.agentThumbs.size > 0) return true;
+    if (this.pendingPoints > 0 || this.applied.length > 0 || this.merges.length > 0 || this.previews.size > 0 || this.agentThumbs.size > 0) return true;
     const idleBefore = this.now() - this.o.idleMs;
     for (const st of this.tracks.values()) if (st.dirty || st.pendingVector || (st.tail && st.lastObservedAt <= idleBefore) || st.lastObservedAt <= idleBefore) return true;
     return false;
@@ -451,10 +462,16 @@ export class HistoryWriter implements HistorySink {
     this.pendingPoints = Math.max(0, this.pendingPoints - taken);
     const merges = this.merges;
     this.merges = [];
+    const applied = this.applied;
+    this.applied = [];
     const thumbs = largestPerTrack([...this.cutThumbnails(now), ...this.takeAgentThumbnails(now)]);
     let stored: StoredEmbedding[] = [];
     try {
-      stored = await this.opts.sql.transaction((tx) => this.write(tx, work, merges, thumbs, now));
+      stored = await this.opts.sql.transaction(async (tx) => {
+        const rows = await this.write(tx, work, merges, thumbs, now);
+        await IngestLog.markApplied(tx, applied);
+        return rows;
+      });
     } catch (err) {
       // Keep everything for the next attempt (ahead of what arrived meanwhile).
       for (const w of work) {
@@ -464,6 +481,7 @@ export class HistoryWriter implements HistorySink {
       }
       this.pendingPoints += taken;
       this.merges = merges.concat(this.merges);
+      this.applied = applied.concat(this.applied);
       this.counters.flushErrors++;
       if (this.now() - this.errorLoggedAt > 10_000) {
         this.errorLoggedAt = this.now();

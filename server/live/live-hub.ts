@@ -1,5 +1,5 @@
-// The cloud side of the live view. Agents' observation batches are acknowledged at once and queued
-// (bounded); a drain loop applies them in small slices to the job's IdentityService (exactly once per
+// The cloud side of the live view. Observation batches come from server/ingest once they are durable (the
+// ingest service bounds what waits here, in bytes per job); a drain loop applies them in small slices to the job's IdentityService (exactly once per
 // (job, camera, seq)), turns each camera's newest frame into a LiveFrame labelled with global identities,
 // and offers it to the browsers watching the job (LiveFanout: latest frame wins per browser and camera).
 // Previews (JPEG) pass through only when the job's privacy.preview allows pixels to leave the edge; agents'
@@ -26,6 +26,7 @@ import { LiveFanout, type FanoutStats } from './fanout.ts';
 import { IdentityRoster } from './identity-roster.ts';
 import { ThumbnailBoard } from './thumbnail-board.ts';
 import type { HistorySink } from '../history/sink.ts';
+import type { LogKey } from '../ingest/stream.ts';
 
 /** Who sent a message, from the agent's verified token (never from the message). */
 export interface AgentIdentity {
@@ -56,8 +57,6 @@ export interface LiveHubOptions {
   history?: HistorySink;
   log: Logger;
   now?: () => number;
-  /** Batches waiting to be applied, over all jobs; beyond it the oldest are dropped (and counted). */
-  maxQueue?: number;
   /** Longest a drain slice runs before yielding the event loop (agents' acks, other sockets). */
   sliceMs?: number;
   /** How often identity lists go to browsers (when changed) and counts to the status (when changed). */
@@ -76,8 +75,6 @@ export interface LiveStats extends FanoutStats {
   duplicates: number;
   /** Batches the identity service refused (bad content). */
   rejected: number;
-  /** Batches dropped because the queue was full (the server could not keep up). */
-  overflow: number;
   framesPublished: number;
   previewsPublished: number;
   /** Track thumbnails handed to the history store. */
@@ -92,6 +89,15 @@ export interface LiveStats extends FanoutStats {
 interface QueuedBatch {
   batch: ObservationBatch;
   receivedAt: number;
+  /** Its ingest log row: the history store marks it applied. */
+  logKey?: LogKey;
+  /** Called once the batch is applied or dropped (the ingest service releases its bytes). */
+  done?: () => void;
+}
+
+export interface IngestedBatch {
+  logKey?: LogKey;
+  done?: () => void;
 }
 
 type Preview = 'none' | 'snapshot' | 'thumbnails' | 'live';
@@ -132,11 +138,11 @@ export class LiveHub {
   private readonly stopWatch: () => void;
   private readonly now: () => number;
   private readonly o: Required<Omit<LiveHubOptions, 'identityCounts' | 'history' | 'now'>> & Pick<LiveHubOptions, 'identityCounts' | 'history'>;
-  private readonly counters = { batchesQueued: 0, batchesApplied: 0, duplicates: 0, rejected: 0, overflow: 0, framesPublished: 0, previewsPublished: 0, thumbnailsAccepted: 0, thumbnailsRefused: 0, thumbnailsPublished: 0 };
-  private overflowLoggedAt = 0;
+  private drainWaiters: Array<() => void> = [];
+  private readonly counters = { batchesQueued: 0, batchesApplied: 0, duplicates: 0, rejected: 0, framesPublished: 0, previewsPublished: 0, thumbnailsAccepted: 0, thumbnailsRefused: 0, thumbnailsPublished: 0 };
 
   constructor(o: LiveHubOptions) {
-    this.o = { maxQueue: 10_000, sliceMs: 8, tickMs: 500, refreshMs: 2_000, statusEveryMs: 2_000, ackTimeoutMs: 5_000, ...o };
+    this.o = { sliceMs: 8, tickMs: 500, refreshMs: 2_000, statusEveryMs: 2_000, ackTimeoutMs: 5_000, ...o };
     this.now = o.now ?? Date.now;
     this.stopWatch = o.jobs.onChange((key, ev) => this.onJob(key, ev));
     this.timer = setInterval(() => this.tick(), this.o.tickMs);
@@ -169,21 +175,28 @@ export class LiveHub {
 
   // ---- agents ----------------------------------------------------------------------------------------
 
-  /** Accepts a batch for later processing; throws LiveError when it cannot belong to this agent's job. */
-  ingest(agent: AgentIdentity, batch: ObservationBatch): void {
+  /** The job a batch of this agent belongs to; throws LiveError (naming the field) when it cannot be this agent's. */
+  check(agent: AgentIdentity, batch: Pick<ObservationBatch, 'camera'>): MultiEdgeInference {
+    return this.agentCamera(agent, batch.camera);
+  }
+
+  /**
+   * Queues a batch to be applied (the ingest service calls this once it is durable, and at start for the
+   * log's unapplied rows); throws LiveError when it cannot belong to this agent's job. Nothing is ever
+   * dropped here: what waits is bounded by the ingest service's per-job byte budget.
+   */
+  ingest(agent: AgentIdentity, batch: ObservationBatch, o: IngestedBatch = {}): void {
     const st = this.state(this.agentCamera(agent, batch.camera));
     this.counters.batchesQueued++;
     st.queuedSeq.set(batch.camera, Math.max(st.queuedSeq.get(batch.camera) ?? -1, batch.seq));
-    this.queue.push({ batch, receivedAt: this.now() });
-    if (this.queue.length - this.queueHead > this.o.maxQueue) {
-      this.queueHead++;
-      this.counters.overflow++;
-      if (this.now() - this.overflowLoggedAt > 10_000) {
-        this.overflowLoggedAt = this.now();
-        this.o.log.warn(`live: observation queue full (${this.o.maxQueue}); dropping the oldest batches (${this.counters.overflow} so far)`);
-      }
-    }
+    this.queue.push({ batch, receivedAt: this.now(), logKey: o.logKey, done: o.done });
     this.scheduleDrain();
+  }
+
+  /** Resolves once every queued batch has been applied (graceful shutdown, tests). */
+  drained(): Promise<void> {
+    if (this.queueHead >= this.queue.length) return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
   }
 
   /** A preview JPEG from an agent: published when privacy.preview allows it, refused otherwise. */
@@ -299,6 +312,9 @@ export class LiveHub {
         this.apply(item);
       } catch (err) {
         this.o.log.error(`live: applying ${item.batch.jobKey} ${item.batch.camera}#${item.batch.seq} failed:`, err);
+        this.settle(item);
+      } finally {
+        item.done?.();
       }
     }
     // Compact now and then instead of shifting per item.
@@ -310,12 +326,19 @@ export class LiveHub {
     else {
       this.queue.length = 0;
       this.queueHead = 0;
+      for (const w of this.drainWaiters.splice(0)) w();
     }
   }
 
-  private apply({ batch, receivedAt }: QueuedBatch): void {
+  /** A logged batch that leaves no history still has its log row marked applied (it is not to be replayed). */
+  private settle(item: QueuedBatch): void {
+    if (item.logKey) this.toHistory(() => this.o.history?.settle?.(item.logKey!));
+  }
+
+  private apply(item: QueuedBatch): void {
+    const { batch, receivedAt } = item;
     const job = this.o.jobs.get(batch.jobKey);
-    if (!job) return; // deleted while queued
+    if (!job) return this.settle(item); // deleted while queued
     const st = this.state(job);
     const { jobKey, camera } = batch;
     if (batch.session !== undefined) {
@@ -335,11 +358,11 @@ export class LiveHub {
       if (!(err instanceof IdentityInputError)) throw err;
       this.counters.rejected++;
       this.o.log.debug(`live: ${jobKey} ${camera}#${batch.seq} refused: ${err.message}`);
-      return;
+      return this.settle(item);
     }
     if (!result.applied) {
       this.counters.duplicates++;
-      return;
+      return this.settle(item);
     }
     this.counters.batchesApplied++;
     for (const ev of result.events) {
@@ -354,7 +377,7 @@ export class LiveHub {
       st.roster.frame(camera, tracks.filter((t) => VISIBLE.has(t.state)).map((t) => t.globalId), receivedAt);
       if (st.thumbs.pendingCount) for (const t of tracks) this.trackThumbnail(st.thumbs, camera, t);
     }
-    this.toHistory(() => this.o.history?.observations({ jobKey, jobUid: job.metadata.uid, camera, session: batch.session, frames: frames.map(({ f, tracks }) => ({ ...f, tracks })), embeddings: batch.embeddings, events: result.events }));
+    this.toHistory(() => this.o.history?.observations({ jobKey, jobUid: job.metadata.uid, camera, session: batch.session, frames: frames.map(({ f, tracks }) => ({ ...f, tracks })), embeddings: batch.embeddings, events: result.events, logKey: item.logKey }));
     if (batch.seq < (st.queuedSeq.get(camera) ?? -1)) return;
     const { f, tracks } = frames[frames.length - 1];
     if (f.timestampMs <= (st.publishedTs.get(camera) ?? -Infinity)) return;

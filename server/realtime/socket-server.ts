@@ -17,7 +17,6 @@ import {
   UI_NAMESPACE,
   describeZodError,
   negotiatedProtocol,
-  parseObservationPayload,
   type Ack,
   type AgentToServerEvents,
   type IngestAck,
@@ -36,6 +35,7 @@ import type { Logger } from '../controllers/log.ts';
 import type { ControllerManager } from '../controllers/manager.ts';
 import { isCrossSite } from '../http/origin.ts';
 import type { LiveHub } from '../live/live-hub.ts';
+import type { IngestService } from '../ingest/ingest-service.ts';
 
 export interface RealtimeDeps {
   backend: JobBackend;
@@ -44,6 +44,8 @@ export interface RealtimeDeps {
   sessions: Sessions;
   /** The live view: observations and previews in, frames and identities out to /ui rooms `live:<jobKey>`. Absent: observations are accepted and dropped, live:* requests refused. */
   live?: LiveHub;
+  /** Observation batches: durable before ack (server/ingest). Absent: every batch is answered retry-later. */
+  ingest?: IngestService;
   log: Logger;
   /**
    * Accept WebSocket permessage-deflate from clients that offer it (default true: edge agents compress what
@@ -183,27 +185,18 @@ function setUpAgents(nsp: Namespace<AgentToServerEvents, ServerToAgentEvents>, d
       sameJob(msg);
       controllers.reports.put(claims.jobKey, { node: claims.node, state: msg, receivedAt: Date.now() });
     }, log);
-    // Answered with an IngestAck (contract): the agent retries by its code only.
-    // NOT YET DURABLE: the live hub queues the batch and applies it (once per seq) off this path, so
-    // 'committed' here still means "queued" until server/ingest/ commits before acking (issue #11).
+    // Answered with an IngestAck (contract) once the batch is durable (server/ingest): the agent decides by
+    // its code only. One ingest connection per socket: acks in arrival order, go-back-N per stream.
+    const ingest = deps.ingest?.connection(claims, socket.data.protocol);
     socket.on('observations', (...args: unknown[]) => {
       const ack = typeof args[args.length - 1] === 'function' ? (args.pop() as IngestAckFn) : undefined;
       const reply = (res: IngestAck) => {
         if (res.code !== 'committed') log.debug(`${AGENT_NAMESPACE} ${socket.id} observations: ${res.code === 'refused' ? res.error : res.reason}`);
         ack?.(res);
       };
-      const parsed = parseObservationPayload(args[0], socket.data.protocol);
-      if (!parsed.ok) return reply({ code: 'refused', field: parsed.field, error: parsed.error });
-      try {
-        sameJob(parsed.batch);
-        deps.live?.ingest(claims, parsed.batch);
-        reply({ code: 'committed', through: parsed.batch.seq });
-      } catch (err) {
-        const field = (err as { field?: unknown })?.field;
-        // Only a reason about the batch's content is final; anything else (server trouble) is worth a retry.
-        if (typeof field === 'string') reply({ code: 'refused', field, error: (err as Error).message });
-        else reply({ code: 'retry-later', retryAfterMs: 1_000, reason: (err as Error).message });
-      }
+      if (!ingest) return reply({ code: 'retry-later', retryAfterMs: 5_000, reason: 'this server stores no observations' });
+      // Server trouble (anything not about the batch's content) is worth a retry, never a refusal.
+      ingest.receive(args[0]).then(reply, (err: Error) => reply({ code: 'retry-later', retryAfterMs: 1_000, reason: err.message }));
     });
     on(socket, 'preview', PreviewFrameSchema, (msg) => {
       sameJob(msg);

@@ -47,7 +47,7 @@ beforeAll(async () => {
   const env = { ...process.env, MEI_DEMO: '0', MEI_ADMIN_PASSWORD: 'thumbs-test-password', MEI_AGENT_COMMAND: JSON.stringify([process.execPath, IDLE_AGENT]), MEI_DATA_DIR: DATA_DIR, MEI_MODEL_DIR: MODEL_DIR };
   cp = await startControlPlane({ env, stateDir, serverUrl: () => url, log: silentLogger });
   publishContext(cp);
-  closeRealtime = attachRealtime(http, { backend: cp.backend, controllers: cp.controllers, tokens: cp.tokens, sessions: cp.sessions, live: cp.live, log: silentLogger }).close;
+  closeRealtime = attachRealtime(http, { backend: cp.backend, controllers: cp.controllers, tokens: cp.tokens, sessions: cp.sessions, live: cp.live, ingest: cp.ingest, log: silentLogger }).close;
   cookie = cp.sessions.create('admin').split(';')[0];
 });
 

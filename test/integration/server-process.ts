@@ -30,9 +30,10 @@ export interface ServerProcess {
   stop(): Promise<number | null>;
 }
 
-export async function startServer(env: Record<string, string>, readyTimeoutMs = 240_000): Promise<ServerProcess> {
-  const port = await freePort();
-  const stateDir = mkdtempSync(path.join(tmpdir(), 'mei-int-'));
+/** `at`: a fixed port and state directory (a restart of the same server), default a free port and a new directory. */
+export async function startServer(env: Record<string, string>, readyTimeoutMs = 240_000, at: { port?: number; stateDir?: string } = {}): Promise<ServerProcess> {
+  const port = at.port ?? (await freePort());
+  const stateDir = at.stateDir ?? mkdtempSync(path.join(tmpdir(), 'mei-int-'));
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'server/main.ts')], {
     cwd: REPO_ROOT,
     env: {

@@ -1,5 +1,6 @@
 // A live-view server for tests over real Socket.IO on TCP: socket server + LiveHub + controllers on the
-// in-memory fake backend and fake runtime (mock: no database, no worker processes). Agents are raw
+// in-memory fake backend and fake runtime (mock: no worker processes), observations through the real ingest
+// service on a real in-memory PGlite ingest log. Agents are raw
 // Socket.IO clients with real tokens; browsers are /ui clients with real session cookies that acknowledge
 // every live message (at once, or after a delay to act as a busy browser) and record what they got.
 import { createServer, type Server as HttpServer } from 'node:http';
@@ -13,6 +14,10 @@ import { Sessions } from '../../server/auth/sessions.ts';
 import { silentLogger } from '../../server/controllers/log.ts';
 import { ControllerManager } from '../../server/controllers/manager.ts';
 import { LiveHub } from '../../server/live/live-hub.ts';
+import { IngestService } from '../../server/ingest/ingest-service.ts';
+import { pgliteSqlClient } from '../../server/store/db.ts';
+import { runMigrations } from '../../server/store/migrate.ts';
+import { PGlite } from '@electric-sql/pglite';
 import { attachRealtime } from '../../server/realtime/socket-server.ts';
 import { FakeRuntime } from '../support/fake-runtime.ts';
 import { MemoryBackend } from '../support/memory-backend.ts';
@@ -31,6 +36,7 @@ export interface LiveBrowser {
 export interface LiveHarness {
   url: string;
   hub: LiveHub;
+  ingest: IngestService;
   backend: MemoryBackend;
   tokens: AgentTokens;
   manager: ControllerManager;
@@ -64,15 +70,21 @@ export async function startLiveServer(): Promise<LiveHarness> {
   let url = '';
   const manager = new ControllerManager({ backend, runtime, mintToken: (c) => tokens.mint(c), serverUrl: () => url, log: silentLogger });
   const hub = new LiveHub({ jobs: manager.jobs, identityCounts: manager.reports, log: silentLogger, tickMs: 50, statusEveryMs: 100, refreshMs: 300 });
+  const pglite = new PGlite();
+  const sql = pgliteSqlClient(pglite);
+  await runMigrations(sql);
+  const ingest = new IngestService({ sql, live: hub, jobs: manager.jobs, log: silentLogger });
   const http: HttpServer = createServer();
-  const rt = attachRealtime(http, { backend, controllers: manager, tokens, sessions, live: hub, log: silentLogger });
+  const rt = attachRealtime(http, { backend, controllers: manager, tokens, sessions, live: hub, ingest, log: silentLogger });
   await new Promise<void>((r) => http.listen(0, '127.0.0.1', () => r()));
   url = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
   await manager.start();
+  await ingest.start();
 
   return {
     url,
     hub,
+    ingest,
     backend,
     tokens,
     manager,
@@ -121,10 +133,12 @@ export async function startLiveServer(): Promise<LiveHarness> {
     },
     async close() {
       sockets.forEach((s) => s.disconnect());
+      await ingest.close();
       hub.close();
       await manager.stop();
       await rt.close();
       http.close();
+      await pglite.close();
     },
   };
 }

@@ -10,12 +10,13 @@ import { atDistance, interleave, noisy, person, rng, sceneBatches, type Scripted
 import { ask, startLiveServer, type LiveHarness } from './live-harness.ts';
 
 let h: LiveHarness;
+// The harness starts a real (in-memory) PGlite for the ingest log: generous ceilings for a loaded machine.
 beforeAll(async () => {
   h = await startLiveServer();
-});
+}, 120_000);
 afterAll(async () => {
   await h.close();
-});
+}, 60_000);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -1,0 +1,223 @@
+// The chaos harness of issue #11 (used by test/integration/chaos.test.ts and scripts/bench-chaos.ts): a real
+// MEI server process (headless: MEI_DASHBOARD=off), real edge agent processes with scripted cameras
+// (test/integration/fixtures/scripted-agent.ts), and a TCP proxy between them (test/support/tcp-proxy.ts)
+// that the harness controls. While the cameras produce, the phases run one after another: added latency,
+// a cut link, SIGKILLs of the server at random points (restarted on the same port and state). Then the
+// cameras stop, the agents drain their outboxes, the server shuts down gracefully, and the ingest log is read
+// back from the database and compared with what the cameras produced.
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { decodeObservations } from '@mei/contracts';
+import { REPO_ROOT } from '../integration/server-process.ts';
+import { createHeadlessServer, type HeadlessServer } from './headless-server.ts';
+import { seededRandom } from './random.ts';
+import { startTcpProxy, type TcpProxy } from './tcp-proxy.ts';
+
+export type ChaosPhase =
+  /** Added latency on the link, each direction, for `durationMs`. */
+  | { kind: 'latency'; ms: number; durationMs: number }
+  /** The link is cut (connections destroyed, new ones dropped) for `durationMs`. */
+  | { kind: 'cut'; durationMs: number }
+  /**
+   * `count` times: after a random 0.5-4 s of traffic, wait for the next observation batch on its way to the
+   * server and SIGKILL the server 0-30 ms after it passed the proxy (mid-batch, mid-commit, or just after the
+   * commit and before the ack); restart it after a random 0-1 s.
+   */
+  | { kind: 'kill-server'; count: number };
+
+export interface ChaosOptions {
+  database: 'pglite' | 'postgresql';
+  cameras: number;
+  /** Edge nodes (one agent process each); cameras are spread over them. */
+  nodes: number;
+  phases: ChaosPhase[];
+  /** Traffic before the first and after the last phase (ms). */
+  settleMs?: number;
+  seed?: number;
+  /** Frames per batch (10 fps): 20 = one batch per 2 s per camera. */
+  batchFrames?: number;
+  /** Longest wait for the agents to drain after the cameras stop. */
+  drainTimeoutMs?: number;
+  log?: (msg: string) => void;
+}
+
+export interface ChaosResult {
+  database: string;
+  phases: string[];
+  cameras: number;
+  /** Batches the cameras produced (each with a distinct first frame index per camera). */
+  produced: number;
+  /** Distinct produced batches found in the ingest log. */
+  committed: number;
+  /** Produced batches missing from the log. */
+  lost: number;
+  /** Log rows beyond the first for the same produced batch (stored twice under different seqs). */
+  duplicated: number;
+  /** Log rows that no camera produced (must be 0). */
+  unexpected: number;
+  /** Missing seqs inside each stream's range (a gap the agent skipped). */
+  seqGaps: number;
+  /** Log rows not applied to identities/history after the graceful shutdown. */
+  unapplied: number;
+  observations: number;
+  serverStarts: number;
+  /** Whether every agent reported its outbox drained before the deadline. */
+  drained: boolean;
+  /** Most batches one agent held unacked at once (its in-memory outbox keeps 500). */
+  maxBacklog: number;
+  /** Batches agents logged as refused by the server. */
+  refusedByServer: number;
+  wallMs: number;
+}
+
+const SCRIPTED_AGENT = path.join(REPO_ROOT, 'test/integration/fixtures/scripted-agent.ts');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
+  const t0 = Date.now();
+  const log = o.log ?? (() => {});
+  const rand = seededRandom(o.seed ?? 11);
+  let proxy: TcpProxy | undefined;
+  let server: HeadlessServer | undefined;
+  const agents: ChildProcess[] = [];
+  let outputs = '';
+  try {
+    server = await createHeadlessServer({
+      database: o.database,
+      cameras: o.cameras,
+      nodes: o.nodes,
+      publicUrl: async (port) => `http://127.0.0.1:${(proxy = await startTcpProxy(port)).port}`,
+    });
+    const srv = server;
+    const scriptDir = path.join(srv.stateDir, 'script');
+    fs.mkdirSync(scriptDir);
+    const cameras = Array.from({ length: o.cameras }, (_, i) => `cam-${i}`);
+    await srv.start();
+    log(`server started (pid ${srv.process!.child.pid})`);
+    for (let n = 0; n < o.nodes; n++) {
+      const node = `edge-${n}`;
+      const child = spawn(process.execPath, ['--import', 'tsx', SCRIPTED_AGENT, 'run', '--server', `http://127.0.0.1:${proxy!.port}`, '--node', node], {
+        cwd: REPO_ROOT,
+        env: { ...process.env, MEI_AGENT_TOKEN: srv.tokenFor(node), MEI_SCRIPT_DIR: scriptDir, MEI_SCRIPT_BATCH_FRAMES: String(o.batchFrames ?? 20) },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      child.stdout!.on('data', (d) => (outputs += `[${node}] ${d}`));
+      child.stderr!.on('data', (d) => (outputs += `[${node}] ${d}`));
+      agents.push(child);
+    }
+    const producedLines = (camera: string): string[] => {
+      const f = path.join(scriptDir, `${camera}.produced`);
+      return fs.existsSync(f) ? fs.readFileSync(f, 'utf8').split('\n').filter(Boolean) : [];
+    };
+    // Traffic first: every camera has produced something.
+    for (const deadline = Date.now() + 120_000; cameras.some((c) => !producedLines(c).length); ) {
+      if (Date.now() > deadline) throw new Error('cameras produced nothing within 120 s');
+      await sleep(200);
+    }
+    await sleep(o.settleMs ?? 2_000);
+
+    for (const phase of o.phases) {
+      log(`phase ${describePhase(phase)}`);
+      if (phase.kind === 'latency') {
+        proxy!.latencyMs = phase.ms;
+        await sleep(phase.durationMs);
+        proxy!.latencyMs = 0;
+      } else if (phase.kind === 'cut') {
+        proxy!.cut();
+        await sleep(phase.durationMs);
+        proxy!.restore();
+      } else {
+        for (let k = 0; k < phase.count; k++) {
+          await sleep(500 + rand() * 3_500);
+          await Promise.race([proxy!.nextUpstream(1_000), sleep(10_000)]);
+          await sleep(rand() * 30);
+          await srv.kill();
+          await sleep(rand() * 1_000);
+          await srv.start();
+          log(`server restarted (start #${srv.starts})`);
+        }
+      }
+      await sleep(o.settleMs ?? 2_000);
+    }
+
+    // Stop producing; wait for every agent to drain its outbox.
+    fs.writeFileSync(path.join(scriptDir, 'stop'), '');
+    let drained = false;
+    for (const deadline = Date.now() + (o.drainTimeoutMs ?? 300_000); Date.now() < deadline; ) {
+      if (cameras.every((c) => producedLines(c).some((l) => l.startsWith('drained')))) {
+        drained = true;
+        break;
+      }
+      await sleep(250);
+    }
+    log(drained ? 'agents drained' : 'agents did NOT drain before the deadline');
+    for (const a of agents) a.kill('SIGTERM');
+    await Promise.all(agents.map((a) => (a.exitCode !== null || a.signalCode !== null ? undefined : new Promise((r) => a.once('exit', r)))));
+    // Graceful shutdown: what was taken is committed and applied, history flushed.
+    await srv.stop();
+
+    const produced = new Map<string, Set<number>>();
+    for (const c of cameras) produced.set(c, new Set(producedLines(c).filter((l) => /^\d+$/.test(l)).map(Number)));
+    const db = await srv.openStore();
+    let rows: Array<{ camera: string; session: string; seq: string; payload: Uint8Array; applied: boolean; observations: number }>;
+    try {
+      rows = await db.sql.query(`SELECT camera, session, seq::text AS seq, payload, applied, observations FROM ingest_log WHERE job_uid = $1 ORDER BY camera, session, seq`, [srv.jobUid]);
+    } finally {
+      await db.close();
+    }
+    const seen = new Map<string, number>();
+    let unexpected = 0;
+    let observations = 0;
+    const streams = new Map<string, number[]>();
+    for (const r of rows) {
+      const first = decodeObservations(new Uint8Array(r.payload)).frames[0].frameIndex;
+      observations += r.observations;
+      const key = `${r.camera}\u0000${first}`;
+      seen.set(key, (seen.get(key) ?? 0) + 1);
+      if (!produced.get(r.camera)?.has(first)) unexpected++;
+      const s = `${r.camera}\u0000${r.session}`;
+      streams.set(s, [...(streams.get(s) ?? []), Number(r.seq)]);
+    }
+    let total = 0;
+    let committed = 0;
+    for (const [camera, frames] of produced) {
+      total += frames.size;
+      for (const f of frames) if (seen.has(`${camera}\u0000${f}`)) committed++;
+    }
+    let duplicated = 0;
+    for (const n of seen.values()) duplicated += n - 1;
+    let seqGaps = 0;
+    for (const seqs of streams.values()) seqGaps += seqs[seqs.length - 1] - seqs[0] + 1 - seqs.length;
+    return {
+      database: o.database,
+      phases: o.phases.map(describePhase),
+      cameras: o.cameras,
+      produced: total,
+      committed,
+      lost: total - committed,
+      duplicated,
+      unexpected,
+      seqGaps,
+      unapplied: rows.filter((r) => !r.applied).length,
+      observations,
+      serverStarts: srv.starts,
+      drained,
+      maxBacklog: Math.max(0, ...cameras.flatMap((c) => producedLines(c).filter((l) => l.startsWith('drained')).map((l) => Number(l.split(' ')[1])))),
+      refusedByServer: (outputs.match(/ refused: /g) ?? []).length,
+      wallMs: Date.now() - t0,
+    };
+  } catch (err) {
+    throw new Error(`${(err as Error).message}\n--- output ---\n${(outputs.slice(-3000) + (server?.output() ?? '').slice(-5000))}`, { cause: err });
+  } finally {
+    for (const a of agents) if (a.exitCode === null && a.signalCode === null) a.kill('SIGKILL');
+    await proxy?.close();
+    await server?.cleanup();
+  }
+}
+
+export function describePhase(p: ChaosPhase): string {
+  if (p.kind === 'latency') return `latency ${p.ms} ms each way for ${p.durationMs / 1000} s`;
+  if (p.kind === 'cut') return `link cut for ${p.durationMs / 1000} s`;
+  return `server SIGKILL x${p.count} at random points`;
+}
