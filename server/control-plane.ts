@@ -138,7 +138,8 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
   const controllers = new ControllerManager({ backend: b.backend, runtime: b.runtime, mintToken: (c) => tokens.mint(c), serverUrl: o.serverUrl, log });
   const history = b.sql ? startHistory({ sql: b.sql, jobs: controllers.jobs, log, env }) : undefined;
   history?.indexes.configure({ binaryVectors: b.database === 'postgresql', cache: b.indexCacheDir ? { dir: b.indexCacheDir } : undefined, log });
-  const live = new LiveHub({ jobs: controllers.jobs, identityCounts: controllers.reports, history: history?.sink, log });
+  const series = new CameraSeries({ jobs: controllers.jobs });
+  const live = new LiveHub({ jobs: controllers.jobs, identityCounts: controllers.reports, history: history?.sink, latency: (j, c, ms) => series.observeLatency(j, c, ms), log });
   // Readiness: the controllers' first list is in the cache (start() resolves after it), and in Kubernetes
   // mode this replica holds the lease. /readyz (monitoring) counts a standby as not ready; /api/health, the
   // readiness probe, counts it ready (Deployments roll only onto ready pods) and the Service reaches the leader
@@ -172,7 +173,6 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
     await startControllers();
   }
   setJobSource(controllers.jobs);
-  const series = new CameraSeries({ jobs: controllers.jobs });
   series.start();
   if (mode === 'embedded') await ensureDemoJob(b.backend, env, log);
   return {

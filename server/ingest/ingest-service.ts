@@ -18,6 +18,7 @@ import type { Logger } from '../controllers/log.ts';
 import type { SqlClient } from '../store/db.ts';
 import { LiveError, type AgentIdentity, type LiveHub } from '../live/live-hub.ts';
 import { ByteBudget } from './byte-budget.ts';
+import { ingestMetrics, registerIngestBytes } from '../observability/metrics.ts';
 import { GoBackN } from './go-back-n.ts';
 import { GroupCommitter, type GroupCommitOptions } from './group-commit.ts';
 import { IngestLog } from './ingest-log.ts';
@@ -64,6 +65,7 @@ export class IngestService {
   readonly log: IngestLog;
   private readonly committer: GroupCommitter;
   private readonly budget: ByteBudget;
+  private readonly unregisterMetrics: () => void;
   private readonly o: Required<Pick<IngestServiceOptions, 'retentionMs' | 'pruneEveryMs' | 'retryAfterMs'>> & IngestServiceOptions;
   private _state: IngestState = 'starting';
   private pruneTimer?: NodeJS.Timeout;
@@ -75,6 +77,7 @@ export class IngestService {
     this.log = new IngestLog(o.sql);
     this.committer = new GroupCommitter(this.log, o.groupCommit);
     this.budget = new ByteBudget(o.maxBytesPerJob ?? 32 * 1024 * 1024);
+    this.unregisterMetrics = registerIngestBytes(() => this.budget.total);
   }
 
   get state(): IngestState {
@@ -115,6 +118,7 @@ export class IngestService {
     clearInterval(this.pruneTimer);
     await this.committer.idle();
     await this.o.live.drained();
+    this.unregisterMetrics();
     this._state = 'closed';
   }
 
@@ -133,11 +137,11 @@ export class IngestService {
     return {
       receive: (payload) => {
         const parsed = parseObservationPayload(payload, protocol);
-        if (!parsed.ok) return Promise.resolve(this.count({ code: 'refused', field: parsed.field, error: parsed.error }));
+        if (!parsed.ok) return Promise.resolve(this.count({ code: 'refused', field: parsed.field, error: parsed.error }, agent.jobKey));
         const batch = parsed.batch;
         const stream = streamKey(agent.uid, batch.camera, batch.session ?? '');
         const early = gbn.arrive(stream, batch.seq);
-        if (early) return Promise.resolve(this.count(early));
+        if (early) return Promise.resolve(this.count(early, agent.jobKey));
         let outcome: Promise<IngestAck>;
         try {
           outcome = this.take(agent, batch, protocol === 2 ? toBytes(payload) : undefined);
@@ -145,16 +149,17 @@ export class IngestService {
           outcome = Promise.resolve(this.later(`the server failed to take the batch: ${(err as Error).message}`));
         }
         // Settled strictly in arrival order, so a later seq is never acked before an earlier one's fate is known.
-        const acked = chain.then(() => outcome).then((ack) => this.count(gbn.settle(stream, batch.seq, ack)));
+        const acked = chain.then(() => outcome).then((ack) => this.count(gbn.settle(stream, batch.seq, ack), agent.jobKey));
         chain = acked.catch(() => undefined);
         return acked;
       },
     };
   }
 
-  private count(ack: IngestAck): IngestAck {
+  private count(ack: IngestAck, jobKey: string): IngestAck {
     if (ack.code === 'refused') this.counters.refused++;
     else if (ack.code === 'retry-later') this.counters.retryLater++;
+    ingestMetrics.batches.inc({ job_namespace: namespaceOf(jobKey), outcome: ack.code === 'retry-later' ? 'retry_later' : ack.code });
     return ack;
   }
 
@@ -180,13 +185,18 @@ export class IngestService {
     if (!this.budget.take(agent.jobKey, bytes)) return Promise.resolve(this.later(`job ${agent.jobKey} has ${this.budget.limitPerJob} bytes of batches waiting; send later`));
     const key: LogKey = { jobUid: agent.uid, camera: batch.camera, session: batch.session ?? '', seq: batch.seq };
     const observations = batch.frames.reduce((n, f) => n + f.tracks.length, 0);
+    const endCommit = ingestMetrics.commitSeconds.startTimer();
     return this.committer.submit({ ...key, payload, observations }).then((out) => {
+      endCommit();
       if (out.kind !== 'stored' || !out.fresh) this.budget.release(agent.jobKey, bytes);
       if (out.kind === 'unavailable') return this.later(out.reason);
       if (out.kind === 'refused') return { code: 'refused', field: out.field, error: out.error };
-      if (!out.fresh) this.counters.duplicates++;
-      else {
+      if (!out.fresh) {
+        this.counters.duplicates++;
+        ingestMetrics.duplicates.inc({ job_namespace: namespaceOf(agent.jobKey) });
+      } else {
         this.counters.committed++;
+        ingestMetrics.observations.inc({ job_namespace: namespaceOf(agent.jobKey) }, observations);
         try {
           this.o.live.ingest(agent, batch, { logKey: key, done: () => this.budget.release(agent.jobKey, bytes) });
         } catch (err) {
@@ -235,6 +245,8 @@ export class IngestService {
     if (n) this.o.log.info(`ingest: replayed ${n} logged batches that were not yet applied`);
   }
 }
+
+const namespaceOf = (jobKey: string) => jobKey.slice(0, Math.max(0, jobKey.indexOf('/')));
 
 function toBytes(payload: unknown): Uint8Array {
   return payload instanceof ArrayBuffer ? new Uint8Array(payload) : (payload as Uint8Array);

@@ -55,6 +55,8 @@ export interface LiveHubOptions {
   identityCounts?: { setIdentities(jobKey: string, uid: string, count: number): void };
   /** Where applied batches (tracks with their global identities) and previews go to be stored (server/history). */
   history?: HistorySink;
+  /** Each published frame's agent emit -> server publish time (ms; the job page's latency chart). */
+  latency?: (jobKey: string, camera: string, ms: number) => void;
   log: Logger;
   now?: () => number;
   /** Longest a drain slice runs before yielding the event loop (agents' acks, other sockets). */
@@ -137,7 +139,7 @@ export class LiveHub {
   private readonly timer: NodeJS.Timeout;
   private readonly stopWatch: () => void;
   private readonly now: () => number;
-  private readonly o: Required<Omit<LiveHubOptions, 'identityCounts' | 'history' | 'now'>> & Pick<LiveHubOptions, 'identityCounts' | 'history'>;
+  private readonly o: Required<Omit<LiveHubOptions, 'identityCounts' | 'history' | 'latency' | 'now'>> & Pick<LiveHubOptions, 'identityCounts' | 'history' | 'latency'>;
   private drainWaiters: Array<() => void> = [];
   private readonly counters = { batchesQueued: 0, batchesApplied: 0, duplicates: 0, rejected: 0, framesPublished: 0, previewsPublished: 0, thumbnailsAccepted: 0, thumbnailsRefused: 0, thumbnailsPublished: 0 };
 
@@ -385,6 +387,7 @@ export class LiveHub {
     const frame: LiveFrame = { jobKey, camera, frameIndex: f.frameIndex, timestampMs: f.timestampMs, emittedAt: f.emittedAt, width: f.width, height: f.height, tracks };
     st.latestFrame.set(camera, frame);
     this.counters.framesPublished++;
+    this.o.latency?.(jobKey, camera, this.now() - f.emittedAt);
     this.fanout?.publish(jobKey, `frame:${camera}`, 'live:frame', frame);
   }
 

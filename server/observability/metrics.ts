@@ -118,3 +118,46 @@ export function registerQueueProbe(name: string, probe: QueueProbe): () => void 
 export async function scrape(): Promise<{ contentType: string; body: string }> {
   return { contentType: registry.contentType, body: await registry.metrics() };
 }
+
+/** The ingest path (server/ingest): outcomes per namespace, commit latency, bytes held, dedup hits. */
+const ingestBytesSources = new Set<() => number>();
+export const ingestMetrics = {
+  batches: new client.Counter({
+    name: 'mei_ingest_batches_total',
+    help: 'Observation batches answered, by the IngestAck outcome (committed, refused, retry_later)',
+    labelNames: ['job_namespace', 'outcome'] as const,
+    registers: [registry],
+  }),
+  observations: new client.Counter({
+    name: 'mei_ingest_observations_total',
+    help: 'Track observations committed to the ingest log (duplicates not counted)',
+    labelNames: ['job_namespace'] as const,
+    registers: [registry],
+  }),
+  duplicates: new client.Counter({
+    name: 'mei_ingest_duplicates_total',
+    help: 'Resent batches that were already committed (answered committed, not applied again)',
+    labelNames: ['job_namespace'] as const,
+    registers: [registry],
+  }),
+  commitSeconds: new client.Histogram({
+    name: 'mei_ingest_commit_duration_seconds',
+    help: 'From taking a batch to its group commit finishing',
+    buckets: seconds,
+    registers: [registry],
+  }),
+  heldBytes: new client.Gauge({
+    name: 'mei_ingest_held_bytes',
+    help: 'Bytes of observation batches held in memory between arrival and the history writer (all jobs)',
+    registers: [registry],
+    collect() {
+      this.set([...ingestBytesSources].reduce((n, f) => n + f(), 0));
+    },
+  }),
+};
+
+/** Makes an ingest service's held bytes visible to mei_ingest_held_bytes until the returned function is called. */
+export function registerIngestBytes(source: () => number): () => void {
+  ingestBytesSources.add(source);
+  return () => void ingestBytesSources.delete(source);
+}

@@ -15,7 +15,7 @@ let h: LiveHarness;
 const cleanup: Array<() => unknown> = [];
 beforeAll(async () => {
   h = await startLiveServer();
-});
+}, 120_000);
 afterAll(async () => {
   for (const fn of cleanup.reverse()) await fn();
   await h.close();
