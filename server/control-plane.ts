@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { createValidator, type JSONSchema, type ServerInfo } from '@mei/contracts';
 import { loadJobSchema } from '@mei/contracts/crd';
 import type { JobBackend, WorkerRuntime } from './backend/types.ts';
+import { admissionPolicyFromEnv } from './admission/user-job.ts';
 import { AgentTokens } from './auth/agent-tokens.ts';
 import { LoginRateLimiter } from './auth/login-limiter.ts';
 import { Sessions } from './auth/sessions.ts';
@@ -20,7 +21,7 @@ import { startHistory } from './history/service.ts';
 import { resolveIndexCacheRoot } from './search/index-cache.ts';
 import type { SqlClient } from './store/db.ts';
 import { ensureDemoJob } from './runtime/demo-job.ts';
-import { LocalProcessRuntime, agentCommandFromEnv } from './runtime/local-processes.ts';
+import { LocalProcessRuntime, agentCommandFromEnv, agentEnv } from './runtime/local-processes.ts';
 
 export type Mode = ServerInfo['mode'];
 
@@ -95,7 +96,7 @@ async function createBackends(mode: Mode, o: ControlPlaneOptions, schema: JSONSc
   }
   const { createEmbeddedBackend } = await import('./store/embedded-backend.ts');
   const backend = await createEmbeddedBackend(db, { validator: createValidator(schema) });
-  const runtime = new LocalProcessRuntime({ command: agentCommandFromEnv(o.env), env: o.env, log: o.log });
+  const runtime = new LocalProcessRuntime({ command: agentCommandFromEnv(o.env), env: agentEnv(o.env), log: o.log });
   return {
     backend,
     runtime,
@@ -121,12 +122,13 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
   const mode = selectMode(env);
   privateDir(o.stateDir);
   const secret = loadServerSecret(o.stateDir, env);
+  const admission = admissionPolicyFromEnv(env);
   const users = await UserDirectory.load({ env, stateDir: o.stateDir, log });
   const sessions = new Sessions(secret, users, { secureCookie: env.MEI_COOKIE_SECURE === '1' });
   const tokens = new AgentTokens(secret);
   const jobSchema = loadJobSchema();
   const b = await createBackends(mode, o, jobSchema);
-  const controllers = new ControllerManager({ backend: b.backend, runtime: b.runtime, mintToken: (c) => tokens.mint(c), serverUrl: o.serverUrl, log });
+  const controllers = new ControllerManager({ backend: b.backend, runtime: b.runtime, mintToken: (c) => tokens.mint(c), serverUrl: o.serverUrl, mediaPolicy: admission.media, log });
   const history = b.sql ? startHistory({ sql: b.sql, jobs: controllers.jobs, log, env }) : undefined;
   history?.indexes.configure({ binaryVectors: b.database === 'postgresql', cache: b.indexCacheDir ? { dir: b.indexCacheDir } : undefined, log });
   const live = new LiveHub({ jobs: controllers.jobs, identityCounts: controllers.reports, history: history?.sink, log });
@@ -156,6 +158,7 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
     sessions,
     loginLimiter: new LoginRateLimiter(),
     jobSchema,
+    admission,
     log,
     close: async () => {
       live.close();

@@ -12,6 +12,7 @@ import { AlreadyExistsError, NotFoundError } from '../backend/types.ts';
 import { canAccessNamespace } from '../auth/users.ts';
 import { CLIENT_IP_HEADER, currentContext, type ApiContext } from './context.ts';
 import { isCrossSite } from './origin.ts';
+import { admitUserJob, admissionPolicyFromEnv } from '../admission/user-job.ts';
 import { HttpError, apiError, json, readJsonBody } from './respond.ts';
 
 type Params = Record<string, string>;
@@ -56,6 +57,8 @@ function pathParams(params: Params): { namespace: string; name: string } {
   }
   return { namespace, name };
 }
+
+const DEFAULT_ADMISSION = admissionPolicyFromEnv({});
 
 const jobNotFound = (namespace: string, name: string) => apiError(404, `job ${namespace}/${name} not found`);
 
@@ -125,6 +128,8 @@ export const handlers = {
     const nsErrors = [...validateObjectName(metadata.namespace, 'metadata.namespace'), ...validateObjectName(metadata.name)];
     if (nsErrors.length) return validationFailure(nsErrors);
     requireNamespace(me, metadata.namespace as string, 'metadata.namespace');
+    const refused = admitUserJob(input as { metadata?: unknown; spec?: unknown }, metadata.namespace as string, ctx.admission ?? DEFAULT_ADMISSION);
+    if (refused.length) return validationFailure(refused);
     try {
       const job = await ctx.backend.create(body as Parameters<ApiContext['backend']['create']>[0]);
       ctx.log.info(`job ${job.metadata.namespace}/${job.metadata.name} created by ${me.username}`);

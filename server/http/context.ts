@@ -6,6 +6,7 @@ import type { LoginRateLimiter } from '../auth/login-limiter.ts';
 import type { Sessions } from '../auth/sessions.ts';
 import type { UserDirectory } from '../auth/users.ts';
 import type { Logger } from '../controllers/log.ts';
+import type { AdmissionPolicy } from '../admission/user-job.ts';
 
 export interface ApiContext {
   info: ServerInfo;
@@ -14,6 +15,8 @@ export interface ApiContext {
   sessions: Sessions;
   loginLimiter: LoginRateLimiter;
   jobSchema: JSONSchema;
+  /** Media and image policy for user-submitted jobs (defaults when absent). */
+  admission?: AdmissionPolicy;
   log: Logger;
 }
 

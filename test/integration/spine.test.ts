@@ -64,6 +64,8 @@ beforeAll(async () => {
     MEI_ADMIN_PASSWORD: PASSWORD,
     MEI_AGENT_COMMAND: JSON.stringify([process.execPath, RECORDER]),
     MEI_RECORD_DIR: recordDir,
+    // Agents get a minimal environment; the recorder's folder is passed by name.
+    MEI_AGENT_ENV: 'MEI_RECORD_DIR',
     MEI_DATA_DIR: DATA_DIR,
     MEI_MODEL_DIR: MODEL_DIR,
   });
