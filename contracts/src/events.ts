@@ -6,7 +6,7 @@ import type { CameraSpec, CrossCameraSpec, ModelsSpec, PrivacySpec, TrackingSpec
 import type { WatchEvent } from './job.ts';
 import { BOUNDS } from './bounds.ts';
 
-export { BOUNDS, MAX_INT32 } from './bounds.ts';
+export { BOUNDS, IMAGE_BOUNDS, MAX_INT32 } from './bounds.ts';
 
 export const AGENT_NAMESPACE = '/agent';
 export const UI_NAMESPACE = '/ui';
