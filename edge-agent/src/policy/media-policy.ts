@@ -358,7 +358,9 @@ export async function confineSource(source: string, access: MediaAccess, roots: 
 /** A model path from the task, confined to the model root. */
 export function confineModelPath(p: string, roots: NodeRoots, field: string): string {
   checkModelPathText(p, field);
-  return confinePath(resolvePlaceholder(p.trim(), MODEL_PLACEHOLDER, roots.models, field), roots.models, field, 'model');
+  const real = confinePath(resolvePlaceholder(p.trim(), MODEL_PLACEHOLDER, roots.models, field), roots.models, field, 'model');
+  if (!statSync(real).isFile()) throw new PolicyError(field, `${p} is not a file`);
+  return real;
 }
 
 // ---- ffmpeg ------------------------------------------------------------------------------------------
