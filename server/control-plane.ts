@@ -11,6 +11,7 @@ import { admissionPolicyFromEnv } from './admission/user-job.ts';
 import { AgentTokens } from './auth/agent-tokens.ts';
 import { LoginRateLimiter } from './auth/login-limiter.ts';
 import { Sessions } from './auth/sessions.ts';
+import { RevocationStore, syncRevocations } from './auth/revocations.ts';
 import { loadServerSecret } from './auth/signing.ts';
 import { UserDirectory } from './auth/users.ts';
 import type { Logger } from './controllers/log.ts';
@@ -124,10 +125,13 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
   const secret = loadServerSecret(o.stateDir, env);
   const admission = admissionPolicyFromEnv(env);
   const users = await UserDirectory.load({ env, stateDir: o.stateDir, log });
-  const sessions = new Sessions(secret, users, { secureCookie: env.MEI_COOKIE_SECURE === '1' });
   const tokens = new AgentTokens(secret);
   const jobSchema = loadJobSchema();
   const b = await createBackends(mode, o, jobSchema);
+  const revocations = b.sql ? new RevocationStore(b.sql) : undefined;
+  const secureCookie = env.MEI_COOKIE_SECURE === '1' ? true : env.MEI_COOKIE_SECURE === '0' ? false : 'auto';
+  const sessions = new Sessions(secret, users, { secureCookie, store: revocations });
+  const stopRevocationSync = revocations ? await syncRevocations(sessions, revocations, (e) => log.warn(`session revocations: ${(e as Error).message}`)) : undefined;
   const controllers = new ControllerManager({ backend: b.backend, runtime: b.runtime, mintToken: (c) => tokens.mint(c), serverUrl: o.serverUrl, mediaPolicy: admission.media, log });
   const history = b.sql ? startHistory({ sql: b.sql, jobs: controllers.jobs, log, env }) : undefined;
   history?.indexes.configure({ binaryVectors: b.database === 'postgresql', cache: b.indexCacheDir ? { dir: b.indexCacheDir } : undefined, log });
@@ -161,6 +165,8 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
     admission,
     log,
     close: async () => {
+      stopRevocationSync?.();
+      await sessions.flushed().catch(() => {});
       live.close();
       await history?.close(); // flushes what is buffered while the database is still open
       await history?.indexes.close(); // saves the search indexes (needs the database too)
