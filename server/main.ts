@@ -14,6 +14,7 @@ import { startControlPlane, type ControlPlane } from './control-plane.ts';
 import { consoleLogger } from './controllers/log.ts';
 import { CLIENT_IP_HEADER, CLIENT_PROTO_HEADER, clientOf, publishContext } from './http/context.ts';
 import { attachRealtime } from './realtime/socket-server.ts';
+import { socketLimitsFromEnv } from './realtime/socket-limits.ts';
 import { defaultDataDir } from './store/paths.ts';
 
 process.env.NEXT_TELEMETRY_DISABLED = '1';
@@ -88,6 +89,7 @@ async function main(): Promise<void> {
       tokens: controlPlane.tokens,
       sessions: controlPlane.sessions,
       live: controlPlane.live,
+      limits: socketLimitsFromEnv(env),
       log: consoleLogger('realtime'),
     }).close;
 

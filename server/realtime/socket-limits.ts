@@ -29,6 +29,34 @@ export const DEFAULT_SOCKET_LIMITS: SocketLimits = {
   maxDropped: 5_000,
 };
 
+/**
+ * MEI_SOCKET_LIMITS: JSON overriding some of DEFAULT_SOCKET_LIMITS, e.g. {"ui":{"rate":100,"burst":400}};
+ * a value that is not a positive number is a start-up error naming it.
+ */
+export function socketLimitsFromEnv(env: Record<string, string | undefined>): Partial<SocketLimits> {
+  const raw = env.MEI_SOCKET_LIMITS?.trim();
+  if (!raw) return {};
+  let v: unknown;
+  try {
+    v = JSON.parse(raw);
+  } catch (e) {
+    throw new Error(`MEI_SOCKET_LIMITS: not valid JSON: ${(e as Error).message}`);
+  }
+  const check = (x: unknown, ref: unknown, at: string): void => {
+    if (typeof ref === 'number') {
+      if (typeof x !== 'number' || !(x > 0)) throw new Error(`MEI_SOCKET_LIMITS: ${at} must be a positive number`);
+      return;
+    }
+    if (!x || typeof x !== 'object' || Array.isArray(x)) throw new Error(`MEI_SOCKET_LIMITS: ${at || '(root)'} must be an object`);
+    for (const [k, val] of Object.entries(x)) {
+      if (!Object.hasOwn(ref as object, k)) throw new Error(`MEI_SOCKET_LIMITS: ${at ? `${at}.` : ''}${k} is not a limit`);
+      check(val, (ref as Record<string, unknown>)[k], at ? `${at}.${k}` : k);
+    }
+  };
+  check(v, DEFAULT_SOCKET_LIMITS, '');
+  return v as Partial<SocketLimits>;
+}
+
 /** Drops (with an error ack) messages over `rate`/s after `burst`; disconnects after `maxDropped` in a row. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any namespace's socket
 export function limitMessageRate(socket: Socket<any, any, any, any>, o: { rate: number; burst: number }, maxDropped: number, now: () => number = Date.now): void {

@@ -14,11 +14,14 @@ import { silentLogger } from '../../server/controllers/log.ts';
 import { ControllerManager } from '../../server/controllers/manager.ts';
 import { LiveHub } from '../../server/live/live-hub.ts';
 import { attachRealtime } from '../../server/realtime/socket-server.ts';
+import type { SocketLimits } from '../../server/realtime/socket-limits.ts';
 import { FakeRuntime } from '../support/fake-runtime.ts';
 import { MemoryBackend } from '../support/memory-backend.ts';
 
 export interface LiveBrowser {
   socket: Socket;
+  /** The session cookie (name=value) it connected with. */
+  cookie: string;
   /** With the local time each frame arrived (for latency checks). */
   frames: Array<LiveFrame & { receivedAt: number }>;
   identities: LiveIdentities[];
@@ -36,6 +39,7 @@ export interface LiveHarness {
   manager: ControllerManager;
   /** The Socket.IO server (to look at a client's server-side socket). */
   io: Server;
+  sessions: Sessions;
   /** Creates a job (cameras a, b on edge-1 and c on edge-2 unless `spec` says otherwise) and waits for the informer. */
   createJob(name: string, namespace?: string, spec?: Partial<MultiEdgeInferenceSpec>): ReturnType<MemoryBackend['create']>;
   rawAgent(jobKey: string, uid: string, node?: string): Promise<Socket>;
@@ -54,9 +58,9 @@ export const ask = (s: Socket, event: string, payload: unknown) => s.timeout(300
 
 const connected = (s: Socket) => new Promise<void>((resolve, reject) => (s.connected ? resolve() : (s.once('connect', () => resolve()), s.once('connect_error', reject))));
 
-export async function startLiveServer(): Promise<LiveHarness> {
+export async function startLiveServer(o: { limits?: Partial<SocketLimits>; sessionTtlMs?: number } = {}): Promise<LiveHarness> {
   const tokens = new AgentTokens(Buffer.alloc(32, 7));
-  const sessions = new Sessions(Buffer.alloc(32, 7), users);
+  const sessions = new Sessions(Buffer.alloc(32, 7), users, { ttlMs: o.sessionTtlMs });
   const sockets: Socket[] = [];
   const backend = new MemoryBackend();
   const runtime = new FakeRuntime();
@@ -65,7 +69,7 @@ export async function startLiveServer(): Promise<LiveHarness> {
   const manager = new ControllerManager({ backend, runtime, mintToken: (c) => tokens.mint(c), serverUrl: () => url, log: silentLogger });
   const hub = new LiveHub({ jobs: manager.jobs, identityCounts: manager.reports, log: silentLogger, tickMs: 50, statusEveryMs: 100, refreshMs: 300 });
   const http: HttpServer = createServer();
-  const rt = attachRealtime(http, { backend, controllers: manager, tokens, sessions, live: hub, log: silentLogger });
+  const rt = attachRealtime(http, { backend, controllers: manager, tokens, sessions, live: hub, limits: o.limits, log: silentLogger });
   await new Promise<void>((r) => http.listen(0, '127.0.0.1', () => r()));
   url = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
   await manager.start();
@@ -77,6 +81,7 @@ export async function startLiveServer(): Promise<LiveHarness> {
     tokens,
     manager,
     io: rt.io,
+    sessions,
     async createJob(name, namespace = 'default', spec = {}) {
       const input: MultiEdgeInferenceInput = {
         metadata: { name, namespace },
@@ -110,7 +115,7 @@ export async function startLiveServer(): Promise<LiveHarness> {
         held = undefined;
         pending.forEach((fn) => fn());
       };
-      const b: LiveBrowser = { socket, frames: [], identities: [], previews: [], thumbnails: [], release };
+      const b: LiveBrowser = { socket, cookie, frames: [], identities: [], previews: [], thumbnails: [], release };
       const ack = (fn: () => void) => (held ? held.push(fn) : fn());
       socket.on('live:frame', (f: LiveFrame, done: () => void) => (b.frames.push({ ...f, receivedAt: Date.now() }), ack(done)));
       socket.on('live:identities', (m: LiveIdentities, done: () => void) => (b.identities.push(m), ack(done)));
