@@ -29,6 +29,8 @@ export const IMAGE_BOUNDS = {
   /** Largest side, and pixel count, any decoded image may have (a 4096x4096 RGBA frame is 64 MB). */
   maxSide: 4096,
   maxPixels: 4096 * 4096,
+  /** PNG pixel data once inflated (rows x (1 + row bytes)): 16-bit or interlaced bombs within the pixel cap. */
+  maxRawBytes: 48 * 1024 * 1024,
   /** JPEG APPn/COM segments (EXIF, XMP, ICC) and PNG ancillary chunks, together. */
   maxMetadataBytes: 256 * 1024,
   /** PNG chunks in one file (a flood of tiny chunks costs time, not memory). */

@@ -41,6 +41,9 @@ class HeaderError extends Error {}
 const u16 = (b: Uint8Array, o: number) => (b[o] << 8) | b[o + 1];
 const u32 = (b: Uint8Array, o: number) => ((b[o] << 24) >>> 0) + (b[o + 1] << 16) + (b[o + 2] << 8) + b[o + 3];
 const PNG_BIT_DEPTHS: Record<number, number[]> = { 0: [1, 2, 4, 8, 16], 2: [8, 16], 3: [1, 2, 4, 8], 4: [8, 16], 6: [8, 16] };
+const PNG_CHANNELS: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
+/** Deflate cannot expand more than 1032:1: less compressed data than raw/1032 cannot fill the claimed size. */
+const DEFLATE_MAX_RATIO = 1032;
 
 /**
  * Walks every PNG chunk: exactly one IHDR and it comes first (pngjs obeys a second one, the 99-byte bomb),
@@ -52,7 +55,8 @@ function pngHeader(b: Uint8Array): ImageHeader {
   let ihdr: ImageHeader | undefined;
   let chunks = 0;
   let metadata = 0;
-  let idat = false;
+  let idat = 0;
+  let raw = 0;
   for (;;) {
     if (o + 12 > b.length) throw new HeaderError('is truncated (a chunk runs past the end)');
     const len = u32(b, o);
@@ -67,10 +71,14 @@ function pngHeader(b: Uint8Array): ImageHeader {
       const [depth, colour, compression, filter, interlace] = b.subarray(o + 16, o + 21);
       if (!PNG_BIT_DEPTHS[colour]?.includes(depth) || compression !== 0 || filter !== 0 || interlace > 1) throw new HeaderError('has an invalid IHDR (bit depth, colour type, compression, filter or interlace)');
       ihdr = { width: u32(b, o + 8), height: u32(b, o + 12), interlaced: interlace === 1 };
+      // Inflated size of the pixel rows (Adam7 passes add at most a filter byte per pass row).
+      raw = ihdr.height * (1 + Math.ceil((ihdr.width * PNG_CHANNELS[colour] * depth) / 8)) + (ihdr.interlaced ? 7 * ihdr.height : 0);
+      if (raw > IMAGE_BOUNDS.maxRawBytes) throw new HeaderError(`inflates to ${raw} bytes of pixel data (at most ${IMAGE_BOUNDS.maxRawBytes})`);
     } else if (type === 'IDAT') {
-      idat = true;
+      idat += len;
     } else if (type === 'IEND') {
       if (!idat) throw new HeaderError('has no image data (IDAT)');
+      if (idat < raw / DEFLATE_MAX_RATIO) throw new HeaderError(`claims ${ihdr!.width}x${ihdr!.height} pixels but carries only ${idat} bytes of image data`);
       return ihdr!;
     } else if (type !== 'PLTE' && (metadata += len) > IMAGE_BOUNDS.maxMetadataBytes) {
       throw new HeaderError(`carries more than ${IMAGE_BOUNDS.maxMetadataBytes} bytes of metadata chunks`);
@@ -113,6 +121,9 @@ function jpegHeader(b: Uint8Array): ImageHeader {
       if ((metadata += len) > IMAGE_BOUNDS.maxMetadataBytes) throw new HeaderError(`carries more than ${IMAGE_BOUNDS.maxMetadataBytes} bytes of metadata (EXIF, XMP, ICC, comments)`);
     } else if (marker === 0xda) {
       if (!sof) throw new HeaderError('has a scan before its frame header');
+      // Every 8x8 block costs at least a bit: fewer scan bytes than that cannot fill the claimed size.
+      const scan = b.length - o;
+      if (scan < (sof.width * sof.height) / 512) throw new HeaderError(`claims ${sof.width}x${sof.height} pixels but carries only ${scan} bytes of image data`);
       return sof;
     }
     o += 2 + len;

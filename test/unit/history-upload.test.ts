@@ -108,8 +108,8 @@ describe('image checks', () => {
     expect(sniffImageType(p)).toBe('image/png');
     expect(imageDimensions(p, 'image/png')).toEqual({ width: 33, height: 77 });
     // A progressive JPEG (SOF2) after an APP0 segment: FF D8, APP0 (len 16), SOF2 with height 300, width 200,
-    // then the scan (SOS): the header walk reads every segment up to it.
-    const prog = new Uint8Array([0xff, 0xd8, 0xff, 0xe0, 0, 16, ...new Array(14).fill(0), 0xff, 0xc2, 0, 11, 8, 0x01, 0x2c, 0x00, 0xc8, 1, 1, 0x11, 0, 0xff, 0xda, 0, 8, 1, 1, 0, 0, 0x3f, 0]);
+    // then the scan (SOS) with enough bytes for its blocks: the header walk reads every segment up to it.
+    const prog = new Uint8Array([0xff, 0xd8, 0xff, 0xe0, 0, 16, ...new Array(14).fill(0), 0xff, 0xc2, 0, 11, 8, 0x01, 0x2c, 0x00, 0xc8, 1, 1, 0x11, 0, 0xff, 0xda, 0, 8, 1, 1, 0, 0, 0x3f, 0, ...new Array(120).fill(0)]);
     expect(imageDimensions(prog, 'image/jpeg')).toEqual({ width: 200, height: 300 });
     expect(sniffImageType(new TextEncoder().encode('GIF89a....'))).toBeUndefined();
   });
