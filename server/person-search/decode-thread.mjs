@@ -1,26 +1,18 @@
-// The image decoding thread (decoder.ts): jpeg-js / pngjs on bytes whose complete header was already checked
-// (image-check.ts), under the thread's resourceLimits. Plain JavaScript: it needs no loader. Replies with
-// RGB24 pixels (transparent PNG pixels blended onto mid grey) or an error message.
+// Entry of the image decoding thread (decoder.ts). Plain JavaScript so the thread starts whatever loader the
+// parent runs under: it registers tsx itself, then decodes with image.ts's decodeImage (the same code and
+// limits as everywhere), replying with RGB24 pixels or an error message.
 import { parentPort } from 'node:worker_threads';
-import jpeg from 'jpeg-js';
-import { PNG } from 'pngjs';
+import { register } from 'tsx/esm/api';
 
-parentPort.on('message', ({ id, type, bytes, width: wantW, height: wantH, maxMegapixels, maxMemoryMb }) => {
+register();
+const { decodeImage } = await import('./image.ts');
+
+parentPort.on('message', ({ id, type, bytes, width, height }) => {
   try {
-    let d;
-    if (type === 'image/jpeg') d = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true, maxResolutionInMP: maxMegapixels, maxMemoryUsageInMB: maxMemoryMb });
-    else d = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
-    const { width, height, data: rgba } = d;
+    const f = decodeImage({ type, bytes, width, height });
     // The header said one size: a decoder that produced another was fooled; refuse rather than trust it.
-    if (width !== wantW || height !== wantH) throw new Error(`decoded to ${width}x${height}, not the ${wantW}x${wantH} of its header`);
-    const data = new Uint8Array(width * height * 3);
-    for (let i = 0, o = 0; i < width * height * 4; i += 4, o += 3) {
-      const a = rgba[i + 3] / 255;
-      data[o] = rgba[i] * a + 128 * (1 - a);
-      data[o + 1] = rgba[i + 1] * a + 128 * (1 - a);
-      data[o + 2] = rgba[i + 2] * a + 128 * (1 - a);
-    }
-    parentPort.postMessage({ id, width, height, data }, [data.buffer]);
+    if (f.width !== width || f.height !== height) throw new Error(`decoded to ${f.width}x${f.height}, not the ${width}x${height} of its header`);
+    parentPort.postMessage({ id, width: f.width, height: f.height, data: f.data }, [f.data.buffer]);
   } catch (e) {
     parentPort.postMessage({ id, error: String(e?.message ?? e) });
   }

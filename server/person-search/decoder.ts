@@ -86,7 +86,7 @@ class DecoderThread {
     const { img } = job;
     const copy = new Uint8Array(img.bytes); // transferred: the caller's buffer stays usable
     w.postMessage(
-      { id: this.nextId++, type: img.type, bytes: copy, width: img.width, height: img.height, maxMegapixels: IMAGE_BOUNDS.maxPixels / 1e6, maxMemoryMb: IMAGE_BOUNDS.decoderHeapMb },
+      { id: this.nextId++, type: img.type, bytes: copy, width: img.width, height: img.height },
       [copy.buffer],
     );
   }

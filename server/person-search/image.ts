@@ -3,6 +3,7 @@
 // uploads decode off the event loop (decoder.ts); agents' previews and thumbnails, at most MAX_PREVIEW_SIDE
 // pixels a side and exactly their stated size, decode here.
 import jpeg from 'jpeg-js';
+import { IMAGE_BOUNDS } from '@mei/contracts';
 import { PNG } from 'pngjs';
 import { downscaleToRgba } from '@mei/edge-agent/src/agent/preview-encoder.ts';
 import { clipBox } from '@mei/edge-agent/src/pipeline/geometry.ts';
@@ -21,7 +22,7 @@ export function decodeImage(img: CheckedImage, field = 'image'): Frame {
   let height: number;
   try {
     if (img.type === 'image/jpeg') {
-      const d = jpeg.decode(img.bytes, { useTArray: true, formatAsRGBA: true, maxResolutionInMP: 20, maxMemoryUsageInMB: 256 });
+      const d = jpeg.decode(img.bytes, { useTArray: true, formatAsRGBA: true, maxResolutionInMP: IMAGE_BOUNDS.maxPixels / 1e6, maxMemoryUsageInMB: IMAGE_BOUNDS.decoderHeapMb });
       ({ data: rgba, width, height } = d);
     } else {
       const d = PNG.sync.read(Buffer.from(img.bytes.buffer, img.bytes.byteOffset, img.bytes.byteLength));

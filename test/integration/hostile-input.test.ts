@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { io, type Socket } from 'socket.io-client';
 import { BOUNDS, MAX_PREVIEW_SIDE, MAX_THUMBNAIL_SIDE } from '@mei/contracts';
-import { REPO_ROOT, startServer, type ServerProcess } from './server-process.ts';
+import { REPO_ROOT, fetchJson, startServer, type ServerProcess } from './server-process.ts';
 import { seededRandom } from '../support/random.ts';
 
 const FUZZ_N = 10_000;
@@ -40,21 +40,14 @@ async function api(user: string, method: string, p: string, body?: unknown, init
   const headers: Record<string, string> = { cookie: cookies[user] ?? '' };
   const payload = init.raw ?? (body === undefined ? undefined : JSON.stringify(body));
   if (payload !== undefined && init.type !== 'multipart') headers['content-type'] = init.type ?? 'application/json';
-  const res = await fetch(server.url + p, { method, headers, body: payload });
-  const text = await res.text();
-  let json: any;
-  try {
-    json = text ? JSON.parse(text) : undefined;
-  } catch {
-    json = text;
-  }
-  return { status: res.status, json, type: res.headers.get('content-type') ?? '' };
+  return fetchJson(server.url + p, { method, headers, body: payload });
 }
 
 function connectSocket(nsp: '/ui' | '/agent', opts: { cookie?: string; token?: string }): Promise<Socket> {
-  const s = io(`${server.url}${nsp}`, { transports: ['websocket'], reconnection: false, extraHeaders: opts.cookie ? { cookie: opts.cookie } : undefined, auth: opts.token ? { token: opts.token } : undefined });
+  // forceNew: a shared Manager would reuse the first connection's headers (its cookie, or none).
+  const s = io(`${server.url}${nsp}`, { forceNew: true, transports: ['websocket'], reconnection: false, extraHeaders: opts.cookie ? { cookie: opts.cookie } : undefined, auth: opts.token ? { token: opts.token } : undefined });
   sockets.push(s);
-  return new Promise((resolve, reject) => (s.once('connect', () => resolve(s)), s.once('connect_error', reject)));
+  return new Promise((resolve, reject) => (s.once('connect', () => resolve(s)), s.once('connect_error', (e) => reject(new Error(`${nsp}: ${e.message}`)))));
 }
 const ask = (s: Socket, event: string, payload: unknown) => s.timeout(30_000).emitWithAck(event, payload);
 
@@ -120,7 +113,7 @@ beforeAll(async () => {
 afterAll(async () => {
   sockets.forEach((s) => s.disconnect());
   const code = await server?.stop();
-  expect(code === 0 || code === null, server?.output().slice(-3000)).toBe(true);
+  expect(code === 0 || code === null, `exit code ${code}:\n${server?.output().slice(-3000)}`).toBe(true);
 });
 
 /** Every route file under app/api and the methods it exports: the table below must cover all of them. */
@@ -244,7 +237,7 @@ function badValue(rand: () => number, near?: unknown): unknown {
     case 5: return JSON.parse(`{${PROTO_KEYS.map((k) => `"${k}":{"polluted":true,"admin":true}`).join(',')}}`);
     case 6: return new Uint8Array(Array.from({ length: pick([0, 3, 100]) }, () => 0xff));
     case 7: return { ...(typeof near === 'object' && near ? near : {}), [pick(PROTO_KEYS)]: { isAdmin: true }, unknownField: 1 };
-    default: return String(near ?? '') + pick(BAD_STRINGS);
+    default: return (typeof near === 'string' ? near : '') + pick(BAD_STRINGS);
   }
 }
 
@@ -278,6 +271,8 @@ async function pool(n: number, width: number, task: (i: number) => Promise<void>
     while (next < n) await task(next++);
   }));
 }
+
+const fuzzCounts = { socket: 0, http: 0 };
 
 describe('fuzz: generated malformed messages against the running server', () => {
   const started = Date.now();
@@ -324,6 +319,7 @@ describe('fuzz: generated malformed messages against the running server', () => 
         expect(socket.connected, `${event}: disconnected`).toBe(true);
       }
     }
+    fuzzCounts.socket = sent;
     expect(bad).toEqual([]);
     expect(sent).toBe(10 * FUZZ_N);
   });
@@ -372,6 +368,7 @@ describe('fuzz: generated malformed messages against the running server', () => 
         if (bad.length < 20) bad.push(`${name} -> ${r.status} ${JSON.stringify(r.json).slice(0, 300)}`);
       });
     }
+    fuzzCounts.http = sent;
     expect(bad, JSON.stringify(statuses)).toEqual([]);
     expect(sent).toBe(4 * FUZZ_N);
     for (const j of (await api('alice', 'GET', '/api/jobs?namespace=team-a')).json.items) if (j.metadata.name !== 'a-job') await api('alice', 'DELETE', `/api/jobs/team-a/${j.metadata.name}`);
@@ -386,7 +383,7 @@ describe('fuzz: generated malformed messages against the running server', () => 
     expect(tracks.map((t: any) => t.id)).toEqual([bTrackId]);
     const cpu = process.cpuUsage(cpu0);
     const rss = rssOf(server.child.pid!);
-    console.log(`[fuzz] ${10 * FUZZ_N} socket + ${4 * FUZZ_N} HTTP messages in ${((Date.now() - started) / 1000).toFixed(1)} s wall; test process CPU ${((cpu.user + cpu.system) / 1000).toFixed(0)} ms; server RSS ${rss.nowMb.toFixed(0)} MB (peak ${rss.peakMb.toFixed(0)} MB)`);
+    console.log(`[fuzz] ${fuzzCounts.socket} socket + ${fuzzCounts.http} HTTP messages in ${((Date.now() - started) / 1000).toFixed(1)} s wall; test process CPU ${((cpu.user + cpu.system) / 1000).toFixed(0)} ms; server RSS ${rss.nowMb.toFixed(0)} MB (peak ${rss.peakMb.toFixed(0)} MB)`);
   });
 });
 
