@@ -8,7 +8,7 @@
 //  3. the image-bomb corpus (generated here): each refused with 4xx, the server's peak RSS (VmHWM) bounded.
 import { readdirSync, readFileSync, existsSync, mkdtempSync, writeFileSync, statSync } from 'node:fs';
 import { deflateSync } from 'node:zlib';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -50,6 +50,12 @@ function connectSocket(nsp: '/ui' | '/agent', opts: { cookie?: string; token?: s
   return new Promise((resolve, reject) => (s.once('connect', () => resolve(s)), s.once('connect_error', (e) => reject(new Error(`${nsp}: ${e.message}`)))));
 }
 const ask = (s: Socket, event: string, payload: unknown) => s.timeout(30_000).emitWithAck(event, payload);
+
+/** CPU time (user + system, ms) the server process has used, from /proc (clock ticks of 10 ms). */
+function cpuMsOf(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(f[11]) + Number(f[12])) * 10;
+}
 
 /** Peak and current RSS of the server process (kB), from /proc. */
 function rssOf(pid: number): { peakMb: number; nowMb: number } {
@@ -212,6 +218,109 @@ describe('tenant isolation: team-a is refused team-b on every route and event', 
   });
 });
 
+// ---- image bombs ----------------------------------------------------------------------------------------
+
+function crc32(buf: Uint8Array): number {
+  let c = ~0;
+  for (const b of buf) {
+    c ^= b;
+    for (let k = 0; k < 8; k++) c = (c >>> 1) ^ (0xedb88320 & -(c & 1));
+  }
+  return ~c >>> 0;
+}
+function chunk(type: string, data: Uint8Array): Buffer {
+  const len = Buffer.alloc(4);
+  len.writeUInt32BE(data.length);
+  const td = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+  const crc = Buffer.alloc(4);
+  crc.writeUInt32BE(crc32(td));
+  return Buffer.concat([len, td, crc]);
+}
+function ihdr(w: number, h: number, depth = 8, colour = 6, interlace = 0): Buffer {
+  const d = Buffer.alloc(13);
+  d.writeUInt32BE(w, 0);
+  d.writeUInt32BE(h, 4);
+  d.set([depth, colour, 0, 0, interlace], 8);
+  return chunk('IHDR', d);
+}
+const PNG_SIG = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+const png = (...chunks: Buffer[]) => Buffer.concat([PNG_SIG, ...chunks]);
+/** Zero rows of a w x h image: the deflated IDAT of a real bomb (1000:1). */
+const zeroRows = (w: number, h: number, bytesPerPixel: number) => deflateSync(Buffer.alloc(h * (1 + w * bytesPerPixel)), { level: 9 });
+
+function seg(marker: number, data: Uint8Array): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt16BE(0xff00 | marker, 0);
+  b.writeUInt16BE(data.length + 2, 2);
+  return Buffer.concat([b, data]);
+}
+function sof(marker: number, w: number, h: number): Buffer {
+  const d = Buffer.alloc(15);
+  d[0] = 8;
+  d.writeUInt16BE(h, 1);
+  d.writeUInt16BE(w, 3);
+  d.set([3, 1, 0x22, 0, 2, 0x11, 1, 3, 0x11, 1], 5);
+  return seg(marker, d);
+}
+const SOI = Buffer.from([0xff, 0xd8]);
+const sos = (scanBytes: number) => Buffer.concat([seg(0xda, Buffer.from([3, 1, 0, 2, 0x11, 3, 0x11, 0, 0x3f, 0])), Buffer.alloc(scanBytes, 0x55), Buffer.from([0xff, 0xd9])]);
+
+const jpegBomb = {
+  /** A real 8x8 JPEG (from jpeg-js) for places that need a valid one. */
+  tiny(): Uint8Array {
+    return tinyJpeg;
+  },
+  random(rand: () => number): Uint8Array {
+    const b = new Uint8Array(Math.floor(rand() * 2000));
+    for (let i = 0; i < b.length; i++) b[i] = Math.floor(rand() * 256);
+    if (rand() < 0.5) b.set([0xff, 0xd8, 0xff], 0);
+    return b;
+  },
+};
+let tinyJpeg: Uint8Array = new Uint8Array([0xff, 0xd8, 0xff, 0xd9]);
+beforeAll(async () => {
+  const { default: jpeg } = await import('jpeg-js');
+  tinyJpeg = new Uint8Array(jpeg.encode({ data: Buffer.alloc(8 * 8 * 4, 128), width: 8, height: 8 }, 80).data);
+});
+
+describe('image-bomb corpus: each refused with 4xx, the server\'s peak RSS bounded', () => {
+  it('uploads to /api/search/image', async () => {
+    const small = zeroRows(16, 16, 4);
+    const corpus: Array<[string, Buffer, string]> = [
+      ['repeated IHDR (16x16, then 20000x20000: pngjs obeys the second)', png(ihdr(16, 16), ihdr(20000, 20000), chunk('IDAT', zeroRows(16, 16, 4)), chunk('IEND', Buffer.alloc(0))), 'image/png'],
+      ['64k x 64k PNG claim', png(ihdr(65535, 65535), chunk('IDAT', small), chunk('IEND', Buffer.alloc(0))), 'image/png'],
+      ['64k x 64k JPEG claim', Buffer.concat([SOI, sof(0xc0, 65535, 65535), sos(64)]), 'image/jpeg'],
+      ['interlaced 16-bit RGBA bomb (3000x3000, 72 MB of rows from ~70 kB)', png(ihdr(3000, 3000, 16, 6, 1), chunk('IDAT', zeroRows(3000, 3000, 8)), chunk('IEND', Buffer.alloc(0))), 'image/png'],
+      ['interlaced 20000x20000 claim with a tiny IDAT', png(ihdr(20000, 20000, 8, 6, 1), chunk('IDAT', small), chunk('IEND', Buffer.alloc(0))), 'image/png'],
+      ['4000x4000 PNG claim carrying 60 bytes (claimed vs real size)', png(ihdr(4000, 4000, 8, 0), chunk('IDAT', small), chunk('IEND', Buffer.alloc(0))), 'image/png'],
+      ['4000x4000 progressive JPEG claim carrying 64 bytes', Buffer.concat([SOI, sof(0xc2, 4000, 4000), sos(64)]), 'image/jpeg'],
+      ['two SOF markers (small, then huge)', Buffer.concat([SOI, sof(0xc0, 16, 16), sof(0xc0, 30000, 30000), sos(64)]), 'image/jpeg'],
+      ['truncated PNG (IDAT cut, no IEND)', png(ihdr(64, 64), chunk('IDAT', zeroRows(64, 64, 4))).subarray(0, 60), 'image/png'],
+      ['truncated JPEG (cut inside the frame header)', Buffer.concat([SOI, sof(0xc0, 64, 64)]).subarray(0, 12), 'image/jpeg'],
+      ['huge EXIF (60 APP1 segments of 64 kB)', Buffer.concat([SOI, ...Array.from({ length: 60 }, () => seg(0xe1, Buffer.alloc(65_000, 0x45))), sof(0xc0, 64, 64), sos(64)]), 'image/jpeg'],
+      ['PNG chunk flood (20000 tEXt chunks)', png(ihdr(16, 16), ...Array.from({ length: 20_000 }, () => chunk('tEXt', Buffer.from('k\0v'))), chunk('IDAT', small), chunk('IEND', Buffer.alloc(0))), 'image/png'],
+      ['PNG without IHDR first', png(chunk('IDAT', small), ihdr(16, 16), chunk('IEND', Buffer.alloc(0))), 'image/png'],
+    ];
+    const before = rssOf(server.child.pid!);
+    const results: string[] = [];
+    for (const [name, bytes, type] of corpus) {
+      const f = new FormData();
+      f.set('job', 'team-a/a-job');
+      f.set('image', new Blob([bytes as Uint8Array<ArrayBuffer>], { type }), 'bomb');
+      const r = await api('alice', 'POST', '/api/search/image', undefined, { raw: f, type: 'multipart' });
+      results.push(`${r.status} ${name} (${bytes.length} B): ${r.json?.error}`);
+      expect(r.status, `${name}: ${JSON.stringify(r.json)}`).toBeGreaterThanOrEqual(400);
+      expect(r.status, name).toBeLessThan(500);
+      expect(r.json.field, name).toBe('image');
+    }
+    const after = rssOf(server.child.pid!);
+    console.log(`[bombs] ${corpus.length} refused:\n  ${results.join('\n  ')}\n[bombs] server RSS ${before.nowMb.toFixed(0)} -> ${after.nowMb.toFixed(0)} MB; peak (VmHWM) ${before.peakMb.toFixed(0)} -> ${after.peakMb.toFixed(0)} MB`);
+    expect(after.peakMb - before.peakMb).toBeLessThan(BOMB_RSS_GROWTH_MB);
+    expect(after.peakMb).toBeLessThan(PEAK_RSS_BOUND_MB);
+    expect(server.child.exitCode).toBeNull();
+  });
+});
+
 // ---- fuzz ---------------------------------------------------------------------------------------------
 
 const BAD_STRINGS = ['', ' ', '\u0000', '\ud800', '\udfff\ud800', '💥'.repeat(300), 'x'.repeat(70_000), '../../etc/passwd', '${MEI_SECRET}', 'team-b/b-job', '__proto__', 'constructor', 'a/b/c', '\u202e', '%ff%fe'];
@@ -275,8 +384,14 @@ async function pool(n: number, width: number, task: (i: number) => Promise<void>
 const fuzzCounts = { socket: 0, http: 0 };
 
 describe('fuzz: generated malformed messages against the running server', () => {
-  const started = Date.now();
-  const cpu0 = process.cpuUsage();
+  let started = 0;
+  let cpu0: NodeJS.CpuUsage;
+  let serverCpu0 = 0;
+  beforeAll(() => {
+    started = Date.now();
+    cpu0 = process.cpuUsage();
+    serverCpu0 = cpuMsOf(server.child.pid!);
+  });
 
   it(`${FUZZ_N} per socket event: an ack naming the field, never a crash, never team-b`, async () => {
     const rand = seededRandom(2026);
@@ -383,109 +498,6 @@ describe('fuzz: generated malformed messages against the running server', () => 
     expect(tracks.map((t: any) => t.id)).toEqual([bTrackId]);
     const cpu = process.cpuUsage(cpu0);
     const rss = rssOf(server.child.pid!);
-    console.log(`[fuzz] ${fuzzCounts.socket} socket + ${fuzzCounts.http} HTTP messages in ${((Date.now() - started) / 1000).toFixed(1)} s wall; test process CPU ${((cpu.user + cpu.system) / 1000).toFixed(0)} ms; server RSS ${rss.nowMb.toFixed(0)} MB (peak ${rss.peakMb.toFixed(0)} MB)`);
-  });
-});
-
-// ---- image bombs ----------------------------------------------------------------------------------------
-
-function crc32(buf: Uint8Array): number {
-  let c = ~0;
-  for (const b of buf) {
-    c ^= b;
-    for (let k = 0; k < 8; k++) c = (c >>> 1) ^ (0xedb88320 & -(c & 1));
-  }
-  return ~c >>> 0;
-}
-function chunk(type: string, data: Uint8Array): Buffer {
-  const len = Buffer.alloc(4);
-  len.writeUInt32BE(data.length);
-  const td = Buffer.concat([Buffer.from(type, 'latin1'), data]);
-  const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(crc32(td));
-  return Buffer.concat([len, td, crc]);
-}
-function ihdr(w: number, h: number, depth = 8, colour = 6, interlace = 0): Buffer {
-  const d = Buffer.alloc(13);
-  d.writeUInt32BE(w, 0);
-  d.writeUInt32BE(h, 4);
-  d.set([depth, colour, 0, 0, interlace], 8);
-  return chunk('IHDR', d);
-}
-const PNG_SIG = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-const png = (...chunks: Buffer[]) => Buffer.concat([PNG_SIG, ...chunks]);
-/** Zero rows of a w x h image: the deflated IDAT of a real bomb (1000:1). */
-const zeroRows = (w: number, h: number, bytesPerPixel: number) => deflateSync(Buffer.alloc(h * (1 + w * bytesPerPixel)), { level: 9 });
-
-function seg(marker: number, data: Uint8Array): Buffer {
-  const b = Buffer.alloc(4);
-  b.writeUInt16BE(0xff00 | marker, 0);
-  b.writeUInt16BE(data.length + 2, 2);
-  return Buffer.concat([b, data]);
-}
-function sof(marker: number, w: number, h: number): Buffer {
-  const d = Buffer.alloc(15);
-  d[0] = 8;
-  d.writeUInt16BE(h, 1);
-  d.writeUInt16BE(w, 3);
-  d.set([3, 1, 0x22, 0, 2, 0x11, 1, 3, 0x11, 1], 5);
-  return seg(marker, d);
-}
-const SOI = Buffer.from([0xff, 0xd8]);
-const sos = (scanBytes: number) => Buffer.concat([seg(0xda, Buffer.from([3, 1, 0, 2, 0x11, 3, 0x11, 0, 0x3f, 0])), Buffer.alloc(scanBytes, 0x55), Buffer.from([0xff, 0xd9])]);
-
-const jpegBomb = {
-  /** A real 8x8 JPEG (from jpeg-js) for places that need a valid one. */
-  tiny(): Uint8Array {
-    return tinyJpeg;
-  },
-  random(rand: () => number): Uint8Array {
-    const b = new Uint8Array(Math.floor(rand() * 2000));
-    for (let i = 0; i < b.length; i++) b[i] = Math.floor(rand() * 256);
-    if (rand() < 0.5) b.set([0xff, 0xd8, 0xff], 0);
-    return b;
-  },
-};
-let tinyJpeg: Uint8Array = new Uint8Array([0xff, 0xd8, 0xff, 0xd9]);
-beforeAll(async () => {
-  const { default: jpeg } = await import('jpeg-js');
-  tinyJpeg = new Uint8Array(jpeg.encode({ data: Buffer.alloc(8 * 8 * 4, 128), width: 8, height: 8 }, 80).data);
-});
-
-describe('image-bomb corpus: each refused with 4xx, the server\'s peak RSS bounded', () => {
-  it('uploads to /api/search/image', async () => {
-    const small = zeroRows(16, 16, 4);
-    const corpus: Array<[string, Buffer, string]> = [
-      ['repeated IHDR (16x16, then 20000x20000: pngjs obeys the second)', png(ihdr(16, 16), ihdr(20000, 20000), chunk('IDAT', zeroRows(16, 16, 4)), chunk('IEND', Buffer.alloc(0))), 'image/png'],
-      ['64k x 64k PNG claim', png(ihdr(65535, 65535), chunk('IDAT', small), chunk('IEND', Buffer.alloc(0))), 'image/png'],
-      ['64k x 64k JPEG claim', Buffer.concat([SOI, sof(0xc0, 65535, 65535), sos(64)]), 'image/jpeg'],
-      ['interlaced 16-bit RGBA bomb (3000x3000, 72 MB of rows from ~70 kB)', png(ihdr(3000, 3000, 16, 6, 1), chunk('IDAT', zeroRows(3000, 3000, 8)), chunk('IEND', Buffer.alloc(0))), 'image/png'],
-      ['interlaced 20000x20000 claim with a tiny IDAT', png(ihdr(20000, 20000, 8, 6, 1), chunk('IDAT', small), chunk('IEND', Buffer.alloc(0))), 'image/png'],
-      ['4000x4000 PNG claim carrying 60 bytes (claimed vs real size)', png(ihdr(4000, 4000, 8, 0), chunk('IDAT', small), chunk('IEND', Buffer.alloc(0))), 'image/png'],
-      ['4000x4000 progressive JPEG claim carrying 64 bytes', Buffer.concat([SOI, sof(0xc2, 4000, 4000), sos(64)]), 'image/jpeg'],
-      ['two SOF markers (small, then huge)', Buffer.concat([SOI, sof(0xc0, 16, 16), sof(0xc0, 30000, 30000), sos(64)]), 'image/jpeg'],
-      ['truncated PNG (IDAT cut, no IEND)', png(ihdr(64, 64), chunk('IDAT', zeroRows(64, 64, 4))).subarray(0, 60), 'image/png'],
-      ['truncated JPEG (cut inside the frame header)', Buffer.concat([SOI, sof(0xc0, 64, 64)]).subarray(0, 12), 'image/jpeg'],
-      ['huge EXIF (60 APP1 segments of 64 kB)', Buffer.concat([SOI, ...Array.from({ length: 60 }, () => seg(0xe1, Buffer.alloc(65_000, 0x45))), sof(0xc0, 64, 64), sos(64)]), 'image/jpeg'],
-      ['PNG chunk flood (20000 tEXt chunks)', png(ihdr(16, 16), ...Array.from({ length: 20_000 }, () => chunk('tEXt', Buffer.from('k\0v'))), chunk('IDAT', small), chunk('IEND', Buffer.alloc(0))), 'image/png'],
-      ['PNG without IHDR first', png(chunk('IDAT', small), ihdr(16, 16), chunk('IEND', Buffer.alloc(0))), 'image/png'],
-    ];
-    const before = rssOf(server.child.pid!);
-    const results: string[] = [];
-    for (const [name, bytes, type] of corpus) {
-      const f = new FormData();
-      f.set('job', 'team-a/a-job');
-      f.set('image', new Blob([bytes as Uint8Array<ArrayBuffer>], { type }), 'bomb');
-      const r = await api('alice', 'POST', '/api/search/image', undefined, { raw: f, type: 'multipart' });
-      results.push(`${r.status} ${name} (${bytes.length} B): ${r.json?.error}`);
-      expect(r.status, `${name}: ${JSON.stringify(r.json)}`).toBeGreaterThanOrEqual(400);
-      expect(r.status, name).toBeLessThan(500);
-      expect(r.json.field, name).toBe('image');
-    }
-    const after = rssOf(server.child.pid!);
-    console.log(`[bombs] ${corpus.length} refused:\n  ${results.join('\n  ')}\n[bombs] server RSS ${before.nowMb.toFixed(0)} -> ${after.nowMb.toFixed(0)} MB; peak (VmHWM) ${before.peakMb.toFixed(0)} -> ${after.peakMb.toFixed(0)} MB`);
-    expect(after.peakMb - before.peakMb).toBeLessThan(BOMB_RSS_GROWTH_MB);
-    expect(after.peakMb).toBeLessThan(PEAK_RSS_BOUND_MB);
-    expect(server.child.exitCode).toBeNull();
+    console.log(`[fuzz] ${fuzzCounts.socket} socket + ${fuzzCounts.http} HTTP messages in ${((Date.now() - started) / 1000).toFixed(1)} s wall; CPU: server ${(cpuMsOf(server.child.pid!) - serverCpu0).toFixed(0)} ms, test process ${((cpu.user + cpu.system) / 1000).toFixed(0)} ms; load ${loadavg().map((l) => l.toFixed(1)).join(' ')}; server RSS ${rss.nowMb.toFixed(0)} MB (peak ${rss.peakMb.toFixed(0)} MB)`);
   });
 });
