@@ -2,9 +2,9 @@
 // processes), one server for three suites:
 //  1. the tenant table: for every HTTP route under app/api and every /ui and /agent event, a user of team-a
 //     (and team-a's agent) is refused team-b's jobs, tracks, thumbnails, images, live rooms and searches;
-//  2. the fuzz suite: FUZZ_N generated malformed messages per socket event and per HTTP body (wrong types,
-//     bounds +-1, huge arrays, deep nesting, bad UTF-8, prototype keys): no crash, every refusal names its
-//     field, team-b's job and tracks unchanged;
+//  2. the fuzz suite: FUZZ_N generated malformed messages per socket event and HTTP_FUZZ_N per HTTP body
+//     (wrong types, bounds +-1, huge arrays, deep nesting, bad UTF-8, prototype keys): no crash, every
+//     refusal names its field, team-b's job and tracks unchanged;
 //  3. the image-bomb corpus (generated here): each refused with 4xx, the server's peak RSS (VmHWM) bounded.
 import { readdirSync, readFileSync, existsSync, mkdtempSync, writeFileSync, statSync } from 'node:fs';
 import { deflateSync } from 'node:zlib';
