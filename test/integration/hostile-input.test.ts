@@ -168,6 +168,9 @@ describe('tenant isolation: team-a is refused team-b on every route and event', 
       ['POST /api/search/track', () => api('alice', 'POST', '/api/search/track', { trackId: bTrackId }), [403, 404]],
       ['POST /api/search/track', () => api('alice', 'POST', '/api/search/track', { trackId: bTrackId, job: 'team-a/a-job' }), [403, 404]],
       ['POST /api/search/image', () => api('alice', 'POST', '/api/search/image', undefined, { raw: imageForm('team-b/b-job'), type: 'multipart' }), [403]],
+      // Routes that other branches add (listed so the table stays complete once they are merged).
+      ['GET /api/jobs/[namespace]/[name]/series', () => api('alice', 'GET', '/api/jobs/team-b/b-job/series'), [403, 404]],
+      ['GET /api/search/hourly', () => api('alice', 'GET', '/api/search/hourly?job=team-b/b-job'), [403, 404]],
       // Not tenant data: answered the same for everyone (listed so the table covers every route).
       ['GET /api/health', async () => ({ status: 403, json: {} }), [403]],
       ['GET /api/info', async () => ({ status: 403, json: {} }), [403]],
@@ -179,8 +182,12 @@ describe('tenant isolation: team-a is refused team-b on every route and event', 
       ['POST /api/auth/login', async () => ({ status: 403, json: {} }), [403]],
       ['POST /api/auth/logout', async () => ({ status: 403, json: {} }), [403]],
     ];
-    expect([...new Set(table.map(([r]) => r))].sort()).toEqual(apiRoutes());
+    // Every route file must be in the table; a table row whose route does not exist here is skipped.
+    const routes = apiRoutes();
+    const covered = new Set(table.map(([r]) => r));
+    expect(routes.filter((r) => !covered.has(r)), 'routes missing from the tenant table').toEqual([]);
     for (const [routeName, run, refused] of table) {
+      if (!routes.includes(routeName)) continue;
       const r = await run();
       expect(refused, `${routeName}: ${r.status} ${JSON.stringify(r.json).slice(0, 200)}`).toContain(r.status);
     }
