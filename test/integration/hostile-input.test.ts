@@ -109,14 +109,23 @@ beforeAll(async () => {
   bJob = b.json;
   // team-b's history: its agent (our socket, with the token the controller minted) reports one confirmed track.
   await waitFor('the agents\' tokens', () => existsSync(path.join(recordDir, 'rec-b.token')) && existsSync(path.join(recordDir, 'rec-a.token')));
-  const agentB = await connectSocket('/agent', { token: tokenOf('rec-b') });
+  // The recording agent holds the same token and may reconnect meanwhile (newest connection wins): retry.
   const t0 = Date.now();
-  for (let seq = 0; seq < 3; seq++) {
-    const frames = Array.from({ length: 10 }, (_, i) => ({ frameIndex: seq * 10 + i, timestampMs: t0 + (seq * 10 + i) * 100, emittedAt: t0, width: 640, height: 480, tracks: [{ id: 1, x: 100 + i, y: 100, w: 50, h: 120, score: 0.9, state: 'confirmed' }] }));
-    const ack = await ask(agentB, 'observations', { jobKey: 'team-b/b-job', camera: 'cam', seq: t0 * 1000 + seq, session: 's1', frames, embeddings: [{ id: 1, vector: Array.from({ length: 16 }, (_, k) => (k === seq ? 1 : 0.1)) }] });
-    expect(ack.code, JSON.stringify(ack)).toBe('committed');
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const agentB = await connectSocket('/agent', { token: tokenOf('rec-b') });
+      for (let seq = 0; seq < 3; seq++) {
+        const frames = Array.from({ length: 10 }, (_, i) => ({ frameIndex: seq * 10 + i, timestampMs: t0 + (seq * 10 + i) * 100, emittedAt: t0, width: 640, height: 480, tracks: [{ id: 1, x: 100 + i, y: 100, w: 50, h: 120, score: 0.9, state: 'confirmed' }] }));
+        const ack = await ask(agentB, 'observations', { jobKey: 'team-b/b-job', camera: 'cam', seq: t0 * 1000 + seq, session: 's1', frames, embeddings: [{ id: 1, vector: Array.from({ length: 16 }, (_, k) => (k === seq ? 1 : 0.1)) }] });
+        if (ack.code !== 'committed') throw new Error(JSON.stringify(ack));
+      }
+      agentB.disconnect();
+      break;
+    } catch (err) {
+      if (attempt >= 10) throw err;
+      await new Promise((r) => setTimeout(r, 1_000));
+    }
   }
-  agentB.disconnect();
   await waitFor('team-b\'s track in the history', async () => ((await api('bob', 'GET', '/api/search/tracks?job=team-b/b-job')).json?.items?.length ?? 0) > 0);
   bTrackId = (await api('bob', 'GET', '/api/search/tracks?job=team-b/b-job')).json.items[0].id;
 }, 600_000);
