@@ -139,6 +139,7 @@ async function bench(): Promise<void> {
   process.env.MEI_AGENT_COMMAND = JSON.stringify([process.execPath, '--import', 'tsx', self, '--as-agent']);
   process.env.MEI_BENCH_FPS = String(fps);
   process.env.MEI_BENCH_PEOPLE = String(people);
+  process.env.MEI_AGENT_ENV = 'MEI_BENCH_FPS,MEI_BENCH_PEOPLE'; // agents get a minimal environment
   if (!process.env.MEI_NEXT_DIST_DIR && !process.env.MEI_E2E_URL) {
     const { prepareNext } = await import('./prepare.mjs');
     prepareNext();

@@ -8,9 +8,11 @@ import { createValidator, type JSONSchema, type ServerInfo } from '@mei/contract
 import { loadJobSchema } from '@mei/contracts/crd';
 import type { JobBackend, WorkerRuntime } from './backend/types.ts';
 import type { LeaderElector } from './kubernetes/leader.ts';
+import { admissionPolicyFromEnv } from './admission/user-job.ts';
 import { AgentTokens } from './auth/agent-tokens.ts';
 import { LoginRateLimiter } from './auth/login-limiter.ts';
 import { Sessions } from './auth/sessions.ts';
+import { RevocationStore, syncRevocations } from './auth/revocations.ts';
 import { loadServerSecret } from './auth/signing.ts';
 import { UserDirectory } from './auth/users.ts';
 import type { Logger } from './controllers/log.ts';
@@ -25,7 +27,7 @@ import { startHistory } from './history/service.ts';
 import { resolveIndexCacheRoot } from './search/index-cache.ts';
 import type { SqlClient } from './store/db.ts';
 import { ensureDemoJob } from './runtime/demo-job.ts';
-import { LocalProcessRuntime, agentCommandFromEnv } from './runtime/local-processes.ts';
+import { LocalProcessRuntime, agentCommandFromEnv, agentEnv } from './runtime/local-processes.ts';
 
 export type Mode = ServerInfo['mode'];
 
@@ -104,7 +106,7 @@ async function createBackends(mode: Mode, o: ControlPlaneOptions, schema: JSONSc
   }
   const { createEmbeddedBackend } = await import('./store/embedded-backend.ts');
   const backend = await createEmbeddedBackend(db, { validator: createValidator(schema) });
-  const runtime = new LocalProcessRuntime({ command: agentCommandFromEnv(o.env), env: o.env, log: o.log });
+  const runtime = new LocalProcessRuntime({ command: agentCommandFromEnv(o.env), env: agentEnv(o.env), log: o.log });
   return {
     backend,
     runtime,
@@ -130,12 +132,16 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
   const mode = selectMode(env);
   privateDir(o.stateDir);
   const secret = loadServerSecret(o.stateDir, env);
+  const admission = admissionPolicyFromEnv(env);
   const users = await UserDirectory.load({ env, stateDir: o.stateDir, log });
-  const sessions = new Sessions(secret, users, { secureCookie: env.MEI_COOKIE_SECURE === '1' });
   const tokens = new AgentTokens(secret);
   const jobSchema = loadJobSchema();
   const b = await createBackends(mode, o, jobSchema);
-  const controllers = new ControllerManager({ backend: b.backend, runtime: b.runtime, mintToken: (c) => tokens.mint(c), serverUrl: o.serverUrl, log });
+  const revocations = b.sql ? new RevocationStore(b.sql) : undefined;
+  const secureCookie = env.MEI_COOKIE_SECURE === '1' ? true : env.MEI_COOKIE_SECURE === '0' ? false : 'auto';
+  const sessions = new Sessions(secret, users, { secureCookie, store: revocations });
+  const stopRevocationSync = revocations ? await syncRevocations(sessions, revocations, (e) => log.warn(`session revocations: ${(e as Error).message}`)) : undefined;
+  const controllers = new ControllerManager({ backend: b.backend, runtime: b.runtime, mintToken: (c) => tokens.mint(c), serverUrl: o.serverUrl, mediaPolicy: admission.media, log });
   const history = b.sql ? startHistory({ sql: b.sql, jobs: controllers.jobs, log, env }) : undefined;
   history?.indexes.configure({ binaryVectors: b.database === 'postgresql', cache: b.indexCacheDir ? { dir: b.indexCacheDir } : undefined, log });
   const series = new CameraSeries({ jobs: controllers.jobs });
@@ -188,6 +194,7 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
     sessions,
     loginLimiter: new LoginRateLimiter(),
     jobSchema,
+    admission,
     log,
     series,
     health: () => (elector ? elector.health() : controllersSynced ? { ready: true, role: 'single' } : { ready: false, role: 'starting', message: 'starting the controllers' }),
@@ -201,6 +208,8 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
       setJobSource(undefined);
       series.stop();
       await ingest?.close(); // commits and applies what was taken; new batches get retry-later
+      stopRevocationSync?.();
+      await sessions.flushed().catch(() => {});
       live.close();
       await history?.close(); // flushes what is buffered while the database is still open
       await history?.indexes.close(); // saves the search indexes (needs the database too)

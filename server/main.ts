@@ -2,7 +2,8 @@
 // browsers, and the control plane (database -> backend -> runtime -> controllers).
 //   node --import tsx server/main.ts      (npm start builds the dashboard first and runs this)
 // Env: PORT (3000), HOST (127.0.0.1), MEI_DATA_HOME (state dir, default <repo>/.mei), MEI_MODE, MEI_SECRET,
-// MEI_ADMIN_USER/MEI_ADMIN_PASSWORD, MEI_USERS_FILE, MEI_COOKIE_SECURE=1 (behind HTTPS), MEI_DEMO=0,
+// MEI_ADMIN_USER/MEI_ADMIN_PASSWORD, MEI_USERS_FILE, MEI_COOKIE_SECURE (1/0; default: when over HTTPS),
+// MEI_TRUST_PROXY=1 (X-Forwarded-For/-Proto are a proxy's), MEI_MEDIA_POLICY, MEI_AGENT_IMAGE_PREFIXES, MEI_DEMO=0,
 // MEI_PUBLIC_URL (the URL agents connect to), MEI_AGENT_COMMAND (JSON argv replacing mei-agent; tests),
 // MEI_NEXT_DIST_DIR (a side Next build dir; tests), MEI_DATA_DIR / MEI_MODEL_DIR (passed on to agents),
 // MEI_DASHBOARD=off (no Next: Socket.IO, the control plane and GET /api/health only; chaos tests and benches
@@ -13,8 +14,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startControlPlane, type ControlPlane } from './control-plane.ts';
 import { consoleLogger } from './controllers/log.ts';
-import { CLIENT_IP_HEADER, publishContext } from './http/context.ts';
+import { CLIENT_IP_HEADER, CLIENT_PROTO_HEADER, clientOf, publishContext } from './http/context.ts';
 import { attachRealtime } from './realtime/socket-server.ts';
+import { socketLimitsFromEnv } from './realtime/socket-limits.ts';
 import { defaultDataDir } from './store/paths.ts';
 import { opsHandler } from './observability/http.ts';
 
@@ -29,6 +31,7 @@ async function main(): Promise<void> {
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`PORT must be a port number, got "${env.PORT}"`);
   const host = env.HOST || '127.0.0.1';
   const stateDir = path.dirname(defaultDataDir(env));
+  const trustProxy = env.MEI_TRUST_PROXY === '1';
 
   let handleNext: ((req: IncomingMessage, res: ServerResponse) => Promise<void>) | undefined;
   let controlPlane: ControlPlane | undefined;
@@ -36,8 +39,10 @@ async function main(): Promise<void> {
   const ops = opsHandler({ env, readiness: () => (handleNext ? controlPlane?.readiness() : undefined) });
   const server = createServer((req, res) => {
     if (ops(req, res)) return;
-    // The route handlers rate-limit logins by this; a client-sent value must not count.
-    req.headers[CLIENT_IP_HEADER] = req.socket.remoteAddress ?? 'unknown';
+    // The route handlers rate-limit logins by these and set Secure cookies; a client-sent value must not count.
+    const client = clientOf(req.headers, req.socket as { remoteAddress?: string; encrypted?: boolean }, trustProxy);
+    req.headers[CLIENT_IP_HEADER] = client.ip;
+    req.headers[CLIENT_PROTO_HEADER] = client.proto;
     if (!handleNext) {
       res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '1' }).end(JSON.stringify({ error: 'server is starting' }));
       return;
@@ -91,6 +96,7 @@ async function main(): Promise<void> {
       sessions: controlPlane.sessions,
       live: controlPlane.live,
       ingest: controlPlane.ingest,
+      limits: socketLimitsFromEnv(env),
       log: consoleLogger('realtime'),
     }).close;
 

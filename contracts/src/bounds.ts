@@ -20,3 +20,24 @@ export const BOUNDS = {
   /** Embedding components -> real (float4); embeddings are L2-normalised, this only keeps them well inside real. */
   embeddingComponent: 1e6,
 } as const;
+
+/**
+ * Untrusted images (person-search uploads, agent thumbnails, preview frames): refused from their complete
+ * headers before any pixel is decoded, then decoded off the event loop under these caps.
+ */
+export const IMAGE_BOUNDS = {
+  /** Largest side, and pixel count, any decoded image may have (a 4096x4096 RGBA frame is 64 MB). */
+  maxSide: 4096,
+  maxPixels: 4096 * 4096,
+  /** PNG pixel data once inflated (rows x (1 + row bytes)): 16-bit or interlaced bombs within the pixel cap. */
+  maxRawBytes: 48 * 1024 * 1024,
+  /** JPEG APPn/COM segments (EXIF, XMP, ICC) and PNG ancillary chunks, together. */
+  maxMetadataBytes: 256 * 1024,
+  /** PNG chunks in one file (a flood of tiny chunks costs time, not memory). */
+  maxPngChunks: 10_000,
+  /** JPEG segments before the scan. */
+  maxJpegSegments: 1_000,
+  /** V8 heap of the decoding thread (its resourceLimits) and the decode time limit. */
+  decoderHeapMb: 192,
+  decodeTimeoutMs: 15_000,
+} as const;

@@ -6,7 +6,7 @@ import type { CameraSpec, CrossCameraSpec, ModelsSpec, PrivacySpec, TrackingSpec
 import type { WatchEvent } from './job.ts';
 import { BOUNDS } from './bounds.ts';
 
-export { BOUNDS, MAX_INT32 } from './bounds.ts';
+export { BOUNDS, IMAGE_BOUNDS, MAX_INT32 } from './bounds.ts';
 
 export const AGENT_NAMESPACE = '/agent';
 export const UI_NAMESPACE = '/ui';
@@ -35,6 +35,21 @@ export interface TaskAssignment {
   crossCamera?: CrossCameraSpec;
   privacy?: PrivacySpec;
   threads?: number;
+  /** What this job's sources and models may open on the node (edge-agent/src/policy/media-policy.ts). */
+  media?: MediaAccess;
+}
+/** The media policy as it applies to one job's workers, resolved by the control plane. */
+export interface MediaAccess {
+  /**
+   * The job's media folder relative to the node's data root (MEI_DATA_DIR, placed in the worker's launch
+   * config by the control plane): file sources must lie in it, symlinks followed. '' = the whole data root.
+   */
+  mediaDir: string;
+  /** Allowed source schemes (`file` for plain paths). */
+  schemes: string[];
+  /** Hostnames, `*.suffix`, IP addresses or CIDRs network sources may reach. */
+  allowedHosts: string[];
+  allowLoopback: boolean;
 }
 export interface TaskStop {
   jobKey: string;

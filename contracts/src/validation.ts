@@ -21,7 +21,8 @@ export type FieldErrorReason =
   | 'FieldValueTooLong'
   | 'FieldValueTooMany'
   | 'FieldValueDuplicate'
-  | 'FieldValueUnknown';
+  | 'FieldValueUnknown'
+  | 'FieldValueForbidden';
 
 export interface FieldError {
   /** Kubernetes-style path, e.g. `spec.cameras[0].fps`. */

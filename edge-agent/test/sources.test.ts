@@ -99,13 +99,15 @@ describe('history sources', () => {
     expect(err.message).toContain(missing);
   });
 
-  it('rejects a region outside the frame, and an unset ${VAR} in the source', async () => {
+  it('rejects a region outside the frame, and any ${VAR} in the source (never expanded, set or not)', async () => {
     const err = await openVideoSource({ source: clip, roi: { x: 150, y: 0, width: 32, height: 32 } }).catch((e) => e);
     expect(err).toBeInstanceOf(SourceError);
     expect(err.field).toBe('roi');
     expect(err.message).toMatch(/outside the 160x120 frame/);
-    const err2 = await openVideoSource({ source: '${MEI_NOT_SET_X}/a.avi', env: { PATH: process.env.PATH } }).catch((e) => e);
-    expect(err2.message).toMatch(/MEI_NOT_SET_X/);
+    const err2 = await openVideoSource({ source: '${MEI_SECRET_X}/a.avi', env: { PATH: process.env.PATH, MEI_SECRET_X: 'hunter2-secret' } }).catch((e) => e);
+    expect(err2).toBeInstanceOf(SourceError);
+    expect(err2.message).toMatch(/not expanded/);
+    expect(err2.message).not.toContain('hunter2-secret');
   });
 
   it('fails clearly when the file is not a video', async () => {

@@ -6,6 +6,7 @@ import type { ReconcileResult, Reconciler } from './controller.ts';
 import type { JobInformer } from './job-informer.ts';
 import type { Logger } from './log.ts';
 import { buildTaskAssignment } from './task.ts';
+import type { MediaPolicy } from '../../edge-agent/src/policy/media-policy.ts';
 
 /** An unacknowledged task is sent again after this long (the agent may have missed it while reconnecting). */
 export const TASK_RESEND_MS = 5_000;
@@ -14,6 +15,8 @@ export interface DownstreamControllerDeps {
   jobs: JobInformer;
   agents: AgentRegistry;
   now?: () => number;
+  /** What the job's sources and models may open (the admin's media policy; defaults when absent). */
+  mediaPolicy?: MediaPolicy;
   log: Logger;
 }
 
@@ -54,7 +57,7 @@ export class DownstreamController implements Reconciler {
         continue;
       }
       this.d.log.debug(`job ${key}: sending generation ${generation} to the agent on ${link.node}`);
-      link.sendTask(buildTaskAssignment(job!, link.node));
+      link.sendTask(buildTaskAssignment(job!, link.node, this.d.mediaPolicy));
       link.sentTask = { generation, at: now };
       requeueAfterMs = Math.min(requeueAfterMs ?? Infinity, TASK_RESEND_MS);
     }

@@ -10,12 +10,14 @@ import { MainController } from './main-controller.ts';
 import { ReportCache } from './report-cache.ts';
 import { UpstreamController } from './upstream-controller.ts';
 import { WorkerCache } from './worker-cache.ts';
+import type { MediaPolicy } from '../../edge-agent/src/policy/media-policy.ts';
 
 export interface ControllerManagerOptions {
   backend: JobBackend;
   runtime: WorkerRuntime;
   mintToken(claims: { jobKey: string; uid: string; node: string }): string;
   serverUrl(): string;
+  mediaPolicy?: MediaPolicy;
   log: Logger;
 }
 
@@ -35,7 +37,7 @@ export class ControllerManager {
     this.workers = new WorkerCache(runtime, log);
     const caches = { jobs: this.jobs, workers: this.workers, agents: this.agents, reports: this.reports };
     this.main = new Controller('main', new MainController({ ...caches, backend, runtime, mintToken: o.mintToken, serverUrl: o.serverUrl, log }), log);
-    this.downstream = new Controller('downstream', new DownstreamController({ ...caches, log }), log);
+    this.downstream = new Controller('downstream', new DownstreamController({ ...caches, mediaPolicy: o.mediaPolicy, log }), log);
     this.upstream = new Controller('upstream', new UpstreamController({ ...caches, backend, log }), log);
   }
 

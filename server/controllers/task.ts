@@ -1,7 +1,8 @@
 // What one node's agent runs for a job: its cameras and the job-wide settings (the downstream message).
 import { jobKey, type MultiEdgeInference, type TaskAssignment } from '@mei/contracts';
+import { DEFAULT_MEDIA_POLICY, mediaAccessFor, type MediaPolicy } from '../../edge-agent/src/policy/media-policy.ts';
 
-export function buildTaskAssignment(job: MultiEdgeInference, node: string): TaskAssignment {
+export function buildTaskAssignment(job: MultiEdgeInference, node: string, policy: MediaPolicy = DEFAULT_MEDIA_POLICY): TaskAssignment {
   const { spec, metadata } = job;
   return {
     jobKey: jobKey(job),
@@ -15,5 +16,6 @@ export function buildTaskAssignment(job: MultiEdgeInference, node: string): Task
     crossCamera: spec.crossCamera,
     privacy: spec.privacy,
     threads: spec.workers?.find((w) => w.node === node)?.threads,
+    media: mediaAccessFor(policy, metadata.namespace),
   };
 }

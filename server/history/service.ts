@@ -7,7 +7,8 @@ import type { Logger } from '../controllers/log.ts';
 import type { HnswOptions } from '../search/index.ts';
 import { EmbeddingIndexes } from '../person-search/indexes.ts';
 import { JobModels } from '../person-search/embedders.ts';
-import { decodeImage, type CheckedImage } from '../person-search/image.ts';
+import type { CheckedImage } from '../person-search/image.ts';
+import { decodeOffThread } from '../person-search/decoder.ts';
 import { PersonSearch, type SearchScope } from '../person-search/search.ts';
 import type { HistoryApi } from './api-types.ts';
 import { publishHistory } from './context.ts';
@@ -77,7 +78,7 @@ export class HistoryService implements HistoryApi {
     return this.store.thumbnail(trackId);
   }
   async searchImage(models: ModelsSpec, image: CheckedImage, detect: boolean, scope: SearchScope) {
-    return this.search.byImage(models, decodeImage(image), detect, scope);
+    return this.search.byImage(models, await decodeOffThread(image), detect, scope);
   }
   searchTrack(track: Parameters<PersonSearch['byTrack']>[0], scope: SearchScope) {
     return this.search.byTrack(track, scope);

@@ -522,7 +522,7 @@ export class HistoryWriter implements HistorySink {
         if (!wanted.length) continue;
         let img;
         try {
-          img = decodeJpeg(p.jpeg);
+          img = decodeJpeg(p.jpeg, p);
         } catch (err) {
           this.opts.log.debug(`history: preview of ${p.jobKey}/${p.camera} not decodable: ${(err as Error).message}`);
           continue;
@@ -561,8 +561,7 @@ export class HistoryWriter implements HistorySink {
         continue;
       }
       try {
-        const img = decodeJpeg(t.jpeg);
-        if (img.width !== t.width || img.height !== t.height) throw new Error(`is ${img.width}x${img.height}, not the stated ${t.width}x${t.height}`);
+        decodeJpeg(t.jpeg, t); // refuses a header that disagrees with the stated size before decoding
       } catch (err) {
         this.counters.thumbnailsDropped++;
         this.opts.log.debug(`history: thumbnail of ${t.jobKey}/${t.camera} track ${t.localId} not kept: ${(err as Error).message}`);

@@ -10,8 +10,9 @@ import {
 } from '@mei/contracts';
 import { AlreadyExistsError, NotFoundError } from '../backend/types.ts';
 import { canAccessNamespace } from '../auth/users.ts';
-import { CLIENT_IP_HEADER, currentContext, type ApiContext } from './context.ts';
+import { CLIENT_IP_HEADER, CLIENT_PROTO_HEADER, currentContext, type ApiContext } from './context.ts';
 import { isCrossSite } from './origin.ts';
+import { admitUserJob, admissionPolicyFromEnv } from '../admission/user-job.ts';
 import { HttpError, apiError, json, readJsonBody } from './respond.ts';
 
 type Params = Record<string, string>;
@@ -57,6 +58,11 @@ function pathParams(params: Params): { namespace: string; name: string } {
   return { namespace, name };
 }
 
+/** The client reached us over HTTPS (server/main.ts sets the header from the connection or a trusted proxy). */
+const overHttps = (req: Request) => req.headers.get(CLIENT_PROTO_HEADER) === 'https' || new URL(req.url).protocol === 'https:';
+
+const DEFAULT_ADMISSION = admissionPolicyFromEnv({});
+
 const jobNotFound = (namespace: string, name: string) => apiError(404, `job ${namespace}/${name} not found`);
 
 export const handlers = {
@@ -71,25 +77,37 @@ export const handlers = {
   login: route(async (req, ctx) => {
     requireSameOrigin(req);
     const ip = req.headers.get(CLIENT_IP_HEADER) ?? 'unknown';
-    const wait = ctx.loginLimiter.retryAfterSeconds(ip);
-    if (wait > 0) return apiError(429, `too many failed logins; try again in ${wait}s`, undefined, { 'retry-after': String(wait) });
+    const tooMany = (wait: number) => apiError(429, `too many failed logins; try again in ${wait}s`, undefined, { 'retry-after': String(wait) });
+    const early = ctx.loginLimiter.retryAfterSeconds(ip);
+    if (early > 0) return tooMany(early);
     const body = await readJsonBody(req, 4096);
     if (!body || typeof body !== 'object' || Array.isArray(body)) return apiError(400, 'body must be a JSON object {username, password}');
     const { username, password } = body as Partial<LoginRequest>;
     if (typeof username !== 'string' || username === '' || username.length > 256) return apiError(400, 'username: a non-empty string is required', 'username');
     if (typeof password !== 'string' || password.length > 1024) return apiError(400, 'password: a string is required', 'password');
-    const me = await ctx.users.authenticate(username, password);
+    // Counted before the hash runs: a parallel burst sees its own attempts in flight.
+    const wait = ctx.loginLimiter.begin(ip, username);
+    if (wait > 0) return tooMany(wait);
+    let me: Me | undefined;
+    try {
+      me = await ctx.users.authenticate(username, password);
+    } catch (err) {
+      ctx.loginLimiter.fail(ip, username);
+      throw err;
+    }
     if (!me) {
-      ctx.loginLimiter.fail(ip);
+      ctx.loginLimiter.fail(ip, username);
       return apiError(401, 'invalid username or password');
     }
-    ctx.loginLimiter.succeed(ip);
-    return json(me, 200, { 'set-cookie': ctx.sessions.create(me.username) });
+    ctx.loginLimiter.succeed(ip, username);
+    return json(me, 200, { 'set-cookie': ctx.sessions.create(me.username, overHttps(req)) });
   }),
 
   logout: route(async (req, ctx) => {
     requireSameOrigin(req);
-    const cookie = ctx.sessions.revoke(ctx.sessions.fromCookieHeader(req.headers.get('cookie')));
+    const cookie = ctx.sessions.revoke(ctx.sessions.fromCookieHeader(req.headers.get('cookie')), overHttps(req));
+    // Answered once the logout is stored: a restart right after must not bring the session back.
+    await ctx.sessions.flushed();
     return new Response(null, { status: 204, headers: { 'set-cookie': cookie } });
   }),
 
@@ -131,6 +149,8 @@ export const handlers = {
     const nsErrors = [...validateObjectName(metadata.namespace, 'metadata.namespace'), ...validateObjectName(metadata.name)];
     if (nsErrors.length) return validationFailure(nsErrors);
     requireNamespace(me, metadata.namespace as string, 'metadata.namespace');
+    const refused = admitUserJob(input as { metadata?: unknown; spec?: unknown }, metadata.namespace as string, ctx.admission ?? DEFAULT_ADMISSION);
+    if (refused.length) return validationFailure(refused);
     try {
       const job = await ctx.backend.create(body as Parameters<ApiContext['backend']['create']>[0]);
       ctx.log.info(`job ${job.metadata.namespace}/${job.metadata.name} created by ${me.username}`);

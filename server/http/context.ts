@@ -7,6 +7,7 @@ import type { LoginRateLimiter } from '../auth/login-limiter.ts';
 import type { Sessions } from '../auth/sessions.ts';
 import type { UserDirectory } from '../auth/users.ts';
 import type { Logger } from '../controllers/log.ts';
+import type { AdmissionPolicy } from '../admission/user-job.ts';
 
 export interface ApiContext {
   info: ServerInfo;
@@ -15,6 +16,8 @@ export interface ApiContext {
   sessions: Sessions;
   loginLimiter: LoginRateLimiter;
   jobSchema: JSONSchema;
+  /** Media and image policy for user-submitted jobs (defaults when absent). */
+  admission?: AdmissionPolicy;
   log: Logger;
   /** The last minutes of every camera (job page charts). */
   series?: Pick<CameraSeries, 'get'>;
@@ -32,5 +35,25 @@ export const publishContext = (ctx: ApiContext | undefined) => {
 };
 export const currentContext = (): ApiContext | undefined => globalThis.__meiControlPlane;
 
-/** Set by server/main.ts from the TCP peer (overwriting anything a client sent): the login rate-limit key. */
+/**
+ * Set by server/main.ts (overwriting anything a client sent): the client's address (the login rate-limit
+ * key) and whether it came over HTTPS (the Secure cookie). From the TCP peer, or from X-Forwarded-For /
+ * X-Forwarded-Proto only when MEI_TRUST_PROXY=1 says a proxy in front sets them.
+ */
 export const CLIENT_IP_HEADER = 'x-mei-client-ip';
+export const CLIENT_PROTO_HEADER = 'x-mei-client-proto';
+
+/** The client's address and protocol for a request that reached this server from `peer`. */
+export function clientOf(headers: Record<string, string | string[] | undefined>, peer: { remoteAddress?: string; encrypted?: boolean }, trustProxy: boolean): { ip: string; proto: 'http' | 'https' } {
+  const first = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
+  let ip = peer.remoteAddress ?? 'unknown';
+  let proto: 'http' | 'https' = peer.encrypted ? 'https' : 'http';
+  if (trustProxy) {
+    // The proxy appends the address it saw: the last entry is the one no client can forge.
+    const xff = first(headers['x-forwarded-for'])?.split(',').map((s) => s.trim()).filter(Boolean);
+    if (xff?.length) ip = xff[xff.length - 1];
+    const xfp = first(headers['x-forwarded-proto'])?.split(',')[0]?.trim().toLowerCase();
+    if (xfp === 'https' || xfp === 'http') proto = xfp;
+  }
+  return { ip, proto };
+}

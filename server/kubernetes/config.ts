@@ -14,6 +14,7 @@ import { statusOf } from './errors.ts';
 import { KubeEventRecorder } from './events.ts';
 import { LeaderElector } from './leader.ts';
 import { DEFAULT_AGENT_IMAGE } from './pod-template.ts';
+import { allowedImagePrefixes } from './image-policy.ts';
 import { PodRuntime } from './pod-runtime.ts';
 
 const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
@@ -194,6 +195,7 @@ export async function createKubernetesMode(o: { env?: Env; log: Logger; kc?: Kub
     namespaces,
     recorder,
     image: settings.agentImage,
+    allowedImages: allowedImagePrefixes(env),
     edgeNodes: settings.edgeNodes,
     edgeNodeSelector: settings.edgeNodeSelector,
     edgeTolerations: settings.edgeTolerations,

@@ -10,6 +10,7 @@ import type { V1OwnerReference, V1Pod, V1Secret, V1Toleration } from '@kubernete
 import { jobKey, type MultiEdgeInference } from '@mei/contracts';
 import { API_VERSION, CRD_KIND } from '@mei/contracts/crd';
 import { templateHashOf } from '../controllers/worker-template.ts';
+import { imageAllowed } from './image-policy.ts';
 
 export const LABEL_JOB_NAME = 'sedna.io/job-name';
 export const LABEL_JOB_UID = 'sedna.io/job-uid';
@@ -25,11 +26,13 @@ export const WORKER_SELECTOR = `app.kubernetes.io/managed-by=${MANAGED_BY},app.k
 export const EDGE_ROLE = 'node-role.kubernetes.io/edge';
 export const TOKEN_KEY = 'token';
 export const AGENT_CONTAINER = 'agent';
-export const DEFAULT_AGENT_IMAGE = 'mei/edge-agent:0.1.0';
+export { DEFAULT_AGENT_IMAGE } from './image-policy.ts';
 
 export interface WorkerTemplateOptions {
   /** Image when spec.workers[] does not name one (env MEI_AGENT_IMAGE). */
   image: string;
+  /** Registry prefixes spec.workers[].image may use (image-policy.ts); unset: any (tests that build Pods directly). */
+  allowedImages?: readonly string[];
   /** KubeEdge: also select and tolerate node-role.kubernetes.io/edge (default true). */
   edgeNodes?: boolean;
   /** With edgeNodes: the node selector and tolerations instead of the KubeEdge defaults (MEI_EDGE_NODE_SELECTOR, MEI_EDGE_TOLERATIONS). */
@@ -102,6 +105,15 @@ export const edgeTolerations: V1Toleration[] = [
   { key: EDGE_ROLE, operator: 'Exists', effect: 'NoExecute' },
 ];
 
+/** The worker's image: the job's choice only when the admin's allow-list admits it (a job bypassing the API). */
+function workerImage(chosen: string | undefined, o: WorkerTemplateOptions): string {
+  if (!chosen) return o.image;
+  if (o.allowedImages && !imageAllowed(chosen, o.allowedImages)) {
+    throw new Error(`spec.workers[].image: ${chosen} is not in the allowed registry prefixes (${o.allowedImages.join(', ')})`);
+  }
+  return chosen;
+}
+
 export function workerPod(job: MultiEdgeInference, node: string, serverUrl: string, o: WorkerTemplateOptions): V1Pod {
   const name = workerName(job, node);
   const tuning = job.spec.workers?.find((w) => w.node === node);
@@ -148,7 +160,7 @@ export function workerPod(job: MultiEdgeInference, node: string, serverUrl: stri
       containers: [
         {
           name: AGENT_CONTAINER,
-          image: tuning?.image || o.image,
+          image: workerImage(tuning?.image, o),
           imagePullPolicy: o.imagePullPolicy ?? 'IfNotPresent',
           command: ['mei-agent'],
           args: ['run', '--server', '$(MEI_SERVER_URL)', '--node', node],

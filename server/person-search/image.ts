@@ -1,22 +1,28 @@
 // Query images and thumbnails: decoding in pure JS (jpeg-js, pngjs: no native code) to the RGB24 frame the
-// edge pipeline's detector and embedders take, cropping, and JPEG encoding. Checks come first (image-check.ts).
+// edge pipeline's detector and embedders take, cropping, and JPEG encoding. Checks come first (image-check.ts):
+// uploads decode off the event loop (decoder.ts); agents' previews and thumbnails, at most MAX_PREVIEW_SIDE
+// pixels a side and exactly their stated size, decode here.
 import jpeg from 'jpeg-js';
+import { IMAGE_BOUNDS } from '@mei/contracts';
 import { PNG } from 'pngjs';
 import { downscaleToRgba } from '@mei/edge-agent/src/agent/preview-encoder.ts';
 import { clipBox } from '@mei/edge-agent/src/pipeline/geometry.ts';
 import type { Box, Frame } from '@mei/edge-agent/src/pipeline/types.ts';
-import { ImageError, imageDimensions, isJpeg, type CheckedImage } from './image-check.ts';
+import { ImageError, isJpeg, readImageHeader, type CheckedImage } from './image-check.ts';
 
 export { ImageError, checkImage, type CheckedImage } from './image-check.ts';
 
-/** Decodes a checked image to RGB24 (transparent PNG pixels are blended onto mid grey). */
+/**
+ * Decodes a checked image to RGB24 on this thread (transparent PNG pixels are blended onto mid grey): only
+ * for images bounded small by their checks; uploads go through decoder.ts.
+ */
 export function decodeImage(img: CheckedImage, field = 'image'): Frame {
   let rgba: Uint8Array;
   let width: number;
   let height: number;
   try {
     if (img.type === 'image/jpeg') {
-      const d = jpeg.decode(img.bytes, { useTArray: true, formatAsRGBA: true, maxResolutionInMP: 20, maxMemoryUsageInMB: 256 });
+      const d = jpeg.decode(img.bytes, { useTArray: true, formatAsRGBA: true, maxResolutionInMP: IMAGE_BOUNDS.maxPixels / 1e6, maxMemoryUsageInMB: IMAGE_BOUNDS.decoderHeapMb });
       ({ data: rgba, width, height } = d);
     } else {
       const d = PNG.sync.read(Buffer.from(img.bytes.buffer, img.bytes.byteOffset, img.bytes.byteLength));
@@ -56,9 +62,14 @@ export function encodeJpeg(frame: Pick<Frame, 'width' | 'height' | 'data'>, maxW
   return { jpeg: new Uint8Array(out.data.buffer, out.data.byteOffset, out.data.byteLength), width, height };
 }
 
-/** Decodes a JPEG already known to be valid (a preview frame) to RGB24. */
-export function decodeJpeg(bytes: Uint8Array): Frame {
-  const dims = imageDimensions(bytes, 'image/jpeg');
-  if (!dims || !isJpeg(bytes)) throw new ImageError(422, 'is not a JPEG', 'jpeg');
-  return decodeImage({ type: 'image/jpeg', bytes, ...dims }, 'jpeg');
+/**
+ * Decodes an agent's JPEG (preview frame or thumbnail) that says it is `stated` pixels: its complete header
+ * must agree, and be no larger, before anything is decoded.
+ */
+export function decodeJpeg(bytes: Uint8Array, stated: { width: number; height: number }): Frame {
+  if (!isJpeg(bytes)) throw new ImageError(422, 'is not a JPEG', 'jpeg');
+  const side = Math.max(stated.width, stated.height);
+  const h = readImageHeader(bytes, 'image/jpeg', 'jpeg', { side, pixels: stated.width * stated.height });
+  if (h.width !== stated.width || h.height !== stated.height) throw new ImageError(422, `is ${h.width}x${h.height}, not the stated ${stated.width}x${stated.height}`, 'jpeg');
+  return decodeImage({ type: 'image/jpeg', bytes, width: h.width, height: h.height }, 'jpeg');
 }

@@ -36,6 +36,7 @@ import type { ControllerManager } from '../controllers/manager.ts';
 import { isCrossSite } from '../http/origin.ts';
 import type { LiveHub } from '../live/live-hub.ts';
 import type { IngestService } from '../ingest/ingest-service.ts';
+import { DEFAULT_SOCKET_LIMITS, limitMessageRate, refuseStrayUpgrades, SocketCounter, type SocketLimits } from './socket-limits.ts';
 
 export interface RealtimeDeps {
   backend: JobBackend;
@@ -46,6 +47,8 @@ export interface RealtimeDeps {
   live?: LiveHub;
   /** Observation batches: durable before ack (server/ingest). Absent: every batch is answered retry-later. */
   ingest?: IngestService;
+  /** Connection, upgrade and message-rate caps (socket-limits.ts). */
+  limits?: Partial<SocketLimits>;
   log: Logger;
   /**
    * Accept WebSocket permessage-deflate from clients that offer it (default true: edge agents compress what
@@ -65,16 +68,21 @@ const KNOWN_UI_EVENTS = new Set(['jobs:subscribe', 'jobs:unsubscribe', 'live:sub
 const jobsRoom = (namespace: string) => `jobs:${namespace}`;
 
 export function attachRealtime(httpServer: HttpServer, deps: RealtimeDeps): { io: Server; close(): Promise<void> } {
+  const limits: SocketLimits = { ...DEFAULT_SOCKET_LIMITS, ...deps.limits };
   const io = new Server(httpServer, {
     maxHttpBufferSize: MAX_MESSAGE_BYTES,
     serveClient: false,
-    // Other upgrade requests (Next's dev HMR socket) belong to Next: do not destroy them.
+    // Other upgrade requests (Next's dev HMR socket) belong to Next: do not destroy them (stray ones are, below).
     destroyUpgrade: false,
     perMessageDeflate: deps.perMessageDeflate === false ? false : { threshold: Number.POSITIVE_INFINITY },
+    connectTimeout: limits.handshakeTimeoutMs,
+    // Over the cap a new transport is refused before it costs anything more.
+    allowRequest: (_req, cb) => cb(null, io.engine.clientsCount < limits.maxConnections),
   });
-  setUpAgents(io.of(AGENT_NAMESPACE) as unknown as Namespace<AgentToServerEvents, ServerToAgentEvents>, deps);
+  const stopUpgrades = refuseStrayUpgrades(httpServer);
+  setUpAgents(io.of(AGENT_NAMESPACE) as unknown as Namespace<AgentToServerEvents, ServerToAgentEvents>, deps, limits);
   const ui = io.of(UI_NAMESPACE) as unknown as Namespace<UiToServerEvents, ServerToUiEvents>;
-  setUpUi(ui, deps);
+  setUpUi(ui, deps, limits);
   deps.live?.attach(io.of(UI_NAMESPACE), io.of(AGENT_NAMESPACE));
   const stopJobs = deps.controllers.jobs.onChange((_key, ev) => {
     ui.to([jobsRoom(ev.object.metadata.namespace), jobsRoom('*')]).emit('job', ev);
@@ -83,6 +91,7 @@ export function attachRealtime(httpServer: HttpServer, deps: RealtimeDeps): { io
     io,
     close: async () => {
       stopJobs();
+      stopUpgrades();
       await new Promise<void>((resolve) => io.close(() => resolve()));
     },
   };
@@ -137,7 +146,7 @@ function rejectUnknown(socket: Socket<any, any, any, any>, known: Set<string>): 
   });
 }
 
-function setUpAgents(nsp: Namespace<AgentToServerEvents, ServerToAgentEvents>, deps: RealtimeDeps): void {
+function setUpAgents(nsp: Namespace<AgentToServerEvents, ServerToAgentEvents>, deps: RealtimeDeps, limits: SocketLimits): void {
   const { controllers, log } = deps;
   nsp.use((socket, next) => {
     // The observation wire protocol is chosen per connection (auth.protocol; absent = 1), so a fleet of old
@@ -159,6 +168,7 @@ function setUpAgents(nsp: Namespace<AgentToServerEvents, ServerToAgentEvents>, d
 
   nsp.on('connection', (raw) => {
     const socket = raw as unknown as AgentSocket;
+    limitMessageRate(socket, limits.agent, limits.maxDropped);
     const claims = socket.data.claims;
     log.info(`agent connected: ${claims.jobKey} on ${claims.node}`);
     controllers.agents.add({
@@ -217,20 +227,40 @@ function setUpAgents(nsp: Namespace<AgentToServerEvents, ServerToAgentEvents>, d
   });
 }
 
-function setUpUi(nsp: Namespace<UiToServerEvents, ServerToUiEvents>, deps: RealtimeDeps): void {
+function setUpUi(nsp: Namespace<UiToServerEvents, ServerToUiEvents>, deps: RealtimeDeps, limits: SocketLimits): void {
   const { sessions, log } = deps;
+  const perUser = new SocketCounter(limits.maxPerUser);
+  // The sockets of each session: closed the moment it is logged out (here or on another replica).
+  const bySession = new Map<string, Set<UiSocket>>();
+  sessions.onEnded((sid) => bySession.get(sid)?.forEach((s) => s.disconnect(true)));
   nsp.use((socket, next) => {
     // A page on another site must not ride the user's cookie into this socket.
     if (isCrossSite(socket.handshake.headers.origin, socket.handshake.headers.host)) return next(new Error('unauthorized'));
     const me = sessions.verify(sessions.fromCookieHeader(socket.handshake.headers.cookie));
     if (!me) return next(new Error('unauthorized'));
+    if (!perUser.take(me.username)) return next(new Error(`too many connections for user "${me.username}"`));
+    socket.once('disconnect', () => perUser.release(me.username));
     (socket as UiSocket).data.me = me;
     next();
   });
 
   nsp.on('connection', (raw) => {
     const socket = raw as unknown as UiSocket;
+    limitMessageRate(socket, limits.ui, limits.maxDropped);
     const cookie = sessions.fromCookieHeader(socket.handshake.headers.cookie);
+    // Logout and expiry end the socket too: no frames or crops reach a browser whose session is over.
+    const ref = sessions.ref(cookie);
+    if (ref) {
+      let set = bySession.get(ref.sid);
+      if (!set) bySession.set(ref.sid, (set = new Set()));
+      set.add(socket);
+      const expiry = setTimeout(() => socket.disconnect(true), Math.min(Math.max(0, ref.exp - Date.now()), 2 ** 31 - 1));
+      socket.once('disconnect', () => {
+        clearTimeout(expiry);
+        set.delete(socket);
+        if (!set.size) bySession.delete(ref.sid);
+      });
+    }
     const currentUser = (): Me => {
       // Re-checked per request: the session may have expired or been logged out since the handshake.
       const me = sessions.verify(cookie);

@@ -20,7 +20,7 @@ export const DEFAULT_AGENT_COMMAND = [process.execPath, path.join(REPO_ROOT, 'ed
 export interface LocalProcessRuntimeOptions {
   /** argv prefix of the agent; `run --server <url> --node <node>` is appended. Default: the mei-agent bin. */
   command?: string[];
-  /** Environment of the agents (the token is added as MEI_AGENT_TOKEN). */
+  /** Environment of the agents (the token is added as MEI_AGENT_TOKEN). Default: agentEnv(process.env). */
   env?: NodeJS.ProcessEnv;
   restartBaseMs?: number;
   restartMaxMs?: number;
@@ -70,6 +70,24 @@ interface ManagedWorker {
   stopping?: Promise<void>;
 }
 
+/** What an agent inherits from the server's environment: its roots and what a process needs to run. */
+export const AGENT_ENV_NAMES = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR', 'MEI_DATA_DIR', 'MEI_MODEL_DIR', 'MEI_FFMPEG', 'MEI_DEBUG', 'MEI_AGENT_METRICS_PORT', 'MEI_AGENT_METRICS_HOST'];
+/** Never passed, not even when MEI_AGENT_ENV names them: with these anyone forges sessions or reads the database. */
+const SERVER_SECRETS = /^(MEI_SECRET|MEI_ADMIN_PASSWORD|MEI_ADMIN_USER|MEI_USERS_FILE|DATABASE_URL|KUBECONFIG)$|PASSWORD|SECRET|TOKEN|CREDENTIAL/i;
+
+/**
+ * The minimal environment of an agent: AGENT_ENV_NAMES plus the names an admin lists in MEI_AGENT_ENV
+ * (comma-separated); a secret-looking name there is a start-up error, not a silent pass.
+ */
+export function agentEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const extra = (env.MEI_AGENT_ENV ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const secret = extra.find((n) => SERVER_SECRETS.test(n));
+  if (secret) throw new Error(`MEI_AGENT_ENV: ${secret} is a server secret and is never passed to agents`);
+  const out: Record<string, string> = {};
+  for (const k of [...AGENT_ENV_NAMES, ...extra]) if (env[k] !== undefined) out[k] = env[k]!;
+  return out as NodeJS.ProcessEnv;
+}
+
 const workerId = (jobKey: string, node: string) => `${jobKey}@${node}`;
 
 /** Signals the worker's whole process group, so helpers it started (ffmpeg) go with it. */
@@ -101,7 +119,7 @@ export class LocalProcessRuntime implements TemplatedWorkerRuntime {
   constructor(opts: LocalProcessRuntimeOptions) {
     this.o = {
       command: opts.command ?? DEFAULT_AGENT_COMMAND,
-      env: opts.env ?? process.env,
+      env: opts.env ?? agentEnv(process.env),
       restartBaseMs: opts.restartBaseMs ?? 1_000,
       restartMaxMs: opts.restartMaxMs ?? 60_000,
       maxRestarts: opts.maxRestarts ?? 10,

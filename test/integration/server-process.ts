@@ -21,6 +21,19 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** A request to the test server: status, the body parsed as JSON (or the text when it is not), content type. */
+export async function fetchJson(url: string, init: RequestInit): Promise<{ status: number; json: any; type: string }> {
+  const res = await fetch(url, init);
+  const text = await res.text();
+  let json: any;
+  try {
+    json = text ? JSON.parse(text) : undefined;
+  } catch {
+    json = text;
+  }
+  return { status: res.status, json, type: res.headers.get('content-type') ?? '' };
+}
+
 export interface ServerProcess {
   url: string;
   stateDir: string;

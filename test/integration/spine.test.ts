@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { io, type Socket } from 'socket.io-client';
 import { MAX_MESSAGE_BYTES, type MultiEdgeInference, type TaskAssignment } from '@mei/contracts';
-import { REPO_ROOT, startServer, type ServerProcess } from './server-process.ts';
+import { REPO_ROOT, fetchJson, startServer, type ServerProcess } from './server-process.ts';
 import { seededRandom as mulberry32 } from '../support/random.ts'; // replayable fuzz cases
 
 const RECORDER = fileURLToPath(new URL('./fixtures/recording-agent.mjs', import.meta.url));
@@ -36,15 +36,7 @@ async function api(method: string, p: string, body?: unknown, init: { raw?: stri
   const headers: Record<string, string> = { cookie };
   const payload = init.raw ?? (body === undefined ? undefined : JSON.stringify(body));
   if (payload !== undefined) headers['content-type'] = init.type ?? 'application/json';
-  const res = await fetch(server.url + p, { method, headers, body: payload });
-  const text = await res.text();
-  let json: any;
-  try {
-    json = text ? JSON.parse(text) : undefined;
-  } catch {
-    json = text;
-  }
-  return { status: res.status, json };
+  return fetchJson(server.url + p, { method, headers, body: payload });
 }
 const getJob = async (name: string): Promise<MultiEdgeInference | undefined> => {
   const r = await api('GET', `/api/jobs/default/${name}`);
@@ -64,6 +56,8 @@ beforeAll(async () => {
     MEI_ADMIN_PASSWORD: PASSWORD,
     MEI_AGENT_COMMAND: JSON.stringify([process.execPath, RECORDER]),
     MEI_RECORD_DIR: recordDir,
+    // Agents get a minimal environment; the recorder's folder is passed by name.
+    MEI_AGENT_ENV: 'MEI_RECORD_DIR',
     MEI_DATA_DIR: DATA_DIR,
     MEI_MODEL_DIR: MODEL_DIR,
   });

@@ -7,7 +7,7 @@ import { Sessions } from '../../server/auth/sessions.ts';
 import { UserDirectory } from '../../server/auth/users.ts';
 import { silentLogger } from '../../server/controllers/log.ts';
 import { handlers } from '../../server/http/api.ts';
-import { CLIENT_IP_HEADER, publishContext, type ApiContext } from '../../server/http/context.ts';
+import { CLIENT_IP_HEADER, CLIENT_PROTO_HEADER, clientOf, publishContext, type ApiContext } from '../../server/http/context.ts';
 import { hashPassword } from '../../server/auth/passwords.ts';
 import { MemoryBackend } from '../support/memory-backend.ts';
 
@@ -64,7 +64,7 @@ describe('API handlers (in-memory fake backend)', () => {
     expect((await handlers.me(req('GET', '/api/auth/me', { cookie: 'mei_session=forged.value' }))).status).toBe(401);
   });
 
-  it('login: me, info and schema with the cookie; wrong password 401; rate limited per address', async () => {
+  it('login: me, info and schema with the cookie; wrong password 401; rate limited per address and per user', async () => {
     expect(await (await handlers.me(req('GET', '/api/auth/me', { cookie: teamCookie }))).json()).toEqual({ username: 'alice', namespaces: ['team-a'] });
     expect(await (await handlers.info(req('GET', '/api/info', { cookie: adminCookie }))).json()).toEqual(ctx.info);
     expect((await (await handlers.schema(req('GET', '/api/schema', { cookie: adminCookie }))).json()).properties.spec).toBeDefined();
@@ -73,7 +73,10 @@ describe('API handlers (in-memory fake backend)', () => {
     const limited = await attempt('10.9.9.9');
     expect(limited.status).toBe(429);
     expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
-    expect((await attempt('10.9.9.8')).status).toBe(401);
+    // Per user too: the guessed account stays limited from another address; another account does not.
+    expect((await attempt('10.9.9.8')).status).toBe(429);
+    const other = await handlers.login(req('POST', '/api/auth/login', { body: { username: 'alice', password: 'nope' }, headers: { [CLIENT_IP_HEADER]: '10.9.9.8' } }));
+    expect(other.status).toBe(401);
     const bad = await handlers.login(req('POST', '/api/auth/login', { body: { username: 'admin' } }));
     expect(bad.status).toBe(400);
     expect((await bad.json()).field).toBe('password');
@@ -134,6 +137,16 @@ describe('API handlers (in-memory fake backend)', () => {
     expect((await handlers.deleteJob(req('DELETE', '/', { cookie: adminCookie }), params('default', 'one'))).status).toBe(404);
   });
 
+  it('a parallel burst cannot pass the limit while the hashes run (attempts in flight count)', async () => {
+    const burst = await Promise.all(
+      Array.from({ length: 12 }, () => handlers.login(req('POST', '/api/auth/login', { body: { username: 'ghost', password: 'guess' }, headers: { [CLIENT_IP_HEADER]: '10.7.7.7' } }))),
+    );
+    const codes = burst.map((r) => r.status);
+    // The limiter allows 3 failures: at most 3 attempts reach the password check, the rest are refused.
+    expect(codes.filter((c) => c === 401).length).toBeLessThanOrEqual(3);
+    expect(codes.filter((c) => c === 429).length).toBeGreaterThanOrEqual(9);
+  });
+
   it('logout ends the session server-side', async () => {
     const cookie = await login('alice', 'alice-pw');
     const res = await handlers.logout(req('POST', '/api/auth/logout', { cookie }));
@@ -156,6 +169,17 @@ describe('API handlers (in-memory fake backend)', () => {
     } finally {
       publishContext(ctx);
     }
+  });
+
+  it('Secure cookies by default over HTTPS: from the connection, or X-Forwarded-Proto only from a trusted proxy', async () => {
+    const viaHttps = await handlers.login(req('POST', '/api/auth/login', { body: { username: 'alice', password: 'alice-pw' }, headers: { [CLIENT_PROTO_HEADER]: 'https' } }));
+    expect(viaHttps.headers.get('set-cookie')).toMatch(/; Secure$/);
+    const plain = await handlers.login(req('POST', '/api/auth/login', { body: { username: 'alice', password: 'alice-pw' } }));
+    expect(plain.headers.get('set-cookie')).not.toContain('Secure');
+    const headers = { 'x-forwarded-proto': 'https', 'x-forwarded-for': '203.0.113.9, 10.0.0.2' };
+    expect(clientOf(headers, { remoteAddress: '10.0.0.3' }, false)).toEqual({ ip: '10.0.0.3', proto: 'http' });
+    expect(clientOf(headers, { remoteAddress: '10.0.0.3' }, true)).toEqual({ ip: '10.0.0.2', proto: 'https' });
+    expect(clientOf({}, { remoteAddress: '10.0.0.3', encrypted: true }, false)).toEqual({ ip: '10.0.0.3', proto: 'https' });
   });
 
   it('answers 503 while the control plane is not up', async () => {

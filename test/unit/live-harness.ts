@@ -19,11 +19,14 @@ import { pgliteSqlClient } from '../../server/store/db.ts';
 import { runMigrations } from '../../server/store/migrate.ts';
 import { PGlite } from '@electric-sql/pglite';
 import { attachRealtime } from '../../server/realtime/socket-server.ts';
+import type { SocketLimits } from '../../server/realtime/socket-limits.ts';
 import { FakeRuntime } from '../support/fake-runtime.ts';
 import { MemoryBackend } from '../support/memory-backend.ts';
 
 export interface LiveBrowser {
   socket: Socket;
+  /** The session cookie (name=value) it connected with. */
+  cookie: string;
   /** With the local time each frame arrived (for latency checks). */
   frames: Array<LiveFrame & { receivedAt: number }>;
   identities: LiveIdentities[];
@@ -42,6 +45,7 @@ export interface LiveHarness {
   manager: ControllerManager;
   /** The Socket.IO server (to look at a client's server-side socket). */
   io: Server;
+  sessions: Sessions;
   /** Creates a job (cameras a, b on edge-1 and c on edge-2 unless `spec` says otherwise) and waits for the informer. */
   createJob(name: string, namespace?: string, spec?: Partial<MultiEdgeInferenceSpec>): ReturnType<MemoryBackend['create']>;
   rawAgent(jobKey: string, uid: string, node?: string): Promise<Socket>;
@@ -60,9 +64,9 @@ export const ask = (s: Socket, event: string, payload: unknown) => s.timeout(300
 
 const connected = (s: Socket) => new Promise<void>((resolve, reject) => (s.connected ? resolve() : (s.once('connect', () => resolve()), s.once('connect_error', reject))));
 
-export async function startLiveServer(): Promise<LiveHarness> {
+export async function startLiveServer(o: { limits?: Partial<SocketLimits>; sessionTtlMs?: number } = {}): Promise<LiveHarness> {
   const tokens = new AgentTokens(Buffer.alloc(32, 7));
-  const sessions = new Sessions(Buffer.alloc(32, 7), users);
+  const sessions = new Sessions(Buffer.alloc(32, 7), users, { ttlMs: o.sessionTtlMs });
   const sockets: Socket[] = [];
   const backend = new MemoryBackend();
   const runtime = new FakeRuntime();
@@ -75,7 +79,7 @@ export async function startLiveServer(): Promise<LiveHarness> {
   await runMigrations(sql);
   const ingest = new IngestService({ sql, live: hub, jobs: manager.jobs, log: silentLogger });
   const http: HttpServer = createServer();
-  const rt = attachRealtime(http, { backend, controllers: manager, tokens, sessions, live: hub, ingest, log: silentLogger });
+  const rt = attachRealtime(http, { backend, controllers: manager, tokens, sessions, live: hub, ingest, limits: o.limits, log: silentLogger });
   await new Promise<void>((r) => http.listen(0, '127.0.0.1', () => r()));
   url = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
   await manager.start();
@@ -89,6 +93,7 @@ export async function startLiveServer(): Promise<LiveHarness> {
     tokens,
     manager,
     io: rt.io,
+    sessions,
     async createJob(name, namespace = 'default', spec = {}) {
       const input: MultiEdgeInferenceInput = {
         metadata: { name, namespace },
@@ -122,7 +127,7 @@ export async function startLiveServer(): Promise<LiveHarness> {
         held = undefined;
         pending.forEach((fn) => fn());
       };
-      const b: LiveBrowser = { socket, frames: [], identities: [], previews: [], thumbnails: [], release };
+      const b: LiveBrowser = { socket, cookie, frames: [], identities: [], previews: [], thumbnails: [], release };
       const ack = (fn: () => void) => (held ? held.push(fn) : fn());
       socket.on('live:frame', (f: LiveFrame, done: () => void) => (b.frames.push({ ...f, receivedAt: Date.now() }), ack(done)));
       socket.on('live:identities', (m: LiveIdentities, done: () => void) => (b.identities.push(m), ack(done)));

@@ -37,7 +37,7 @@ export interface CameraSpec {
    */
   node: string;
   /**
-   * Where the video comes from: rtsp://, http(s):// (MJPEG or any stream ffmpeg reads), file:///path or a plain path to a recorded file, or a MOTChallenge image folder (dir:///path/img1). Paths may use ${MEI_DATA_DIR}.
+   * Where the video comes from: rtsp://, http(s):// (MJPEG or any stream ffmpeg reads), file:///path or a plain path to a recorded file, or a MOTChallenge image folder (dir:///path/img1). Relative paths start in the namespace's media folder; ${MEI_DATA_DIR} (the only placeholder, at the start) is the node's data root. Must pass the admin's media policy (docs/security.md).
    */
   source: string;
   /**
@@ -113,7 +113,7 @@ export interface DetectorSpec {
    */
   name?: string;
   /**
-   * ONNX file on the edge node (absolute, or relative to MEI_MODEL_DIR). Overrides the registry's file.
+   * ONNX file on the edge node inside MEI_MODEL_DIR (relative to it, or ${MEI_MODEL_DIR}/...). Overrides the registry's file.
    */
   path?: string;
   /**
@@ -150,7 +150,7 @@ export interface ReidSpec {
    */
   name?: string;
   /**
-   * ONNX file on the edge node (absolute, or relative to MEI_MODEL_DIR).
+   * ONNX file on the edge node inside MEI_MODEL_DIR (relative to it, or ${MEI_MODEL_DIR}/...).
    */
   path?: string;
   /**

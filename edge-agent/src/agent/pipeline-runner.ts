@@ -10,6 +10,7 @@ import { MAX_THUMBNAILS_PER_FRAME, ThumbnailPicker } from './thumbnail-picker.ts
 import { EmbeddingCadence } from './embedding-cadence.ts';
 import { observeFrame, registerCamera } from './metrics.ts';
 import type { SourceState } from '../sources/index.ts';
+import { confineCamera, DEFAULT_ACCESS, nodeRootsFromEnv } from '../policy/media-policy.ts';
 import { cameraField, type CameraRunner, type CameraRunnerContext, type CameraRunnerFactory } from './camera-runner.ts';
 
 const STATE: Record<SourceState, CameraReport['state']> = {
@@ -77,9 +78,11 @@ export class PipelineCameraRunner implements CameraRunner {
     this.setState('Connecting');
     let pipeline: Awaited<ReturnType<typeof createCameraPipeline>>;
     try {
+      // Nothing outside the job's media policy is opened: paths come back real and inside their root.
+      const safe = await confineCamera(camera, task.models, task.media ?? DEFAULT_ACCESS, nodeRootsFromEnv(this.env), cameraField(camera.name));
       pipeline = await createCameraPipeline({
-        camera,
-        models: task.models,
+        camera: safe.camera,
+        models: safe.models,
         tracking: task.tracking,
         mode: task.mode,
         threads: task.threads,

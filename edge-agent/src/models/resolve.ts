@@ -2,7 +2,6 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { expandEnvVars } from '../sources/uri.ts';
 import { DECODER_INPUT_DEFAULTS, findModel, MODEL_REGISTRY, type DetectorDecoder, type InputSpec, type ModelEntry } from './registry.ts';
 
 /** A model problem the user can fix in the job spec; `field` is the spec path to look at. */
@@ -37,12 +36,10 @@ function modelDir(env: Record<string, string | undefined>, field: string, what: 
 
 function resolveFile(ref: ModelRef, fieldBase: string, entry: ModelEntry | undefined, env: Record<string, string | undefined>): string {
   if (ref.path) {
-    let p: string;
-    try {
-      p = expandEnvVars(ref.path, env);
-    } catch (e) {
-      throw new ModelError(`${fieldBase}.path`, (e as Error).message);
-    }
+    // A path is data: the control plane resolves ${MEI_MODEL_DIR}; nothing is expanded from this process's env.
+    const p = ref.path;
+    if (p.includes('${')) throw new ModelError(`${fieldBase}.path`, 'environment variables are not expanded in a model path (only ${MEI_MODEL_DIR}, resolved by the server)');
+    if (p.split(/[\\/]/).includes('..')) throw new ModelError(`${fieldBase}.path`, "must not contain '..' segments");
     return path.isAbsolute(p) ? p : path.join(modelDir(env, `${fieldBase}.path`, `relative path '${ref.path}'`), p);
   }
   if (!entry) throw new ModelError(`${fieldBase}.name`, 'set a registry model name or a path to an ONNX file');

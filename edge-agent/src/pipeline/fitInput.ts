@@ -37,7 +37,7 @@ export function fitDetectorInput(spec: DetectorSpec, frame: FrameSize | undefine
 export async function knownFrameSize(camera: Pick<CameraSpec, 'source' | 'roi'>, env: Record<string, string | undefined>): Promise<FrameSize | undefined> {
   if (camera.roi) return { width: camera.roi.width, height: camera.roi.height };
   try {
-    const parsed = parseSource(camera.source, env);
+    const parsed = parseSource(camera.source);
     if (parsed.kind === 'stream') return undefined;
     const info = await probeVideo(findFfmpeg(env), inputArgs(parsed, { realtime: false, loop: false }));
     return { width: info.width, height: info.height };

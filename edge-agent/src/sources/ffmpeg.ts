@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import path from 'node:path';
 import type { ParsedSource } from './uri.ts';
+import { ffmpegAllowLists } from '../policy/media-policy.ts';
 
 /** `ffmpeg` from PATH, else the binary named by MEI_FFMPEG. */
 export function findFfmpeg(env: Record<string, string | undefined> = process.env): string {
@@ -108,11 +109,14 @@ export function inputArgs(src: ParsedSource, opts: Pick<DecoderArgsOptions, 'rea
     ...(opts.startSeconds ? ['-ss', opts.startSeconds.toFixed(3)] : []),
   ];
   switch (src.kind) {
+    // Every input is opened with the protocols and demuxers of its kind only: a recorded file cannot be an
+    // HLS or concat playlist pulling in other files or URLs, an http source cannot fall back to file:.
     case 'file':
-      return [...pacing, '-i', src.path];
+      return [...pacing, ...ffmpegAllowLists('file'), '-i', src.path];
     case 'images':
       return [
         ...pacing,
+        ...ffmpegAllowLists('images'),
         '-framerate', String(opts.imageFrameRate ?? src.frameRate ?? 25),
         '-start_number', String(src.startNumber),
         '-i', src.pattern,
@@ -120,8 +124,8 @@ export function inputArgs(src: ParsedSource, opts: Pick<DecoderArgsOptions, 'rea
     case 'stream':
       // TCP for RTSP: UDP loses packets (smeared frames) on busy networks. -timeout (µs) ends a dead connection.
       return src.protocol.startsWith('rtsp')
-        ? ['-rtsp_transport', 'tcp', '-timeout', '10000000', '-i', src.url]
-        : ['-i', src.url];
+        ? [...ffmpegAllowLists('stream', src.protocol), '-rtsp_transport', 'tcp', '-timeout', '10000000', '-i', src.url]
+        : [...ffmpegAllowLists('stream', src.protocol), '-i', src.url];
   }
 }
 

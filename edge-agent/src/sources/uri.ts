@@ -3,15 +3,6 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** Replaces ${VAR} with env values; an unset variable is an error (a silent empty path is worse). */
-export function expandEnvVars(value: string, env: Record<string, string | undefined> = process.env): string {
-  return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => {
-    const v = env[name];
-    if (v === undefined) throw new Error(`'${value}' uses \${${name}}, which is not set`);
-    return v;
-  });
-}
-
 /** A source the user must fix (bad URI, missing file, ROI outside the frame); `field` names the spec field. */
 export class SourceError extends Error {
   readonly field: string;
@@ -59,14 +50,14 @@ export function parseImageFolder(dir: string): ParsedSource & { kind: 'images' }
   };
 }
 
-export function parseSource(source: string, env: Record<string, string | undefined> = process.env): ParsedSource {
-  let value: string;
-  try {
-    value = expandEnvVars(source.trim(), env);
-  } catch (e) {
-    throw new SourceError((e as Error).message);
-  }
+/**
+ * A source string is data: `${VAR}` is never expanded here (the control plane resolves the one allowed
+ * placeholder, ${MEI_DATA_DIR}, before the agent sees the task; see policy/media-policy.ts).
+ */
+export function parseSource(source: string): ParsedSource {
+  const value = source.trim();
   if (value === '') throw new SourceError('source is empty');
+  if (value.includes('${')) throw new SourceError('environment variables are not expanded in a source (only ${MEI_DATA_DIR}, resolved by the server)');
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(value)?.[1]?.toLowerCase();
   if (scheme === 'file') return classifyPath(fileURLToPath(value));
   if (scheme === 'dir') return parseImageFolder(decodeURIComponent(value.slice('dir://'.length)));

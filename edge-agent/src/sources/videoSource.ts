@@ -112,7 +112,7 @@ export class VideoSource extends EventEmitter implements AsyncIterable<Frame> {
     const field = opts.field ? `${opts.field}.` : '';
     let parsed: ParsedSource;
     try {
-      parsed = parseSource(opts.source, env);
+      parsed = parseSource(opts.source);
     } catch (e) {
       if (e instanceof SourceError) throw new SourceError(e.message, `${field}source`);
       throw e;
