@@ -64,6 +64,10 @@ export const CameraReportSchema = z
     totalFrames: z.number().int().min(0).optional(),
     message: z.string().max(1024).optional(),
     lastFrameTime: isoTime.optional(),
+    /** Delivery (edge-agent/src/transport/spool.ts): bytes of batches not yet committed, their oldest age, batches lost. */
+    spooledBytes: z.number().int().min(0).max(BOUNDS.seq).optional(),
+    oldestUnsentSeconds: z.number().int().min(0).max(BOUNDS.seq).optional(),
+    droppedBatches: z.number().int().min(0).max(BOUNDS.seq).optional(),
   })
   .strict();
 export type CameraReport = z.infer<typeof CameraReportSchema>;

@@ -122,5 +122,8 @@ function cameraStatus(name: string, report: AgentReport | undefined): CameraStat
     totalFrames: c.totalFrames,
     message: c.message,
     lastFrameTime: c.lastFrameTime,
+    spooledBytes: c.spooledBytes,
+    oldestUnsentSeconds: c.oldestUnsentSeconds,
+    droppedBatches: c.droppedBatches,
   };
 }

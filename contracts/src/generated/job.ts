@@ -381,4 +381,16 @@ export interface CameraStatus {
    * When the last frame was processed.
    */
   lastFrameTime?: string;
+  /**
+   * Bytes of observation batches in the worker's on-disk spool not yet committed by the server.
+   */
+  spooledBytes?: number;
+  /**
+   * Age of the oldest observation batch not yet committed (0: nothing waiting).
+   */
+  oldestUnsentSeconds?: number;
+  /**
+   * Observation batches lost: dropped because the spool was full, or refused by the server for their content.
+   */
+  droppedBatches?: number;
 }
