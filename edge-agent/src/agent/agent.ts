@@ -27,6 +27,8 @@ export interface AgentTransport {
   send<E extends Emitted>(event: E, payload: Parameters<AgentToServerEvents[E]>[0]): Promise<Ack>;
   /** Sends a spooled batch (protocol-2 bytes) and resolves with its IngestAck (AgentConnection); absent: send()'s Ack is read by structure. */
   sendObservations?(payload: Uint8Array, seq: number): Promise<IngestAck>;
+  /** Drops the connection and connects again (AgentConnection). */
+  reconnect?(): void;
 }
 
 /**
@@ -94,6 +96,7 @@ export class EdgeAgent {
       send: (payload, seq) =>
         o.transport.sendObservations ? o.transport.sendObservations(payload, seq) : o.transport.send('observations', payload).then((res) => toIngestAck(res, seq, 500)),
       connected: () => o.transport.connected,
+      reconnect: () => o.transport.reconnect?.(),
       window: o.window,
       onProgress: () => this.checkDrained(),
       log: this.log,

@@ -134,6 +134,13 @@ export class AgentConnection {
     return observationPayload(payload as ObservationBatch, this.o.protocol ?? LATEST_WIRE_PROTOCOL);
   }
 
+  /** A fresh connection (the server keeps per-connection state, e.g. go-back-N of observation streams). */
+  reconnect(): void {
+    if (this.closed) return;
+    this.socket.disconnect();
+    this.socket.connect();
+  }
+
   close(): void {
     this.closed = true;
     clearTimeout(this.retryTimer);

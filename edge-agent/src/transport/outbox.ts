@@ -8,6 +8,8 @@
 //   too, so the stream pauses and then resends from its oldest unacknowledged batch. A transport failure
 //   (disconnect, ack timeout) arrives here as retry-later from the connection.
 // - refused{field}: the content can never be stored: forgotten, counted and logged; the stream goes on.
+// A full spool may drop the very batch a go-back-N waits for; the server would then answer retry-later
+// forever on this connection, so the outbox asks the transport to reconnect (go-back state is per connection).
 import { MAX_MESSAGE_BYTES, encodeObservations, type IngestAck, type ObservationBatch } from '@mei/contracts';
 import type { Spool, SpoolEntry } from './spool.ts';
 
@@ -23,6 +25,8 @@ export interface OutboxOptions {
   /** Sends one stored batch (protocol-2 bytes); transport failures resolve as retry-later. */
   send(payload: Uint8Array, seq: number): Promise<IngestAck>;
   connected(): boolean;
+  /** Starts a new connection (the server forgets its go-back-N state with the old one). */
+  reconnect?(): void;
   window?: number;
   /** Largest encoded batch (default: a Socket.IO message minus framing). */
   maxBatchBytes?: number;
@@ -40,6 +44,8 @@ interface Stream {
   epoch: number;
   pausedUntil: number;
   timer?: NodeJS.Timeout;
+  /** The seq the server answered retry-later: it wants this one (or an earlier one) next. */
+  goBack?: number;
 }
 
 export class ObservationOutbox {
@@ -114,12 +120,20 @@ export class ObservationOutbox {
       for (const session of spool.activeSessions()) {
         const st = this.stream(key, session);
         if (now < st.pausedUntil) continue;
+        if (st.goBack !== undefined && (spool.unsent(session).next().value?.seq ?? -1) > st.goBack) {
+          // What the server waits for was dropped (spool full): only a new connection resets its go-back.
+          st.goBack = undefined;
+          this.o.log?.(`${key}: the batch the server asked for again was dropped; reconnecting`);
+          this.o.reconnect?.();
+          return;
+        }
         for (const e of spool.unsent(session, st.next)) {
           if (st.inFlight >= this.window || !this.o.connected()) break;
           const payload = spool.read(e);
           if (!payload) continue;
           st.inFlight++;
           st.next = e.seq + 1;
+          if (st.goBack !== undefined && e.seq <= st.goBack) st.goBack = undefined;
           const epoch = st.epoch;
           this.o.send(payload, e.seq).then(
             (ack) => this.answered(key, spool, st, e, epoch, ack),
@@ -155,6 +169,7 @@ export class ObservationOutbox {
       st.epoch++;
       st.inFlight = 0;
       st.next = -1;
+      st.goBack = e.seq;
       const wait = Math.min(MAX_RETRY_MS, Math.max(MIN_RETRY_MS, ack.retryAfterMs));
       st.pausedUntil = this.now() + wait;
       clearTimeout(st.timer);
