@@ -77,12 +77,22 @@ interface Segment {
   file: string;
   size: number;
   entries: SpoolEntry[];
+  /** Entries not done yet: 0 = deletable. */
+  pending: number;
+  sessions: Set<string>;
+}
+
+/** A session's entries in seq order; those before `head` are done and forgotten (compacted now and then). */
+interface SessionQueue {
+  list: SpoolEntry[];
+  head: number;
 }
 
 export class Spool {
   private readonly segments: Segment[] = [];
   /** Per session, its not-yet-forgotten entries in seq order (done ones stay until every earlier one is done). */
-  private readonly sessions = new Map<string, SpoolEntry[]>();
+  private readonly sessions = new Map<string, SessionQueue>();
+  private readonly byNumber = new Map<number, Segment>();
   private through: Record<string, number> = {};
   private dropped = 0;
   /** Entries not done, and their payload bytes (kept as counters: stats are read on every answer). */
@@ -108,17 +118,22 @@ export class Spool {
 
   /** Unsent entries of a session from `fromSeq` on, in seq order. */
   *unsent(session: string, fromSeq = -1): Generator<SpoolEntry> {
-    for (const e of this.sessions.get(session) ?? []) if (!e.done && e.seq >= fromSeq) yield e;
+    const q = this.sessions.get(session);
+    if (!q) return;
+    for (let i = q.head; i < q.list.length; i++) {
+      const e = q.list[i];
+      if (!e.done && e.seq >= fromSeq) yield e;
+    }
   }
 
   /** Sessions with something unsent, oldest first. */
   activeSessions(): string[] {
-    return [...this.sessions].filter(([, list]) => list.some((e) => !e.done)).map(([s]) => s);
+    return [...this.sessions].filter(([, q]) => q.head < q.list.length).map(([s]) => s);
   }
 
   /** The payload of an entry that is still held (undefined once dropped or forgotten). */
   read(e: SpoolEntry): Uint8Array | undefined {
-    const seg = this.segments.find((s) => s.n === e.segment);
+    const seg = this.byNumber.get(e.segment);
     if (!seg || e.done) return undefined;
     const fd = openSync(seg.file, 'r');
     try {
@@ -155,15 +170,18 @@ export class Spool {
     active.size += size;
     this.diskBytes += size;
     active.entries.push(e);
+    active.pending++;
+    active.sessions.add(session);
     this.track(e);
     return e;
   }
 
   /** Cumulative commit: every entry of `session` with seq <= through is done. */
   commit(session: string, through: number): void {
-    for (const e of this.sessions.get(session) ?? []) {
-      if (e.seq > through) break; // in seq order
-      this.markDone(e);
+    const q = this.sessions.get(session);
+    for (let i = q?.head ?? 0; q && i < q.list.length; i++) {
+      if (q.list[i].seq > through) break; // in seq order
+      this.markDone(q.list[i]);
     }
     this.advance(session, through);
   }
@@ -176,9 +194,12 @@ export class Spool {
 
   stats(): SpoolStats {
     let oldest = Infinity;
-    for (const list of this.sessions.values()) {
-      const first = list.find((e) => !e.done);
-      if (first) oldest = Math.min(oldest, first.writtenAt);
+    for (const q of this.sessions.values()) {
+      for (let i = q.head; i < q.list.length; i++) {
+        if (q.list[i].done) continue;
+        oldest = Math.min(oldest, q.list[i].writtenAt);
+        break;
+      }
     }
     const age = this.unsentCount ? Math.max(0, Math.round((this.now() - oldest) / 1000)) : 0;
     return { spooledBytes: this.unsentBytes, unsent: this.unsentCount, oldestUnsentSeconds: age, droppedBatches: this.dropped };
@@ -189,14 +210,16 @@ export class Spool {
     e.done = true;
     this.unsentCount--;
     this.unsentBytes -= e.bytes;
+    const seg = this.byNumber.get(e.segment);
+    if (seg) seg.pending--;
   }
 
   private track(e: SpoolEntry): void {
     this.unsentCount++;
     this.unsentBytes += e.bytes;
-    let list = this.sessions.get(e.session);
-    if (!list) this.sessions.set(e.session, (list = []));
-    list.push(e);
+    let q = this.sessions.get(e.session);
+    if (!q) this.sessions.set(e.session, (q = { list: [], head: 0 }));
+    q.list.push(e);
   }
 
   /** Bytes the segment files take on disk (bounded by maxBytes). */
@@ -211,12 +234,16 @@ export class Spool {
 
   /** Moves a session's done prefix into the cursor, deletes segments that hold nothing unsent. */
   private advance(session: string, through: number): void {
-    const list = this.sessions.get(session) ?? [];
-    let i = 0;
+    const q = this.sessions.get(session);
     let last = Math.max(through, this.through[session] ?? -1);
-    while (i < list.length && list[i].done) last = Math.max(last, list[i++].seq);
-    if (i) list.splice(0, i);
-    if (!list.length) this.sessions.delete(session);
+    if (q) {
+      while (q.head < q.list.length && q.list[q.head].done) last = Math.max(last, q.list[q.head++].seq);
+      if (q.head === q.list.length) this.sessions.delete(session);
+      else if (q.head > 1024 && q.head * 2 > q.list.length) {
+        q.list = q.list.slice(q.head);
+        q.head = 0;
+      }
+    }
     const changed = last !== (this.through[session] ?? -1);
     if (changed) this.through[session] = last;
     const freed = this.collect();
@@ -228,7 +255,7 @@ export class Spool {
     let freed = false;
     for (let i = 0; i < this.segments.length - 1; ) {
       const seg = this.segments[i];
-      if (seg.entries.every((e) => e.done)) {
+      if (seg.pending === 0) {
         this.deleteSegment(i);
         freed = true;
       } else i++;
@@ -243,10 +270,10 @@ export class Spool {
     this.dropped += lost.length;
     this.deleteSegment(0);
     for (const s of new Set(lost.map((e) => e.session))) {
-      const list = this.sessions.get(s);
-      if (!list) continue;
-      const kept = list.filter((e) => e.segment !== seg.n);
-      if (kept.length) this.sessions.set(s, kept);
+      const q = this.sessions.get(s);
+      if (!q) continue;
+      const kept = q.list.slice(q.head).filter((e) => e.segment !== seg.n);
+      if (kept.length) this.sessions.set(s, { list: kept, head: 0 });
       else this.sessions.delete(s);
       // Nothing of the dropped part is ever sent again: the cursor moves past it.
       for (const e of lost) if (e.session === s) this.through[s] = Math.max(this.through[s] ?? -1, e.seq);
@@ -257,6 +284,7 @@ export class Spool {
 
   private deleteSegment(i: number): void {
     const [seg] = this.segments.splice(i, 1);
+    this.byNumber.delete(seg.n);
     this.diskBytes -= seg.size;
     try {
       unlinkSync(seg.file);
@@ -268,9 +296,10 @@ export class Spool {
   private roll(): Segment {
     if (this.fd !== undefined) closeSync(this.fd);
     const n = (this.segments.at(-1)?.n ?? 0) + 1;
-    const seg: Segment = { n, file: path.join(this.dir, `${String(n).padStart(16, '0')}.seg`), size: 0, entries: [] };
+    const seg = this.segment(n);
     this.fd = openSync(seg.file, 'w');
     this.segments.push(seg);
+    this.byNumber.set(n, seg);
     this.collect();
     return seg;
   }
@@ -278,8 +307,7 @@ export class Spool {
   private saveCursor(): void {
     // Sessions with nothing left in the spool need no cursor: anything they send later has a higher seq.
     const through: Record<string, number> = {};
-    const live = new Set(this.segments.flatMap((s) => s.entries.map((e) => e.session)));
-    for (const [s, t] of Object.entries(this.through)) if (live.has(s)) through[s] = t;
+    for (const [s, t] of Object.entries(this.through)) if (this.segments.some((seg) => seg.sessions.has(s))) through[s] = t;
     this.through = through;
     const file = path.join(this.dir, CURSOR);
     writeFileSync(`${file}.tmp`, JSON.stringify({ through, dropped: this.dropped }));
@@ -300,22 +328,31 @@ export class Spool {
       .map((m) => Number(m[1]))
       .sort((a, b) => a - b);
     for (const n of files) {
-      const seg: Segment = { n, file: path.join(this.dir, `${String(n).padStart(16, '0')}.seg`), size: 0, entries: [] };
+      const seg = this.segment(n);
       this.scan(seg);
       if (seg.size === 0) {
         unlinkSync(seg.file);
         continue;
       }
       this.segments.push(seg);
+      this.byNumber.set(n, seg);
       this.diskBytes += seg.size;
       for (const e of seg.entries) {
+        seg.sessions.add(e.session);
         if (e.seq <= (this.through[e.session] ?? -1)) e.done = true;
-        else this.track(e);
+        else {
+          seg.pending++;
+          this.track(e);
+        }
       }
     }
     // A restart starts a new segment: the last one may end in a cut tail and is never appended to again.
     this.collect();
     while (this.diskBytes > this.o.maxBytes && this.segments.length) this.dropOldest();
+  }
+
+  private segment(n: number): Segment {
+    return { n, file: path.join(this.dir, `${String(n).padStart(16, '0')}.seg`), size: 0, entries: [], pending: 0, sessions: new Set() };
   }
 
   /** Reads a segment's records; cuts the file at the first record that is torn or fails its checksum. */
