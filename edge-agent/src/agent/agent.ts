@@ -32,11 +32,11 @@ export interface AgentTransport {
 }
 
 /**
- * Default bound of one camera's spool: 256 MB. A busy camera (PETS09-S2L1, ~8 people at 7 fps) produces
- * about BUSY bytes/s in protocol 2 (docs/benchmarks.md, `npm run bench:spool`), so this holds far more than
- * the hour the design asks for, while staying small next to an edge node's disk.
+ * Default bound of one camera's spool: 64 MiB. A busy camera (PETS09-S2L1: 768x576, 10 fps, up to ~8 people,
+ * YOLOX-nano + OSNet) produces 2.6 kB per second of video in protocol 2 (`npm run bench:spool`,
+ * docs/benchmarks.md), 9.4 MB an hour: this holds about 7 hours of it, or one hour of a camera 6x as busy.
  */
-export const DEFAULT_SPOOL_BYTES = 256 * 1024 * 1024;
+export const DEFAULT_SPOOL_BYTES = 64 * 1024 * 1024;
 
 export interface EdgeAgentOptions {
   node: string;
