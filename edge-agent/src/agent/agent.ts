@@ -155,7 +155,8 @@ export class EdgeAgent {
     }
     let t = this.tasks.get(task.jobKey);
     if (t && t.assignment.uid !== task.uid) {
-      await this.endTask(t, 'Stopped', 'replaced by a new job of the same name', false);
+      // The old job is gone (its uid will never be accepted again): its spools are discarded.
+      await this.endTask(t, 'Stopped', 'replaced by a new job of the same name', false, true);
       t = undefined;
     }
     if (t && t.assignment.generation >= task.generation) return void (await this.ack(task)); // a resend
