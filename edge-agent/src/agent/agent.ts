@@ -166,6 +166,7 @@ export class EdgeAgent {
     }
     t.assignment = task;
     const running = t;
+    running.draining = undefined; // a new generation may restart cameras: finished is decided again
     this.openSpools(running);
     const wanted = new Map(task.cameras.map((c) => [c.name, c]));
     // Cameras removed, or whose settings changed, are stopped; unchanged ones keep running untouched.

@@ -51,7 +51,7 @@ interface Stream {
 export class ObservationOutbox {
   private readonly spools = new Map<string, Spool>();
   private readonly streams = new Map<string, Stream>();
-  /** Per spool key: batches the server refused for their content. */
+  /** Per spool key: batches the server refused for their content (or that became unreadable on disk). */
   private readonly refusedBy = new Map<string, number>();
   private readonly window: number;
   private readonly maxBatchBytes: number;
@@ -129,7 +129,16 @@ export class ObservationOutbox {
         }
         for (const e of spool.unsent(session, st.next)) {
           if (st.inFlight >= this.window || !this.o.connected()) break;
-          const payload = spool.read(e);
+          let payload: Uint8Array | undefined;
+          try {
+            payload = spool.read(e);
+          } catch (err) {
+            // Unreadable on disk (removed or damaged from outside): it can never be sent; counted as lost.
+            this.o.log?.(`observations ${key}#${e.seq} unreadable in the spool, dropped: ${(err as Error).message}`);
+            this.count(key);
+            spool.forget(e);
+            continue;
+          }
           if (!payload) continue;
           st.inFlight++;
           st.next = e.seq + 1;
@@ -149,6 +158,19 @@ export class ObservationOutbox {
     for (const st of this.streams.values()) clearTimeout(st.timer);
   }
 
+  private count(key: string): void {
+    this.refusedBy.set(key, (this.refusedBy.get(key) ?? 0) + 1);
+  }
+
+  /** Cursor writes can fail (disk full): the batch then stays unacknowledged on disk and is resent later. */
+  private onDisk(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.o.log?.(`spool cursor not written: ${(err as Error).message}`);
+    }
+  }
+
   private stream(key: string, session: string): Stream {
     const id = `${key}\n${session}`;
     let st = this.streams.get(id);
@@ -159,11 +181,11 @@ export class ObservationOutbox {
   private answered(key: string, spool: Spool, st: Stream, e: SpoolEntry, epoch: number, ack: IngestAck): void {
     if (this.spools.get(key) !== spool) return; // detached meanwhile: the next run resends from disk
     if (epoch === st.epoch) st.inFlight--;
-    if (ack.code === 'committed') spool.commit(e.session, ack.through);
+    if (ack.code === 'committed') this.onDisk(() => spool.commit(e.session, ack.through));
     else if (ack.code === 'refused') {
-      this.refusedBy.set(key, (this.refusedBy.get(key) ?? 0) + 1);
+      this.count(key);
       this.o.log?.(`observations ${key}#${e.seq} refused (${ack.field}): ${ack.error}`);
-      spool.forget(e);
+      this.onDisk(() => spool.forget(e));
     } else if (epoch === st.epoch) {
       // Go-back-N: later sends of this epoch are answered retry-later too and are ignored here.
       st.epoch++;
