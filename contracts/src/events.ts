@@ -35,6 +35,8 @@ export interface TaskAssignment {
   crossCamera?: CrossCameraSpec;
   privacy?: PrivacySpec;
   threads?: number;
+  /** spec.workers[].spoolBytes of this node: bound of each camera's spool (absent: the agent's default). */
+  spoolBytes?: number;
 }
 export interface TaskStop {
   jobKey: string;

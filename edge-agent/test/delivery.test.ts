@@ -163,7 +163,7 @@ function produced(out: string, camera: string): Map<number, { last: number; pois
   return runs;
 }
 
-const task = (mode: 'live' | 'history'): TaskAssignment => ({
+const task = (mode: 'live' | 'history', over: Partial<TaskAssignment> = {}): TaskAssignment => ({
   jobKey: 'default/spool',
   uid: 'uid-spool-1',
   generation: 1,
@@ -171,10 +171,11 @@ const task = (mode: 'live' | 'history'): TaskAssignment => ({
   mode,
   cameras: CAMERAS.map((name) => ({ name, node: 'edge-1', source: `synthetic:${name}` })),
   models: { detector: { decoder: 'yolox' } },
+  ...over,
 });
 
-async function serve(mode: 'live' | 'history'): Promise<IngestServer> {
-  const s = new IngestServer(task(mode));
+async function serve(mode: 'live' | 'history', over: Partial<TaskAssignment> = {}): Promise<IngestServer> {
+  const s = new IngestServer(task(mode, over));
   servers.push(s);
   await s.start();
   return s;
@@ -262,12 +263,13 @@ describe('observation delivery: real agent processes, real Socket.IO, spool on d
   });
 
   it('spool full: the oldest batches are dropped, counted and reported; the rest arrive gap-free', async () => {
-    const server = await serve('history');
+    // The task carries the bound (spec.workers[].spoolBytes): 128 KiB per camera, two 64 KiB segments;
+    // batches of ~2 KB (3 embeddings): about 60 fit.
+    const server = await serve('history', { spoolBytes: 131_072 });
     let hold = true;
     server.decide = () => (hold ? 'retry' : 'commit');
     const out = tmp();
-    // 128 KiB per camera (two 64 KiB segments), batches of ~2 KB (3 embeddings): about 60 batches fit.
-    const run = startAgent(server, tmp(), out, { MEI_TEST_RUN: '1', MEI_TEST_BATCHES: '250', MEI_TEST_EMBEDDINGS: '3' }, ['--spool-bytes', '131072']);
+    const run = startAgent(server, tmp(), out, { MEI_TEST_RUN: '1', MEI_TEST_BATCHES: '250', MEI_TEST_EMBEDDINGS: '3' });
     await expect.poll(() => produced(out, 'cam-a').get(1)?.last, { timeout: 120_000 }).toBe(499).catch((err) => {
       throw new Error(`${err}\n${run.output.join('')}`);
     });

@@ -88,6 +88,20 @@ describe('spool on disk', () => {
     expect(b.stats()).toMatchObject({ droppedBatches: stats.droppedBatches, unsent: held.length });
   });
 
+  it('a lower bound (the task changed spoolBytes) drops the oldest at once, counted', () => {
+    const dir = tmp();
+    const a = new Spool(dir, { maxBytes: 1 << 20 });
+    for (let seq = 1; seq <= 600; seq++) a.append('s1', seq, payload(seq, 1_000));
+    expect(a.stats()).toMatchObject({ unsent: 600, droppedBatches: 0 });
+    a.resize(262_144);
+    expect(a.bytesOnDisk).toBeLessThanOrEqual(262_144);
+    const { unsent, droppedBatches } = a.stats();
+    expect(unsent + droppedBatches).toBe(600);
+    expect(seqsOf(a)).toEqual(Array.from({ length: unsent }, (_, i) => 601 - unsent + i));
+    for (let seq = 601; seq <= 1_000; seq++) a.append('s1', seq, payload(seq, 1_000));
+    expect(a.bytesOnDisk).toBeLessThanOrEqual(262_144);
+  });
+
   it('deletes segments once everything in them is committed', () => {
     const dir = tmp();
     const a = new Spool(dir, { maxBytes: 1 << 20, segmentBytes: 65_536 });

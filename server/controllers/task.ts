@@ -3,6 +3,7 @@ import { jobKey, type MultiEdgeInference, type TaskAssignment } from '@mei/contr
 
 export function buildTaskAssignment(job: MultiEdgeInference, node: string): TaskAssignment {
   const { spec, metadata } = job;
+  const worker = spec.workers?.find((w) => w.node === node);
   return {
     jobKey: jobKey(job),
     uid: metadata.uid,
@@ -14,6 +15,7 @@ export function buildTaskAssignment(job: MultiEdgeInference, node: string): Task
     tracking: spec.tracking,
     crossCamera: spec.crossCamera,
     privacy: spec.privacy,
-    threads: spec.workers?.find((w) => w.node === node)?.threads,
+    threads: worker?.threads,
+    ...(worker?.spoolBytes !== undefined ? { spoolBytes: worker.spoolBytes } : {}),
   };
 }

@@ -27,7 +27,7 @@ function jobInput(cameras: Array<[string, string]> = [['cam-a', 'node-1'], ['cam
       mode,
       cameras: cameras.map(([name, node]) => ({ name, node, source: `/videos/${name}.mp4` })),
       models: { detector: { name: 'yolox-nano', decoder: 'yolox' } },
-      workers: [{ node: 'node-1', threads: 3 }],
+      workers: [{ node: 'node-1', threads: 3, spoolBytes: 1_048_576 }],
     },
   };
 }
@@ -275,7 +275,8 @@ describe('downstream controller (in-memory fake backend)', () => {
     const r = await downstream.reconcile(KEY);
     expect(r).toEqual({ requeueAfterMs: TASK_RESEND_MS });
     expect(a.sent.tasks).toHaveLength(1);
-    expect(a.sent.tasks[0]).toMatchObject({ jobKey: KEY, uid: job.metadata.uid, generation: 1, node: 'node-1', mode: 'live', threads: 3 });
+    expect(a.sent.tasks[0]).toMatchObject({ jobKey: KEY, uid: job.metadata.uid, generation: 1, node: 'node-1', mode: 'live', threads: 3, spoolBytes: 1_048_576 });
+    expect(b.sent.tasks[0].spoolBytes).toBeUndefined(); // the agent's own default
     expect(a.sent.tasks[0].cameras.map((c) => c.name)).toEqual(['cam-a', 'cam-c']);
     expect(b.sent.tasks[0].cameras.map((c) => c.name)).toEqual(['cam-b']);
 

@@ -143,6 +143,7 @@ describe('mei-agent run flags', () => {
     const env = { MEI_AGENT_TOKEN: 't' } as unknown as NodeJS.ProcessEnv;
     await expect(runAgentCommand(['--node', 'edge-1'], { env, forceExit: false })).rejects.toThrow(/--server must be an http\(s\) URL/);
     await expect(runAgentCommand(['--server', 'http://127.0.0.1:1', '--node', 'Bad_Node'], { env, forceExit: false })).rejects.toThrow(/--node must be a node name/);
+    await expect(runAgentCommand(['--server', 'http://127.0.0.1:1', '--node', 'edge-1', '--spool-bytes', '1000'], { env, forceExit: false })).rejects.toThrow(/--spool-bytes .* must be an integer >= 131072, got '1000'/);
     await expect(runAgentCommand(['--server', 'http://127.0.0.1:1', '--node', 'edge-1'], { env: {} as NodeJS.ProcessEnv, forceExit: false })).rejects.toThrow(/MEI_AGENT_TOKEN/);
     await expect(runAgentCommand(['--server', 'http://127.0.0.1:1', '--node', 'edge-1', '--token-file', '/nonexistent/token'], { env: {} as NodeJS.ProcessEnv, forceExit: false })).rejects.toThrow(/--token-file/);
   });

@@ -91,6 +91,10 @@ export interface WorkerSpec {
    */
   image?: string;
   /**
+   * Bound of each camera's on-disk observation spool on this node (bytes): what the agent keeps while the server cannot take it; when full the oldest batches are dropped and counted. Default: the agent's (64 MiB, or its --spool-bytes).
+   */
+  spoolBytes?: number;
+  /**
    * Container resource requests and limits (Kubernetes mode).
    */
   resources?: {

@@ -256,10 +256,15 @@ export class EdgeAgent {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.log(`spool ${root}: ${(err as Error).message}`);
     }
+    // The job's spec.workers[].spoolBytes, else the agent's flag, else the default.
+    const maxBytes = t.assignment.spoolBytes ?? this.o.spoolBytes ?? DEFAULT_SPOOL_BYTES;
     for (const camera of new Set([...t.assignment.cameras.map((c) => c.name), ...found])) {
       const key = this.spoolKey(t, camera);
-      if (t.spools.has(camera)) continue;
-      const spool = new Spool(path.join(root, safeName(camera)), { maxBytes: this.o.spoolBytes ?? DEFAULT_SPOOL_BYTES, log: (m) => this.log(`[${camera}] ${m}`) });
+      if (t.spools.has(camera)) {
+        this.outbox.spool(key)?.resize(maxBytes);
+        continue;
+      }
+      const spool = new Spool(path.join(root, safeName(camera)), { maxBytes, log: (m) => this.log(`[${camera}] ${m}`) });
       const held = spool.stats().unsent;
       if (held) this.log(`[${camera}] ${held} unsent observation batch(es) from an earlier run: sending them`);
       t.spools.set(camera, key);

@@ -101,6 +101,7 @@ export class Spool {
   private fd?: number;
   private diskBytes = 0;
   private readonly segmentBytes: number;
+  private maxBytes: number;
   private readonly now: () => number;
   private readonly log: (msg: string) => void;
 
@@ -109,6 +110,7 @@ export class Spool {
     private readonly o: SpoolOptions,
   ) {
     if (!(o.maxBytes >= MIN_SPOOL_BYTES)) throw new Error(`spool size must be at least ${MIN_SPOOL_BYTES} bytes, got ${o.maxBytes}`);
+    this.maxBytes = o.maxBytes;
     this.segmentBytes = o.segmentBytes ?? Math.max(65_536, Math.floor(o.maxBytes / 16));
     this.now = o.now ?? Date.now;
     this.log = o.log ?? (() => {});
@@ -152,10 +154,11 @@ export class Spool {
     const bodyLen = BODY_FIXED + sess.length + payload.length;
     if (bodyLen > MAX_BODY) throw new Error(`batch of ${payload.length} bytes is larger than a spool record may be`);
     const size = HEADER + bodyLen;
-    if (size > this.o.maxBytes / 2) throw new Error(`batch of ${payload.length} bytes does not fit a spool of ${this.o.maxBytes} bytes`);
+    if (size > this.maxBytes / 2) throw new Error(`batch of ${payload.length} bytes does not fit a spool of ${this.maxBytes} bytes`);
     let active = this.segments.at(-1);
-    if (!active || this.fd === undefined || active.size + size > this.segmentBytes) active = this.roll();
-    while (this.diskBytes + size > this.o.maxBytes && this.segments.length > 1) this.dropOldest();
+    // (A bound lowered by resize() also caps the segment, so the oldest can still be dropped.)
+    if (!active || this.fd === undefined || active.size + size > Math.min(this.segmentBytes, this.maxBytes / 2)) active = this.roll();
+    while (this.diskBytes + size > this.maxBytes && this.segments.length > 1) this.dropOldest();
     const rec = Buffer.allocUnsafe(size);
     rec.writeUInt32LE(bodyLen, 0);
     rec.writeDoubleLE(seq, HEADER);
@@ -222,6 +225,13 @@ export class Spool {
     q.list.push(e);
   }
 
+  /** A new bound (the task changed it): drops the oldest segments at once if the spool is over it. */
+  resize(maxBytes: number): void {
+    if (!(maxBytes >= MIN_SPOOL_BYTES)) throw new Error(`spool size must be at least ${MIN_SPOOL_BYTES} bytes, got ${maxBytes}`);
+    this.maxBytes = maxBytes;
+    while (this.diskBytes > maxBytes && this.segments.length > 1) this.dropOldest();
+  }
+
   /** Bytes the segment files take on disk (bounded by maxBytes). */
   get bytesOnDisk(): number {
     return this.diskBytes;
@@ -278,7 +288,7 @@ export class Spool {
       // Nothing of the dropped part is ever sent again: the cursor moves past it.
       for (const e of lost) if (e.session === s) this.through[s] = Math.max(this.through[s] ?? -1, e.seq);
     }
-    if (lost.length) this.log(`spool full (${this.o.maxBytes} bytes): dropped the ${lost.length} oldest unsent batch(es)`);
+    if (lost.length) this.log(`spool full (${this.maxBytes} bytes): dropped the ${lost.length} oldest unsent batch(es)`);
     this.saveCursor();
   }
 
@@ -348,7 +358,7 @@ export class Spool {
     }
     // A restart starts a new segment: the last one may end in a cut tail and is never appended to again.
     this.collect();
-    while (this.diskBytes > this.o.maxBytes && this.segments.length) this.dropOldest();
+    while (this.diskBytes > this.maxBytes && this.segments.length) this.dropOldest();
   }
 
   private segment(n: number): Segment {
