@@ -176,14 +176,17 @@ describe('live view over real Socket.IO (in-memory fake backend and runtime)', (
       { onTask: (t) => void agent.handleTask(t), onStop: (s) => void agent.handleStop(s), onConnect: () => agent.onConnect(), onFatal: () => {} },
     );
     const sentSeqs: number[] = [];
+    let answered = 0;
     // The server gets the batch, but its ack is lost with the connection: the outbox must resend it.
     const transport = {
       get connected() {
         return conn.connected;
       },
       async send<E extends keyof AgentToServerEvents>(event: E, payload: Parameters<AgentToServerEvents[E]>[0]): Promise<Ack> {
-        const ack = await conn.send(event, payload);
+        // Recorded when sent (not when answered): the server may apply a batch before its ack is back here.
         if (event === 'observations') sentSeqs.push(decodeObservations(payload as Uint8Array).seq); // the agent sends what it spooled: protocol-2 bytes
+        const ack = await conn.send(event, payload);
+        if (event === 'observations') answered++;
         if (event === 'observations' && loseAck && (ack as unknown as IngestAck).code === 'committed') {
           loseAck = false;
           ackLost = true;
@@ -201,7 +204,7 @@ describe('live view over real Socket.IO (in-memory fake backend and runtime)', (
       const X = person(21, 16);
       const emit = (i: number) => runner!.ctx.emitObservations({ camera: runner!.camera, frames: batch(key, runner!.camera, 0, i, [{ localId: 1, x: i, vector: X }]).frames, embeddings: [{ id: 1, vector: Array.from(X) }] });
       emit(0);
-      await expect.poll(() => sentSeqs.length).toBe(1);
+      await expect.poll(() => answered).toBe(1);
       loseAck = true;
       emit(1); // delivered, ack lost, connection dropped
       // (Emitted only after the drop: sent in the same window, its cumulative commit would cover the lost ack.)

@@ -123,9 +123,11 @@ export class ObservationOutbox {
         if (st.goBack !== undefined && (spool.unsent(session).next().value?.seq ?? -1) > st.goBack) {
           // What the server waits for was dropped (spool full): only a new connection resets its go-back.
           st.goBack = undefined;
-          this.o.log?.(`${key}: the batch the server asked for again was dropped; reconnecting`);
-          this.o.reconnect?.();
-          return;
+          if (this.o.reconnect) {
+            this.o.log?.(`${key}: the batch the server asked for again was dropped; reconnecting`);
+            this.o.reconnect();
+            return; // the new connection pumps again
+          }
         }
         for (const e of spool.unsent(session, st.next)) {
           if (st.inFlight >= this.window || !this.o.connected()) break;
@@ -181,7 +183,11 @@ export class ObservationOutbox {
   private answered(key: string, spool: Spool, st: Stream, e: SpoolEntry, epoch: number, ack: IngestAck): void {
     if (this.spools.get(key) !== spool) return; // detached meanwhile: the next run resends from disk
     if (epoch === st.epoch) st.inFlight--;
-    if (ack.code === 'committed') this.onDisk(() => spool.commit(e.session, ack.through));
+    if (ack.code === 'committed') {
+      // Committed through the seq a go-back-N waits for (an answer sent before the retry-later): nothing to wait for.
+      if (st.goBack !== undefined && ack.through >= st.goBack) st.goBack = undefined;
+      this.onDisk(() => spool.commit(e.session, ack.through));
+    }
     else if (ack.code === 'refused') {
       this.count(key);
       this.o.log?.(`observations ${key}#${e.seq} refused (${ack.field}): ${ack.error}`);
