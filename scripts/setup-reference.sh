@@ -8,3 +8,4 @@ if [ ! -x .venv-ref/bin/python ]; then
 fi
 .venv-ref/bin/pip install --quiet --disable-pip-version-check -r test/reference/requirements.txt
 .venv-ref/bin/python -c 'import motmetrics, trackeval; print("reference venv ready: motmetrics", motmetrics.__version__)'
+.venv-ref/bin/python -c 'import prometheus_client' 

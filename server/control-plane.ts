@@ -16,6 +16,8 @@ import type { Logger } from './controllers/log.ts';
 import { ControllerManager } from './controllers/manager.ts';
 import type { ApiContext } from './http/context.ts';
 import { LiveHub } from './live/live-hub.ts';
+import { runChecks, type Readiness } from './observability/http.ts';
+import { setJobSource } from './observability/job-metrics.ts';
 import { startHistory } from './history/service.ts';
 import { resolveIndexCacheRoot } from './search/index-cache.ts';
 import type { SqlClient } from './store/db.ts';
@@ -31,6 +33,8 @@ export interface ControlPlane extends ApiContext {
   tokens: AgentTokens;
   /** Live view: identities from agents' observations, frames to browsers (attached by the socket server). */
   live: LiveHub;
+  /** /readyz: database reachable, controllers started with synced caches, and (Kubernetes) this replica leads. */
+  readiness(): Promise<Readiness>;
   close(): Promise<void>;
 }
 
@@ -130,19 +134,33 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
   const history = b.sql ? startHistory({ sql: b.sql, jobs: controllers.jobs, log, env }) : undefined;
   history?.indexes.configure({ binaryVectors: b.database === 'postgresql', cache: b.indexCacheDir ? { dir: b.indexCacheDir } : undefined, log });
   const live = new LiveHub({ jobs: controllers.jobs, identityCounts: controllers.reports, history: history?.sink, log });
+  // Readiness: the controllers' first list is in the cache (start() resolves after it), and in Kubernetes
+  // mode this replica holds the lease; a standby is alive but not ready (the Service sends nobody to it).
+  let leading = !b.campaign;
+  let controllersSynced = false;
+  const startControllers = async () => {
+    await controllers.start();
+    controllersSynced = true;
+  };
   if (b.campaign) {
     b.campaign({
-      onStartedLeading: () => controllers.start(),
+      onStartedLeading: async () => {
+        leading = true;
+        await startControllers();
+      },
       // 'stopped' is close() releasing the lease; 'lost' means another replica may lead now.
       onStoppedLeading: (why) => {
+        leading = false;
+        controllersSynced = false;
         if (why !== 'lost') return;
         log.error('lost the leader lease; exiting so that a fresh process campaigns again');
         (o.onLostLeadership ?? (() => process.exit(1)))();
       },
     });
   } else {
-    await controllers.start();
+    await startControllers();
   }
+  setJobSource(controllers.jobs);
   if (mode === 'embedded') await ensureDemoJob(b.backend, env, log);
   return {
     mode,
@@ -157,7 +175,14 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
     loginLimiter: new LoginRateLimiter(),
     jobSchema,
     log,
+    readiness: () =>
+      runChecks([
+        { name: 'database', run: async () => void (await b.sql?.query('SELECT 1')) },
+        { name: 'leader', run: () => (leading ? undefined : 'standby: another replica holds the leader lease') },
+        { name: 'controllers', run: () => (controllersSynced ? undefined : 'controllers not started or caches not synced') },
+      ]),
     close: async () => {
+      setJobSource(undefined);
       live.close();
       await history?.close(); // flushes what is buffered while the database is still open
       await history?.indexes.close(); // saves the search indexes (needs the database too)

@@ -14,6 +14,7 @@ import { consoleLogger } from './controllers/log.ts';
 import { CLIENT_IP_HEADER, publishContext } from './http/context.ts';
 import { attachRealtime } from './realtime/socket-server.ts';
 import { defaultDataDir } from './store/paths.ts';
+import { opsHandler } from './observability/http.ts';
 
 process.env.NEXT_TELEMETRY_DISABLED = '1';
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -28,7 +29,11 @@ async function main(): Promise<void> {
   const stateDir = path.dirname(defaultDataDir(env));
 
   let handleNext: ((req: IncomingMessage, res: ServerResponse) => Promise<void>) | undefined;
+  let controlPlane: ControlPlane | undefined;
+  // /healthz, /readyz and /metrics answer from the first moment (not ready until Next is up too).
+  const ops = opsHandler({ env, readiness: () => (handleNext ? controlPlane?.readiness() : undefined) });
   const server = createServer((req, res) => {
+    if (ops(req, res)) return;
     // The route handlers rate-limit logins by this; a client-sent value must not count.
     req.headers[CLIENT_IP_HEADER] = req.socket.remoteAddress ?? 'unknown';
     if (!handleNext) {
@@ -49,7 +54,6 @@ async function main(): Promise<void> {
   const localHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
   const url = `http://${localHost}:${bound}`;
 
-  let controlPlane: ControlPlane | undefined;
   let closeRealtime: (() => Promise<void>) | undefined;
   let closeNext: (() => Promise<void>) | undefined;
   let shuttingDown = false;

@@ -2,6 +2,8 @@
 // with itself and every reconcile sees the latest cached state rather than the event that queued it.
 import { ExponentialBackoff, WorkQueue } from './workqueue.ts';
 import type { Logger } from './log.ts';
+import { jobFields, withFields } from '../observability/log.ts';
+import { controllerMetrics as m } from '../observability/metrics.ts';
 
 export interface ReconcileResult {
   /** Reconcile again after this long even without a new event (e.g. to notice a missed heartbeat). */
@@ -23,7 +25,9 @@ export class Controller {
     private readonly log: Logger,
     backoff = new ExponentialBackoff(100, 30_000),
   ) {
-    this.queue = new WorkQueue(backoff);
+    this.queue = new WorkQueue(backoff, name);
+    m.maxConcurrentReconciles.set({ controller: name }, 1);
+    m.activeWorkers.set({ controller: name }, 0);
   }
 
   enqueue(key: string): void {
@@ -43,17 +47,25 @@ export class Controller {
     for (;;) {
       const key = await this.queue.get();
       if (key === undefined) return;
+      const controller = this.name;
+      const end = m.reconcileTime.startTimer({ controller });
+      m.activeWorkers.inc({ controller });
       try {
         const result = await this.reconciler.reconcile(key);
         this.queue.forget(key);
         if (result?.requeueAfterMs !== undefined) this.queue.addAfter(key, result.requeueAfterMs);
+        m.reconcileTotal.inc({ controller, result: result?.requeueAfterMs !== undefined ? 'requeue_after' : 'success' });
       } catch (err) {
+        m.reconcileTotal.inc({ controller, result: 'error' });
+        m.reconcileErrors.inc({ controller });
         const retries = this.queue.limiter.retries(key);
         // The first failures are usually races (a conflict, a cache a moment behind); say more once it persists.
-        const log = retries >= 3 ? this.log.warn : this.log.debug;
-        log.call(this.log, `${this.name}: reconcile ${key} failed (retry ${retries + 1}): ${(err as Error).message}`);
+        const log = withFields(this.log, { controller: this.name, ...jobFields(key) });
+        (retries >= 3 ? log.warn : log.debug).call(log, `${this.name}: reconcile ${key} failed (retry ${retries + 1}): ${(err as Error).message}`);
         this.queue.addRateLimited(key);
       } finally {
+        end();
+        m.activeWorkers.dec({ controller });
         this.queue.done(key);
       }
     }

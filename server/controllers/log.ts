@@ -1,21 +1,8 @@
-// A minimal logger interface so controllers, runtime and realtime stay testable (tests pass a silent one).
-export interface Logger {
-  info(msg: string, ...rest: unknown[]): void;
-  warn(msg: string, ...rest: unknown[]): void;
-  error(msg: string, ...rest: unknown[]): void;
-  debug(msg: string, ...rest: unknown[]): void;
-}
+// The logger the control plane's modules take (tests pass a silent one); defined in server/observability/log.ts.
+export { silentLogger, type Logger } from '../observability/log.ts';
+import { createLogger, type Logger } from '../observability/log.ts';
 
-export function consoleLogger(prefix: string, debug = process.env.MEI_DEBUG === '1'): Logger {
-  const tag = `[${prefix}]`;
-  return {
-    info: (m, ...r) => console.log(tag, m, ...r),
-    warn: (m, ...r) => console.warn(tag, m, ...r),
-    error: (m, ...r) => console.error(tag, m, ...r),
-    debug: (m, ...r) => {
-      if (debug) console.log(tag, m, ...r);
-    },
-  };
+/** A component's structured logger (kept under its old name for the modules that still import it from here). */
+export function consoleLogger(prefix: string): Logger {
+  return createLogger(prefix);
 }
-
-export const silentLogger: Logger = { info() {}, warn() {}, error() {}, debug() {} };

@@ -1,6 +1,7 @@
 // A work queue with controller-runtime semantics: a key is queued at most once however often it is added
 // (events coalesce), a key being processed is never handed out twice (re-adds wait until done()), and
-// failed keys come back with per-key exponential backoff.
+// failed keys come back with per-key exponential backoff. A named queue reports client-go's workqueue metrics.
+import { registerQueueProbe, workqueueMetrics as m } from '../observability/metrics.ts';
 
 /** base * 2^attempt, capped: the delay before retry number `attempt` (0-based). */
 export function backoffDelay(attempt: number, baseMs: number, maxMs: number): number {
@@ -35,12 +36,38 @@ export class WorkQueue {
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private waiters: Array<(key: string | undefined) => void> = [];
   private shuttingDown = false;
+  /** performance.now() when a waiting key was first added, and when a processing key was handed out. */
+  private readonly addedAt = new Map<string, number>();
+  private readonly startedAt = new Map<string, number>();
+  private readonly unregister?: () => void;
 
-  constructor(readonly limiter = new ExponentialBackoff()) {}
+  constructor(
+    readonly limiter = new ExponentialBackoff(),
+    /** The metrics' `name` label (the controller's name); unnamed queues report nothing. */
+    readonly name?: string,
+  ) {
+    if (name) {
+      this.unregister = registerQueueProbe(name, {
+        depth: () => this.queue.length,
+        inFlightSeconds: (now) => {
+          let longest = 0;
+          let total = 0;
+          for (const t of this.startedAt.values()) {
+            const s = (now - t) / 1000;
+            longest = Math.max(longest, s);
+            total += s;
+          }
+          return { longest, total };
+        },
+      });
+    }
+  }
 
   add(key: string): void {
     if (this.shuttingDown || this.dirty.has(key)) return;
+    if (this.name) m.adds.inc({ name: this.name });
     this.dirty.add(key);
+    if (!this.addedAt.has(key)) this.addedAt.set(key, performance.now());
     if (this.processing.has(key)) return; // done() queues it again
     this.push(key);
   }
@@ -59,6 +86,7 @@ export class WorkQueue {
   }
 
   addRateLimited(key: string): void {
+    if (this.name) m.retries.inc({ name: this.name });
     this.addAfter(key, this.limiter.when(key));
   }
 
@@ -76,6 +104,9 @@ export class WorkQueue {
   }
 
   done(key: string): void {
+    const started = this.startedAt.get(key);
+    if (started !== undefined && this.name) m.workDuration.observe({ name: this.name }, (performance.now() - started) / 1000);
+    this.startedAt.delete(key);
     this.processing.delete(key);
     if (this.dirty.has(key)) this.push(key);
   }
@@ -91,6 +122,7 @@ export class WorkQueue {
 
   shutDown(): void {
     this.shuttingDown = true;
+    this.unregister?.();
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
     const waiters = this.waiters;
@@ -105,6 +137,11 @@ export class WorkQueue {
   }
 
   private take(key: string): string {
+    const now = performance.now();
+    const added = this.addedAt.get(key);
+    if (added !== undefined && this.name) m.queueDuration.observe({ name: this.name }, (now - added) / 1000);
+    this.addedAt.delete(key);
+    this.startedAt.set(key, now);
     this.dirty.delete(key);
     this.processing.add(key);
     return key;

@@ -11,6 +11,7 @@ import { jobKey as keyOf } from '@mei/contracts';
 import type { ObservedWorker, WorkerLaunch, WorkerPhase } from '../backend/types.ts';
 import { backoffDelay } from '../controllers/workqueue.ts';
 import type { Logger } from '../controllers/log.ts';
+import { forwardAgentLine, jobFields, withFields } from '../observability/log.ts';
 import { templateHashOf, type TemplatedWorkerRuntime } from '../controllers/worker-template.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -195,14 +196,12 @@ export class LocalProcessRuntime implements TemplatedWorkerRuntime {
     const { launch } = w;
     const config = this.processConfig(launch);
     // The token goes through the environment, not argv, so `ps` does not show it.
-    const env = { ...this.o.env, ...config.env, MEI_AGENT_TOKEN: launch.token, MEI_AGENT_PARENT_PID: String(process.pid) };
+    const env = { ...this.o.env, ...config.env, MEI_AGENT_TOKEN: launch.token, MEI_AGENT_PARENT_PID: String(process.pid), MEI_LOG_FORMAT: 'json' };
     // detached: its own process group (see signalGroup).
     const child = spawn(config.file, config.args, { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     w.child = child;
-    const tag = `${w.jobKey}@${w.node}`;
-    for (const stream of [child.stdout, child.stderr]) {
-      createInterface({ input: stream! }).on('line', (line) => this.o.log.info(`[agent ${tag}] ${line}`));
-    }
+    const agentLog = withFields(this.o.log, { component: 'agent', ...jobFields(w.jobKey, { node: w.node }) });
+    for (const stream of [child.stdout, child.stderr]) createInterface({ input: stream! }).on('line', (line) => forwardAgentLine(agentLog, line));
     const startedAt = Date.now();
     child.once('spawn', () => {
       w.phase = 'Running';

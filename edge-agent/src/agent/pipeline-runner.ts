@@ -8,6 +8,7 @@ import { createCameraPipeline, type CameraPipelineOptions, type FrameResult, typ
 import { encodeCrop, encodePreview } from './preview-encoder.ts';
 import { MAX_THUMBNAILS_PER_FRAME, ThumbnailPicker } from './thumbnail-picker.ts';
 import { EmbeddingCadence } from './embedding-cadence.ts';
+import { observeFrame, registerCamera } from './metrics.ts';
 import type { SourceState } from '../sources/index.ts';
 import { cameraField, type CameraRunner, type CameraRunnerContext, type CameraRunnerFactory } from './camera-runner.ts';
 
@@ -52,6 +53,7 @@ export class PipelineCameraRunner implements CameraRunner {
   private pipeline?: Pipeline;
   private running?: Promise<void>;
   private stopped = false;
+  private unregisterMetrics?: () => void;
 
   constructor(
     private readonly ctx: CameraRunnerContext,
@@ -83,6 +85,7 @@ export class PipelineCameraRunner implements CameraRunner {
     }
     if (this.stopped) return void (await pipeline.dispose());
     this.pipeline = pipeline;
+    this.unregisterMetrics = registerCamera(this.camera, { dropped: () => pipeline.source.dropped ?? 0, threads: () => pipeline.threads });
     this.totalFrames = pipeline.source.info.totalFrames;
     pipeline.source.on('state', (ev: { state: SourceState; reason?: string }) => {
       // The source completes when it has read its last frame, ahead of the frames still queued for the
@@ -99,6 +102,7 @@ export class PipelineCameraRunner implements CameraRunner {
         (err: Error) => this.setState('Failed', err.message),
       )
       .finally(async () => {
+        this.unregisterMetrics?.();
         this.flush();
         await pipeline.dispose();
       });
@@ -139,6 +143,7 @@ export class PipelineCameraRunner implements CameraRunner {
 
   private onFrame(r: FrameResult): void {
     const now = Date.now();
+    observeFrame(this.camera, r.timings);
     this.framesProcessed++;
     this.lastFrameTime = new Date(now).toISOString();
     this.frameTimes.push(now);

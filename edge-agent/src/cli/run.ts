@@ -8,15 +8,20 @@ import { DEFAULT_SPOOL_BYTES, EdgeAgent } from '../agent/agent.ts';
 import { pipelineRunnerFactory } from '../agent/pipeline-runner.ts';
 import type { CameraRunnerFactory } from '../agent/camera-runner.ts';
 import { AgentConnection } from '../transport/connection.ts';
+import { serveMetrics } from '../agent/metrics.ts';
+import type { AddressInfo } from 'node:net';
 import { UsageError } from './usage.ts';
 import { MIN_SPOOL_BYTES } from '../transport/spool.ts';
 
 export const RUN_USAGE = `usage: mei-agent run --server <url> --node <name> [--token-file <file>] [--state-dir <dir>] [--spool-bytes <n>]
+                      [--metrics-port <port>] [--metrics-host <addr>]
   --server <url>        the MEI server, e.g. http://127.0.0.1:3000
   --node <name>         the edge node this agent runs for (must match its token)
   --token-file <file>   read the agent token from a file (default: env MEI_AGENT_TOKEN)
   --state-dir <dir>     kept across restarts: the observation spools (default: env MEI_AGENT_STATE_DIR, else ./.mei-agent)
   --spool-bytes <n>     bound of each camera's spool (default: env MEI_SPOOL_BYTES, else ${DEFAULT_SPOOL_BYTES})
+  --metrics-port <port> serve Prometheus metrics on /metrics (default: env MEI_AGENT_METRICS_PORT; off when unset)
+  --metrics-host <addr> address for the metrics port (default: env MEI_AGENT_METRICS_HOST or 127.0.0.1)
 Exit codes: 0 all tasks stopped or finished, 1 a history task failed, 2 usage, 3 token refused.`;
 
 const NODE_RE = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
@@ -34,7 +39,11 @@ export interface RunAgentDeps {
 
 export async function runAgentCommand(argv: string[], deps: RunAgentDeps = {}): Promise<number> {
   const env = deps.env ?? process.env;
-  const log = deps.log ?? ((msg: string) => console.log(`${new Date().toISOString()} ${msg}`));
+  // JSON lines when asked (the local runtime does, to keep the fields when it forwards them), else readable.
+  const json = env.MEI_LOG_FORMAT === 'json';
+  const log =
+    deps.log ??
+    ((msg: string) => console.log(json ? JSON.stringify({ time: new Date().toISOString(), level: 'info', msg, node: values.node }) : `${new Date().toISOString()} ${msg}`));
   const { values } = parseArgs({
     args: argv,
     strict: true,
@@ -44,6 +53,8 @@ export async function runAgentCommand(argv: string[], deps: RunAgentDeps = {}): 
       'token-file': { type: 'string' },
       'state-dir': { type: 'string' },
       'spool-bytes': { type: 'string' },
+      'metrics-port': { type: 'string' },
+      'metrics-host': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -60,6 +71,12 @@ export async function runAgentCommand(argv: string[], deps: RunAgentDeps = {}): 
   const spoolRaw = values['spool-bytes'] ?? env.MEI_SPOOL_BYTES;
   const spoolBytes = spoolRaw === undefined ? DEFAULT_SPOOL_BYTES : Number(spoolRaw);
   if (!Number.isSafeInteger(spoolBytes) || spoolBytes < MIN_SPOOL_BYTES) throw new UsageError(`--spool-bytes (or MEI_SPOOL_BYTES) must be an integer >= ${MIN_SPOOL_BYTES}, got '${spoolRaw}'`);
+  const metricsPort = values['metrics-port'] ?? env.MEI_AGENT_METRICS_PORT;
+  if (metricsPort !== undefined && !/^\d{1,5}$/.test(metricsPort)) throw new UsageError(`--metrics-port must be a port number, got '${metricsPort}'`);
+  const metricsHost = values['metrics-host'] ?? env.MEI_AGENT_METRICS_HOST ?? '127.0.0.1';
+  // Port 0 picks a free port (several local agents on one machine); a port in use costs the metrics, not the agent.
+  const metrics = metricsPort === undefined ? undefined : await serveMetrics(Number(metricsPort), metricsHost).catch((err: Error) => void log(`metrics not served: ${err.message}`));
+  if (metrics) log(`metrics on http://${metricsHost}:${(metrics.address() as AddressInfo).port}/metrics`);
 
   let agent!: EdgeAgent;
   const connection = new AgentConnection(
@@ -94,6 +111,7 @@ export async function runAgentCommand(argv: string[], deps: RunAgentDeps = {}): 
   process.off('SIGTERM', onSignal);
   process.off('SIGINT', onSignal);
   connection.close();
+  metrics?.close();
   log(`mei-agent run: exiting with code ${code}`);
   // Native libraries (onnxruntime) can hold the event loop open; the work is done, so do not wait on them.
   if (deps.forceExit !== false) setTimeout(() => process.exit(code), 2_000).unref();
