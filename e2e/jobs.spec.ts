@@ -78,7 +78,8 @@ test('sign in, create a job with inline validation, watch it run, inspect it, de
   await expect(row.getByTestId('phase')).toHaveText('Running', { timeout: 90_000 });
 
   // Detail: conditions, the worker on edge-local, the camera streaming, numbers moving live.
-  const detailGets = countRequests(page, 'GET', (p) => p.startsWith('/api/jobs/'));
+  // The job itself (not its chart series, which refresh on their own).
+  const detailGets = countRequests(page, 'GET', (p) => /^\/api\/jobs\/[^/]+\/[^/]+$/.test(p));
   await row.getByRole('link', { name: jobName }).click();
   await expect(page).toHaveURL(new RegExp(`/jobs/default/${jobName}$`), NAV);
   await expect(page.getByRole('heading', { level: 1, name: jobName })).toBeVisible(NAV);
@@ -98,6 +99,12 @@ test('sign in, create a job with inline validation, watch it run, inspect it, de
   // The detail was fetched once; everything after came over the socket.
   expect(detailGets()).toBeLessThanOrEqual(1);
   await expect(page.getByTestId('spec-summary')).toContainText('cam-a');
+  // The last minutes as charts, from the server's samples: fps and people lines grow while the camera runs.
+  const fpsChart = page.getByTestId('chart-fps-cam-a');
+  await expect.poll(async () => Number(await fpsChart.getAttribute('data-points')), { timeout: 60_000 }).toBeGreaterThanOrEqual(2);
+  await expect(fpsChart.locator('polyline')).not.toHaveCount(0);
+  await expect(page.getByTestId('chart-fps-cam-a-value')).toHaveText(/^\d+\.\d$/);
+  expect(Number(await page.getByTestId('chart-people-cam-a').getAttribute('data-points'))).toBeGreaterThanOrEqual(1);
 
   // Delete with confirmation: back on the list, the row goes away when the server finishes deleting.
   await page.getByTestId('delete-job').click();

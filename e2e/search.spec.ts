@@ -136,6 +136,10 @@ test('a history job becomes searchable: upload a person crop, find their tracks 
     // The job's history lists its tracks; "Find this person" on one of PERSON's tracks finds them again.
     await page.goto(`/jobs/default/${name}/history`);
     await expect(page.getByTestId('tracks-table')).toBeVisible(NAV);
+    // Tracks per hour: the recording is well under an hour, so one bar per camera, in hour 0.
+    const bars = page.getByTestId('tracks-per-hour').getByTestId('hour-bar');
+    await expect(bars).toHaveCount(2, NAV);
+    await expect(bars.first().locator('title')).toHaveText(/^(left|right), 0h: [1-9]\d* tracks$/);
     const list = (await (await page.request.get(`/api/search/tracks?job=${encodeURIComponent(jobKey)}&limit=500`)).json()) as TrackList;
     const start = list.items.find((t) => personTracks.includes(`${t.camera}#${t.localId}`))!;
     await page.getByTestId(`track-row-${start.id}`).getByTestId('find-person').click();

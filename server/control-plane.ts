@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { createValidator, type JSONSchema, type ServerInfo } from '@mei/contracts';
 import { loadJobSchema } from '@mei/contracts/crd';
 import type { JobBackend, WorkerRuntime } from './backend/types.ts';
+import type { LeaderElector } from './kubernetes/leader.ts';
 import { AgentTokens } from './auth/agent-tokens.ts';
 import { LoginRateLimiter } from './auth/login-limiter.ts';
 import { Sessions } from './auth/sessions.ts';
@@ -18,6 +19,7 @@ import type { ApiContext } from './http/context.ts';
 import { LiveHub } from './live/live-hub.ts';
 import { runChecks, type Readiness } from './observability/http.ts';
 import { setJobSource } from './observability/job-metrics.ts';
+import { CameraSeries } from './observability/camera-series.ts';
 import { startHistory } from './history/service.ts';
 import { resolveIndexCacheRoot } from './search/index-cache.ts';
 import type { SqlClient } from './store/db.ts';
@@ -66,7 +68,7 @@ interface Backends {
   /** Where the person-search indexes are saved between runs (undefined: not saved). */
   indexCacheDir?: string;
   /** Kubernetes mode: start the controllers only while this replica holds the leader lease. */
-  campaign?(cb: { onStartedLeading(): void | Promise<void>; onStoppedLeading(why: 'lost' | 'stopped'): void }): void;
+  campaign?(cb: { onStartedLeading(): void | Promise<void>; onStoppedLeading(why: 'lost' | 'stopped'): void }): LeaderElector | undefined;
   close(): Promise<void>;
 }
 
@@ -90,7 +92,7 @@ async function createBackends(mode: Mode, o: ControlPlaneOptions, schema: JSONSc
       database: db.kind,
       sql: db.sql,
       indexCacheDir,
-      campaign: (cb) => void k.campaign(cb),
+      campaign: (cb) => k.campaign(cb),
       close: async () => {
         await k.close();
         await db.close();
@@ -135,7 +137,10 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
   history?.indexes.configure({ binaryVectors: b.database === 'postgresql', cache: b.indexCacheDir ? { dir: b.indexCacheDir } : undefined, log });
   const live = new LiveHub({ jobs: controllers.jobs, identityCounts: controllers.reports, history: history?.sink, log });
   // Readiness: the controllers' first list is in the cache (start() resolves after it), and in Kubernetes
-  // mode this replica holds the lease; a standby is alive but not ready (the Service sends nobody to it).
+  // mode this replica holds the lease. /readyz (monitoring) counts a standby as not ready; /api/health, the
+  // readiness probe, counts it ready (Deployments roll only onto ready pods) and the Service reaches the leader
+  // through its label (the elector's health()).
+  let elector: LeaderElector | undefined;
   let leading = !b.campaign;
   let controllersSynced = false;
   const startControllers = async () => {
@@ -143,7 +148,7 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
     controllersSynced = true;
   };
   if (b.campaign) {
-    b.campaign({
+    elector = b.campaign({
       onStartedLeading: async () => {
         leading = true;
         await startControllers();
@@ -161,6 +166,8 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
     await startControllers();
   }
   setJobSource(controllers.jobs);
+  const series = new CameraSeries({ jobs: controllers.jobs });
+  series.start();
   if (mode === 'embedded') await ensureDemoJob(b.backend, env, log);
   return {
     mode,
@@ -175,6 +182,8 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
     loginLimiter: new LoginRateLimiter(),
     jobSchema,
     log,
+    series,
+    health: () => (elector ? elector.health() : controllersSynced ? { ready: true, role: 'single' } : { ready: false, role: 'starting', message: 'starting the controllers' }),
     readiness: () =>
       runChecks([
         { name: 'database', run: async () => void (await b.sql?.query('SELECT 1')) },
@@ -183,6 +192,7 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
       ]),
     close: async () => {
       setJobSource(undefined);
+      series.stop();
       live.close();
       await history?.close(); // flushes what is buffered while the database is still open
       await history?.indexes.close(); // saves the search indexes (needs the database too)

@@ -6,6 +6,7 @@ import {
   apiPaths,
   createValidator,
   type JobList,
+  type JobSeries,
   type JSONSchema,
   type Me,
   type MultiEdgeInference,
@@ -59,6 +60,15 @@ export function useJob(namespace: string, name: string) {
       }
       return jobEventLog.mergeJob(since, namespace, name, job);
     },
+  });
+}
+
+/** The last minutes of each camera of a job (fps, people in view, live latency), refreshed every sample step. */
+export function useJobSeries(namespace: string, name: string) {
+  return useQuery({
+    queryKey: ['jobs', 'series', namespace, name],
+    queryFn: () => apiFetch<JobSeries>(apiPaths.jobSeries(namespace, name)),
+    refetchInterval: (q) => Math.max(2_000, q.state.data?.stepMs ?? 5_000),
   });
 }
 

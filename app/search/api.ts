@@ -1,7 +1,7 @@
 'use client';
 // Server state of the history and search pages (TanStack Query over the search API in contracts/api.ts).
 import { useMutation, useQuery } from '@tanstack/react-query';
-import { apiPaths, type FindTrackRequest, type PersonSearchResponse, type TrackDetail, type TrackList } from '@mei/contracts';
+import { apiPaths, type FindTrackRequest, type PersonSearchResponse, type TrackDetail, type TrackList, type TracksPerHour } from '@mei/contracts';
 import { apiFetch } from '@/app/lib/http';
 
 export interface TrackFilter {
@@ -17,6 +17,12 @@ export function useTracks(jobKey: string, f: TrackFilter, before?: string) {
   if (f.toMs !== undefined) q.set('to', String(f.toMs));
   if (before) q.set('before', before);
   return useQuery({ queryKey: ['history', 'tracks', q.toString()], queryFn: () => apiFetch<TrackList>(`${apiPaths.tracks}?${q}`), staleTime: 5_000 });
+}
+
+/** Tracks started per hour and camera (the history page's chart); refreshed every minute. */
+export function useTracksPerHour(jobKey: string) {
+  const q = new URLSearchParams({ job: jobKey });
+  return useQuery({ queryKey: ['history', 'hourly', jobKey], queryFn: () => apiFetch<TracksPerHour>(`${apiPaths.tracksPerHour}?${q}`), refetchInterval: 60_000 });
 }
 
 export function useTrackDetail(id: string | undefined) {

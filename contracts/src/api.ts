@@ -14,11 +14,13 @@ export const apiPaths = {
   jobs: '/api/jobs', // GET ?namespace= -> JobList ; POST MultiEdgeInferenceInput -> 201 job | 422 ValidationFailure | 409 ApiError
   job: (namespace: string, name: string) => `/api/jobs/${encodeURIComponent(namespace)}/${encodeURIComponent(name)}`, // GET -> job | 404 ; DELETE -> 202
   health: '/api/health',
+  jobSeries: (namespace: string, name: string) => `/api/jobs/${encodeURIComponent(namespace)}/${encodeURIComponent(name)}/series`, // GET -> JobSeries | 404
   // History and person search (server/http/search-api.ts). Track ids are decimal strings (bigint).
   searchImage: '/api/search/image', // POST multipart/form-data ImageSearchFields -> PersonSearchResponse | 413 | 415 | 422 ApiError (field 'image')
   searchTrack: '/api/search/track', // POST FindTrackRequest -> PersonSearchResponse | 404
   tracks: '/api/search/tracks', // GET ?job=<ns>/<name>&camera=&from=&to=&limit=&before= -> TrackList
   track: (id: string) => `/api/search/tracks/${encodeURIComponent(id)}`, // GET -> TrackDetail | 404
+  tracksPerHour: '/api/search/hourly', // GET ?job=<ns>/<name> -> TracksPerHour
   trackThumbnail: (id: string) => `/api/search/tracks/${encodeURIComponent(id)}/thumbnail`, // GET -> image/jpeg | 404
 } as const;
 
@@ -35,6 +37,27 @@ export interface ServerInfo {
   mode: 'embedded' | 'kubernetes';
   version: string;
   database: 'pglite' | 'postgresql';
+}
+/** One sample of a camera's recent behaviour (server wall-clock ms `t`). */
+export interface CameraSample {
+  t: number;
+  fps?: number;
+  /** People tracked now (status activeTracks). */
+  people?: number;
+  /** Median emit -> server latency (ms) of the live frames since the previous sample. */
+  latencyMs?: number;
+}
+/** The last minutes of each camera of a job, for the job page's charts (kept in server memory, not stored). */
+export interface JobSeries {
+  /** Sampling step and how far back samples are kept (ms). */
+  stepMs: number;
+  windowMs: number;
+  cameras: Array<{ name: string; samples: CameraSample[] }>;
+}
+/** Tracks that started in each hour (source clock: epoch for live cameras, offset into the file for recorded ones). */
+export interface TracksPerHour {
+  jobKey: string;
+  buckets: Array<{ camera: string; hourStartMs: number; tracks: number }>;
 }
 export interface JobList {
   items: MultiEdgeInference[];

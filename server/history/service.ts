@@ -64,6 +64,9 @@ export class HistoryService implements HistoryApi {
   listTracks(q: TrackQuery) {
     return this.store.listTracks(q);
   }
+  tracksPerHour(jobKey: string) {
+    return this.store.tracksPerHour(jobKey);
+  }
   getTrack(id: string) {
     return this.store.getTrack(id);
   }

@@ -69,6 +69,17 @@ export class HistoryStore {
     return { items, cameras: cams.map((c) => c.camera), ...(rows.length > limit ? { next: items[items.length - 1].id } : {}) };
   }
 
+  /** Tracks that started in each hour per camera (source clock), the newest `hours` hours that have any. */
+  async tracksPerHour(jobKey: string, hours = 168): Promise<Array<{ camera: string; hourStartMs: number; tracks: number }>> {
+    const rows = await this.sql.query<{ camera: string; hour: string; n: string }>(
+      `SELECT camera, floor(start_ms / 3600000)::bigint AS hour, count(*) AS n FROM tracks
+       WHERE job_key = $1 AND start_ms >= (SELECT max(start_ms) FROM tracks WHERE job_key = $1) - $2::bigint * 3600000
+       GROUP BY camera, hour ORDER BY hour, camera`,
+      [jobKey, hours],
+    );
+    return rows.map((r) => ({ camera: r.camera, hourStartMs: Number(r.hour) * 3_600_000, tracks: Number(r.n) }));
+  }
+
   async getTrack(id: string): Promise<StoredTrack | undefined> {
     const [r] = await this.sql.query<TrackRow>(`SELECT ${TRACK_COLUMNS} FROM tracks t WHERE t.id = $1::bigint`, [id]);
     return r ? toStoredTrack(r) : undefined;

@@ -60,7 +60,13 @@ function pathParams(params: Params): { namespace: string; name: string } {
 const jobNotFound = (namespace: string, name: string) => apiError(404, `job ${namespace}/${name} not found`);
 
 export const handlers = {
-  health: route(async () => json({ status: 'ok' })),
+  // Readiness (Kubernetes: leader with its controllers running, or a standby); `?live` only asks whether the
+  // process serves (the liveness probe: a leader stepping down must not be restarted for it).
+  health: route(async (req, ctx) => {
+    const h = ctx.health?.() ?? { ready: true, role: 'single' };
+    const live = new URL(req.url).searchParams.has('live');
+    return json({ status: h.ready ? 'ok' : 'unavailable', role: h.role, ...(h.message ? { message: h.message } : {}) }, h.ready || live ? 200 : 503);
+  }),
 
   login: route(async (req, ctx) => {
     requireSameOrigin(req);
@@ -142,6 +148,16 @@ export const handlers = {
     requireNamespace(me, namespace);
     const job = await ctx.backend.get(namespace, name);
     return job ? json(job) : jobNotFound(namespace, name);
+  }),
+
+  /** The last minutes of each camera of a job (fps, people, live latency), for the job page's charts. */
+  jobSeries: route(async (req, ctx, params) => {
+    const me = requireUser(req, ctx);
+    const { namespace, name } = pathParams(params);
+    requireNamespace(me, namespace);
+    const job = await ctx.backend.get(namespace, name);
+    if (!job) return jobNotFound(namespace, name);
+    return json(ctx.series?.get(job) ?? { stepMs: 0, windowMs: 0, cameras: job.spec.cameras.map((c) => ({ name: c.name, samples: [] })) });
   }),
 
   deleteJob: route(async (req, ctx, params) => {

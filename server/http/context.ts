@@ -1,5 +1,6 @@
 // What the route handlers need from the running control plane. Next bundles route handlers separately from
 // server/main.ts, so module singletons are not shared: the server publishes the control plane on globalThis.
+import type { CameraSeries } from '../observability/camera-series.ts';
 import type { JSONSchema, ServerInfo } from '@mei/contracts';
 import type { JobBackend } from '../backend/types.ts';
 import type { LoginRateLimiter } from '../auth/login-limiter.ts';
@@ -15,6 +16,10 @@ export interface ApiContext {
   loginLimiter: LoginRateLimiter;
   jobSchema: JSONSchema;
   log: Logger;
+  /** The last minutes of every camera (job page charts). */
+  series?: Pick<CameraSeries, 'get'>;
+  /** This replica's readiness and leader role (/api/health); absent: always ready. */
+  health?(): { ready: boolean; role: string; message?: string };
 }
 
 declare global {

@@ -172,6 +172,13 @@ export const searchHandlers = {
     return json(await history().listTracks({ jobKey: job.key, cameras: f.cameras, fromMs: f.fromMs, toMs: f.toMs, limit, before }));
   }),
 
+  /** GET ?job= : tracks started per hour and camera (the history page's chart). */
+  tracksPerHour: route(async (req, ctx) => {
+    const me = requireUser(req, ctx);
+    const job = jobKeyField(new URL(req.url).searchParams.get('job'), me);
+    return json({ jobKey: job.key, buckets: await history().tracksPerHour(job.key) });
+  }),
+
   getTrack: route(async (req, ctx, params) => {
     const me = requireUser(req, ctx);
     const h = history();

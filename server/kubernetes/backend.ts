@@ -17,7 +17,7 @@ import {
 import { API_VERSION, CRD_GROUP, CRD_KIND, CRD_PLURAL, CRD_VERSION } from '@mei/contracts/crd';
 import type { JobBackend } from '../backend/types.ts';
 import { decodingErrorsOf, fieldErrorsOf, statusOf, translate, withRetry } from './errors.ts';
-import { Informer } from './informer.ts';
+import { Informer, NamespacedInformers, type SharedInformer } from './informer.ts';
 
 export interface KubernetesBackendOptions {
   /** Re-deliver every job to watchers this often (level-triggered safety net). Default 10 min; 0 = never. */
@@ -25,6 +25,11 @@ export interface KubernetesBackendOptions {
   /** Name recorded in managedFields for MEI's writes. */
   fieldManager?: string;
   onError?: (err: unknown) => void;
+  /**
+   * The namespaces whose jobs this server manages (MEI_NAMESPACES): it lists and watches only those, so its RBAC
+   * need not reach further; a job elsewhere is refused naming metadata.namespace. Undefined: every namespace.
+   */
+  namespaces?: readonly string[];
 }
 
 const what = (name: string) => `${CRD_PLURAL}.${CRD_GROUP} "${name}"`;
@@ -78,7 +83,7 @@ function addressErrors(obj: unknown): { namespace: string; errors: FieldError[] 
 export class KubernetesJobBackend implements JobBackend {
   readonly mode = 'kubernetes' as const;
   private readonly api: CustomObjectsApi;
-  private informer?: Informer<any>;
+  private informer?: SharedInformer<any>;
   private closed = false;
   private readonly fieldManager: string;
 
@@ -96,6 +101,8 @@ export class KubernetesJobBackend implements JobBackend {
     const meta: Record<string, any> = isObject(input.metadata) ? input.metadata : {};
     const namespace = meta.namespace ?? DEFAULT_NAMESPACE;
     const nsErrors = validateObjectName(namespace, 'metadata.namespace');
+    if (!nsErrors.length && !this.manages(namespace))
+      nsErrors.push({ field: 'metadata.namespace', reason: 'FieldValueNotSupported', message: `Unsupported value: "${namespace}": this server manages jobs in ${this.o.namespaces!.join(', ')} only` });
     if (nsErrors.length) throw new ValidationError(kindAndName(meta.name), nsErrors);
     // MEI's own name rule (63 characters); the apiserver still gets the object so every other error shows too.
     const local = validateObjectName(meta.name);
@@ -138,6 +145,7 @@ export class KubernetesJobBackend implements JobBackend {
 
   async get(namespace: string, name: string): Promise<MultiEdgeInference | undefined> {
     this.assertOpen();
+    if (!this.manages(namespace)) return undefined;
     try {
       return toJob(await withRetry(() => this.api.getNamespacedCustomObject({ ...where, namespace, name })));
     } catch (err) {
@@ -146,10 +154,18 @@ export class KubernetesJobBackend implements JobBackend {
     }
   }
 
+  /** Whether jobs in `namespace` are this server's (MEI_NAMESPACES). */
+  manages(namespace: string): boolean {
+    return !this.o.namespaces || this.o.namespaces.includes(namespace);
+  }
+
   async list(namespace?: string): Promise<MultiEdgeInference[]> {
     this.assertOpen();
-    const list = (await withRetry(() => (namespace ? this.api.listNamespacedCustomObject({ ...where, namespace }) : this.api.listClusterCustomObject(where)))) as KubernetesListObject<any>;
-    return list.items.map(toJob).sort((a, b) => a.metadata.namespace.localeCompare(b.metadata.namespace) || a.metadata.name.localeCompare(b.metadata.name));
+    const listIn = async (ns: string | undefined) =>
+      ((await withRetry(() => (ns ? this.api.listNamespacedCustomObject({ ...where, namespace: ns }) : this.api.listClusterCustomObject(where)))) as KubernetesListObject<any>).items;
+    const scope = namespace !== undefined ? (this.manages(namespace) ? [namespace] : []) : (this.o.namespaces ?? [undefined]);
+    const items = (await Promise.all(scope.map(listIn))).flat();
+    return items.map(toJob).sort((a, b) => a.metadata.namespace.localeCompare(b.metadata.namespace) || a.metadata.name.localeCompare(b.metadata.name));
   }
 
   async update(obj: MultiEdgeInference): Promise<MultiEdgeInference> {
@@ -217,16 +233,22 @@ export class KubernetesJobBackend implements JobBackend {
   }
 
   /** The informer behind watch() (tests read its relist count). */
-  get jobInformer(): Informer<any> | undefined {
+  get jobInformer(): SharedInformer<any> | undefined {
     return this.informer;
   }
 
-  private async sharedInformer(): Promise<Informer<any>> {
+  private async sharedInformer(): Promise<SharedInformer<any>> {
     if (!this.informer) {
-      this.informer = new Informer<any>(this.kc, `/apis/${CRD_GROUP}/${CRD_VERSION}/${CRD_PLURAL}`, () => withRetry(() => this.api.listClusterCustomObject(where)) as Promise<KubernetesListObject<any>>, {
+      const opts = {
         resyncMs: this.o.resyncMs ?? 10 * 60_000,
-        onError: this.o.onError ?? ((e) => console.warn('[kubernetes] job watch:', (e as Error)?.message ?? e)),
-      });
+        onError: this.o.onError ?? ((e: unknown) => console.warn('[kubernetes] job watch:', (e as Error)?.message ?? e)),
+      };
+      const namespaces = this.o.namespaces;
+      this.informer = namespaces
+        ? new NamespacedInformers<any>(namespaces, (namespace) =>
+            new Informer<any>(this.kc, `/apis/${CRD_GROUP}/${CRD_VERSION}/namespaces/${namespace}/${CRD_PLURAL}`, () => withRetry(() => this.api.listNamespacedCustomObject({ ...where, namespace })) as Promise<KubernetesListObject<any>>, opts),
+          )
+        : new Informer<any>(this.kc, `/apis/${CRD_GROUP}/${CRD_VERSION}/${CRD_PLURAL}`, () => withRetry(() => this.api.listClusterCustomObject(where)) as Promise<KubernetesListObject<any>>, opts);
     }
     const informer = this.informer;
     try {

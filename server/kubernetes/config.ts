@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { ApiextensionsV1Api, KubeConfig, loadYaml, type V1CustomResourceDefinition } from '@kubernetes/client-node';
+import { ApiextensionsV1Api, KubeConfig, loadYaml, type V1CustomResourceDefinition, type V1Toleration } from '@kubernetes/client-node';
 import { CRD_PATH } from '@mei/contracts/crd';
 import type { Logger } from '../controllers/log.ts';
 import { KubernetesJobBackend } from './backend.ts';
@@ -48,6 +48,8 @@ export interface KubernetesSettings {
   /** Namespace of the Lease (and of this server's pod): POD_NAMESPACE, MEI_NAMESPACE, the in-cluster one, mei-system. */
   systemNamespace: string;
   identity: string;
+  /** MEI_LEASE_NAME: the Lease the replicas elect their leader on (one per installation). */
+  leaseName: string;
   podName?: string;
   leaderElection: boolean;
   leaseDurationSeconds: number;
@@ -59,6 +61,11 @@ export interface KubernetesSettings {
   hostDataDir?: string;
   hostStateDir?: string;
   installCrd: boolean;
+  /** MEI_NAMESPACES: the namespaces whose jobs this server manages (RBAC per namespace); undefined: all. */
+  namespaces?: string[];
+  /** MEI_EDGE_NODE_SELECTOR / MEI_EDGE_TOLERATIONS (JSON): worker pods' instead of KubeEdge's defaults. */
+  edgeNodeSelector?: Record<string, string>;
+  edgeTolerations?: V1Toleration[];
 }
 
 function intEnv(env: Env, name: string, def: number, min: number, max: number): number {
@@ -77,6 +84,34 @@ function boolEnv(env: Env, name: string, def: boolean): boolean {
   throw new Error(`${name} must be true or false, got "${raw}"`);
 }
 
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+/** MEI_NAMESPACES: comma- or space-separated namespace names; unset, empty or "*": every namespace. */
+export function parseNamespaces(raw: string | undefined): string[] | undefined {
+  const names = (raw ?? '').split(/[\s,]+/).filter(Boolean);
+  if (names.length === 0 || (names.length === 1 && names[0] === '*')) return undefined;
+  for (const n of names) {
+    if (n.length > 63 || !DNS_LABEL.test(n)) throw new Error(`MEI_NAMESPACES must list namespace names (lowercase letters, digits, '-'; at most 63 characters) or be "*", got "${n}"`);
+  }
+  return [...new Set(names)];
+}
+
+/** A JSON environment variable checked by `valid` (which names what it expects); undefined when unset. */
+function jsonEnv<T>(env: Env, name: string, expected: string, valid: (v: unknown) => boolean): T | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  let v: unknown;
+  try {
+    v = JSON.parse(raw);
+  } catch (err) {
+    throw new Error(`${name} must be JSON (${expected}): ${(err as Error).message}`);
+  }
+  if (!valid(v)) throw new Error(`${name} must be ${expected}, got ${raw}`);
+  return v as T;
+}
+const isPlainObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+const TOLERATION_KEYS = new Set(['key', 'operator', 'value', 'effect', 'tolerationSeconds']);
+
 export function kubernetesSettings(env: Env = process.env): KubernetesSettings {
   const inCluster = existsSync(path.join(SA_DIR, 'namespace')) ? readFileSync(path.join(SA_DIR, 'namespace'), 'utf8').trim() : undefined;
   const pull = env.MEI_AGENT_IMAGE_PULL_POLICY;
@@ -87,6 +122,7 @@ export function kubernetesSettings(env: Env = process.env): KubernetesSettings {
     // Unique even when two processes share a pod name (a restarted container must not renew the old lease).
     identity: `${podName ?? hostname()}_${randomBytes(4).toString('hex')}`,
     podName,
+    leaseName: env.MEI_LEASE_NAME || 'mei-server',
     leaderElection: boolEnv(env, 'MEI_LEADER_ELECTION', true),
     leaseDurationSeconds: intEnv(env, 'MEI_LEASE_DURATION_SECONDS', 15, 2, 300),
     agentImage: env.MEI_AGENT_IMAGE || DEFAULT_AGENT_IMAGE,
@@ -97,6 +133,11 @@ export function kubernetesSettings(env: Env = process.env): KubernetesSettings {
     hostDataDir: env.MEI_EDGE_DATA_DIR || undefined,
     hostStateDir: env.MEI_EDGE_STATE_DIR || undefined,
     installCrd: boolEnv(env, 'MEI_INSTALL_CRD', false),
+    namespaces: parseNamespaces(env.MEI_NAMESPACES),
+    edgeNodeSelector: jsonEnv(env, 'MEI_EDGE_NODE_SELECTOR', 'an object of label names to string values', (v) => isPlainObject(v) && Object.values(v).every((x) => typeof x === 'string')),
+    edgeTolerations: jsonEnv(env, 'MEI_EDGE_TOLERATIONS', 'an array of tolerations {key, operator, value, effect, tolerationSeconds}', (v) =>
+      Array.isArray(v) && v.every((t) => isPlainObject(t) && Object.keys(t).every((k) => TOLERATION_KEYS.has(k))),
+    ),
   };
 }
 
@@ -148,12 +189,16 @@ export async function createKubernetesMode(o: { env?: Env; log: Logger; kc?: Kub
   const kc = o.kc ?? loadKubeConfig(env);
   if (settings.installCrd) await installCrd(kc);
   const recorder = new KubeEventRecorder(kc, { instance: settings.podName, log: o.log });
-  const backend = new KubernetesJobBackend(kc, { onError: (e) => o.log.warn(`job watch: ${(e as Error)?.message ?? e}`) });
+  const { namespaces } = settings;
+  const backend = new KubernetesJobBackend(kc, { namespaces, onError: (e) => o.log.warn(`job watch: ${(e as Error)?.message ?? e}`) });
   const runtime = new PodRuntime(kc, {
     log: o.log,
+    namespaces,
     recorder,
     image: settings.agentImage,
     edgeNodes: settings.edgeNodes,
+    edgeNodeSelector: settings.edgeNodeSelector,
+    edgeTolerations: settings.edgeTolerations,
     imagePullPolicy: settings.imagePullPolicy,
     terminationGracePeriodSeconds: settings.terminationGracePeriodSeconds,
     hostModelDir: settings.hostModelDir,
@@ -161,12 +206,14 @@ export async function createKubernetesMode(o: { env?: Env; log: Logger; kc?: Kub
     hostStateDir: settings.hostStateDir,
   });
   // Fail at startup, naming the problem, when the CRD is missing or RBAC forbids reading jobs.
-  await backend.list(settings.systemNamespace).catch((err) => {
+  await (namespaces ? backend.list() : backend.list(settings.systemNamespace)).catch((err) => {
     const s = statusOf(err);
     if (s?.code === 404) throw new Error('the MultiEdgeInference CRD is not installed: kubectl apply -k deploy/ (or set MEI_INSTALL_CRD=1 for a development cluster)');
     throw err;
   });
-  o.log.info(`kubernetes mode: apiserver ${kc.getCurrentCluster()?.server}, identity ${settings.identity}, lease ${settings.systemNamespace}/mei-server`);
+  o.log.info(
+    `kubernetes mode: apiserver ${kc.getCurrentCluster()?.server}, identity ${settings.identity}, lease ${settings.systemNamespace}/${settings.leaseName}, jobs in ${namespaces ? namespaces.join(', ') : 'every namespace'}`,
+  );
   if (!env.MEI_PUBLIC_URL) o.log.warn('MEI_PUBLIC_URL is not set: worker pods will be told to reach this server at its local address, which edge nodes cannot');
   let elector: LeaderElector | undefined;
   let campaigned = false;
@@ -186,6 +233,7 @@ export async function createKubernetesMode(o: { env?: Env; log: Logger; kc?: Kub
       const lease = settings.leaseDurationSeconds;
       elector = new LeaderElector(kc, {
         namespace: settings.systemNamespace,
+        name: settings.leaseName,
         identity: settings.identity,
         leaseDurationSeconds: lease,
         // client-go's defaults scaled to the lease: 15 s lease -> 10 s renew deadline, 2 s retry.

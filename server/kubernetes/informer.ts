@@ -139,3 +139,67 @@ export class Informer<T extends KubernetesObject> {
     void lw?.stop();
   }
 }
+
+/** What backend.ts and pod-runtime.ts use of an informer: one cluster-wide, or one per managed namespace. */
+export interface SharedInformer<T extends KubernetesObject> {
+  readonly running: boolean;
+  readonly subscribers: number;
+  /** Relists seen, all namespaces together. */
+  readonly lists: number;
+  start(): Promise<void>;
+  subscribe(handler: InformerHandler<T>): () => void;
+  list(namespace?: string): T[];
+  get(name: string, namespace?: string): T | undefined;
+  stop(): void;
+}
+
+/**
+ * One informer per namespace behind the interface of one: the server's RBAC may grant it only the namespaces it
+ * manages (MEI_NAMESPACES), where a cluster-wide list or watch is forbidden. Starts when every namespace listed.
+ */
+export class NamespacedInformers<T extends KubernetesObject> implements SharedInformer<T> {
+  private readonly byNamespace: Map<string, Informer<T>>;
+
+  constructor(namespaces: readonly string[], make: (namespace: string) => Informer<T>) {
+    this.byNamespace = new Map(namespaces.map((ns) => [ns, make(ns)]));
+  }
+
+  get running(): boolean {
+    return [...this.byNamespace.values()].every((i) => i.running);
+  }
+
+  get subscribers(): number {
+    return Math.max(0, ...[...this.byNamespace.values()].map((i) => i.subscribers));
+  }
+
+  get lists(): number {
+    return [...this.byNamespace.values()].reduce((n, i) => n + i.lists, 0);
+  }
+
+  async start(): Promise<void> {
+    await Promise.all([...this.byNamespace.values()].map((i) => i.start()));
+  }
+
+  subscribe(handler: InformerHandler<T>): () => void {
+    const offs = [...this.byNamespace.values()].map((i) => i.subscribe(handler));
+    return () => offs.forEach((off) => off());
+  }
+
+  list(namespace?: string): T[] {
+    if (namespace !== undefined) return this.byNamespace.get(namespace)?.list() ?? [];
+    return [...this.byNamespace.values()].flatMap((i) => i.list()).sort((a, b) => key(a).localeCompare(key(b)));
+  }
+
+  get(name: string, namespace?: string): T | undefined {
+    if (namespace !== undefined) return this.byNamespace.get(namespace)?.get(name, namespace);
+    for (const i of this.byNamespace.values()) {
+      const found = i.get(name);
+      if (found) return found;
+    }
+    return undefined;
+  }
+
+  stop(): void {
+    for (const i of this.byNamespace.values()) i.stop();
+  }
+}

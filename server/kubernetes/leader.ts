@@ -5,14 +5,27 @@
 // controllers. A leader that cannot renew for renewDeadline stops leading; stop() releases the lease so a
 // standby takes over at its next retry instead of after leaseDuration.
 //
-// With `pod` set, the leader also labels its own Pod `mei.sedna.io/leader=true` (and removes the label when it
-// stops leading or starts as a candidate): the Service selects that label, so agents and browsers reach the
-// replica whose controllers and agent registry are live.
+// With `pod` set, the leader also labels its own Pod `mei.sedna.io/leader=true` once onStartedLeading has
+// finished (controllers started, caches synced), removes the label when it stops leading or starts as a
+// candidate, and removes it from any other pod still carrying it (a leader cut off from the apiserver cannot
+// remove its own): the Service selects that label, so agents and browsers reach the replica whose controllers
+// and agent registry are live. Renewal goes on while onStartedLeading runs.
 import { CoordinationV1Api, CoreV1Api, PatchStrategy, V1MicroTime, setHeaderOptions, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
 import type { Logger } from '../controllers/log.ts';
 import { statusOf } from './errors.ts';
 
 export const LEADER_LABEL = 'mei.sedna.io/leader';
+
+/** candidate: not leading; starting: holds the lease, onStartedLeading running; leader: started (and labelled). */
+export type LeaderRole = 'candidate' | 'starting' | 'leader';
+
+/** What /api/health reports of this replica's part (readiness: the Service sends traffic only to ready pods). */
+export interface ReplicaHealth {
+  ready: boolean;
+  /** single: no election; standby: another replica leads (never selected by the Service: no leader label). */
+  role: 'single' | 'standby' | 'starting' | 'leader';
+  message?: string;
+}
 
 export interface LeaderElectionOptions {
   namespace: string;
@@ -55,6 +68,8 @@ export class LeaderElector {
   private readonly abort = new AbortController();
   private loop?: Promise<void>;
   private leading = false;
+  private started = false;
+  private renewedAt = 0;
   /** The last lease record seen, and when (local clock) it last changed. */
   private observed?: { key: string; holder: string; rv: string };
   private observedAt = 0;
@@ -76,6 +91,24 @@ export class LeaderElector {
 
   get isLeader(): boolean {
     return this.leading;
+  }
+
+  get role(): LeaderRole {
+    return !this.leading ? 'candidate' : this.started ? 'leader' : 'starting';
+  }
+
+  /**
+   * A leader is ready once its controllers run and while its lease is fresh: one that has not renewed for half
+   * its renew deadline (apiserver unreachable) turns unready before it steps down, even if it cannot remove its
+   * label. A standby stays ready (it is alive and would take over): Deployments roll only onto ready pods, and
+   * the Service reaches it only through the leader label.
+   */
+  health(): ReplicaHealth {
+    if (!this.leading) return { ready: true, role: 'standby' };
+    if (!this.started) return { ready: false, role: 'starting', message: 'leader: starting the controllers and syncing their caches' };
+    const since = Date.now() - this.renewedAt;
+    if (since > this.renewDeadlineMs / 2) return { ready: false, role: 'leader', message: `leader: lease not renewed for ${since} ms (apiserver unreachable?)` };
+    return { ready: true, role: 'leader' };
   }
 
   /** Holder of the lease as last observed ('' when free). */
@@ -109,21 +142,28 @@ export class LeaderElector {
       while (!signal.aborted && !(await this.tryAcquireOrRenew())) await sleep(jitter(this.retryMs), signal);
       if (signal.aborted) break;
       this.leading = true;
+      this.renewedAt = Date.now();
       this.o.log.info(`leader election: ${this.o.identity} is the leader (lease ${this.o.namespace}/${this.leaseName})`);
-      await this.setPodLabel(true);
-      await this.call(() => this.o.onStartedLeading());
+      // The label (and so the Service's traffic) only once the controllers run; renewal goes on meanwhile.
+      const starting = this.call(() => this.o.onStartedLeading()).then(async () => {
+        if (!this.leading) return;
+        this.started = true;
+        await this.setPodLabel(true);
+        await this.clearStaleLabels();
+      });
       // Leader: renew until we cannot for renewDeadline, or someone else holds the lease.
-      let renewedAt = Date.now();
       while (!signal.aborted) {
         await sleep(this.retryMs, signal);
         if (signal.aborted) break;
-        if (await this.tryAcquireOrRenew()) renewedAt = Date.now();
-        else if (this.lastLeader !== this.o.identity || Date.now() - renewedAt > this.renewDeadlineMs) break;
+        if (await this.tryAcquireOrRenew()) this.renewedAt = Date.now();
+        else if (this.lastLeader !== this.o.identity || Date.now() - this.renewedAt > this.renewDeadlineMs) break;
       }
       this.leading = false;
+      this.started = false;
       if (this.crashed) return;
+      await starting;
       if (signal.aborted) await this.release();
-      else this.o.log.warn(`leader election: ${this.o.identity} lost the lease (last renewed ${Date.now() - renewedAt} ms ago)`);
+      else this.o.log.warn(`leader election: ${this.o.identity} lost the lease (last renewed ${Date.now() - this.renewedAt} ms ago)`);
       await this.setPodLabel(false);
       const reason = signal.aborted ? 'stopped' : 'lost';
       await this.call(() => this.o.onStoppedLeading(reason));
@@ -223,17 +263,41 @@ export class LeaderElector {
     }
   }
 
-  private async setPodLabel(leading: boolean): Promise<void> {
+  private async setPodLabel(leading: boolean, name = this.o.pod?.name): Promise<void> {
     const pod = this.o.pod;
-    if (!pod) return;
+    if (!pod || !name) return;
     try {
       await this.core.patchNamespacedPod(
-        { name: pod.name, namespace: pod.namespace, body: { metadata: { labels: { [LEADER_LABEL]: leading ? 'true' : null } } } },
+        { name, namespace: pod.namespace, body: { metadata: { labels: { [LEADER_LABEL]: leading ? 'true' : null } } } },
         setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
       );
     } catch (err) {
       const s = statusOf(err);
-      this.o.log.warn(`leader election: cannot ${leading ? 'set' : 'clear'} label ${LEADER_LABEL} on pod ${pod.namespace}/${pod.name}: ${s ? `${s.code} ${s.message ?? ''}` : (err as Error).message}`);
+      if (s?.code === 404 && name !== pod.name) return; // gone meanwhile
+      this.o.log.warn(`leader election: cannot ${leading ? 'set' : 'clear'} label ${LEADER_LABEL} on pod ${pod.namespace}/${name}: ${s ? `${s.code} ${s.message ?? ''}` : (err as Error).message}`);
+    }
+  }
+
+  /** The new leader takes the label off every other pod: one that led before may not have been able to. */
+  private async clearStaleLabels(): Promise<void> {
+    const pod = this.o.pod;
+    if (!pod) return;
+    try {
+      // Only this server's replicas: the pods sharing its app.kubernetes.io/name and /instance labels.
+      const own = (await this.core.readNamespacedPod({ name: pod.name, namespace: pod.namespace })).metadata?.labels ?? {};
+      const same = ['app.kubernetes.io/name', 'app.kubernetes.io/instance'].filter((k) => own[k]).map((k) => `${k}=${own[k]}`);
+      const pods = await this.core.listNamespacedPod({ namespace: pod.namespace, labelSelector: [`${LEADER_LABEL}=true`, ...same].join(',') });
+      for (const p of pods.items) {
+        const name = p.metadata?.name;
+        if (name && name !== pod.name && this.leading) {
+          this.o.log.info(`leader election: removing the stale ${LEADER_LABEL} label from pod ${pod.namespace}/${name}`);
+          await this.setPodLabel(false, name);
+        }
+      }
+    } catch (err) {
+      const s = statusOf(err);
+      this.o.log.warn(`leader election: cannot list pods labelled ${LEADER_LABEL} in ${pod.namespace}: ${s ? `${s.code} ${s.message ?? ''}` : (err as Error).message}`);
     }
   }
 }
+

@@ -13,7 +13,7 @@ import type { Logger } from '../controllers/log.ts';
 import type { TemplatedWorkerRuntime } from '../controllers/worker-template.ts';
 import { statusOf, translate } from './errors.ts';
 import { noopRecorder, type EventRecorder } from './events.ts';
-import { Informer } from './informer.ts';
+import { Informer, NamespacedInformers, type SharedInformer } from './informer.ts';
 import {
   AGENT_CONTAINER,
   ANNOTATION_NODE,
@@ -31,6 +31,8 @@ import {
 
 export interface PodRuntimeOptions extends WorkerTemplateOptions {
   log: Logger;
+  /** Watch worker pods in these namespaces only (MEI_NAMESPACES); undefined: every namespace. */
+  namespaces?: readonly string[];
   recorder?: EventRecorder;
   /** A container still crash-looping after this many restarts makes the worker Failed (local runtime: 10). */
   maxRestarts?: number;
@@ -125,7 +127,7 @@ export function observeWorkerPod(pod: V1Pod, maxRestarts = 10): ObservedWorker |
 
 export class PodRuntime implements TemplatedWorkerRuntime {
   private readonly core: CoreV1Api;
-  private readonly pods: Informer<V1Pod>;
+  private readonly pods: SharedInformer<V1Pod>;
   private readonly listeners = new Set<(jobKey: string) => void>();
   private readonly recorder: EventRecorder;
   /** Pods (by uid) whose failure was already recorded as an Event. */
@@ -139,10 +141,13 @@ export class PodRuntime implements TemplatedWorkerRuntime {
   ) {
     this.core = kc.makeApiClient(CoreV1Api);
     this.recorder = o.recorder ?? noopRecorder;
-    this.pods = new Informer<V1Pod>(kc, '/api/v1/pods', () => this.core.listPodForAllNamespaces({ labelSelector: WORKER_SELECTOR }) as Promise<KubernetesListObject<V1Pod>>, {
-      labelSelector: WORKER_SELECTOR,
-      onError: (err) => o.log.warn(`pod watch: ${(err as Error)?.message ?? err}`),
-    });
+    const opts = { labelSelector: WORKER_SELECTOR, onError: (err: unknown) => o.log.warn(`pod watch: ${(err as Error)?.message ?? err}`) };
+    // Only the managed namespaces' pods when the server's RBAC is per namespace (MEI_NAMESPACES).
+    this.pods = o.namespaces
+      ? new NamespacedInformers<V1Pod>(o.namespaces, (namespace) =>
+          new Informer<V1Pod>(kc, `/api/v1/namespaces/${namespace}/pods`, () => this.core.listNamespacedPod({ namespace, labelSelector: WORKER_SELECTOR }) as Promise<KubernetesListObject<V1Pod>>, opts),
+        )
+      : new Informer<V1Pod>(kc, '/api/v1/pods', () => this.core.listPodForAllNamespaces({ labelSelector: WORKER_SELECTOR }) as Promise<KubernetesListObject<V1Pod>>, opts);
     this.pods.subscribe((type, pod) => this.onPod(type, pod));
   }
 

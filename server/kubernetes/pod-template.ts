@@ -32,6 +32,9 @@ export interface WorkerTemplateOptions {
   image: string;
   /** KubeEdge: also select and tolerate node-role.kubernetes.io/edge (default true). */
   edgeNodes?: boolean;
+  /** With edgeNodes: the node selector and tolerations instead of the KubeEdge defaults (MEI_EDGE_NODE_SELECTOR, MEI_EDGE_TOLERATIONS). */
+  edgeNodeSelector?: Record<string, string>;
+  edgeTolerations?: V1Toleration[];
   imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
   /** How long the agent may take to stop after SIGTERM. */
   terminationGracePeriodSeconds?: number;
@@ -112,8 +115,9 @@ export function workerPod(job: MultiEdgeInference, node: string, serverUrl: stri
   const name = workerName(job, node);
   const tuning = job.spec.workers?.find((w) => w.node === node);
   const edge = o.edgeNodes ?? true;
-  const volumes: NonNullable<V1Pod['spec']>['volumes'] = [];
-  const mounts: Array<{ name: string; mountPath: string; readOnly: boolean }> = [];
+  // The agent image runs on a read-only root as uid 10001 and writes only to /tmp (tsx's cache, scratch).
+  const volumes: NonNullable<V1Pod['spec']>['volumes'] = [{ name: 'tmp', emptyDir: {} }];
+  const mounts: Array<{ name: string; mountPath: string; readOnly: boolean }> = [{ name: 'tmp', mountPath: '/tmp', readOnly: false }];
   const env = [
     // Referenced as $(MEI_SERVER_URL) in args; plain value: the address is not a secret.
     { name: 'MEI_SERVER_URL', value: serverUrl },
@@ -147,7 +151,7 @@ export function workerPod(job: MultiEdgeInference, node: string, serverUrl: stri
     spec: {
       // Pinned: the job names the node whose cameras this worker reads; no scheduler decision to make.
       nodeName: node,
-      ...(edge ? { nodeSelector: { [EDGE_ROLE]: '' }, tolerations: edgeTolerations } : {}),
+      ...(edge ? { nodeSelector: o.edgeNodeSelector ?? { [EDGE_ROLE]: '' }, tolerations: o.edgeTolerations ?? edgeTolerations } : {}),
       // Exit 0 (history done, or told to stop) ends the worker; a crash restarts it (CrashLoopBackOff).
       restartPolicy: 'OnFailure',
       terminationGracePeriodSeconds: o.terminationGracePeriodSeconds ?? 30,
@@ -164,7 +168,7 @@ export function workerPod(job: MultiEdgeInference, node: string, serverUrl: stri
           env,
           ...(tuning?.resources ? { resources: tuning.resources as any } : {}),
           volumeMounts: mounts,
-          securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+          securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ['ALL'] } },
         },
       ],
       volumes,

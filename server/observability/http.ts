@@ -17,14 +17,14 @@ export interface Readiness {
 }
 
 export interface OpsOptions {
-  env: NodeJS.ProcessEnv;
+  env: Record<string, string | undefined>;
   /** Undefined while the server is starting (not ready, "starting"). */
   readiness(): Promise<Readiness> | undefined;
 }
 
 export type MetricsAuth = { kind: 'token'; token: Buffer } | { kind: 'none' } | { kind: 'loopback' };
 
-export function metricsAuth(env: NodeJS.ProcessEnv): MetricsAuth {
+export function metricsAuth(env: Record<string, string | undefined>): MetricsAuth {
   const mode = env.MEI_METRICS_AUTH;
   if (mode !== undefined && !['token', 'none', 'loopback'].includes(mode)) throw new Error(`MEI_METRICS_AUTH must be "token", "none" or "loopback", got "${mode}"`);
   const token = env.MEI_METRICS_TOKEN;

@@ -27,7 +27,7 @@ export interface Logger {
 export type LogFormat = 'json' | 'text';
 const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 
-export function logSettings(env: NodeJS.ProcessEnv = process.env): { level: string; format: LogFormat } {
+export function logSettings(env: Record<string, string | undefined> = process.env): { level: string; format: LogFormat } {
   const level = env.MEI_LOG_LEVEL || (env.MEI_DEBUG === '1' ? 'debug' : 'info');
   if (!(LEVELS as readonly string[]).includes(level)) throw new Error(`MEI_LOG_LEVEL must be one of ${LEVELS.join(', ')}, got "${level}"`);
   const fmt = env.MEI_LOG_FORMAT || (env.MEI_MODE === 'kubernetes' ? 'json' : 'text');

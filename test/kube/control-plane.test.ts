@@ -50,6 +50,8 @@ describe('control plane in kubernetes mode', () => {
       await cp.backend.create({ metadata: { name: 'wired', namespace: ns }, spec: { cameras: [{ name: 'c', node: 'edge-1', source: 'rtsp://cam/s' }], models: { detector: { decoder: 'yolox' } } } });
       const core = kc.makeApiClient(CoreV1Api);
       await waitFor('the worker pod', async () => (await core.listNamespacedPod({ namespace: ns, labelSelector: WORKER_SELECTOR })).items.length === 1);
+      // /api/health's source: the leader with its controllers running (they just reconciled the job).
+      expect(cp.health?.()).toEqual({ ready: true, role: 'leader' });
       expect((await cp.backend.get(ns, 'wired'))!.metadata.finalizers).toEqual([FINALIZER]);
     } finally {
       await cp.close();

@@ -45,13 +45,13 @@ describe('deploy/ (kustomize)', () => {
         'ClusterRole/mei-job-editor',
         'ClusterRole/mei-job-viewer',
         'ClusterRole/mei-server',
-        'ClusterRoleBinding/mei-server',
         'ConfigMap/mei-server-config',
         'CustomResourceDefinition/multiedgeinferences.sedna.io',
         'Deployment/mei-server',
         'Namespace/mei-system',
-        'PodDisruptionBudget/mei-server',
+        'PersistentVolumeClaim/mei-server-pglite',
         'Role/mei-server-leader',
+        'RoleBinding/mei-server-jobs',
         'RoleBinding/mei-server-leader',
         'Service/mei-server',
         'ServiceAccount/mei-server',
@@ -60,15 +60,23 @@ describe('deploy/ (kustomize)', () => {
     // The CRD is crds/ itself, not a copy that could drift.
     const crd = byKind('CustomResourceDefinition')[0];
     expect(crd.spec).toEqual((yaml.load(readFileSync(CRD_PATH, 'utf8')) as any).spec);
-    for (const d of docs.filter((x) => !['CustomResourceDefinition', 'Namespace', 'ClusterRole', 'ClusterRoleBinding'].includes(x.kind))) expect(d.metadata.namespace, `${d.kind}/${d.metadata.name}`).toBe('mei-system');
+    // Everything in mei-system but the job rules' binding, which lives where jobs do (and nowhere else).
+    for (const d of docs.filter((x) => !['CustomResourceDefinition', 'Namespace', 'ClusterRole'].includes(x.kind)))
+      expect(d.metadata.namespace, `${d.kind}/${d.metadata.name}`).toBe(d.metadata.name === 'mei-server-jobs' ? 'default' : 'mei-system');
+    expect(byKind('ClusterRoleBinding')).toEqual([]);
+    expect(byKind('ConfigMap')[0].data.MEI_NAMESPACES).toBe('default');
 
+    // One replica: PGlite on its volume (several need PostgreSQL: the Helm chart checks that).
     const deploy = byKind('Deployment')[0];
-    expect(deploy.spec.replicas).toBe(2);
+    expect(deploy.spec.replicas).toBe(1);
+    expect(deploy.spec.strategy).toEqual({ type: 'Recreate' });
+    expect(deploy.spec.template.spec.volumes).toContainEqual({ name: 'state', persistentVolumeClaim: { claimName: 'mei-server-pglite' } });
     const c = deploy.spec.template.spec.containers[0];
     expect(c.image).toBe('mei/server:0.1.0');
     expect(deploy.spec.template.spec.serviceAccountName).toBe('mei-server');
     expect(c.readinessProbe.httpGet.path).toBe('/api/health');
-    expect(c.livenessProbe.httpGet.path).toBe('/api/health');
+    expect(c.livenessProbe.httpGet.path).toBe('/api/health?live');
+    expect(c.securityContext.readOnlyRootFilesystem).toBe(true);
     expect(c.env.find((e: any) => e.name === 'POD_NAME').valueFrom.fieldRef.fieldPath).toBe('metadata.name');
     expect(c.envFrom).toEqual([{ configMapRef: { name: 'mei-server-config' } }, { secretRef: { name: 'mei-server' } }]);
     expect(byKind('ConfigMap')[0].data.MEI_MODE).toBe('kubernetes');
@@ -129,6 +137,9 @@ describe('RBAC: the mei-server ClusterRole is enough and needed (own apiserver, 
   it('as system:serviceaccount:mei-system:mei-server: jobs, status, finalizers, pods, secrets, events, lease and leader label all work', async () => {
     const core = admin.makeApiClient(CoreV1Api);
     await core.createNamespace({ body: { metadata: { name: 'team-a' } } });
+    await core.createNamespace({ body: { metadata: { name: 'default' } } }).catch((e) => {
+      if (e.code !== 409) throw e;
+    });
     // The server's own pod (no kubelet here: it only needs to exist for the leader label).
     await core.createNamespacedPod({ namespace: 'mei-system', body: { metadata: { name: 'mei-server-0', labels: { 'app.kubernetes.io/name': 'mei-server' } }, spec: { containers: [{ name: 'server', image: 'mei/server' }] } } });
     const sa = await serviceAccountConfig('mei-system', 'mei-server');
@@ -136,7 +147,7 @@ describe('RBAC: the mei-server ClusterRole is enough and needed (own apiserver, 
     const mode = await createKubernetesMode({
       kc: sa,
       log,
-      env: { POD_NAME: 'mei-server-0', POD_NAMESPACE: 'mei-system', MEI_LEASE_DURATION_SECONDS: '5', MEI_AGENT_IMAGE: 'mei/edge-agent:test', MEI_PUBLIC_URL: 'http://mei:3000' },
+      env: { POD_NAME: 'mei-server-0', POD_NAMESPACE: 'mei-system', MEI_LEASE_DURATION_SECONDS: '5', MEI_AGENT_IMAGE: 'mei/edge-agent:test', MEI_PUBLIC_URL: 'http://mei:3000', MEI_NAMESPACES: 'default' },
     });
     let leading = false;
     mode.campaign({ onStartedLeading: () => void (leading = true), onStoppedLeading: () => void (leading = false) });
@@ -146,17 +157,17 @@ describe('RBAC: the mei-server ClusterRole is enough and needed (own apiserver, 
     const { backend, runtime } = mode;
     const events: string[] = [];
     const stopWatch = await backend.watch((ev) => events.push(`${ev.type} ${ev.object.metadata.name}`));
-    const job = await backend.create({ ...baseJob('rbac-job'), metadata: { name: 'rbac-job', namespace: 'team-a' } } as any);
+    const job = await backend.create({ ...baseJob('rbac-job'), metadata: { name: 'rbac-job', namespace: 'default' } } as any);
     const withFinalizer = await backend.update({ ...job, metadata: { ...job.metadata, finalizers: ['sedna.io/multiedgeinference'] } });
     await backend.updateStatus({ ...withFinalizer, status: { phase: 'Pending' } });
     // blockOwnerDeletion owner references: allowed because the role may update multiedgeinferences/finalizers.
     await runtime.ensure({ job, node: 'edge-1', token: 't', serverUrl: 'http://mei:3000' });
-    await waitFor('worker listed', async () => (await runtime.list('team-a/rbac-job')).length === 1);
-    await runtime.remove('team-a/rbac-job');
-    await backend.delete('team-a', 'rbac-job');
+    await waitFor('worker listed', async () => (await runtime.list('default/rbac-job')).length === 1);
+    await runtime.remove('default/rbac-job');
+    await backend.delete('default', 'rbac-job');
     await mode.recorder.flush();
     expect(log.lines.filter((l) => l.startsWith('warn') || l.startsWith('error'))).toEqual([]);
-    const recorded = (await core.listNamespacedEvent({ namespace: 'team-a' })).items.map((e) => `${e.reason} ${e.source?.component}`);
+    const recorded = (await core.listNamespacedEvent({ namespace: 'default' })).items.map((e) => `${e.reason} ${e.source?.component}`);
     expect(recorded).toEqual(expect.arrayContaining(['WorkerCreated mei-server', 'WorkerDeleted mei-server']));
     await waitFor('watch events', () => events.includes('ADDED rbac-job') && events.filter((e) => e.startsWith('MODIFIED rbac-job')).length >= 3);
     stopWatch();
@@ -164,6 +175,15 @@ describe('RBAC: the mei-server ClusterRole is enough and needed (own apiserver, 
     // close() released the lease and cleared the label.
     expect((await admin.makeApiClient(CoordinationV1Api).readNamespacedLease({ name: 'mei-server', namespace: 'mei-system' })).spec?.holderIdentity).toBe('');
     expect((await core.readNamespacedPod({ name: 'mei-server-0', namespace: 'mei-system' })).metadata?.labels?.[LEADER_LABEL]).toBeUndefined();
+  });
+
+  it('the service account has no rights in a namespace it does not manage (team-a), nor on kube-system Secrets', async () => {
+    const sa = await serviceAccountConfig('mei-system', 'mei-server');
+    const core = sa.makeApiClient(CoreV1Api);
+    await expect(core.listNamespacedSecret({ namespace: 'kube-system' })).rejects.toMatchObject({ code: 403 });
+    await expect(core.listSecretForAllNamespaces()).rejects.toMatchObject({ code: 403 });
+    await expect(core.createNamespacedPod({ namespace: 'team-a', body: { metadata: { name: 'x' }, spec: { containers: [{ name: 'c', image: 'x' }] } } })).rejects.toMatchObject({ code: 403 });
+    await expect(new KubernetesJobBackend(sa, { resyncMs: 0 }).list('team-a')).rejects.toMatchObject({ code: 403 });
   });
 
   it('a user without the role is refused (403) for jobs and pods', async () => {

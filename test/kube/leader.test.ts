@@ -39,7 +39,7 @@ interface Candidate {
   stoppedAt: number[];
 }
 
-function candidate(identity: string, o: { lease?: string; kc?: KubeConfig; pod?: string; leaseSeconds?: number } = {}): Candidate {
+function candidate(identity: string, o: { lease?: string; kc?: KubeConfig; pod?: string; leaseSeconds?: number; onStart?: () => Promise<void> } = {}): Candidate {
   const c: Candidate = { log: [], startedAt: [], stoppedAt: [], elector: undefined as unknown as LeaderElector };
   c.elector = new LeaderElector(o.kc ?? kc, {
     namespace: ns,
@@ -48,7 +48,11 @@ function candidate(identity: string, o: { lease?: string; kc?: KubeConfig; pod?:
     leaseDurationSeconds: o.leaseSeconds ?? LEASE_S,
     renewDeadlineMs: 3500,
     retryPeriodMs: RETRY_MS,
-    onStartedLeading: () => void (c.startedAt.push(Date.now()), c.log.push('started')),
+    onStartedLeading: async () => {
+      c.startedAt.push(Date.now());
+      c.log.push('started');
+      await o.onStart?.();
+    },
     onStoppedLeading: (why) => void (c.stoppedAt.push(Date.now()), c.log.push(why)),
     pod: o.pod ? { namespace: ns, name: o.pod } : undefined,
     log,
@@ -185,5 +189,60 @@ describe('leader election on a Lease', () => {
     await waitFor('the label moved to b', async () => (await label('mei-server-0')) === undefined && (await label('mei-server-1')) === 'true');
     await b.elector.stop();
     expect(await label('mei-server-1')).toBeUndefined();
+  });
+
+  it('labels its pod and turns ready only once its controllers have started; renews meanwhile', async () => {
+    const core = kc.makeApiClient(CoreV1Api);
+    await core.createNamespacedPod({ namespace: ns, body: { metadata: { name: 'slow-start-0' }, spec: { containers: [{ name: 'server', image: 'mei/server' }] } } });
+    const label = async () => (await core.readNamespacedPod({ name: 'slow-start-0', namespace: ns })).metadata?.labels?.[LEADER_LABEL];
+    let finishStart!: () => void;
+    const controllersStarted = new Promise<void>((r) => (finishStart = r));
+    const a = candidate('slow-a', { lease: 'slow-start', pod: 'slow-start-0', onStart: () => controllersStarted });
+    a.elector.start();
+    await waitFor('a leads', () => a.elector.isLeader);
+    expect(a.elector.health()).toMatchObject({ ready: false, role: 'starting' });
+    // The controllers take longer than the lease: the leader keeps renewing while they start.
+    const renewBefore = String((await readLease('slow-start')).spec!.renewTime);
+    await waitFor('a renewal while starting', async () => String((await readLease('slow-start')).spec!.renewTime) !== renewBefore);
+    expect(await label()).toBeUndefined();
+    expect(a.elector.role).toBe('starting');
+    finishStart();
+    await waitFor('the label once started', async () => (await label()) === 'true');
+    expect(a.elector.health()).toEqual({ ready: true, role: 'leader' });
+    await a.elector.stop();
+    expect(await label()).toBeUndefined();
+    expect(a.elector.health()).toEqual({ ready: true, role: 'standby' });
+  });
+
+  it('a leader cut off from the apiserver turns unready, and the next leader removes its stale label', async () => {
+    const core = kc.makeApiClient(CoreV1Api);
+    for (const name of ['cut-0', 'cut-1']) {
+      await core.createNamespacedPod({ namespace: ns, body: { metadata: { name }, spec: { containers: [{ name: 'server', image: 'mei/server' }] } } });
+    }
+    const label = async (name: string) => (await core.readNamespacedPod({ name, namespace: ns })).metadata?.labels?.[LEADER_LABEL];
+    const cutProxy = await startProxy(Number(new URL(kube().url).port));
+    try {
+      const a = candidate('cut-a', { lease: 'cut', pod: 'cut-0', kc: viaProxy(kc, cutProxy) });
+      const b = candidate('cut-b', { lease: 'cut', pod: 'cut-1' });
+      a.elector.start();
+      await waitFor('a labelled', async () => (await label('cut-0')) === 'true');
+      b.elector.start();
+      cutProxy.cut();
+      // Unready while it still holds the lease (before stepping down), so the Service stops sending to it.
+      await waitFor('a unready', () => !a.elector.health().ready, 120_000, 10);
+      const unreadyWhileLeading = a.elector.isLeader;
+      await waitFor('a gives up', () => a.log.includes('lost'), 120_000, 10);
+      expect(unreadyWhileLeading).toBe(true);
+      expect(a.log).toEqual(['started', 'lost']);
+      // a could not remove its own label; b does, once its controllers run.
+      expect(await label('cut-0')).toBe('true');
+      await waitFor('b leads and labelled', async () => b.elector.isLeader && (await label('cut-1')) === 'true');
+      await waitFor('the stale label removed', async () => (await label('cut-0')) === undefined);
+      expect(log.lines.some((l) => l.includes('removing the stale') && l.includes('cut-0'))).toBe(true);
+      await b.elector.stop();
+      await a.elector.stop();
+    } finally {
+      await cutProxy.close();
+    }
   });
 });

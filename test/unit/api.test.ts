@@ -142,6 +142,22 @@ describe('API handlers (in-memory fake backend)', () => {
     expect((await handlers.me(req('GET', '/api/auth/me', { cookie }))).status).toBe(401);
   });
 
+  it("health: the replica's role; 503 when not ready (a leader starting or out of touch), but ?live still 200", async () => {
+    expect(await (await handlers.health(req('GET', '/api/health'))).json()).toEqual({ status: 'ok', role: 'single' });
+    let h = { ready: true, role: 'standby' } as { ready: boolean; role: string; message?: string };
+    publishContext({ ...ctx, health: () => h });
+    try {
+      const standby = await handlers.health(req('GET', '/api/health'));
+      expect([standby.status, await standby.json()]).toEqual([200, { status: 'ok', role: 'standby' }]);
+      h = { ready: false, role: 'leader', message: 'leader: lease not renewed for 9000 ms (apiserver unreachable?)' };
+      const stale = await handlers.health(req('GET', '/api/health'));
+      expect([stale.status, await stale.json()]).toEqual([503, { status: 'unavailable', role: 'leader', message: h.message }]);
+      expect((await handlers.health(req('GET', '/api/health?live'))).status).toBe(200);
+    } finally {
+      publishContext(ctx);
+    }
+  });
+
   it('answers 503 while the control plane is not up', async () => {
     publishContext(undefined);
     try {

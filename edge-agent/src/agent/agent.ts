@@ -5,7 +5,7 @@
 // transport/spool.ts, transport/outbox.ts): batches a previous run left unsent are sent when the job's task
 // arrives again, alongside new ones.
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Ack, AgentState, AgentToServerEvents, CameraReport, IngestAck, ObservationBatch, PreviewFrame, PreviewRequest, TaskAssignment, TaskStop, TrackThumbnail } from '@mei/contracts';
@@ -86,11 +86,21 @@ export class EdgeAgent {
   private failedTasks = 0;
   private done = false;
   private readonly log: (msg: string) => void;
-  private readonly stateDir: string;
+  private stateDir: string;
 
   constructor(private readonly o: EdgeAgentOptions) {
     this.log = o.log ?? (() => {});
     this.stateDir = o.stateDir ?? mkdtempSync(path.join(os.tmpdir(), 'mei-agent-'));
+    try {
+      mkdirSync(path.join(this.stateDir, 'spool'), { recursive: true });
+      accessSync(path.join(this.stateDir, 'spool'), constants.W_OK);
+    } catch (err) {
+      // E.g. a hostPath the kubelet created for root while the agent runs as another user: keep working,
+      // spooling in a temporary folder (outages are covered, a restart is not), and say so.
+      const fallback = mkdtempSync(path.join(os.tmpdir(), 'mei-agent-'));
+      this.log(`state dir ${this.stateDir} is not writable (${(err as Error).message}); spooling in ${fallback}, which does not survive a restart`);
+      this.stateDir = fallback;
+    }
     this.finished = new Promise((resolve) => (this.resolveFinished = resolve));
     this.outbox = new ObservationOutbox({
       send: (payload, seq) =>

@@ -8,6 +8,7 @@ import { CamerasTable, ConditionsTable, WorkersTable } from './StatusTables';
 import { DeleteJobButton } from './DeleteJobButton';
 import { SpecSummary } from './SpecSummary';
 import { HistoryProgress } from './HistoryProgress';
+import { CameraCharts } from './CameraCharts';
 import { JobPlaceholder } from '@/app/components/JobPlaceholder';
 
 export function JobDetail({ namespace, name }: { namespace: string; name: string }) {
@@ -80,6 +81,10 @@ export function JobDetail({ namespace, name }: { namespace: string; name: string
       <section className="card" aria-labelledby="cams-title">
         <h2 id="cams-title">Cameras</h2>
         <CamerasTable cameras={st.cameras ?? []} spec={j.spec.cameras} />
+      </section>
+      <section className="card" aria-labelledby="charts-title">
+        <h2 id="charts-title">Last 15 minutes</h2>
+        <CameraCharts namespace={j.metadata.namespace} name={j.metadata.name} />
       </section>
       <section className="card" aria-labelledby="spec-title">
         <h2 id="spec-title">Spec</h2>

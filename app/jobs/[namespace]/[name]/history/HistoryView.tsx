@@ -8,6 +8,7 @@ import { useTracks } from '@/app/search/api';
 import { formatDuration, formatTrackTime, parseTimeInput } from '@/app/search/time';
 import styles from '@/app/search/search.module.css';
 import { DataTable } from '@/app/components/DataTable';
+import { TracksPerHourChart } from './TracksPerHourChart';
 
 export function HistoryView({ namespace, name }: { namespace: string; name: string }) {
   const key = `${namespace}/${name}`;
@@ -35,6 +36,10 @@ export function HistoryView({ namespace, name }: { namespace: string; name: stri
           Search by picture
         </Link>
       </div>
+      <section className="card" aria-labelledby="hourly-title">
+        <h2 id="hourly-title">Tracks per hour</h2>
+        <TracksPerHourChart jobKey={key} recording={history} />
+      </section>
       <section className="card" aria-label="Filters">
         <div className={styles.filters}>
           <div className="field">
