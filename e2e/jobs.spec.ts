@@ -90,6 +90,9 @@ test('sign in, create a job with inline validation, watch it run, inspect it, de
   await expect(worker.getByTestId('worker-phase')).toHaveText('Running', { timeout: 60_000 });
   const cam = page.getByTestId('camera-status-cam-a');
   await expect(cam.getByTestId('camera-state')).toHaveText('Streaming', { timeout: 60_000 });
+  // Delivery counts from the agent's spool, next to the fps: nothing lost on a healthy link.
+  await expect(cam.getByTestId('dropped')).toHaveText('0', { timeout: 60_000 });
+  await expect(cam.getByTestId('spool')).not.toHaveText('—');
   const frames = async () => Number((await cam.getByTestId('frames').innerText()).split('/')[0].trim());
   const before = await frames();
   await expect.poll(frames, { timeout: 60_000, message: 'frames processed should grow from socket updates' }).toBeGreaterThan(before);

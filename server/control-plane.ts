@@ -106,7 +106,7 @@ async function createBackends(mode: Mode, o: ControlPlaneOptions, schema: JSONSc
   }
   const { createEmbeddedBackend } = await import('./store/embedded-backend.ts');
   const backend = await createEmbeddedBackend(db, { validator: createValidator(schema) });
-  const runtime = new LocalProcessRuntime({ command: agentCommandFromEnv(o.env), env: agentEnv(o.env), log: o.log });
+  const runtime = new LocalProcessRuntime({ command: agentCommandFromEnv(o.env), env: agentEnv(o.env), stateDir: o.stateDir, log: o.log });
   return {
     backend,
     runtime,

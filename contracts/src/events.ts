@@ -35,6 +35,8 @@ export interface TaskAssignment {
   crossCamera?: CrossCameraSpec;
   privacy?: PrivacySpec;
   threads?: number;
+  /** spec.workers[].spoolBytes of this node: bound of each camera's spool (absent: the agent's default). */
+  spoolBytes?: number;
   /** What this job's sources and models may open on the node (edge-agent/src/policy/media-policy.ts). */
   media?: MediaAccess;
 }
@@ -81,6 +83,10 @@ export const CameraReportSchema = z
     lastFrameTime: isoTime.optional(),
     /** Payload bytes per second the agent sent for this camera lately (its connection counts them). */
     upstreamBytesPerSecond: z.number().int().min(0).max(1e12).optional(),
+    /** Delivery (edge-agent/src/transport/spool.ts): bytes of batches not yet committed, their oldest age, batches lost. */
+    spooledBytes: z.number().int().min(0).max(BOUNDS.seq).optional(),
+    oldestUnsentSeconds: z.number().int().min(0).max(BOUNDS.seq).optional(),
+    droppedBatches: z.number().int().min(0).max(BOUNDS.seq).optional(),
   })
   .strict();
 export type CameraReport = z.infer<typeof CameraReportSchema>;

@@ -4,6 +4,7 @@ import { DEFAULT_MEDIA_POLICY, mediaAccessFor, type MediaPolicy } from '../../ed
 
 export function buildTaskAssignment(job: MultiEdgeInference, node: string, policy: MediaPolicy = DEFAULT_MEDIA_POLICY): TaskAssignment {
   const { spec, metadata } = job;
+  const worker = spec.workers?.find((w) => w.node === node);
   return {
     jobKey: jobKey(job),
     uid: metadata.uid,
@@ -15,7 +16,8 @@ export function buildTaskAssignment(job: MultiEdgeInference, node: string, polic
     tracking: spec.tracking,
     crossCamera: spec.crossCamera,
     privacy: spec.privacy,
-    threads: spec.workers?.find((w) => w.node === node)?.threads,
+    threads: worker?.threads,
+    ...(worker?.spoolBytes !== undefined ? { spoolBytes: worker.spoolBytes } : {}),
     media: mediaAccessFor(policy, metadata.namespace),
   };
 }

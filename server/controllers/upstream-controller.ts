@@ -123,5 +123,8 @@ function cameraStatus(name: string, report: AgentReport | undefined): CameraStat
     message: c.message,
     lastFrameTime: c.lastFrameTime,
     upstreamBytesPerSecond: c.upstreamBytesPerSecond,
+    spooledBytes: c.spooledBytes,
+    oldestUnsentSeconds: c.oldestUnsentSeconds,
+    droppedBatches: c.droppedBatches,
   };
 }

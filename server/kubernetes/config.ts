@@ -60,6 +60,7 @@ export interface KubernetesSettings {
   terminationGracePeriodSeconds: number;
   hostModelDir?: string;
   hostDataDir?: string;
+  hostStateDir?: string;
   installCrd: boolean;
   /** MEI_NAMESPACES: the namespaces whose jobs this server manages (RBAC per namespace); undefined: all. */
   namespaces?: string[];
@@ -131,6 +132,7 @@ export function kubernetesSettings(env: Env = process.env): KubernetesSettings {
     terminationGracePeriodSeconds: intEnv(env, 'MEI_WORKER_GRACE_SECONDS', 30, 0, 3600),
     hostModelDir: env.MEI_EDGE_MODEL_DIR || undefined,
     hostDataDir: env.MEI_EDGE_DATA_DIR || undefined,
+    hostStateDir: env.MEI_EDGE_STATE_DIR || undefined,
     installCrd: boolEnv(env, 'MEI_INSTALL_CRD', false),
     namespaces: parseNamespaces(env.MEI_NAMESPACES),
     edgeNodeSelector: jsonEnv(env, 'MEI_EDGE_NODE_SELECTOR', 'an object of label names to string values', (v) => isPlainObject(v) && Object.values(v).every((x) => typeof x === 'string')),
@@ -203,6 +205,7 @@ export async function createKubernetesMode(o: { env?: Env; log: Logger; kc?: Kub
     terminationGracePeriodSeconds: settings.terminationGracePeriodSeconds,
     hostModelDir: settings.hostModelDir,
     hostDataDir: settings.hostDataDir,
+    hostStateDir: settings.hostStateDir,
   });
   // Fail at startup, naming the problem, when the CRD is missing or RBAC forbids reading jobs.
   await (namespaces ? backend.list() : backend.list(settings.systemNamespace)).catch((err) => {

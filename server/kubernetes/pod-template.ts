@@ -44,7 +44,16 @@ export interface WorkerTemplateOptions {
   /** Folders on the edge node mounted read-only as MEI_MODEL_DIR (/models) and MEI_DATA_DIR (/data). */
   hostModelDir?: string;
   hostDataDir?: string;
+  /**
+   * Folder on the edge node mounted read-write as the agent's MEI_AGENT_STATE_DIR (its observation spools):
+   * a hostPath, so a restarted or recreated Pod on the node finds what the previous one could not send.
+   * Default DEFAULT_HOST_STATE_DIR.
+   */
+  hostStateDir?: string;
 }
+
+/** Where agents keep their spools on an edge node unless MEI_EDGE_STATE_DIR says otherwise. */
+export const DEFAULT_HOST_STATE_DIR = '/var/lib/mei/agent';
 
 const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
 const hash = (s: string, n: number) => createHash('sha256').update(s).digest('hex').slice(0, n);
@@ -137,6 +146,10 @@ export function workerPod(job: MultiEdgeInference, node: string, serverUrl: stri
     mounts.push({ name: volume, mountPath, readOnly: true });
     env.push({ name: envName, value: mountPath });
   }
+  // Spools per job uid and camera inside: several jobs' workers on one node share the folder safely.
+  volumes.push({ name: 'state', hostPath: { path: o.hostStateDir ?? DEFAULT_HOST_STATE_DIR, type: 'DirectoryOrCreate' } });
+  mounts.push({ name: 'state', mountPath: '/state', readOnly: false });
+  env.push({ name: 'MEI_AGENT_STATE_DIR', value: '/state' });
   return {
     apiVersion: 'v1',
     kind: 'Pod',

@@ -4,7 +4,7 @@
 //   node --import tsx server/kubernetes/print-worker-template.ts > deploy/edge-worker.example.yaml
 import yaml from 'js-yaml';
 import type { MultiEdgeInference } from '@mei/contracts';
-import { DEFAULT_AGENT_IMAGE, workerPod, workerSecret } from './pod-template.ts';
+import { DEFAULT_AGENT_IMAGE, DEFAULT_HOST_STATE_DIR, workerPod, workerSecret } from './pod-template.ts';
 
 export const SAMPLE_JOB: MultiEdgeInference = {
   apiVersion: 'sedna.io/v1alpha1',
@@ -18,7 +18,7 @@ export const SAMPLE_JOB: MultiEdgeInference = {
 
 export function sampleWorkerManifests(): string {
   const node = 'edge-node-1';
-  const settings = { image: DEFAULT_AGENT_IMAGE, edgeNodes: true, hostModelDir: '/var/lib/mei/models', hostDataDir: '/var/lib/mei/data' };
+  const settings = { image: DEFAULT_AGENT_IMAGE, edgeNodes: true, hostModelDir: '/var/lib/mei/models', hostDataDir: '/var/lib/mei/data', hostStateDir: DEFAULT_HOST_STATE_DIR };
   const header = `# What MEI creates for one edge worker (job "lobby", node "edge-node-1"), with deploy/config.yaml's settings.
 # Documentation only, not applied by kustomize. Regenerate: node --import tsx server/kubernetes/print-worker-template.ts
 `;

@@ -91,3 +91,33 @@ new client.Gauge({
     eachCamera((l, _job, cam) => cam.activeTracks !== undefined && this.set(l, cam.activeTracks));
   },
 });
+new client.Gauge({
+  name: 'mei_camera_spooled_bytes',
+  help: "Bytes of the camera's observation batches waiting in its agent's on-disk spool (not yet committed)",
+  labelNames: cameraLabels,
+  registers: [registry],
+  collect() {
+    this.reset();
+    eachCamera((l, _job, cam) => cam.spooledBytes !== undefined && this.set(l, cam.spooledBytes));
+  },
+});
+new client.Gauge({
+  name: 'mei_camera_oldest_unsent_seconds',
+  help: "Age of the camera's oldest observation batch not yet committed (0: nothing waiting)",
+  labelNames: cameraLabels,
+  registers: [registry],
+  collect() {
+    this.reset();
+    eachCamera((l, _job, cam) => cam.oldestUnsentSeconds !== undefined && this.set(l, cam.oldestUnsentSeconds));
+  },
+});
+new client.Counter({
+  name: 'mei_camera_dropped_batches_total',
+  help: "The camera's observation batches lost on the edge (spool full, or refused by the server), as its agent reports",
+  labelNames: cameraLabels,
+  registers: [registry],
+  collect() {
+    this.reset();
+    eachCamera((l, _job, cam) => cam.droppedBatches !== undefined && this.inc(l, cam.droppedBatches));
+  },
+});

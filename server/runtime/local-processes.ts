@@ -29,6 +29,11 @@ export interface LocalProcessRuntimeOptions {
   /** A run this long counts as stable and resets the backoff. */
   stableRunMs?: number;
   stopGraceMs?: number;
+  /**
+   * The server's state directory: each agent keeps its observation spools in `<stateDir>/agents/<node>`
+   * (MEI_AGENT_STATE_DIR), one folder per edge node like a node's own disk, kept across agent restarts.
+   */
+  stateDir?: string;
   log: Logger;
 }
 
@@ -110,7 +115,7 @@ interface ProcessConfig {
 export class LocalProcessRuntime implements TemplatedWorkerRuntime {
   private readonly workers = new Map<string, ManagedWorker>();
   private readonly listeners = new Set<(jobKey: string) => void>();
-  private readonly o: Required<Omit<LocalProcessRuntimeOptions, 'env'>> & { env: NodeJS.ProcessEnv };
+  private readonly o: Required<Omit<LocalProcessRuntimeOptions, 'env' | 'stateDir'>> & { env: NodeJS.ProcessEnv; stateDir?: string };
   private closed = false;
   private readonly killAllOnExit = () => {
     for (const w of this.workers.values()) if (w.child) signalGroup(w.child, 'SIGKILL');
@@ -125,6 +130,7 @@ export class LocalProcessRuntime implements TemplatedWorkerRuntime {
       maxRestarts: opts.maxRestarts ?? 10,
       stableRunMs: opts.stableRunMs ?? 60_000,
       stopGraceMs: opts.stopGraceMs ?? 5_000,
+      stateDir: opts.stateDir,
       log: opts.log,
     };
     // Last resort if the server exits without close(): children must not outlive it.
@@ -184,7 +190,7 @@ export class LocalProcessRuntime implements TemplatedWorkerRuntime {
     return {
       file: this.o.command[0],
       args: [...this.o.command.slice(1), 'run', '--server', launch.serverUrl, '--node', launch.node],
-      env: { MEI_JOB: keyOf(launch.job) },
+      env: { MEI_JOB: keyOf(launch.job), ...(this.o.stateDir ? { MEI_AGENT_STATE_DIR: path.join(this.o.stateDir, 'agents', launch.node) } : {}) },
     };
   }
 

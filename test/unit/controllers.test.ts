@@ -27,7 +27,7 @@ function jobInput(cameras: Array<[string, string]> = [['cam-a', 'node-1'], ['cam
       mode,
       cameras: cameras.map(([name, node]) => ({ name, node, source: `/videos/${name}.mp4` })),
       models: { detector: { name: 'yolox-nano', decoder: 'yolox' } },
-      workers: [{ node: 'node-1', threads: 3 }],
+      workers: [{ node: 'node-1', threads: 3, spoolBytes: 1_048_576 }],
     },
   };
 }
@@ -275,7 +275,8 @@ describe('downstream controller (in-memory fake backend)', () => {
     const r = await downstream.reconcile(KEY);
     expect(r).toEqual({ requeueAfterMs: TASK_RESEND_MS });
     expect(a.sent.tasks).toHaveLength(1);
-    expect(a.sent.tasks[0]).toMatchObject({ jobKey: KEY, uid: job.metadata.uid, generation: 1, node: 'node-1', mode: 'live', threads: 3 });
+    expect(a.sent.tasks[0]).toMatchObject({ jobKey: KEY, uid: job.metadata.uid, generation: 1, node: 'node-1', mode: 'live', threads: 3, spoolBytes: 1_048_576 });
+    expect(b.sent.tasks[0].spoolBytes).toBeUndefined(); // the agent's own default
     expect(a.sent.tasks[0].cameras.map((c) => c.name)).toEqual(['cam-a', 'cam-c']);
     expect(b.sent.tasks[0].cameras.map((c) => c.name)).toEqual(['cam-b']);
 
@@ -372,13 +373,15 @@ describe('upstream controller (in-memory fake backend)', () => {
       node: 'node-1',
       receivedAt: now,
       state: state(job, [
-        { name: 'cam-a', state: 'Streaming', framesProcessed: 300, totalFrames: 400 },
+        { name: 'cam-a', state: 'Streaming', framesProcessed: 300, totalFrames: 400, spooledBytes: 52_000, oldestUnsentSeconds: 12, droppedBatches: 3 },
         { name: 'cam-b', state: 'Failed', framesProcessed: 0, totalFrames: 200, message: 'spec.cameras[name=cam-b].source: video file not found' },
       ]),
     });
     await upstream.reconcile(KEY);
     const s = (await stored()).status!;
     expect(s.progress).toBeCloseTo(300 / 600, 6);
+    // The agent's delivery counts reach the job status as they are.
+    expect(s.cameras![0]).toMatchObject({ spooledBytes: 52_000, oldestUnsentSeconds: 12, droppedBatches: 3 });
     expect(s.conditions!.find((c) => c.type === 'Degraded')).toMatchObject({ status: 'True', reason: 'CameraFailed' });
     const writes = backend.calls.updateStatus;
     await upstream.reconcile(KEY);

@@ -1,11 +1,10 @@
 // The connected edge agent's task handling with a fake transport and fake camera runners (mock: no server,
 // no video); the same agent over real sockets is in realtime-agent.test.ts and the integration test.
 import { describe, expect, it } from 'vitest';
-import type { Ack, CameraReport, ObservationBatch, TaskAssignment } from '@mei/contracts';
+import { decodeObservations, type Ack, type CameraReport, type ObservationBatch, type TaskAssignment } from '@mei/contracts';
 import { EdgeAgent } from '../../edge-agent/src/agent/agent.ts';
 import type { CameraRunner, CameraRunnerContext } from '../../edge-agent/src/agent/camera-runner.ts';
 import { runAgentCommand } from '../../edge-agent/src/cli/run.ts';
-import { ObservationOutbox } from '../../edge-agent/src/transport/outbox.ts';
 
 class FakeTransport {
   connected = true;
@@ -129,37 +128,13 @@ describe('edge agent (fake transport, fake camera runners)', () => {
     const before = Date.now() * 1000;
     runners[0].ctx.emitObservations(batch);
     runners[0].ctx.emitObservations(batch);
-    await new Promise((r) => setImmediate(r));
-    const seqs = transport.of('observations').map((b) => b.seq);
-    expect(seqs[1]).toBe(seqs[0] + 1);
-    expect(seqs[0]).toBeGreaterThanOrEqual(before);
-    expect(transport.of('observations')[0].jobKey).toBe('default/job');
+    await expect.poll(() => transport.of('observations').length).toBe(2);
+    // Sent as spooled: protocol-2 bytes.
+    const sent = transport.of('observations').map((b) => decodeObservations(b));
+    expect(sent[1].seq).toBe(sent[0].seq + 1);
+    expect(sent[0].seq).toBeGreaterThanOrEqual(before);
+    expect(sent[0].jobKey).toBe('default/job');
     await agent.shutdown('test');
-  });
-});
-
-describe('observation outbox', () => {
-  it('keeps batches while disconnected, resends them in order, drops refused ones and the oldest when full', async () => {
-    let mode: 'down' | 'up' | 'refuse' = 'down';
-    const delivered: number[] = [];
-    const outbox = new ObservationOutbox(async (b) => {
-      if (mode === 'down') return { code: 'retry-later', retryAfterMs: 0, reason: 'not connected' };
-      if (mode === 'refuse') return { code: 'refused', error: 'frames[0].width: too small', field: 'frames[0].width' };
-      delivered.push(b.seq);
-      return { code: 'committed', through: b.seq };
-    }, 3);
-    const batch = (seq: number) => ({ jobKey: 'a/b', camera: 'c', seq, frames: [] }) as unknown as ObservationBatch;
-    for (let seq = 1; seq <= 4; seq++) outbox.push(batch(seq));
-    await outbox.flush();
-    expect(outbox.size).toBe(3);
-    expect(outbox.dropped).toBe(1);
-    mode = 'up';
-    await outbox.flush();
-    expect(delivered).toEqual([2, 3, 4]);
-    mode = 'refuse';
-    outbox.push(batch(5));
-    await outbox.flush();
-    expect(outbox.size).toBe(0);
   });
 });
 
@@ -168,6 +143,7 @@ describe('mei-agent run flags', () => {
     const env = { MEI_AGENT_TOKEN: 't' } as unknown as NodeJS.ProcessEnv;
     await expect(runAgentCommand(['--node', 'edge-1'], { env, forceExit: false })).rejects.toThrow(/--server must be an http\(s\) URL/);
     await expect(runAgentCommand(['--server', 'http://127.0.0.1:1', '--node', 'Bad_Node'], { env, forceExit: false })).rejects.toThrow(/--node must be a node name/);
+    await expect(runAgentCommand(['--server', 'http://127.0.0.1:1', '--node', 'edge-1', '--spool-bytes', '1000'], { env, forceExit: false })).rejects.toThrow(/--spool-bytes .* must be an integer >= 131072, got '1000'/);
     await expect(runAgentCommand(['--server', 'http://127.0.0.1:1', '--node', 'edge-1'], { env: {} as NodeJS.ProcessEnv, forceExit: false })).rejects.toThrow(/MEI_AGENT_TOKEN/);
     await expect(runAgentCommand(['--server', 'http://127.0.0.1:1', '--node', 'edge-1', '--token-file', '/nonexistent/token'], { env: {} as NodeJS.ProcessEnv, forceExit: false })).rejects.toThrow(/--token-file/);
   });

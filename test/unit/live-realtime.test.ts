@@ -3,7 +3,7 @@
 // real tokens, or the real EdgeAgent (transport + outbox) with a scripted camera runner (mock: no video);
 // browsers are /ui clients with real session cookies (the server and clients: live-harness.ts).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Ack, AgentToServerEvents, IngestAck, ObservationBatch } from '@mei/contracts';
+import { decodeObservations, type Ack, type AgentToServerEvents, type IngestAck, type ObservationBatch } from '@mei/contracts';
 import { EdgeAgent } from '../../edge-agent/src/agent/agent.ts';
 import { encodePreview } from '../../edge-agent/src/agent/preview-encoder.ts';
 import { AgentConnection } from '../../edge-agent/src/transport/connection.ts';
@@ -170,22 +170,27 @@ describe('live view over real Socket.IO (in-memory fake backend and runtime)', (
 
     let runner: ScriptedRunner | undefined;
     let loseAck = false;
+    let ackLost = false;
     let agent!: EdgeAgent;
     const conn = new AgentConnection(
       { serverUrl: h.url, token: h.tokens.mint({ jobKey: key, uid: job.metadata.uid, node: 'edge-1' }), reconnectDelayMs: 50, reconnectDelayMaxMs: 100 },
       { onTask: (t) => void agent.handleTask(t), onStop: (s) => void agent.handleStop(s), onConnect: () => agent.onConnect(), onFatal: () => {} },
     );
     const sentSeqs: number[] = [];
+    let answered = 0;
     // The server gets the batch, but its ack is lost with the connection: the outbox must resend it.
     const transport = {
       get connected() {
         return conn.connected;
       },
       async send<E extends keyof AgentToServerEvents>(event: E, payload: Parameters<AgentToServerEvents[E]>[0]): Promise<Ack> {
+        // Recorded when sent (not when answered): the server may apply a batch before its ack is back here.
+        if (event === 'observations') sentSeqs.push(decodeObservations(payload as Uint8Array).seq); // the agent sends what it spooled: protocol-2 bytes
         const ack = await conn.send(event, payload);
-        if (event === 'observations') sentSeqs.push((payload as ObservationBatch).seq);
+        if (event === 'observations') answered++;
         if (event === 'observations' && loseAck && (ack as unknown as IngestAck).code === 'committed') {
           loseAck = false;
+          ackLost = true;
           conn.socket.disconnect();
           setTimeout(() => conn.socket.connect(), 50);
           return { ok: false, error: 'not connected' };
@@ -201,9 +206,11 @@ describe('live view over real Socket.IO (in-memory fake backend and runtime)', (
       const X = person(21, 16);
       const emit = (i: number) => runner!.ctx.emitObservations({ camera: runner!.camera, frames: batch(key, runner!.camera, 0, i, [{ localId: 1, x: i, vector: X }]).frames, embeddings: [{ id: 1, vector: Array.from(X) }] });
       emit(0);
-      await expect.poll(() => sentSeqs.length).toBe(1);
+      await expect.poll(() => answered).toBe(1);
       loseAck = true;
       emit(1); // delivered, ack lost, connection dropped
+      // (Emitted only after the drop: sent in the same window, its cumulative commit would cover the lost ack.)
+      await expect.poll(() => ackLost).toBe(true);
       await expect.poll(() => conn.connected, { timeout: 60_000 }).toBe(true);
       emit(2);
       await expect.poll(() => h.hub.stats().batchesApplied - before.batchesApplied, { timeout: 60_000 }).toBe(3);

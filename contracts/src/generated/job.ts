@@ -91,6 +91,10 @@ export interface WorkerSpec {
    */
   image?: string;
   /**
+   * Bound of each camera's on-disk observation spool on this node (bytes): what the agent keeps while the server cannot take it; when full the oldest batches are dropped and counted. Default: the agent's (64 MiB, or its --spool-bytes).
+   */
+  spoolBytes?: number;
+  /**
    * Container resource requests and limits (Kubernetes mode).
    */
   resources?: {
@@ -385,4 +389,16 @@ export interface CameraStatus {
    * Bytes per second the worker sent to the server for this camera (payloads, last 10 s), counted at its connection.
    */
   upstreamBytesPerSecond?: number;
+  /**
+   * Bytes of observation batches in the worker's on-disk spool not yet committed by the server.
+   */
+  spooledBytes?: number;
+  /**
+   * Age of the oldest observation batch not yet committed (0: nothing waiting).
+   */
+  oldestUnsentSeconds?: number;
+  /**
+   * Observation batches lost: dropped because the spool was full, or refused by the server for their content.
+   */
+  droppedBatches?: number;
 }

@@ -2,19 +2,24 @@
 // node and reports on them until the server stops it. Started by the server (embedded mode: a child
 // process; Kubernetes: a Pod); the token comes from MEI_AGENT_TOKEN or --token-file, never argv.
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { EdgeAgent } from '../agent/agent.ts';
+import { DEFAULT_SPOOL_BYTES, EdgeAgent } from '../agent/agent.ts';
 import { pipelineRunnerFactory } from '../agent/pipeline-runner.ts';
 import type { CameraRunnerFactory } from '../agent/camera-runner.ts';
 import { AgentConnection, type AgentConnectionOptions } from '../transport/connection.ts';
 import { serveMetrics } from '../agent/metrics.ts';
 import type { AddressInfo } from 'node:net';
 import { UsageError } from './usage.ts';
+import { MIN_SPOOL_BYTES } from '../transport/spool.ts';
 
-export const RUN_USAGE = `usage: mei-agent run --server <url> --node <name> [--token-file <file>]
+export const RUN_USAGE = `usage: mei-agent run --server <url> --node <name> [--token-file <file>] [--state-dir <dir>] [--spool-bytes <n>]
+                      [--metrics-port <port>] [--metrics-host <addr>]
   --server <url>        the MEI server, e.g. http://127.0.0.1:3000
   --node <name>         the edge node this agent runs for (must match its token)
   --token-file <file>   read the agent token from a file (default: env MEI_AGENT_TOKEN)
+  --state-dir <dir>     kept across restarts: the observation spools (default: env MEI_AGENT_STATE_DIR, else ./.mei-agent)
+  --spool-bytes <n>     bound of each camera's spool (default: env MEI_SPOOL_BYTES, else ${DEFAULT_SPOOL_BYTES})
   --metrics-port <port> serve Prometheus metrics on /metrics (default: env MEI_AGENT_METRICS_PORT; off when unset)
   --metrics-host <addr> address for the metrics port (default: env MEI_AGENT_METRICS_HOST or 127.0.0.1)
 Exit codes: 0 all tasks stopped or finished, 1 a history task failed, 2 usage, 3 token refused.`;
@@ -44,7 +49,16 @@ export async function runAgentCommand(argv: string[], deps: RunAgentDeps = {}): 
   const { values } = parseArgs({
     args: argv,
     strict: true,
-    options: { server: { type: 'string' }, node: { type: 'string' }, 'token-file': { type: 'string' }, 'metrics-port': { type: 'string' }, 'metrics-host': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      server: { type: 'string' },
+      node: { type: 'string' },
+      'token-file': { type: 'string' },
+      'state-dir': { type: 'string' },
+      'spool-bytes': { type: 'string' },
+      'metrics-port': { type: 'string' },
+      'metrics-host': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
   });
   if (values.help) {
     console.log(RUN_USAGE);
@@ -55,6 +69,10 @@ export async function runAgentCommand(argv: string[], deps: RunAgentDeps = {}): 
   const node = values.node ?? '';
   if (!NODE_RE.test(node) || node.length > 253) throw new UsageError(`--node must be a node name (lowercase letters, digits, '-', '.'), got '${node}'`);
   const token = readToken(values['token-file'], env);
+  const stateDir = path.resolve(values['state-dir'] ?? env.MEI_AGENT_STATE_DIR ?? '.mei-agent');
+  const spoolRaw = values['spool-bytes'] ?? env.MEI_SPOOL_BYTES;
+  const spoolBytes = spoolRaw === undefined ? DEFAULT_SPOOL_BYTES : Number(spoolRaw);
+  if (!Number.isSafeInteger(spoolBytes) || spoolBytes < MIN_SPOOL_BYTES) throw new UsageError(`--spool-bytes (or MEI_SPOOL_BYTES) must be an integer >= ${MIN_SPOOL_BYTES}, got '${spoolRaw}'`);
   const metricsPort = values['metrics-port'] ?? env.MEI_AGENT_METRICS_PORT;
   if (metricsPort !== undefined && !/^\d{1,5}$/.test(metricsPort)) throw new UsageError(`--metrics-port must be a port number, got '${metricsPort}'`);
   const metricsHost = values['metrics-host'] ?? env.MEI_AGENT_METRICS_HOST ?? '127.0.0.1';
@@ -76,7 +94,7 @@ export async function runAgentCommand(argv: string[], deps: RunAgentDeps = {}): 
       },
     },
   );
-  agent = new EdgeAgent({ node, transport: connection, runners: deps.runners ?? pipelineRunnerFactory(env), log });
+  agent = new EdgeAgent({ node, transport: connection, runners: deps.runners ?? pipelineRunnerFactory(env), log, stateDir, spoolBytes });
 
   const onSignal = (sig: string) => void agent.shutdown(`received ${sig}`);
   process.on('SIGTERM', onSignal);
@@ -89,7 +107,7 @@ export async function runAgentCommand(argv: string[], deps: RunAgentDeps = {}): 
       }, PARENT_CHECK_MS)
     : undefined;
 
-  log(`mei-agent run: node ${node}, server ${server}`);
+  log(`mei-agent run: node ${node}, server ${server}, spools in ${stateDir}`);
   const code = await agent.finished;
   clearInterval(parentCheck);
   process.off('SIGTERM', onSignal);

@@ -5,6 +5,7 @@ import { io, type Socket } from 'socket.io-client';
 import {
   AGENT_NAMESPACE,
   LATEST_WIRE_PROTOCOL,
+  decodeObservations,
   observationPayload,
   type Ack,
   type AgentToServerEvents,
@@ -122,22 +123,33 @@ export class AgentConnection {
   }
 
   /**
-   * Sends an observation batch and resolves with the server's IngestAck. A transport failure (not connected,
-   * disconnect while waiting, ack timeout) is a retry-later: the batch may or may not have arrived, and the
-   * server ingests each seq once, so resending is always safe. An older server's plain Ack is mapped by its
-   * structure: ok -> committed, a named field -> refused, anything else -> retry-later.
+   * Sends one spooled observation batch (protocol-2 bytes, sent as stored) and resolves with the server's
+   * IngestAck. A transport failure (not connected, disconnect while waiting, ack timeout) is a retry-later:
+   * the batch may or may not have arrived, and the server ingests each seq once, so resending is always safe.
+   * An older server's plain Ack is mapped by its structure: ok -> committed, a named field -> refused,
+   * anything else -> retry-later. A connection that negotiated protocol 1 sends the decoded JSON batch.
    */
-  async sendObservations(batch: ObservationBatch): Promise<IngestAck> {
+  async sendObservations(payload: Uint8Array, seq: number): Promise<IngestAck> {
     const retryAfterMs = this.o.reconnectDelayMs ?? 500;
     if (!this.socket.connected) return { code: 'retry-later', retryAfterMs: 0, reason: 'not connected' };
+    // Decoded for the meter's per-camera split (boxes / embeddings), and as the body under protocol 1. A record
+    // that cannot be decoded can never be sent as it is: refused (dropped and counted), not retried forever.
+    let batch: ObservationBatch;
+    try {
+      batch = decodeObservations(payload);
+    } catch (err) {
+      return { code: 'refused', field: (err as { field?: string }).field ?? '(message)', error: `spooled batch ${seq} cannot be decoded: ${(err as Error).message}` };
+    }
     let res: unknown;
     try {
       const socket = this.socket.timeout(this.o.ackTimeoutMs ?? 10_000) as unknown as { emitWithAck(ev: string, p: unknown): Promise<unknown> };
-      res = await socket.emitWithAck('observations', this.wire('observations', batch));
+      const wire = (this.o.protocol ?? LATEST_WIRE_PROTOCOL) === 1 ? batch : payload;
+      this.meter.sent('observations', batch, wire);
+      res = await socket.emitWithAck('observations', wire);
     } catch (err) {
       return { code: 'retry-later', retryAfterMs, reason: `transport: ${(err as Error).message}` };
     }
-    return toIngestAck(res, batch.seq, retryAfterMs);
+    return toIngestAck(res, seq, retryAfterMs);
   }
 
   /** An observation batch goes out in the negotiated protocol's form; other events as they are. Counted here. */
@@ -150,6 +162,13 @@ export class AgentConnection {
   /** Bytes per second this connection sent for `camera` of `jobKey` lately (see UpstreamMeter). */
   upstreamBytesPerSecond(jobKey: string, camera: string): number {
     return this.meter.bytesPerSecond(jobKey, camera);
+  }
+
+  /** A fresh connection (the server keeps per-connection state, e.g. go-back-N of observation streams). */
+  reconnect(): void {
+    if (this.closed) return;
+    this.socket.disconnect();
+    this.socket.connect();
   }
 
   close(): void {

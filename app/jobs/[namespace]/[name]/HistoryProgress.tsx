@@ -19,7 +19,10 @@ export function historyEta(status: MultiEdgeInferenceStatus): number | undefined
 export function HistoryProgress({ status }: { status: MultiEdgeInferenceStatus }) {
   const progress = Math.max(0, Math.min(1, status.progress ?? 0));
   const fps = (status.cameras ?? []).reduce((s, c) => s + (c.state === 'Completed' ? 0 : (c.fps ?? 0)), 0);
-  const done = status.phase === 'Succeeded' || progress >= 1;
+  // Every frame processed is not yet done: the agents may still hold observations the server has not
+  // committed (docs/delivery.md); the job is Succeeded once they have delivered everything.
+  const done = status.phase === 'Succeeded';
+  const delivering = !done && progress >= 1;
   const eta = done ? 0 : historyEta(status);
   return (
     <section className="card" aria-labelledby="progress-title">
@@ -30,6 +33,7 @@ export function HistoryProgress({ status }: { status: MultiEdgeInferenceStatus }
       <p className="muted" data-testid="progress-text">
         {(progress * 100).toFixed(1)} % of recorded frames processed
         {!done && <> · {fps.toFixed(1)} fps · ETA {eta === undefined ? '—' : formatDuration(eta * 1000)}</>}
+        {delivering && <> · delivering the last observations</>}
         {done && <> · done: its tracks are searchable</>}
       </p>
     </section>

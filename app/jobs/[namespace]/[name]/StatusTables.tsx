@@ -58,6 +58,13 @@ export function WorkersTable({ workers }: { workers: WorkerStatus[] }) {
 }
 
 const fmtFps = (v?: number) => (v === undefined ? '—' : v.toFixed(1));
+/** Observation batches the worker's spool still holds: their size and the oldest one's age. */
+function fmtSpool(c: CameraStatus): string {
+  if (c.spooledBytes === undefined) return '—';
+  if (!c.spooledBytes) return '0';
+  const size = c.spooledBytes >= 1e6 ? `${(c.spooledBytes / 1e6).toFixed(1)} MB` : `${(c.spooledBytes / 1e3).toFixed(1)} kB`;
+  return `${size} · ${c.oldestUnsentSeconds ?? 0} s`;
+}
 
 /** One row per camera in the spec, filled in by the worker's reports (spec order, reported extras after). */
 export function CamerasTable({ cameras, spec }: { cameras: CameraStatus[]; spec: CameraSpec[] }) {
@@ -75,6 +82,8 @@ export function CamerasTable({ cameras, spec }: { cameras: CameraStatus[]; spec:
           { header: 'State', cell: (c) => <PhaseBadge phase={c.state ?? 'Pending'} testId="camera-state" /> },
           { header: 'FPS', cell: (c) => fmtFps(c.fps), num: true },
           { header: 'Upstream', cell: (c) => formatByteRate(c.upstreamBytesPerSecond), num: true, testId: 'upstream' },
+          { header: 'Unsent', cell: (c) => fmtSpool(c), num: true, testId: 'spool' },
+          { header: 'Dropped', cell: (c) => c.droppedBatches ?? '—', num: true, testId: 'dropped' },
           { header: 'Active tracks', cell: (c) => c.activeTracks ?? '—', num: true },
           { header: 'Frames', cell: (c) => `${c.framesProcessed ?? 0}${c.totalFrames ? ` / ${c.totalFrames}` : ''}`, num: true, testId: 'frames' },
           { header: 'Message', cell: (c) => c.message ?? '', className: 'msg' },
