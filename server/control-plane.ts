@@ -22,6 +22,7 @@ import { LiveHub } from './live/live-hub.ts';
 import { runChecks, type Readiness } from './observability/http.ts';
 import { setJobSource } from './observability/job-metrics.ts';
 import { CameraSeries } from './observability/camera-series.ts';
+import { liveLatency, setServiceSources } from './observability/service-metrics.ts';
 import { IngestService } from './ingest/ingest-service.ts';
 import { startHistory } from './history/service.ts';
 import { resolveIndexCacheRoot } from './search/index-cache.ts';
@@ -145,7 +146,7 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
   const history = b.sql ? startHistory({ sql: b.sql, jobs: controllers.jobs, log, env }) : undefined;
   history?.indexes.configure({ binaryVectors: b.database === 'postgresql', cache: b.indexCacheDir ? { dir: b.indexCacheDir } : undefined, log });
   const series = new CameraSeries({ jobs: controllers.jobs });
-  const live = new LiveHub({ jobs: controllers.jobs, identityCounts: controllers.reports, history: history?.sink, latency: (j, c, ms) => series.observeLatency(j, c, ms), log });
+  const live = new LiveHub({ jobs: controllers.jobs, identityCounts: controllers.reports, history: history?.sink, latency: (j, c, ms) => (series.observeLatency(j, c, ms), liveLatency.observe(Math.max(0, ms) / 1000)), log });
   // Readiness: the controllers' first list is in the cache (start() resolves after it), and in Kubernetes
   // mode this replica holds the lease. /readyz (monitoring) counts a standby as not ready; /api/health, the
   // readiness probe, counts it ready (Deployments roll only onto ready pods) and the Service reaches the leader
@@ -180,6 +181,14 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
   }
   setJobSource(controllers.jobs);
   series.start();
+  setServiceSources({
+    identities: () => live.identityServices(),
+    live: () => {
+      const st = live.stats();
+      return { browsers: live.browsers, framesPublished: st.framesPublished, sent: st.sent, superseded: st.superseded, ackTimeouts: st.ackTimeouts };
+    },
+    searchIndexes: history ? () => history.indexes.sizes() : undefined,
+  });
   if (mode === 'embedded') await ensureDemoJob(b.backend, env, log);
   return {
     mode,
@@ -206,6 +215,7 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
       ]),
     close: async () => {
       setJobSource(undefined);
+      setServiceSources(undefined);
       series.stop();
       await ingest?.close(); // commits and applies what was taken; new batches get retry-later
       stopRevocationSync?.();

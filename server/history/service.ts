@@ -1,6 +1,7 @@
 // The history service of a control plane: the writer (fed by the live ingest through HistorySink), the
 // retention sweep, the stored-history reads and person search, wired so that the vector index follows every
 // write and deletion. startHistory() publishes it for the API route handlers.
+import { searchSeconds } from '../observability/service-metrics.ts';
 import type { ModelsSpec, MultiEdgeInference } from '@mei/contracts';
 import type { SqlClient } from '../store/db.ts';
 import type { Logger } from '../controllers/log.ts';
@@ -78,10 +79,20 @@ export class HistoryService implements HistoryApi {
     return this.store.thumbnail(trackId);
   }
   async searchImage(models: ModelsSpec, image: CheckedImage, detect: boolean, scope: SearchScope) {
-    return this.search.byImage(models, await decodeOffThread(image), detect, scope);
+    const end = searchSeconds.startTimer({ kind: 'image' });
+    try {
+      return await this.search.byImage(models, await decodeOffThread(image), detect, scope);
+    } finally {
+      end();
+    }
   }
-  searchTrack(track: Parameters<PersonSearch['byTrack']>[0], scope: SearchScope) {
-    return this.search.byTrack(track, scope);
+  async searchTrack(track: Parameters<PersonSearch['byTrack']>[0], scope: SearchScope) {
+    const end = searchSeconds.startTimer({ kind: 'track' });
+    try {
+      return await this.search.byTrack(track, scope);
+    } finally {
+      end();
+    }
   }
 
   async close(): Promise<void> {

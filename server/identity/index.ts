@@ -43,6 +43,11 @@ export class JobIdentities {
     return service;
   }
 
+  /** Every job's identity service (metrics read their stats at scrape time). */
+  *services(): IterableIterator<[string, IdentityService]> {
+    for (const [jobKey, j] of this.jobs) yield [jobKey, j.service];
+  }
+
   get(jobKey: string): IdentityService | undefined {
     return this.jobs.get(jobKey)?.service;
   }

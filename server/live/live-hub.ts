@@ -135,6 +135,7 @@ export class LiveHub {
   private queueHead = 0;
   private drainScheduled = false;
   private fanout?: LiveFanout;
+  private ui?: Namespace;
   private agents?: Namespace;
   private readonly timer: NodeJS.Timeout;
   private readonly stopWatch: () => void;
@@ -154,6 +155,7 @@ export class LiveHub {
   /** Connects the hub to the Socket.IO namespaces: /ui (browsers) and /agent (snapshot requests). */
   attach(ui: Namespace, agents: Namespace): void {
     this.fanout = new LiveFanout(ui, { ackTimeoutMs: this.o.ackTimeoutMs });
+    this.ui = ui;
     this.agents = agents;
   }
 
@@ -168,6 +170,16 @@ export class LiveHub {
       ...(this.fanout?.stats ?? { sent: 0, superseded: 0, ackTimeouts: 0 }),
       queueLength: this.queue.length - this.queueHead,
     };
+  }
+
+  /** Every job's identity service with its key (metrics). */
+  identityServices() {
+    return this.identities.services();
+  }
+
+  /** Browsers connected to the /ui namespace now. */
+  get browsers(): number {
+    return this.ui?.sockets.size ?? 0;
   }
 
   /** The identity service of a job (tests, tools); undefined before its first batch. */

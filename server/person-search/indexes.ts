@@ -99,6 +99,11 @@ export class EmbeddingIndexes {
     return this.warming;
   }
 
+  /** Per loaded model: entries and how long the load took (metrics). */
+  sizes(): Array<{ model: string; size: number; loadSeconds?: number }> {
+    return [...this.models].flatMap(([model, m]) => (m.index ? [{ model, size: m.index.size, loadSeconds: m.origin?.seconds }] : []));
+  }
+
   /** How the model's index was loaded (undefined until it is). */
   origin(model: string): IndexOrigin | undefined {
     return this.models.get(model)?.origin;

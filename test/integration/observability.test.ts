@@ -85,6 +85,13 @@ describe('observability of a running server and its demo agent', () => {
     expect(sample(fams, 'workqueue_adds_total', { name: 'downstream' })).toBeGreaterThan(0);
     expect(sample(fams, 'workqueue_depth', { name: 'main' })).toBeGreaterThanOrEqual(0);
     expect(sample(fams, 'mei_jobs', { phase: 'Running' })).toBe(1);
+    // Identity and live view, read from their own stats.
+    await expect.poll(async () => sample((fams = await scrape(`${server.url}/metrics`)), 'mei_identities_active', { job_namespace: 'default', job_name: 'demo' }) ?? 0, { timeout: 120_000, interval: 1_000 }).toBeGreaterThan(0);
+    expect(sample(fams, 'mei_identity_assignments_total', { job_name: 'demo' })).toBeGreaterThan(0);
+    expect(sample(fams, 'mei_live_frames_published_total')).toBeGreaterThan(0);
+    expect(sample(fams, 'mei_live_browsers')).toBe(0);
+    expect(sample(fams, 'mei_ingest_batches_total', { job_namespace: 'default', outcome: 'committed' })).toBeGreaterThan(0);
+    expect(sample(fams, 'mei_ingest_commit_duration_seconds_count')).toBeGreaterThan(0);
     expect(sample(fams, 'process_cpu_user_seconds_total')).toBeGreaterThan(0);
     expect(sample(fams, 'nodejs_eventloop_lag_seconds')).toBeGreaterThanOrEqual(0);
     // Bounded labels: no series is labelled by a track or a global identity.

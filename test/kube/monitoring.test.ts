@@ -11,6 +11,7 @@ import yaml from 'js-yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { registry } from '../../server/observability/metrics.ts';
 import '../../server/observability/job-metrics.ts';
+import '../../server/observability/service-metrics.ts';
 import { agentRegistry, observeFrame, registerCamera } from '../../edge-agent/src/agent/metrics.ts';
 import { WorkQueue } from '../../server/controllers/workqueue.ts';
 
