@@ -3,7 +3,7 @@
 // while disconnected, never resent. The real runner and real sockets are in pipeline-runner-thumbnails.test.ts
 // and test/integration/history-thumbnails.test.ts.
 import { describe, expect, it } from 'vitest';
-import type { Ack, ObservationBatch, TaskAssignment, TrackThumbnail } from '@mei/contracts';
+import { decodeObservations, type Ack, type ObservationBatch, type TaskAssignment, type TrackThumbnail } from '@mei/contracts';
 import { EdgeAgent, MAX_THUMBNAILS_IN_FLIGHT } from '../src/agent/agent.ts';
 import { encodeCrop } from '../src/agent/preview-encoder.ts';
 import { ScriptedRunner } from './support/scripted-runner.ts';
@@ -55,7 +55,8 @@ describe('edge agent thumbnails (mock transport and runner)', () => {
     ctx.emitObservations({ camera: 'a', frames: [{ frameIndex: 3, timestampMs: 300, emittedAt: 1, width: 64, height: 128, tracks: [] }] });
     await agent.onConnect();
     await new Promise((r) => setTimeout(r, 20));
-    const batch = transport.of('observations')[0] as ObservationBatch;
+    // Observations leave the agent's spool as protocol-2 bytes.
+    const batch: ObservationBatch = decodeObservations(transport.of('observations')[0] as Uint8Array);
     expect(sent[0]).toMatchObject({ jobKey: 'default/job', camera: 'a', localId: 0, width: img.width, height: img.height });
     expect(sent[0].session).toBe(batch.session);
 
