@@ -21,6 +21,7 @@ import {
   type WatchEvent,
 } from '@mei/contracts';
 import { IdentityInputError, JobIdentities } from '../identity/index.ts';
+import { identityMatchSeconds } from '../observability/service-metrics.ts';
 import type { Logger } from '../controllers/log.ts';
 import { LiveFanout, type FanoutStats } from './fanout.ts';
 import { IdentityRoster } from './identity-roster.ts';
@@ -366,8 +367,10 @@ export class LiveHub {
     }
     const service = this.identities.ensure(jobKey, job.metadata.uid, job.spec);
     let result;
+    const endMatch = identityMatchSeconds.startTimer();
     try {
       result = this.identities.ingest(batch);
+      endMatch();
     } catch (err) {
       if (!(err instanceof IdentityInputError)) throw err;
       this.counters.rejected++;

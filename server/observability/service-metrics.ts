@@ -67,6 +67,12 @@ export const liveLatency = new client.Histogram({
   buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
   registers: [registry],
 });
+export const identityMatchSeconds = new client.Histogram({
+  name: 'mei_identity_match_duration_seconds',
+  help: "Matching one observation batch against the job's global identities (assignments, merges, co-location)",
+  buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
+  registers: [registry],
+});
 export const searchSeconds = new client.Histogram({
   name: 'mei_search_duration_seconds',
   help: 'Person search queries, from request to ranked answer',

@@ -88,6 +88,7 @@ describe('observability of a running server and its demo agent', () => {
     // Identity and live view, read from their own stats.
     await expect.poll(async () => sample((fams = await scrape(`${server.url}/metrics`)), 'mei_identities_active', { job_namespace: 'default', job_name: 'demo' }) ?? 0, { timeout: 120_000, interval: 1_000 }).toBeGreaterThan(0);
     expect(sample(fams, 'mei_identity_assignments_total', { job_name: 'demo' })).toBeGreaterThan(0);
+    expect(sample(fams, 'mei_identity_match_duration_seconds_count')).toBeGreaterThan(0);
     expect(sample(fams, 'mei_live_frames_published_total')).toBeGreaterThan(0);
     expect(sample(fams, 'mei_live_browsers')).toBe(0);
     expect(sample(fams, 'mei_ingest_batches_total', { job_namespace: 'default', outcome: 'committed' })).toBeGreaterThan(0);
