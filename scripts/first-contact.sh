@@ -11,37 +11,38 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 commit="${1:-HEAD}"
 port="${MEI_FIRST_CONTACT_PORT:-3999}"
 dir="$(mktemp -d "$(dirname "$repo")/first-contact.XXXXXX")"
+logs="$(mktemp -d)"
 server=""
 cleanup() {
   [[ -n "$server" ]] && kill -TERM -- "-$server" 2>/dev/null || true
   sleep 2
   [[ -n "$server" ]] && kill -KILL -- "-$server" 2>/dev/null || true
-  rm -rf "$dir"
+  rm -rf "$dir" "$logs"
 }
 trap cleanup EXIT
 log() { echo "[first-contact] $*" >&2; }
 
-git clone -q "$repo" "$dir/mei"
-git -C "$dir/mei" checkout -q "$commit"
-cd "$dir/mei"
+git clone -q "$repo" "$dir"
+git -C "$dir" checkout -q "$commit"
+cd "$dir"
 t0=$(date +%s)
-env -i HOME="$HOME" PATH="$PATH" npm install >"$dir/install.log" 2>&1 || { tail -30 "$dir/install.log" >&2; log "npm install failed"; exit 1; }
+env -i HOME="$HOME" PATH="$PATH" npm install >"$logs/install.log" 2>&1 || { tail -30 "$logs/install.log" >&2; log "npm install failed"; exit 1; }
 t1=$(date +%s)
 log "npm install: exit 0 in $((t1 - t0)) s"
 # setsid: the server and its agents in one process group, stopped together at the end.
-setsid env -i HOME="$HOME" PATH="$PATH" PORT="$port" npm start >"$dir/start.log" 2>&1 &
+setsid env -i HOME="$HOME" PATH="$PATH" PORT="$port" npm start >"$logs/start.log" 2>&1 &
 server=$!
 base="http://127.0.0.1:$port"
 until curl -sf "$base/api/health" >/dev/null; do
-  kill -0 "$server" 2>/dev/null || { tail -40 "$dir/start.log" >&2; log "npm start exited"; exit 1; }
-  [[ $(( $(date +%s) - t1 )) -lt 900 ]] || { tail -40 "$dir/start.log" >&2; log "no /api/health after 900 s"; exit 1; }
+  kill -0 "$server" 2>/dev/null || { tail -40 "$logs/start.log" >&2; log "npm start exited"; exit 1; }
+  [[ $(( $(date +%s) - t1 )) -lt 900 ]] || { tail -40 "$logs/start.log" >&2; log "no /api/health after 900 s"; exit 1; }
   sleep 2
 done
 t2=$(date +%s)
 log "dashboard answers after $((t2 - t1)) s"
 dashboard=$(curl -s -o /dev/null -w '%{http_code}' "$base/")
 password="$(cat .mei/admin-password)"
-jar="$dir/cookies"
+jar="$logs/cookies"
 body=$(node -e 'process.stdout.write(JSON.stringify({username:"admin",password:process.argv[1]}))' "$password")
 curl -sf -c "$jar" -H 'content-type: application/json' -d "$body" "$base/api/auth/login" >/dev/null || { log "sign-in with .mei/admin-password failed"; exit 1; }
 while :; do
@@ -55,7 +56,7 @@ while :; do
     console.log(JSON.stringify({ job: j.metadata.namespace + "/" + j.metadata.name, phase: j.status?.phase, cameras: cams }));
   ' "$jobs")"
   if node -e 'const s = JSON.parse(process.argv[1]); process.exit(s.phase === "Running" && s.cameras.length > 0 && s.cameras.every((c) => c.state === "Streaming") ? 0 : 1)' "$summary"; then break; fi
-  [[ $(( $(date +%s) - t2 )) -lt 600 ]] || { log "demo job not Running with every camera Streaming after 600 s: $summary"; tail -40 "$dir/start.log" >&2; exit 1; }
+  [[ $(( $(date +%s) - t2 )) -lt 600 ]] || { log "demo job not Running with every camera Streaming after 600 s: $summary"; tail -40 "$logs/start.log" >&2; exit 1; }
   sleep 2
 done
 t3=$(date +%s)
