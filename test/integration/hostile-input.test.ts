@@ -205,6 +205,16 @@ describe('tenant isolation: team-a is refused team-b on every route and event', 
     expect((await api('bob', 'GET', '/api/jobs/team-b/b-job')).status).toBe(200);
   });
 
+  it('file sources: under the default media policy team-a reads only its own folder (422 naming the field)', async () => {
+    const job = (name: string, source: string) => ({ metadata: { name, namespace: 'team-a' }, spec: { ...aJob.spec, cameras: [{ name: 'cam', node: 'rec-a', source }] } });
+    for (const source of ['${MEI_DATA_DIR}/vtest.avi', '${MEI_DATA_DIR}/team-b/cam.avi', 'file://${MEI_DATA_DIR}/team-ab/x.avi']) {
+      const r = await api('alice', 'POST', '/api/jobs', job('outside', source));
+      expect(r.status, `${source}: ${JSON.stringify(r.json)}`).toBe(422);
+      expect(r.json).toMatchObject({ field: 'spec.cameras[0].source', error: expect.stringContaining("outside this namespace's media folder") });
+    }
+    expect((await api('alice', 'GET', '/api/jobs/team-a/outside')).status).toBe(404);
+  });
+
   it('sockets: every /ui event, and team-a\'s agent naming team-b', async () => {
     const ui = await connectSocket('/ui', { cookie: cookies.alice });
     const jobEvents: any[] = [];
