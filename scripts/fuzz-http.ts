@@ -5,21 +5,16 @@
 // test/integration/hostile-input.test.ts asserts of its sample: no 5xx, every refusal a 4xx naming its field
 // (or the body), the server up, team-b's job and tracks unchanged. Exit 1 when any of that fails.
 //   npm run fuzz:http -- [--json] [--per-route 10000] [--concurrency 16] [--routes jobs,login,track,image] [--dev] [--seed 4242]
-import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { seededRandom } from '../test/support/random.ts';
 import { HTTP_FUZZ_ROUTES, httpFuzzBodies, httpFuzzProblem, pool, type HttpFuzzRoute } from '../test/support/fuzz.ts';
 import { startHostileServer } from '../test/support/hostile-server.ts';
+import { cpuMsOf } from '../test/support/proc.ts';
 import { FlagError, numberFlag, runBench } from './bench-args.ts';
 
 const USAGE = 'usage: npm run fuzz:http -- [--json] [--per-route N] [--concurrency N] [--routes jobs,login,track,image] [--dev] [--seed N]';
 
-/** CPU time (user + system, ms) a process has used, from /proc (clock ticks of 10 ms). */
-function cpuMsOf(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(f[11]) + Number(f[12])) * 10;
-}
 const ownCpuMs = () => {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1000;

@@ -16,6 +16,7 @@ import { REPO_ROOT } from './server-process.ts';
 import { seededRandom } from '../support/random.ts';
 import { HTTP_FUZZ_ROUTES, httpFuzzBodies, httpFuzzProblem, mutate, pool, type HttpFuzzRoute } from '../support/fuzz.ts';
 import { startHostileServer, type HostileServer } from '../support/hostile-server.ts';
+import { cpuMsOf, rssOf } from '../support/proc.ts';
 
 const FUZZ_N = 10_000;
 /**
@@ -40,19 +41,6 @@ const api: HostileServer['api'] = (...args) => h.api(...args);
 const connectSocket: HostileServer['connectSocket'] = (...args) => h.connectSocket(...args);
 const tokenOf = (node: string) => h.tokenOf(node);
 const ask = (s: Socket, event: string, payload: unknown) => s.timeout(30_000).emitWithAck(event, payload);
-
-/** CPU time (user + system, ms) the server process has used, from /proc (clock ticks of 10 ms). */
-function cpuMsOf(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(f[11]) + Number(f[12])) * 10;
-}
-
-/** Peak and current RSS of the server process (kB), from /proc. */
-function rssOf(pid: number): { peakMb: number; nowMb: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
-  return { peakMb: kb('VmHWM') / 1024, nowMb: kb('VmRSS') / 1024 };
-}
 
 beforeAll(async () => {
   h = await startHostileServer();
