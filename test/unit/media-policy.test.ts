@@ -260,6 +260,12 @@ describe('admission (what the spec alone decides: 422 naming the field)', () => 
     expect(admitUserJob(job('${MEI_DATA_DIR}/team-b/x.avi'), 'team-a', policy)[0].field).toBe('spec.cameras[0].source');
     // Relative and absolute paths are the node's to confine (its data root is not known here).
     expect(admitUserJob(job('cam1.avi'), 'team-a', policy)).toEqual([]);
+    // An admin's nested folders (a trailing slash too); '.' and '' are the whole root.
+    const nested = admissionPolicyFromEnv({ MEI_MEDIA_POLICY: '{"namespaceRoots":{"*":"tenants/{namespace}/","open":"."}}' });
+    expect(admitUserJob(job('${MEI_DATA_DIR}/tenants/team-a/x.avi'), 'team-a', nested)).toEqual([]);
+    expect(admitUserJob(job('${MEI_DATA_DIR}/tenants/team-b/x.avi'), 'team-a', nested)[0].message).toContain('(${MEI_DATA_DIR}/tenants/team-a/;');
+    expect(admitUserJob(job('${MEI_DATA_DIR}/anything.avi'), 'open', nested)).toEqual([]);
+    expect(admitUserJob(job('${MEI_DATA_DIR}/anything.avi'), 'default', nested)).toEqual([]);
     expect(loadJobSchema()).toBeTruthy();
   });
 
