@@ -63,7 +63,7 @@ async function main(): Promise<void> {
       const w0 = performance.now();
       await pool(perRoute, concurrency, async () => {
         const b = bodies[route]();
-        const r = await h.api('alice', 'POST', b.path, undefined, { raw: b.raw, type: b.type });
+        const r = await h.api('alice', 'POST', b.path, undefined, { raw: b.raw, type: b.type, headers: b.headers });
         statuses[r.status] = (statuses[r.status] ?? 0) + 1;
         const problem = httpFuzzProblem(route, r);
         if (problem) {

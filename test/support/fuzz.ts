@@ -53,21 +53,34 @@ export function mutate(rand: () => number, template: any): unknown {
   return copy;
 }
 
-/** Runs `n` async tasks, at most `width` at once. */
+/**
+ * Runs `n` async tasks, at most `width` at once. After a task throws no new one starts, and the first error is
+ * thrown once the tasks in flight have ended (so nothing is still sending when the caller cleans up).
+ */
 export async function pool(n: number, width: number, task: (i: number) => Promise<void>): Promise<void> {
   let next = 0;
-  await Promise.all(
+  let failed = false;
+  const lanes = await Promise.allSettled(
     Array.from({ length: width }, async () => {
-      while (next < n) await task(next++);
+      while (!failed && next < n) {
+        try {
+          await task(next++);
+        } catch (err) {
+          failed = true;
+          throw err;
+        }
+      }
     }),
   );
+  const error = lanes.find((l): l is PromiseRejectedResult => l.status === 'rejected');
+  if (error) throw error.reason;
 }
 
 /** Random bytes, half of them starting like a JPEG. */
 export function randomImageBytes(rand: () => number): Uint8Array {
   const b = new Uint8Array(Math.floor(rand() * 2000));
   for (let i = 0; i < b.length; i++) b[i] = Math.floor(rand() * 256);
-  if (rand() < 0.5) b.set([0xff, 0xd8, 0xff], 0);
+  if (rand() < 0.5 && b.length >= 3) b.set([0xff, 0xd8, 0xff], 0);
   return b;
 }
 
@@ -79,6 +92,7 @@ export interface HttpFuzzRequest {
   raw: BodyInit;
   /** 'multipart' when `raw` is FormData (fetch sets the boundary). */
   type?: 'multipart';
+  headers?: Record<string, string>;
 }
 
 /** A generator of malformed bodies per route; `aJob` is team-a's job, `bTrackId` a track of team-b's. */
@@ -97,7 +111,13 @@ export function httpFuzzBodies(rand: () => number, ctx: { aJob: { spec: unknown 
   return {
     jobs: () => ({ path: '/api/jobs', raw: json(mutate(rand, { apiVersion: 'sedna.io/v1alpha1', kind: 'MultiEdgeInference', metadata: { name: 'fuzz-job', namespace: 'team-a' }, spec: ctx.aJob.spec })) }),
     // Rarely a well-formed {username, password} (the template's password is a number): few count as guesses.
-    login: () => ({ path: '/api/auth/login', raw: json(mutate(rand, { username: badValue(rand, 'alice'), password: 12345 })) }),
+    // From a random client address behind a trusted proxy: the per-address throttle would otherwise answer
+    // 429 before parsing once 10 of them failed (the per-user throttle still counts).
+    login: () => ({
+      path: '/api/auth/login',
+      raw: json(mutate(rand, { username: badValue(rand, 'alice'), password: 12345 })),
+      headers: { 'x-forwarded-for': `10.${Math.floor(rand() * 256)}.${Math.floor(rand() * 256)}.${1 + Math.floor(rand() * 254)}` },
+    }),
     track: () => ({ path: '/api/search/track', raw: json(mutate(rand, { trackId: ctx.bTrackId, job: 'team-a/a-job', cameras: ['cam'], fromMs: 0, toMs: 1, limit: 10 })) }),
     image: () => {
       const f = new FormData();

@@ -19,7 +19,7 @@ export interface HostileServer {
   aJob: any;
   bJob: any;
   bTrackId: string;
-  api(user: string, method: string, p: string, body?: unknown, init?: { raw?: BodyInit; type?: string }): Promise<{ status: number; json: any; type: string }>;
+  api(user: string, method: string, p: string, body?: unknown, init?: { raw?: BodyInit; type?: string; headers?: Record<string, string> }): Promise<{ status: number; json: any; type: string }>;
   connectSocket(nsp: '/ui' | '/agent', opts: { cookie?: string; token?: string }): Promise<Socket>;
   tokenOf(node: string): string;
   /** Why team-b's job or tracks differ from what they were at start, or undefined. */
@@ -56,6 +56,9 @@ export async function startHostileServer(opts: { env?: Record<string, string>; p
     MEI_AGENT_ENV: 'MEI_RECORD_DIR',
     MEI_DATA_DIR: process.env.MEI_DATA_DIR ?? path.resolve(REPO_ROOT, '../shared/data'),
     MEI_MODEL_DIR: process.env.MEI_MODEL_DIR ?? path.resolve(REPO_ROOT, '../shared/models'),
+    // The login fuzz comes "through a proxy" from many client addresses (X-Forwarded-For), so the per-address
+    // throttle (10 failures, tested in api.test.ts) does not answer 429 before the body is even parsed.
+    MEI_TRUST_PROXY: '1',
     // The fuzz sends thousands of messages a second on one socket: the rate cap has its own test.
     MEI_SOCKET_LIMITS: JSON.stringify({ ui: { rate: 1e6, burst: 1e6 }, agent: { rate: 1e6, burst: 1e6 } }),
     ...(opts.production ? { NODE_ENV: 'production', MEI_NEXT_DIST_DIR: '.next' } : {}),
@@ -64,7 +67,7 @@ export async function startHostileServer(opts: { env?: Record<string, string>; p
   const sockets: Socket[] = [];
   const cookies = {} as HostileServer['cookies'];
   const api: HostileServer['api'] = (user, method, p, body, init = {}) => {
-    const headers: Record<string, string> = { cookie: cookies[user as 'alice'] ?? '' };
+    const headers: Record<string, string> = { cookie: cookies[user as 'alice'] ?? '', ...init.headers };
     const payload = init.raw ?? (body === undefined ? undefined : JSON.stringify(body));
     if (payload !== undefined && init.type !== 'multipart') headers['content-type'] = init.type ?? 'application/json';
     return fetchJson(server.url + p, { method, headers, body: payload });
