@@ -8,7 +8,7 @@ import { createValidator, type JSONSchema, type ServerInfo } from '@mei/contract
 import { loadJobSchema } from '@mei/contracts/crd';
 import type { JobBackend, WorkerRuntime } from './backend/types.ts';
 import type { LeaderElector } from './kubernetes/leader.ts';
-import { admissionPolicyFromEnv } from './admission/user-job.ts';
+import { admissionPolicyFromEnv, sharedMediaRootError } from './admission/user-job.ts';
 import { AgentTokens } from './auth/agent-tokens.ts';
 import { LoginRateLimiter } from './auth/login-limiter.ts';
 import { Sessions } from './auth/sessions.ts';
@@ -135,6 +135,8 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
   const secret = loadServerSecret(o.stateDir, env);
   const admission = admissionPolicyFromEnv(env);
   const users = await UserDirectory.load({ env, stateDir: o.stateDir, log });
+  const shared = sharedMediaRootError(admission, users.all());
+  if (shared) throw new Error(shared);
   const tokens = new AgentTokens(secret);
   const jobSchema = loadJobSchema();
   const b = await createBackends(mode, o, jobSchema);

@@ -2,9 +2,9 @@
 // about the media policy (schemes, placeholders, `..`, hosts), the worker image allow-list, and metadata a
 // user may not set (ownerReferences would tie the job's lifetime to someone else's object; finalizers would
 // block its deletion). Both modes run this in server/http before the backend sees the object.
-import type { FieldError } from '@mei/contracts';
+import type { FieldError, Me } from '@mei/contracts';
 import { readFileSync } from 'node:fs';
-import { checkModelPathText, checkSourceText, mediaAccessFor, mediaPolicyFromEnv, PolicyError, type MediaPolicy } from '../../edge-agent/src/policy/media-policy.ts';
+import { checkMediaDirText, checkModelPathText, checkSourceText, mediaAccessFor, mediaPolicyFromEnv, PolicyError, type MediaPolicy } from '../../edge-agent/src/policy/media-policy.ts';
 import { allowedImagePrefixes, imageAllowed } from '../kubernetes/image-policy.ts';
 
 export interface AdmissionPolicy {
@@ -38,8 +38,10 @@ export function admitUserJob(input: { metadata?: unknown; spec?: unknown }, name
   if (Array.isArray(spec.cameras)) {
     spec.cameras.forEach((c, i) => {
       if (!isObject(c) || typeof c.source !== 'string') return;
+      const field = `spec.cameras[${i}].source`;
       try {
-        checkSourceText(c.source, access, `spec.cameras[${i}].source`);
+        const checked = checkSourceText(c.source, access, field);
+        if (checked.kind === 'path') checkMediaDirText(checked.path, access.mediaDir, field);
       } catch (e) {
         errors.push(policyError(e));
       }
@@ -62,4 +64,18 @@ export function admitUserJob(input: { metadata?: unknown; spec?: unknown }, name
     });
   }
   return errors;
+}
+
+/**
+ * Start-up refusal: a tenant (a user without "*") whose namespace reads the whole data root by default (the
+ * `default` namespace, or an admin's '' root) would see every other namespace's recordings. '.' says so knowingly.
+ */
+export function sharedMediaRootError(policy: AdmissionPolicy, users: readonly Me[]): string | undefined {
+  for (const u of users) {
+    if (u.namespaces.includes('*')) continue;
+    const ns = u.namespaces.find((n) => mediaAccessFor(policy.media, n).mediaDir === '');
+    if (ns)
+      return `MEI_USERS_FILE: user "${u.username}" has namespace "${ns}", whose media folder is the whole data root (every namespace's recordings): give the user another namespace, or set MEI_MEDIA_POLICY namespaceRoots.${ns} ("${ns}" for its own folder, "." to share the whole data root knowingly)`;
+  }
+  return undefined;
 }

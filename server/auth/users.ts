@@ -59,6 +59,11 @@ export class UserDirectory {
     return new UserDirectory(records, await hashPassword(randomBytes(16).toString('hex')));
   }
 
+  /** Every user (the admin first). */
+  all(): Me[] {
+    return [...this.users.keys()].map((u) => this.get(u)!);
+  }
+
   get(username: string): Me | undefined {
     const u = this.users.get(username);
     return u && { username: u.username, namespaces: [...u.namespaces] };

@@ -1,7 +1,8 @@
 // Start-up refuses, with a message naming the problem, rather than run on a bad secret or policy: the real
 // server process (`node --import tsx server/main.ts`) on a state directory holding an empty or truncated
-// secret / admin-password file, without MEI_SECRET in Kubernetes mode, with a media policy it cannot use, or
-// asked to pass a server secret to agents. It must exit non-zero before serving anything.
+// secret / admin-password file, without MEI_SECRET in Kubernetes mode, with a media policy it cannot use, a
+// tenant whose namespace reads the whole data root, or asked to pass a server secret to agents. It must exit
+// non-zero before serving anything.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -64,5 +65,15 @@ describe('start-up refuses bad secrets and policies (real server process)', () =
     const leak = await start({}, { MEI_AGENT_ENV: 'MEI_RECORD_DIR,MEI_SECRET' });
     expect(leak.code, leak.out).not.toBe(0);
     expect(leak.out).toMatch(/MEI_AGENT_ENV: MEI_SECRET is a server secret/);
+  });
+
+  it('a tenant in the `default` namespace, which reads the whole data root under the default media policy', async () => {
+    const usersFile = path.join(mkdtempSync(path.join(tmpdir(), 'mei-refuse-users-')), 'users.json');
+    dirs.push(path.dirname(usersFile));
+    writeFileSync(usersFile, JSON.stringify([{ username: 'carol', password: 'carol-password', namespaces: ['default'] }]));
+    const r = await start({}, { MEI_USERS_FILE: usersFile, MEI_ADMIN_PASSWORD: 'refusal-admin-password' });
+    expect(r.code, r.out).not.toBe(0);
+    expect(r.out).toMatch(/MEI_USERS_FILE: user "carol" has namespace "default", whose media folder is the whole data root/);
+    expect(r.out).not.toContain('carol-password');
   });
 });

@@ -8,6 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -30,7 +32,12 @@ import { freshNamespace, memoryLogger, waitFor } from './support.ts';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const MODEL_DIR = process.env.MEI_MODEL_DIR ?? path.resolve(REPO, '../shared/models');
-const DATA_DIR = process.env.MEI_DATA_DIR ?? path.resolve(REPO, '../shared/data');
+const SHARED_DATA = process.env.MEI_DATA_DIR ?? path.resolve(REPO, '../shared/data');
+/**
+ * The edge node's data root: a temporary one holding <namespace>/vtest.avi, since by default a job reads only
+ * its namespace's folder (docs/security.md); copied, not linked: a symlink out of the root is refused.
+ */
+let dataDir: string;
 
 const kube = useKube();
 let kc: KubeConfig;
@@ -60,7 +67,7 @@ function kubernetesControllers(settings: 'default' | 'as-controller-child' = 'de
           image: 'mei/edge-agent:test',
           // Where the edge nodes keep models and recordings (hostPath volumes); the stand-in kubelet maps them here.
           hostModelDir: MODEL_DIR,
-          hostDataDir: DATA_DIR,
+          hostDataDir: dataDir,
           terminationGracePeriodSeconds: 10,
         },
   );
@@ -74,6 +81,9 @@ beforeAll(async () => {
   core = kc.makeApiClient(CoreV1Api);
   await installCrd(kc, CRD_PATH);
   ns = await freshNamespace(kc, 'mei-ctrl');
+  dataDir = mkdtempSync(path.join(tmpdir(), 'mei-ctrl-data-'));
+  mkdirSync(path.join(dataDir, ns));
+  copyFileSync(path.join(SHARED_DATA, 'vtest.avi'), path.join(dataDir, ns, 'vtest.avi'));
   recorder = new KubeEventRecorder(kc, { log, instance: 'controllers-test' });
   http = createServer();
   await new Promise<void>((r) => http.listen(0, '127.0.0.1', () => r()));
@@ -86,6 +96,7 @@ afterAll(async () => {
   await manager?.stop();
   await closeRealtime?.();
   http?.close();
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
 
 const podsOf = async (job: string) => (await core.listNamespacedPod({ namespace: ns, labelSelector: `${WORKER_SELECTOR},sedna.io/job-name=${job}` })).items;
@@ -104,7 +115,7 @@ describe('controllers in Kubernetes mode', () => {
     const created = await k.backend.create({
       metadata: { name: 'lobby', namespace: ns },
       spec: {
-        cameras: [{ name: 'cam-a', node: 'edge-1', source: '${MEI_DATA_DIR}/vtest.avi', fps: 2, loop: true }],
+        cameras: [{ name: 'cam-a', node: 'edge-1', source: 'vtest.avi', fps: 2, loop: true }],
         models: { detector: { name: 'yolox-nano', decoder: 'yolox' } },
       },
     });

@@ -17,7 +17,7 @@ import { sampleWorkerManifests } from '../../server/kubernetes/print-worker-temp
 import { baseJob } from '../fixtures/invalid-specs.ts';
 import { kubeConfigFor, useKube } from './cluster.ts';
 import { ensureKubeAssets, startKubeApiServer, type KubeApiServer } from './harness.ts';
-import { memoryLogger, runKubectl, waitFor } from './support.ts';
+import { memoryLogger, runKubectl, serviceAccountKubeConfig, waitFor } from './support.ts';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const DEPLOY = join(REPO, 'deploy');
@@ -46,6 +46,8 @@ describe('deploy/ (kustomize)', () => {
         'ClusterRole/mei-job-viewer',
         'ClusterRole/mei-server',
         'ConfigMap/mei-server-config',
+        'ValidatingAdmissionPolicy/mei-server-jobs',
+        'ValidatingAdmissionPolicyBinding/mei-server-jobs',
         'CustomResourceDefinition/multiedgeinferences.sedna.io',
         'Deployment/mei-server',
         'Namespace/mei-system',
@@ -61,7 +63,7 @@ describe('deploy/ (kustomize)', () => {
     const crd = byKind('CustomResourceDefinition')[0];
     expect(crd.spec).toEqual((yaml.load(readFileSync(CRD_PATH, 'utf8')) as any).spec);
     // Everything in mei-system but the job rules' binding, which lives where jobs do (and nowhere else).
-    for (const d of docs.filter((x) => !['CustomResourceDefinition', 'Namespace', 'ClusterRole'].includes(x.kind)))
+    for (const d of docs.filter((x) => !['CustomResourceDefinition', 'Namespace', 'ClusterRole', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding'].includes(x.kind)))
       expect(d.metadata.namespace, `${d.kind}/${d.metadata.name}`).toBe(d.metadata.name === 'mei-server-jobs' ? 'default' : 'mei-system');
     expect(byKind('ClusterRoleBinding')).toEqual([]);
     expect(byKind('ConfigMap')[0].data.MEI_NAMESPACES).toBe('default');
@@ -120,19 +122,7 @@ describe('RBAC: the mei-server ClusterRole is enough and needed (own apiserver, 
     await server?.stop();
   });
 
-  /** A kubeconfig authenticating with a TokenRequest token of a ServiceAccount (as a pod's would). */
-  async function serviceAccountConfig(namespace: string, name: string): Promise<KubeConfig> {
-    const core = admin.makeApiClient(CoreV1Api);
-    const tr = await core.createNamespacedServiceAccountToken({ name, namespace, body: { spec: { audiences: [], expirationSeconds: 3600 } } });
-    const kc = new KubeConfig();
-    kc.loadFromOptions({
-      clusters: [{ name: 'c', server: server.url, caData: Buffer.from(server.caPem).toString('base64') }],
-      users: [{ name: `${namespace}:${name}`, token: tr.status!.token }],
-      contexts: [{ name: 'ctx', cluster: 'c', user: `${namespace}:${name}` }],
-      currentContext: 'ctx',
-    });
-    return kc;
-  }
+  const serviceAccountConfig = (namespace: string, name: string) => serviceAccountKubeConfig(admin, server, namespace, name);
 
   it('as system:serviceaccount:mei-system:mei-server: jobs, status, finalizers, pods, secrets, events, lease and leader label all work', async () => {
     const core = admin.makeApiClient(CoreV1Api);

@@ -19,6 +19,7 @@ import { createKubernetesMode } from '../../server/kubernetes/config.ts';
 import { LEADER_LABEL } from '../../server/kubernetes/leader.ts';
 import { baseJob } from '../fixtures/invalid-specs.ts';
 import { kubeConfigFor, useKube } from './cluster.ts';
+import { kubeRequest } from './harness.ts';
 import { memoryLogger, waitFor } from './support.ts';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
@@ -72,7 +73,7 @@ describe('deploy/helm/mei: lint and template', () => {
   });
 
   it('helm lint passes for every documented value set', async () => {
-    for (const values of [[], ['replicas=2', PG], ['ingress.enabled=true', 'ingress.tls.enabled=true'], ['rbac.clusterWide=true'], ['edge.kubeEdge=false', 'rbac.userRoles=false']]) {
+    for (const values of [[], ['replicas=2', PG], ['ingress.enabled=true', 'ingress.tls.enabled=true'], ['rbac.clusterWide=true'], ['edge.kubeEdge=false', 'rbac.userRoles=false', 'admissionPolicy.enabled=false']]) {
       const out = await helm(['lint', CHART, '--strict', ...sets(values)]);
       expect(out, values.join(' ')).toMatch(/1 chart\(s\) linted, 0 chart\(s\) failed/);
     }
@@ -181,6 +182,29 @@ describe('deploy/helm/mei: lint and template', () => {
     // The Service sends agents and browsers to the leader only.
     expect(one(docs, 'Service').spec.selector).toEqual({ 'app.kubernetes.io/name': 'mei-server', 'app.kubernetes.io/instance': 'mei', [LEADER_LABEL]: 'true' });
   });
+
+  it('admission of jobs made with kubectl: the rules of deploy/job-admission-policy.yaml, the release\'s service account exempt, bound to rbac.namespaces', async () => {
+    const docs = await template(['rbac.namespaces={team-a,team-b}', 'image.agent.allowedPrefixes={registry.local/mei/,mei/edge-agent}']);
+    const policy = one(docs, 'ValidatingAdmissionPolicy', 'mei-mei-system-jobs');
+    // One source for the CEL: the kustomize file, only name, labels and the exempt identity differ.
+    const source = yaml.load(readFileSync(join(REPO, 'deploy/job-admission-policy.yaml'), 'utf8')) as any;
+    expect({ ...policy.spec, matchConditions: undefined }).toEqual({ ...source.spec, matchConditions: undefined });
+    expect(policy.spec.matchConditions).toEqual([{ name: 'not-the-server', expression: "request.userInfo.username != 'system:serviceaccount:mei-system:mei'" }]);
+    expect(one(docs, 'ServiceAccount').metadata.name).toBe('mei');
+    const binding = one(docs, 'ValidatingAdmissionPolicyBinding', 'mei-mei-system-jobs');
+    expect(binding.spec).toEqual({
+      policyName: 'mei-mei-system-jobs',
+      validationActions: ['Deny'],
+      paramRef: { name: 'mei', namespace: 'mei-system', parameterNotFoundAction: 'Deny' },
+      matchResources: { namespaceSelector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: ['team-a', 'team-b'] }] } },
+    });
+    // The parameters: the server's own ConfigMap, so both read the same prefixes.
+    expect(one(docs, 'ConfigMap').data.MEI_AGENT_IMAGE_PREFIXES).toBe('registry.local/mei/,mei/edge-agent');
+    expect(one(await template([]), 'ConfigMap').data.MEI_AGENT_IMAGE_PREFIXES).toBeUndefined();
+    expect(one(await template(['rbac.clusterWide=true']), 'ValidatingAdmissionPolicyBinding').spec.matchResources).toBeUndefined();
+    const off = await template(['admissionPolicy.enabled=false']);
+    expect([...find(off, 'ValidatingAdmissionPolicy'), ...find(off, 'ValidatingAdmissionPolicyBinding')]).toEqual([]);
+  });
 });
 
 describe('deploy/helm/mei installed on the real apiserver', () => {
@@ -233,6 +257,8 @@ describe('deploy/helm/mei installed on the real apiserver', () => {
         'Secret/' + release,
         'Service/' + release,
         'ServiceAccount/' + release,
+        'ValidatingAdmissionPolicy/' + `${release}-${system}-jobs`,
+        'ValidatingAdmissionPolicyBinding/' + `${release}-${system}-jobs`,
       ].sort(),
     );
     const crd = await admin.makeApiClient(ApiextensionsV1Api).readCustomResourceDefinition({ name: 'multiedgeinferences.sedna.io' });
@@ -309,6 +335,18 @@ describe('deploy/helm/mei installed on the real apiserver', () => {
     await mode.recorder.flush();
     expect(log.lines.filter((l) => l.startsWith('warn') || l.startsWith('error'))).toEqual([]);
     await mode.close();
+  });
+
+  it('jobs made with kubectl by anyone but the server: user finalizers refused in the managed namespace (422 naming the field), not elsewhere', async () => {
+    const jobsUrl = (ns: string) => `/apis/sedna.io/v1alpha1/namespaces/${ns}/multiedgeinferences?dryRun=All`;
+    const body = (ns: string) => JSON.stringify({ ...baseJob('kubectl-job'), metadata: { name: 'kubectl-job', namespace: ns, finalizers: ['example.com/stuck'] } });
+    // The admin of the cluster is not the server either; the apiserver loads a new policy asynchronously.
+    const refused = await waitFor('the chart\'s policy to refuse', async () => {
+      const r = await kubeRequest(kube(), jobsUrl(jobs), { method: 'POST', body: body(jobs) });
+      return r.status === 422 && r;
+    }, 60_000, 100);
+    expect(JSON.parse(refused.body).message).toContain('metadata.finalizers: Forbidden: finalizers are set by the server, not by users');
+    expect((await kubeRequest(kube(), jobsUrl(other), { method: 'POST', body: body(other) })).status).toBe(201);
   });
 
   it('upgrade keeps the CRD and the signing secret; uninstall keeps both', async () => {

@@ -106,3 +106,16 @@ export async function runKubectl(kubectlBin: string, kubeconfig: string, args: s
     throw new Error(`kubectl ${args.join(' ')} failed: ${err.stderr || err.message}`);
   }
 }
+
+/** A client config authenticating with a TokenRequest token of a ServiceAccount, as a pod's would. */
+export async function serviceAccountKubeConfig(admin: KubeConfig, server: { url: string; caPem: string }, namespace: string, name: string): Promise<KubeConfig> {
+  const tr = await admin.makeApiClient(CoreV1Api).createNamespacedServiceAccountToken({ name, namespace, body: { spec: { audiences: [], expirationSeconds: 3600 } } });
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: 'c', server: server.url, caData: Buffer.from(server.caPem).toString('base64') }],
+    users: [{ name: `${namespace}:${name}`, token: tr.status!.token }],
+    contexts: [{ name: 'ctx', cluster: 'c', user: `${namespace}:${name}` }],
+    currentContext: 'ctx',
+  });
+  return kc;
+}

@@ -25,7 +25,7 @@ import { findFfmpeg } from '../../edge-agent/src/sources/ffmpeg.ts';
 import { inputArgs } from '../../edge-agent/src/sources/ffmpeg.ts';
 import { parseSource } from '../../edge-agent/src/sources/uri.ts';
 import { demoJob } from '../../server/runtime/demo-job.ts';
-import { admitUserJob, admissionPolicyFromEnv } from '../../server/admission/user-job.ts';
+import { admitUserJob, admissionPolicyFromEnv, sharedMediaRootError } from '../../server/admission/user-job.ts';
 import { seededRandom } from '../support/random.ts';
 
 const CASES = 3000;
@@ -113,10 +113,27 @@ describe('media policy: file sources (generated paths on real files and symlinks
     await expect(confineSource('inner.avi', access, roots, 'f')).resolves.toBe(path.join(data, 'team-a', 'ok.avi'));
     await expect(confineSource('${MEI_DATA_DIR}/team-a/sub/ok2.avi', access, roots, 'f')).resolves.toBe(path.join(data, 'team-a', 'sub', 'ok2.avi'));
     await expect(confineSource('dir://${MEI_DATA_DIR}/team-a/sub', access, roots, 'f')).resolves.toBe(`dir://${path.join(data, 'team-a', 'sub')}`);
-    // The default policy: every namespace reads the whole data root (one tenant), still nothing outside it.
-    const shared = mediaAccessFor(DEFAULT_MEDIA_POLICY, 'team-a');
-    await expect(confineSource('${MEI_DATA_DIR}/shared.avi', shared, roots, 'f')).resolves.toBe(path.join(data, 'shared.avi'));
-    await expect(confineSource('team-a/link.avi', shared, roots, 'f')).rejects.toThrow(/outside/);
+  });
+
+  it('the default policy: one folder per namespace; `default` (single user, the demo job) reads the whole data root, still nothing outside it', async () => {
+    const roots = { data, models };
+    const teamA = mediaAccessFor(DEFAULT_MEDIA_POLICY, 'team-a');
+    expect(teamA.mediaDir).toBe('team-a');
+    await expect(confineSource('ok.avi', teamA, roots, 'f')).resolves.toBe(path.join(data, 'team-a', 'ok.avi'));
+    await expect(confineSource('${MEI_DATA_DIR}/team-a/ok.avi', teamA, roots, 'f')).resolves.toBe(path.join(data, 'team-a', 'ok.avi'));
+    await expect(confineSource('${MEI_DATA_DIR}/shared.avi', teamA, roots, 'f')).rejects.toThrow(/outside the media root/);
+    await expect(confineSource(path.join(data, 'team-b', 'secret.avi'), teamA, roots, 'f')).rejects.toThrow(/outside the media root/);
+    await expect(confineSource('teamb/secret.avi', teamA, roots, 'f')).rejects.toThrow(/outside the media root/);
+    // A namespace without a folder on this node reads nothing.
+    await expect(confineSource('ok.avi', mediaAccessFor(DEFAULT_MEDIA_POLICY, 'team-c'), roots, 'f')).rejects.toThrow("f: this namespace's media folder (${MEI_DATA_DIR}/team-c) does not exist on this node");
+    const single = mediaAccessFor(DEFAULT_MEDIA_POLICY, 'default');
+    expect(single.mediaDir).toBe('');
+    await expect(confineSource('${MEI_DATA_DIR}/shared.avi', single, roots, 'f')).resolves.toBe(path.join(data, 'shared.avi'));
+    await expect(confineSource('team-a/link.avi', single, roots, 'f')).rejects.toThrow(/outside/);
+    // An admin's namespaceRoots are merged over the default ('*' and `default` stay unless named).
+    expect(mediaAccessFor(parseMediaPolicy({ namespaceRoots: { 'team-a': 'shared/a' } }), 'team-a').mediaDir).toBe('shared/a');
+    expect(mediaAccessFor(parseMediaPolicy({ namespaceRoots: { '*': 'tenants/{namespace}' } }), 'team-b').mediaDir).toBe('tenants/team-b');
+    expect(mediaAccessFor(parseMediaPolicy({ namespaceRoots: { default: 'default' } }), 'default').mediaDir).toBe('default');
   });
 
   it('model paths: only inside the model root (relative, ${MEI_MODEL_DIR}, no .., no symlink out, no URL)', () => {
@@ -232,6 +249,23 @@ describe('admission (what the spec alone decides: 422 naming the field)', () => 
     const img = { metadata: { name: 'j' }, spec: { cameras: [], models: { detector: { decoder: 'yolox', path: '${MEI_ADMIN_PASSWORD}' } }, workers: [{ node: 'n', image: 'evil.example/miner:1' }, { node: 'm', image: 'mei/edge-agent:0.2.0' }, { node: 'o', image: 'mei/edge-agent-evil:1' }] } };
     expect(admitUserJob(img, 'team-a', policy).map((e) => e.field)).toEqual(['spec.models.detector.path', 'spec.workers[0].image', 'spec.workers[2].image']);
     expect(admitUserJob(demoJob('/models') as never, 'default', policy)).toEqual([]);
+    // The demo job (the dashboard's sample source too) in another namespace: outside its media folder, said at once.
+    expect(admitUserJob(demoJob('/models') as never, 'team-a', policy)).toEqual([
+      expect.objectContaining({ field: 'spec.cameras[0].source', message: expect.stringContaining("outside this namespace's media folder (${MEI_DATA_DIR}/team-a/") }),
+      expect.objectContaining({ field: 'spec.cameras[1].source' }),
+    ]);
+    expect(admitUserJob(job('${MEI_DATA_DIR}/team-a/cam1.avi'), 'team-a', policy)).toEqual([]);
+    expect(admitUserJob(job('file://${MEI_DATA_DIR}/team-a'), 'team-a', policy)).toEqual([]);
+    expect(admitUserJob(job('${MEI_DATA_DIR}/team-ab/x.avi'), 'team-a', policy)[0].field).toBe('spec.cameras[0].source');
+    expect(admitUserJob(job('${MEI_DATA_DIR}/team-b/x.avi'), 'team-a', policy)[0].field).toBe('spec.cameras[0].source');
+    // Relative and absolute paths are the node's to confine (its data root is not known here).
+    expect(admitUserJob(job('cam1.avi'), 'team-a', policy)).toEqual([]);
+    // An admin's nested folders (a trailing slash too); '.' and '' are the whole root.
+    const nested = admissionPolicyFromEnv({ MEI_MEDIA_POLICY: '{"namespaceRoots":{"*":"tenants/{namespace}/","open":"."}}' });
+    expect(admitUserJob(job('${MEI_DATA_DIR}/tenants/team-a/x.avi'), 'team-a', nested)).toEqual([]);
+    expect(admitUserJob(job('${MEI_DATA_DIR}/tenants/team-b/x.avi'), 'team-a', nested)[0].message).toContain('(${MEI_DATA_DIR}/tenants/team-a/;');
+    expect(admitUserJob(job('${MEI_DATA_DIR}/anything.avi'), 'open', nested)).toEqual([]);
+    expect(admitUserJob(job('${MEI_DATA_DIR}/anything.avi'), 'default', nested)).toEqual([]);
     expect(loadJobSchema()).toBeTruthy();
   });
 
@@ -240,5 +274,16 @@ describe('admission (what the spec alone decides: 422 naming the field)', () => 
     expect(() => admissionPolicyFromEnv({ MEI_MEDIA_POLICY: '{"namespaceRoots":{"*":"../x"}}' })).toThrow(/namespaceRoots/);
     expect(() => admissionPolicyFromEnv({ MEI_MEDIA_POLICY: '{"allowedHosts":["a b"]}' })).toThrow(/allowedHosts\.0/);
     expect(() => admissionPolicyFromEnv({ MEI_MEDIA_POLICY: '/nonexistent/policy.json' })).toThrow(/cannot read/);
+  });
+
+  it('a tenant whose namespace reads the whole data root refuses start-up, naming the user, the namespace and the setting', () => {
+    const admin = { username: 'admin', namespaces: ['*'] };
+    const carol = { username: 'carol', namespaces: ['team-c', 'default'] };
+    expect(sharedMediaRootError(policy, [admin, { username: 'alice', namespaces: ['team-a'] }])).toBeUndefined();
+    expect(sharedMediaRootError(policy, [admin, carol])).toMatch(/MEI_USERS_FILE: user "carol" has namespace "default".*namespaceRoots\.default/);
+    expect(sharedMediaRootError(admissionPolicyFromEnv({ MEI_MEDIA_POLICY: '{"namespaceRoots":{"*":""}}' }), [{ username: 'alice', namespaces: ['team-a'] }])).toMatch(/"team-a"/);
+    // Said knowingly ('.'), or a folder of its own: accepted.
+    expect(sharedMediaRootError(admissionPolicyFromEnv({ MEI_MEDIA_POLICY: '{"namespaceRoots":{"default":"."}}' }), [admin, carol])).toBeUndefined();
+    expect(sharedMediaRootError(admissionPolicyFromEnv({ MEI_MEDIA_POLICY: '{"namespaceRoots":{"default":"default"}}' }), [admin, carol])).toBeUndefined();
   });
 });

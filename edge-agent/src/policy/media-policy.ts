@@ -3,7 +3,7 @@
 // placeholders; the agent checks what only the node knows (symlinks, DNS answers) before ffmpeg or
 // onnxruntime opens anything, and runs ffmpeg with protocol and format allow-lists matching the scheme.
 // User strings are data: no environment variable is ever expanded from them.
-import { realpathSync, statSync } from 'node:fs';
+import { existsSync, realpathSync, statSync } from 'node:fs';
 import { lookup } from 'node:dns/promises';
 import { BlockList, isIP } from 'node:net';
 import path from 'node:path';
@@ -22,7 +22,9 @@ export interface MediaPolicy {
   allowLoopback: boolean;
   /**
    * Media root of each namespace, relative to the data root (MEI_DATA_DIR): `{namespace}` is replaced by the
-   * job's namespace; `*` is the fallback. Default: every namespace reads the whole data root (one tenant).
+   * job's namespace; `*` is the fallback; '' (or '.') is the whole data root. Default: one folder per namespace
+   * (`<data root>/<namespace>`), except `default`, the namespace of a single-user setup and of the demo job,
+   * which reads the whole data root (docs/security.md says why; server start-up refuses tenants there).
    */
   namespaceRoots: Record<string, string>;
 }
@@ -33,7 +35,7 @@ export const DEFAULT_MEDIA_POLICY: MediaPolicy = {
   schemes: ['file', 'dir', 'rtsp', 'rtsps', 'http', 'https'],
   allowedHosts: [],
   allowLoopback: false,
-  namespaceRoots: { '*': '' },
+  namespaceRoots: { '*': '{namespace}', default: '' },
 };
 
 /** The only placeholders a spec may use, each resolved by the control plane to the worker's root. */
@@ -244,6 +246,19 @@ function checkNetworkSource(url: string, scheme: string, access: Pick<MediaAcces
 export type SourceCheck = { kind: 'path'; scheme: 'file' | 'dir'; path: string } | ({ kind: 'network'; url: string } & NetworkTarget);
 
 /**
+ * A `${MEI_DATA_DIR}/…` path outside the job's media folder is refused from the text alone (admission); any
+ * other path is confined on the node (relative paths start in the folder, symlinks are followed there).
+ */
+export function checkMediaDirText(p: string, mediaDir: string, field: string): void {
+  if (!p.startsWith(SOURCE_PLACEHOLDER)) return;
+  const dir = path.posix.normalize(mediaDir || '.').replace(/(?<=.)\/+$/, '');
+  if (dir === '.') return;
+  const rel = path.posix.normalize(p.slice(SOURCE_PLACEHOLDER.length).replace(/^\/+/, '') || '.');
+  if (rel === dir || rel.startsWith(`${dir}/`)) return;
+  throw new PolicyError(field, `${p} is outside this namespace's media folder (${SOURCE_PLACEHOLDER}/${dir}/; relative paths start there)`);
+}
+
+/**
  * Everything the spec alone decides about a camera source. `source` may still hold ${MEI_DATA_DIR} (admission)
  * or be resolved (agent). Throws PolicyError naming `field`.
  */
@@ -350,6 +365,9 @@ export async function confineSource(source: string, access: MediaAccess, roots: 
     return c.url;
   }
   const mediaRoot = roots.data ? path.join(roots.data, access.mediaDir) : undefined;
+  // Say which folder is missing: with one folder per namespace, an operator must create it on the node.
+  if (mediaRoot && access.mediaDir && !existsSync(mediaRoot) && existsSync(roots.data!))
+    throw new PolicyError(field, `this namespace's media folder (${SOURCE_PLACEHOLDER}/${access.mediaDir}) does not exist on this node`);
   const real = confinePath(resolvePlaceholder(c.path, SOURCE_PLACEHOLDER, roots.data, field), mediaRoot, field, 'media');
   if (c.scheme === 'dir' && !statSync(real).isDirectory()) throw new PolicyError(field, `${c.path} is not a folder`);
   return c.scheme === 'dir' ? `dir://${real}` : real;
