@@ -51,6 +51,8 @@ if (want('unit')) {
   const r = spawnSync('bash', ['scripts/setup-reference.sh'], { stdio: 'inherit', env });
   if (r.status !== 0) console.error('reference venv could not be made; the metric parity test will say why');
 }
+// The dashboard's production build serves the hostile-input fuzz (unit suite) and the browser tests (e2e).
+if (want('unit') || want('e2e')) prepareNext();
 suite('types', process.execPath, [bin('typescript/bin/tsc'), '--noEmit', '-p', 'tsconfig.json'], () => ({ passed: 0, failed: 0 }));
 const last = results.at(-1);
 if (last?.name === 'types') Object.assign(last, last.exit === 0 ? { passed: 1 } : { failed: 1, note: 'type errors above' });
@@ -58,7 +60,6 @@ const vitestJson = path.join(reports, 'vitest.json');
 suite('unit', process.execPath, [bin('vitest/vitest.mjs'), 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${vitestJson}`], () => vitestCounts(vitestJson));
 const kubeJson = path.join(reports, 'kube.json');
 suite('kube', process.execPath, [bin('vitest/vitest.mjs'), 'run', '--config', 'test/kube/vitest.config.ts', '--reporter=default', '--reporter=json', `--outputFile.json=${kubeJson}`], () => vitestCounts(kubeJson));
-if (want('e2e')) prepareNext();
 const pwJson = path.join(reports, 'playwright.json');
 env.PLAYWRIGHT_JSON_OUTPUT_NAME = pwJson;
 suite('e2e', process.execPath, [bin('@playwright/test/cli.js'), 'test', '--config', 'e2e/playwright.config.ts', '--reporter=list,json'], () => playwrightCounts(pwJson));
