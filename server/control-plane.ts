@@ -122,6 +122,13 @@ async function createBackends(mode: Mode, o: ControlPlaneOptions, schema: JSONSc
   };
 }
 
+/** The leader check of /readyz: a standby is not ready, nor a leader whose lease is stale (apiserver unreachable). */
+function leaderCheck(leading: boolean, elector: LeaderElector | undefined): string | undefined {
+  if (!leading) return 'standby: another replica holds the leader lease';
+  const h = elector?.health();
+  return !h || h.ready || h.role === 'starting' ? undefined : h.message;
+}
+
 /** Creates `dir` (and missing parents) as 0700 and tightens it if it exists: it holds the database, indexes and secrets. */
 function privateDir(dir: string): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -148,9 +155,9 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
   const series = new CameraSeries({ jobs: controllers.jobs });
   const live = new LiveHub({ jobs: controllers.jobs, identityCounts: controllers.reports, history: history?.sink, latency: (j, c, ms) => (series.observeLatency(j, c, ms), liveLatency.observe(Math.max(0, ms) / 1000)), log });
   // Readiness: the controllers' first list is in the cache (start() resolves after it), and in Kubernetes
-  // mode this replica holds the lease. /readyz (monitoring) counts a standby as not ready; /api/health, the
-  // readiness probe, counts it ready (Deployments roll only onto ready pods) and the Service reaches the leader
-  // through its label (the elector's health()).
+  // mode this replica leads with a fresh lease. /readyz ("can do the work now": leader, caches synced, able to
+  // commit observations) counts a standby as not ready; /api/health, the readiness probe, counts it ready
+  // (Deployments roll only onto ready pods) and the Service reaches the leader through its label.
   let elector: LeaderElector | undefined;
   let leading = !b.campaign;
   let controllersSynced = false;
@@ -210,8 +217,10 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
     readiness: () =>
       runChecks([
         { name: 'database', run: async () => void (await b.sql?.query('SELECT 1')) },
-        { name: 'leader', run: () => (leading ? undefined : 'standby: another replica holds the leader lease') },
+        { name: 'leader', run: () => leaderCheck(leading, elector) },
         { name: 'controllers', run: () => (controllersSynced ? undefined : 'controllers not started or caches not synced') },
+        // Able to commit: the ingest log is replayed and batches are taken (not starting, not shutting down).
+        { name: 'ingest', run: () => (!ingest || ingest.state === 'ready' ? undefined : `ingest is ${ingest.state}: observations are answered retry-later`) },
       ]),
     close: async () => {
       setJobSource(undefined);
