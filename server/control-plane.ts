@@ -26,7 +26,7 @@ import { liveLatency, setServiceSources } from './observability/service-metrics.
 import { IngestService } from './ingest/ingest-service.ts';
 import { startHistory } from './history/service.ts';
 import { resolveIndexCacheRoot } from './search/index-cache.ts';
-import type { SqlClient } from './store/db.ts';
+import type { Database, SqlClient } from './store/db.ts';
 import { ensureDemoJob } from './runtime/demo-job.ts';
 import { LocalProcessRuntime, agentCommandFromEnv, agentEnv } from './runtime/local-processes.ts';
 
@@ -73,6 +73,8 @@ interface Backends {
   sql?: SqlClient;
   /** Where the person-search indexes are saved between runs (undefined: not saved). */
   indexCacheDir?: string;
+  /** PostgreSQL: a database-wide lock (see Database.tryLock). */
+  tryLock?: Database['tryLock'];
   /** Kubernetes mode: start the controllers only while this replica holds the leader lease. */
   campaign?(cb: { onStartedLeading(): void | Promise<void>; onStoppedLeading(why: 'lost' | 'stopped'): void }): LeaderElector | undefined;
   close(): Promise<void>;
@@ -98,6 +100,7 @@ async function createBackends(mode: Mode, o: ControlPlaneOptions, schema: JSONSc
       database: db.kind,
       sql: db.sql,
       indexCacheDir,
+      tryLock: db.tryLock,
       campaign: (cb) => k.campaign(cb),
       close: async () => {
         await k.close();
@@ -114,6 +117,7 @@ async function createBackends(mode: Mode, o: ControlPlaneOptions, schema: JSONSc
     database: db.kind,
     sql: db.sql,
     indexCacheDir,
+    tryLock: db.tryLock,
     close: async () => {
       await runtime.close();
       await backend.close();
@@ -165,7 +169,11 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
     await controllers.start();
     controllersSynced = true;
   };
-  const ingest = b.sql ? new IngestService({ sql: b.sql, live, jobs: controllers.jobs, log }) : undefined;
+  // One server at a time replays and applies the shared log: held from the replay until the last history flush.
+  let releaseIngestLock: (() => Promise<void>) | undefined;
+  const onLockLost = (err: Error) => log.error(`ingest: the connection holding the ingest lock failed (${err.message}); another server may now apply the log`);
+  const exclusive = b.tryLock ? async () => !!(releaseIngestLock ??= await b.tryLock!('mei-ingest-apply', onLockLost)) : undefined;
+  const ingest = b.sql ? new IngestService({ sql: b.sql, live, jobs: controllers.jobs, log, exclusive }) : undefined;
   // Answers retry-later until its log is replayed and the job cache synced (in Kubernetes mode: leading).
   ingest?.start().catch((err) => log.error('ingest: start failed; observations are answered retry-later:', err));
   if (b.campaign) {
@@ -230,8 +238,12 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
       stopRevocationSync?.();
       await sessions.flushed().catch(() => {});
       live.close();
-      await history?.close(); // flushes what is buffered while the database is still open
-      await history?.indexes.close(); // saves the search indexes (needs the database too)
+      try {
+        await history?.close(); // flushes what is buffered while the database is still open
+        await history?.indexes.close(); // saves the search indexes (needs the database too)
+      } finally {
+        await releaseIngestLock?.(); // after the last history flush: the next leader may replay now
+      }
       await controllers.stop();
       await b.close();
     },
