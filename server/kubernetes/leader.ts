@@ -45,7 +45,10 @@ export interface LeaderElectionOptions {
   /** How often to renew, and how often a candidate tries (default 2 s). */
   retryPeriodMs?: number;
   onStartedLeading(): void | Promise<void>;
-  /** 'lost': the lease could not be renewed or was taken (the caller should exit); 'stopped': stop() released it. */
+  /**
+   * 'lost': the lease could not be renewed or was taken (the caller should stop serving and exit; this may come
+   * while onStartedLeading still runs, e.g. its first list hangs behind a partition); 'stopped': stop() released it.
+   */
   onStoppedLeading(reason: 'lost' | 'stopped'): void | Promise<void>;
   /** Someone (maybe this candidate) holds the lease now. */
   onNewLeader?(identity: string): void;
