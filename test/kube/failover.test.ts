@@ -38,7 +38,8 @@ describe('failover without loss (real apiserver, PostgreSQL, server and agent pr
     expect(r.sigkill.restartedIsStandby).toBe(true);
 
     // Partition: the cut-off leader turned unready and shut down (stopped serving) because it lost the lease,
-    // both before another replica held the lease; the Service never listed it again once it was unready.
+    // both before another replica took the lease (its acquireTime); the Service never listed it again once it was
+    // unready, nor routed a connection to it after the takeover.
     const p = r.partition;
     expect(p.newLeader).not.toBe(p.cutOff);
     expect(p.unreadyAfterMs, context).toBeDefined();
@@ -47,6 +48,7 @@ describe('failover without loss (real apiserver, PostgreSQL, server and agent pr
     expect(p.shutdownAfterMs, context).toBeDefined();
     expect(p.shutdownAfterMs!).toBeLessThan(p.leaseTakenAfterMs);
     expect(p.listedAfterUnready.filter((e) => e.includes(p.cutOff))).toEqual([]);
+    expect(p.routedToItAfterTakeover).toBe(0);
 
     // Rolling update: the stopped leader released the lease and exited 0; a new replica leads at the end.
     expect(r.rolling.map((s) => s.exit)).toEqual([

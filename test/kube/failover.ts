@@ -53,8 +53,8 @@ export interface FailoverOptions {
 
 interface Life {
   startedAt: number;
-  /** When the test read "shutting down (<why>)" in its output: from then on ingest answers retry-later. */
-  shutdownSeenAt?: number;
+  /** When the process logged "shutting down (<why>)" (its own log time): from then on ingest answers retry-later. */
+  shutdownAt?: number;
   shutdownWhy?: string;
   exit?: { code: number | null; signal: string | null };
 }
@@ -100,7 +100,10 @@ export interface FailoverResult {
   partition: {
     cutOff: string;
     newLeader: string;
-    /** Times from the cut: /readyz of the cut-off replica non-200, its shutdown line, the lease taken by another. */
+    /**
+     * Times from the cut: /readyz of the cut-off replica seen non-200 (test clock, polled), its shutdown line (its
+     * own log time), the lease taken by another (the lease's acquireTime, written by the new holder).
+     */
     unreadyAfterMs?: number;
     shutdownAfterMs?: number;
     shutdownWhy?: string;
@@ -109,6 +112,8 @@ export interface FailoverResult {
     agentsBackAfterMs: number;
     /** Endpoint sets the Service listed after the replica was seen unready (+500 ms of probe lag). */
     listedAfterUnready: string[][];
+    /** Connections the Service routed to the cut-off replica once another held the lease. */
+    routedToItAfterTakeover: number;
     exit?: Life['exit'];
   };
   rolling: Array<{ stopped: string; wasLeader: boolean; leader: string; exit?: Life['exit']; servingAfterMs?: number }>;
@@ -187,9 +192,14 @@ export async function runFailover(o: FailoverOptions): Promise<FailoverResult> {
         240_000,
         { port: r.port, stateDir: r.stateDir },
       );
+      // Kubernetes mode logs JSON lines with the process's own time: the moment it stopped serving, by its clock.
       const watch = (d: Buffer) => {
-        const m = /shutting down \(([^)]*)\)/.exec(String(d));
-        if (m && life.shutdownSeenAt === undefined) [life.shutdownSeenAt, life.shutdownWhy] = [Date.now(), m[1]];
+        for (const line of String(d).split('\n')) {
+          const m = /shutting down \(([^)]*)\)/.exec(line);
+          if (!m || life.shutdownAt !== undefined) continue;
+          const time = Date.parse((/"time":"([^"]+)"/.exec(line) ?? [])[1] ?? '');
+          [life.shutdownAt, life.shutdownWhy] = [Number.isFinite(time) ? time : Date.now(), m[1]];
+        }
       };
       r.process.child.stdout!.on('data', watch);
       r.process.child.stderr!.on('data', watch);
@@ -336,21 +346,25 @@ export async function runFailover(o: FailoverOptions): Promise<FailoverResult> {
     const cutOff = replicas.get(second)!;
     const cutLife = cutOff.lives.at(-1)!;
     let unreadyAt: number | undefined;
-    let newHolderAt = 0;
     const cutAt = Date.now();
     cutOff.apiProxy.blackhole();
-    const newHolder = await waitFor(
+    // The readiness probe of the cut-off replica, polled on its own (an upper bound of when it turned unready).
+    const probing = waitFor('the cut-off replica unready', async () => (await readyz(cutOff)).status !== 200 && (unreadyAt = Date.now()), 180_000, 25);
+    const taken = await waitFor(
       'another replica holds the lease',
       async () => {
-        const h = await holderPod();
-        if (unreadyAt === undefined && (await readyz(cutOff)).status !== 200) unreadyAt = Date.now();
+        const lease = await readLease();
+        const h = lease.spec?.holderIdentity?.replace(/_[0-9a-f]+$/, '') ?? '';
+        // acquireTime: written by the new holder, by its own clock (the same machine's).
         if (!h || h === second) return undefined;
-        newHolderAt = Date.now();
-        return h;
+        return { holder: h, at: new Date(lease.spec!.acquireTime as unknown as string | Date).getTime() };
       },
       180_000,
       25,
     );
+    await probing;
+    const newHolder = taken.holder;
+    const newHolderAt = taken.at;
     const third = await leaderServes(second, 'the new leader serves after the partition');
     const partitionServing = Date.now() - cutAt;
     log(`partition of ${second}: ${third} serves after ${partitionServing} ms`);
@@ -364,12 +378,13 @@ export async function runFailover(o: FailoverOptions): Promise<FailoverResult> {
       cutOff: second,
       newLeader: newHolder === third ? third : `${newHolder} then ${third}`,
       unreadyAfterMs: unreadyAt === undefined ? undefined : unreadyAt - cutAt,
-      shutdownAfterMs: cutLife.shutdownSeenAt === undefined ? undefined : cutLife.shutdownSeenAt - cutAt,
+      shutdownAfterMs: cutLife.shutdownAt === undefined ? undefined : cutLife.shutdownAt - cutAt,
       shutdownWhy: cutLife.shutdownWhy,
       leaseTakenAfterMs: newHolderAt - cutAt,
       servingAfterMs: partitionServing,
       agentsBackAfterMs: partitionAgents,
       listedAfterUnready: unreadyAt === undefined ? [] : svc.changes.filter((c) => c.at > unreadyAt! + 500).map((c) => c.endpoints),
+      routedToItAfterTakeover: svc.routed.filter((x) => x.to === second && x.at >= newHolderAt).length,
       exit: cutLife.exit,
     };
 
