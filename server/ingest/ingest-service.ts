@@ -100,9 +100,10 @@ export class IngestService {
       while (!this.o.jobs.synced && this._state === 'starting') await sleep(100);
       if (this._state !== 'starting') return;
       for (let waited = false; this.o.exclusive && this._state === 'starting'; waited = true) {
-        const mine = await this.o.exclusive().catch((err) => (this.o.log.warn(`ingest: cannot take the ingest lock: ${(err as Error).message}`), false));
+        let failed: unknown;
+        const mine = await this.o.exclusive().catch((err) => ((failed = err), false));
         if (mine) break;
-        if (!waited) this.o.log.info('ingest: another server is still applying the ingest log; waiting for it before replaying');
+        if (!waited) this.o.log.info(failed ? `ingest: cannot take the ingest lock yet (${(failed as Error).message}); retrying` : 'ingest: another server is still applying the ingest log; waiting for it before replaying');
         await sleep(500);
       }
       if (this._state !== 'starting') return;
