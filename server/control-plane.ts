@@ -26,7 +26,7 @@ import { liveLatency, setServiceSources } from './observability/service-metrics.
 import { IngestService } from './ingest/ingest-service.ts';
 import { startHistory } from './history/service.ts';
 import { resolveIndexCacheRoot } from './search/index-cache.ts';
-import type { SqlClient } from './store/db.ts';
+import type { Database, SqlClient } from './store/db.ts';
 import { ensureDemoJob } from './runtime/demo-job.ts';
 import { LocalProcessRuntime, agentCommandFromEnv, agentEnv } from './runtime/local-processes.ts';
 
@@ -73,6 +73,8 @@ interface Backends {
   sql?: SqlClient;
   /** Where the person-search indexes are saved between runs (undefined: not saved). */
   indexCacheDir?: string;
+  /** PostgreSQL: a database-wide lock (see Database.tryLock). */
+  tryLock?: Database['tryLock'];
   /** Kubernetes mode: start the controllers only while this replica holds the leader lease. */
   campaign?(cb: { onStartedLeading(): void | Promise<void>; onStoppedLeading(why: 'lost' | 'stopped'): void }): LeaderElector | undefined;
   close(): Promise<void>;
@@ -98,6 +100,7 @@ async function createBackends(mode: Mode, o: ControlPlaneOptions, schema: JSONSc
       database: db.kind,
       sql: db.sql,
       indexCacheDir,
+      tryLock: db.tryLock,
       campaign: (cb) => k.campaign(cb),
       close: async () => {
         await k.close();
@@ -114,12 +117,20 @@ async function createBackends(mode: Mode, o: ControlPlaneOptions, schema: JSONSc
     database: db.kind,
     sql: db.sql,
     indexCacheDir,
+    tryLock: db.tryLock,
     close: async () => {
       await runtime.close();
       await backend.close();
       await db.close();
     },
   };
+}
+
+/** The leader check of /readyz: a standby is not ready, nor a leader whose lease is stale (apiserver unreachable). */
+function leaderCheck(leading: boolean, elector: LeaderElector | undefined): string | undefined {
+  if (!leading) return 'standby: another replica holds the leader lease';
+  const h = elector?.health();
+  return !h || h.ready || h.role === 'starting' ? undefined : h.message;
 }
 
 /** Creates `dir` (and missing parents) as 0700 and tightens it if it exists: it holds the database, indexes and secrets. */
@@ -150,9 +161,9 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
   const series = new CameraSeries({ jobs: controllers.jobs });
   const live = new LiveHub({ jobs: controllers.jobs, identityCounts: controllers.reports, history: history?.sink, latency: (j, c, ms) => (series.observeLatency(j, c, ms), liveLatency.observe(Math.max(0, ms) / 1000)), log });
   // Readiness: the controllers' first list is in the cache (start() resolves after it), and in Kubernetes
-  // mode this replica holds the lease. /readyz (monitoring) counts a standby as not ready; /api/health, the
-  // readiness probe, counts it ready (Deployments roll only onto ready pods) and the Service reaches the leader
-  // through its label (the elector's health()).
+  // mode this replica leads with a fresh lease. /readyz ("can do the work now": leader, caches synced, able to
+  // commit observations) counts a standby as not ready; /api/health, the readiness probe, counts it ready
+  // (Deployments roll only onto ready pods) and the Service reaches the leader through its label.
   let elector: LeaderElector | undefined;
   let leading = !b.campaign;
   let controllersSynced = false;
@@ -160,7 +171,11 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
     await controllers.start();
     controllersSynced = true;
   };
-  const ingest = b.sql ? new IngestService({ sql: b.sql, live, jobs: controllers.jobs, log }) : undefined;
+  // One server at a time replays and applies the shared log: held from the replay until the last history flush.
+  let releaseIngestLock: (() => Promise<void>) | undefined;
+  const onLockLost = (err: Error) => log.error(`ingest: the connection holding the ingest lock failed (${err.message}); another server may now apply the log`);
+  const exclusive = b.tryLock ? async () => !!(releaseIngestLock ??= await b.tryLock!('mei-ingest-apply', onLockLost)) : undefined;
+  const ingest = b.sql ? new IngestService({ sql: b.sql, live, jobs: controllers.jobs, log, exclusive }) : undefined;
   // Answers retry-later until its log is replayed and the job cache synced (in Kubernetes mode: leading).
   ingest?.start().catch((err) => log.error('ingest: start failed; observations are answered retry-later:', err));
   if (b.campaign) {
@@ -212,8 +227,10 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
     readiness: () =>
       runChecks([
         { name: 'database', run: async () => void (await b.sql?.query('SELECT 1')) },
-        { name: 'leader', run: () => (leading ? undefined : 'standby: another replica holds the leader lease') },
+        { name: 'leader', run: () => leaderCheck(leading, elector) },
         { name: 'controllers', run: () => (controllersSynced ? undefined : 'controllers not started or caches not synced') },
+        // Able to commit: the ingest log is replayed and batches are taken (not starting, not shutting down).
+        { name: 'ingest', run: () => (!ingest || ingest.state === 'ready' ? undefined : `ingest is ${ingest.state}: observations are answered retry-later`) },
       ]),
     close: async () => {
       setJobSource(undefined);
@@ -223,8 +240,12 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
       stopRevocationSync?.();
       await sessions.flushed().catch(() => {});
       live.close();
-      await history?.close(); // flushes what is buffered while the database is still open
-      await history?.indexes.close(); // saves the search indexes (needs the database too)
+      try {
+        await history?.close(); // flushes what is buffered while the database is still open
+        await history?.indexes.close(); // saves the search indexes (needs the database too)
+      } finally {
+        await releaseIngestLock?.(); // after the last history flush: the next leader may replay now
+      }
       await controllers.stop();
       await b.close();
     },

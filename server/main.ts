@@ -103,9 +103,16 @@ async function main(): Promise<void> {
     if (env.MEI_DASHBOARD === 'off') {
       const cp = controlPlane;
       handleNext = async (req, res) => {
-        const found = req.method === 'GET' && req.url === '/api/health';
-        res.writeHead(found ? 200 : 404, { 'content-type': 'application/json' });
-        res.end(JSON.stringify(found ? { status: 'ok', ingest: cp.ingest?.state ?? 'none' } : { error: 'no dashboard on this server (MEI_DASHBOARD=off)' }));
+        const [path, query = ''] = (req.url ?? '').split('?');
+        if (req.method !== 'GET' || path !== '/api/health') {
+          res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'no dashboard on this server (MEI_DASHBOARD=off)' }));
+          return;
+        }
+        // As the dashboard's /api/health (server/http/api.ts): readiness and role; `?live` only asks whether it serves.
+        const h = cp.health?.() ?? { ready: true, role: 'single' };
+        const live = new URLSearchParams(query).has('live');
+        res.writeHead(h.ready || live ? 200 : 503, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ status: h.ready ? 'ok' : 'unavailable', role: h.role, ...(h.message ? { message: h.message } : {}), ingest: cp.ingest?.state ?? 'none' }));
       };
     } else {
       const { default: next } = await import('next');

@@ -31,6 +31,12 @@ export interface IngestServiceOptions {
   jobs: { get(key: string): MultiEdgeInference | undefined; readonly synced: boolean };
   /** Where log rows that leave no history are marked applied; absent: they stay for the next replay. */
   log: Logger;
+  /**
+   * Takes the right to replay and apply the log (true) or says another server still holds it (false): with
+   * replicas on one PostgreSQL, a new leader must not replay rows that the old one is still applying (its last
+   * history flush). The caller releases it after the history writer's last flush. Absent: one process only.
+   */
+  exclusive?: () => Promise<boolean>;
   /** Bytes of one job's batches held between arrival and being applied (default 32 MiB). */
   maxBytesPerJob?: number;
   /** Applied log rows are pruned after this long (default 1 h): the window in which a resend is found by key. */
@@ -92,6 +98,14 @@ export class IngestService {
   start(): Promise<void> {
     this.starting ??= (async () => {
       while (!this.o.jobs.synced && this._state === 'starting') await sleep(100);
+      if (this._state !== 'starting') return;
+      for (let waited = false; this.o.exclusive && this._state === 'starting'; waited = true) {
+        let failed: unknown;
+        const mine = await this.o.exclusive().catch((err) => ((failed = err), false));
+        if (mine) break;
+        if (!waited) this.o.log.info(failed ? `ingest: cannot take the ingest lock yet (${(failed as Error).message}); retrying` : 'ingest: another server is still applying the ingest log; waiting for it before replaying');
+        await sleep(500);
+      }
       if (this._state !== 'starting') return;
       for (;;) {
         try {

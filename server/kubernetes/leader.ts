@@ -10,6 +10,11 @@
 // candidate, and removes it from any other pod still carrying it (a leader cut off from the apiserver cannot
 // remove its own): the Service selects that label, so agents and browsers reach the replica whose controllers
 // and agent registry are live. Renewal goes on while onStartedLeading runs.
+//
+// Every apiserver call is bounded (an attempt by what is left of the renew deadline, a label patch by the renew
+// deadline): behind a partition that drops packets a request can hang, and a leader stuck awaiting its renewal
+// would never step down while a standby takes the expired lease (two leaders). A leader that lost the lease
+// stops serving first (onStoppedLeading) and only then tries to remove its label.
 import { CoordinationV1Api, CoreV1Api, PatchStrategy, V1MicroTime, setHeaderOptions, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
 import type { Logger } from '../controllers/log.ts';
 import { statusOf } from './errors.ts';
@@ -40,7 +45,10 @@ export interface LeaderElectionOptions {
   /** How often to renew, and how often a candidate tries (default 2 s). */
   retryPeriodMs?: number;
   onStartedLeading(): void | Promise<void>;
-  /** 'lost': the lease could not be renewed or was taken (the caller should exit); 'stopped': stop() released it. */
+  /**
+   * 'lost': the lease could not be renewed or was taken (the caller should stop serving and exit; this may come
+   * while onStartedLeading still runs, e.g. its first list hangs behind a partition); 'stopped': stop() released it.
+   */
   onStoppedLeading(reason: 'lost' | 'stopped'): void | Promise<void>;
   /** Someone (maybe this candidate) holds the lease now. */
   onNewLeader?(identity: string): void;
@@ -57,6 +65,19 @@ const sleep = (ms: number, signal: AbortSignal) =>
   });
 /** Up to 20 % later, so candidates that started together do not keep colliding. */
 const jitter = (ms: number) => ms * (1 + Math.random() * 0.2);
+
+export class CallTimeout extends Error {
+  constructor(what: string, ms: number) {
+    super(`${what}: no answer from the apiserver within ${Math.round(ms)} ms`);
+  }
+}
+
+/** `p`, or a CallTimeout after `ms` (the request itself may still finish: its result is then ignored). */
+function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let t: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => (t = setTimeout(() => reject(new CallTimeout(what, ms)), Math.max(0, ms))));
+  return Promise.race([p, timeout]).finally(() => clearTimeout(t));
+}
 
 export class LeaderElector {
   private readonly api: CoordinationV1Api;
@@ -139,7 +160,7 @@ export class LeaderElector {
     await this.setPodLabel(false);
     while (!signal.aborted) {
       // Candidate: try until the lease is ours.
-      while (!signal.aborted && !(await this.tryAcquireOrRenew())) await sleep(jitter(this.retryMs), signal);
+      while (!signal.aborted && !(await this.attempt(this.renewDeadlineMs))) await sleep(jitter(this.retryMs), signal);
       if (signal.aborted) break;
       this.leading = true;
       this.renewedAt = Date.now();
@@ -155,18 +176,28 @@ export class LeaderElector {
       while (!signal.aborted) {
         await sleep(this.retryMs, signal);
         if (signal.aborted) break;
-        if (await this.tryAcquireOrRenew()) this.renewedAt = Date.now();
+        // The attempt may take only what is left of the renew deadline: past it this replica must not lead.
+        // The renewal counts from when it was sent (the record carries that time), not from a slow answer.
+        const sent = Date.now();
+        if (await this.attempt(this.renewedAt + this.renewDeadlineMs - sent)) this.renewedAt = sent;
         else if (this.lastLeader !== this.o.identity || Date.now() - this.renewedAt > this.renewDeadlineMs) break;
       }
       this.leading = false;
       this.started = false;
       if (this.crashed) return;
-      await starting;
-      if (signal.aborted) await this.release();
-      else this.o.log.warn(`leader election: ${this.o.identity} lost the lease (last renewed ${Date.now() - this.renewedAt} ms ago)`);
+      if (signal.aborted) {
+        await starting;
+        await this.release();
+        await this.setPodLabel(false);
+        await this.call(() => this.o.onStoppedLeading('stopped'));
+        continue;
+      }
+      this.o.log.warn(`leader election: ${this.o.identity} lost the lease (last renewed ${Date.now() - this.renewedAt} ms ago)`);
+      // Stop serving at once (a standby may take the lease as soon as it expires); the label is best effort:
+      // the apiserver may be unreachable, and the next leader removes a stale one.
+      await this.call(() => this.o.onStoppedLeading('lost'));
       await this.setPodLabel(false);
-      const reason = signal.aborted ? 'stopped' : 'lost';
-      await this.call(() => this.o.onStoppedLeading(reason));
+      await starting;
     }
   }
 
@@ -175,6 +206,16 @@ export class LeaderElector {
       await fn();
     } catch (err) {
       this.o.log.error('leader election callback failed:', err);
+    }
+  }
+
+  /** One bounded attempt: a hung request counts as a failed one. */
+  private async attempt(budgetMs: number): Promise<boolean> {
+    if (budgetMs <= 0) return false;
+    try {
+      return await within(this.tryAcquireOrRenew(), budgetMs, 'lease');
+    } catch (err) {
+      return this.failed(this.leading ? 'renew' : 'acquire', err);
     }
   }
 
@@ -228,6 +269,10 @@ export class LeaderElector {
   }
 
   private failed(what: string, err: unknown): false {
+    if (err instanceof CallTimeout) {
+      this.o.log.warn(`leader election: ${what} lease ${this.o.namespace}/${this.leaseName}: ${err.message}`);
+      return false;
+    }
     const s = statusOf(err);
     if (s?.code !== 409) this.o.log.warn(`leader election: ${what} lease ${this.o.namespace}/${this.leaseName} failed: ${s ? `${s.code} ${s.message ?? ''}` : (err as Error).message}`);
     return false;
@@ -248,14 +293,11 @@ export class LeaderElector {
   /** Gives the lease up (only if still ours), so a standby need not wait for it to expire. */
   private async release(): Promise<void> {
     try {
-      const lease = await this.api.readNamespacedLease({ name: this.leaseName, namespace: this.o.namespace });
+      const lease = await within(this.api.readNamespacedLease({ name: this.leaseName, namespace: this.o.namespace }), this.renewDeadlineMs, 'release');
       if (lease.spec?.holderIdentity !== this.o.identity) return;
       const now = new V1MicroTime();
-      await this.api.replaceNamespacedLease({
-        name: this.leaseName,
-        namespace: this.o.namespace,
-        body: { ...lease, spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: now, acquireTime: now } },
-      });
+      const body = { ...lease, spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: now, acquireTime: now } };
+      await within(this.api.replaceNamespacedLease({ name: this.leaseName, namespace: this.o.namespace, body }), this.renewDeadlineMs, 'release');
       this.lastLeader = '';
       this.o.log.info(`leader election: ${this.o.identity} released the lease`);
     } catch (err) {
@@ -267,10 +309,11 @@ export class LeaderElector {
     const pod = this.o.pod;
     if (!pod || !name) return;
     try {
-      await this.core.patchNamespacedPod(
+      const patch = this.core.patchNamespacedPod(
         { name, namespace: pod.namespace, body: { metadata: { labels: { [LEADER_LABEL]: leading ? 'true' : null } } } },
         setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
       );
+      await within(patch, this.renewDeadlineMs, `label pod ${pod.namespace}/${name}`);
     } catch (err) {
       const s = statusOf(err);
       if (s?.code === 404 && name !== pod.name) return; // gone meanwhile
@@ -284,9 +327,11 @@ export class LeaderElector {
     if (!pod) return;
     try {
       // Only this server's replicas: the pods sharing its app.kubernetes.io/name and /instance labels.
-      const own = (await this.core.readNamespacedPod({ name: pod.name, namespace: pod.namespace })).metadata?.labels ?? {};
+      const read = this.core.readNamespacedPod({ name: pod.name, namespace: pod.namespace });
+      const own = (await within(read, this.renewDeadlineMs, 'read own pod')).metadata?.labels ?? {};
       const same = ['app.kubernetes.io/name', 'app.kubernetes.io/instance'].filter((k) => own[k]).map((k) => `${k}=${own[k]}`);
-      const pods = await this.core.listNamespacedPod({ namespace: pod.namespace, labelSelector: [`${LEADER_LABEL}=true`, ...same].join(',') });
+      const list = this.core.listNamespacedPod({ namespace: pod.namespace, labelSelector: [`${LEADER_LABEL}=true`, ...same].join(',') });
+      const pods = await within(list, this.renewDeadlineMs, 'list labelled pods');
       for (const p of pods.items) {
         const name = p.metadata?.name;
         if (name && name !== pod.name && this.leading) {

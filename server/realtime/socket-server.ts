@@ -154,8 +154,11 @@ function setUpAgents(nsp: Namespace<AgentToServerEvents, ServerToAgentEvents>, d
     const protocol = negotiatedProtocol(socket.handshake.auth);
     if (protocol instanceof Error) return next(protocol);
     (socket as AgentSocket).data.protocol = protocol;
+    // The store decides; when it cannot answer (an apiserver out of reach for a moment), a synced job cache
+    // does, so a valid token is not refused for the store's trouble (agents give up after a few refusals).
+    const getJob = (ns: string, name: string) => deps.backend.get(ns, name).catch((err) => (controllers.jobs.synced ? controllers.jobs.get(`${ns}/${name}`) : Promise.reject(err)));
     deps.tokens
-      .authenticate(socket.handshake.auth?.token, (ns, name) => deps.backend.get(ns, name))
+      .authenticate(socket.handshake.auth?.token, getJob)
       .then((claims) => {
         (socket as AgentSocket).data.claims = claims;
         next();

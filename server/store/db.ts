@@ -29,6 +29,12 @@ export interface Database {
   location: string;
   /** Calls `onNotify` for every NOTIFY on `channel` (delivered after the notifying transaction commits). */
   listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>>;
+  /**
+   * PostgreSQL (shared by replicas): takes the database-wide lock `name` if no other session holds it and
+   * returns its release, else undefined. Held by a connection of its own, so it also ends when this process
+   * dies. Absent for PGlite: its data directory admits one process anyway.
+   */
+  tryLock?(name: string, onLost?: (err: Error) => void): Promise<(() => Promise<void>) | undefined>;
   close(): Promise<void>;
 }
 
@@ -175,6 +181,7 @@ async function openPostgres(url: string): Promise<Database> {
     sql: pgSql(pool),
     location,
     listen: (channel, onNotify) => listener.listen(channel, onNotify),
+    tryLock: (name, onLost) => tryAdvisoryLock(url, name, onLost),
     async close() {
       if (closed) return;
       closed = true;
@@ -182,6 +189,26 @@ async function openPostgres(url: string): Promise<Database> {
       await prisma.$disconnect();
       await pool.end().catch(() => undefined);
     },
+  };
+}
+
+/** A session advisory lock on a connection of its own: ending that session (release, or the process dying) frees it. */
+async function tryAdvisoryLock(url: string, name: string, onLost?: (err: Error) => void): Promise<(() => Promise<void>) | undefined> {
+  const c = new pg.Client({ connectionString: url, keepAlive: true });
+  let held = false;
+  c.on('error', (err) => void (held && onLost?.(err)));
+  await c.connect();
+  try {
+    const { rows } = await c.query<{ locked: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS locked', [name]);
+    held = rows[0].locked;
+  } finally {
+    if (!held) await c.end().catch(() => undefined);
+  }
+  if (!held) return undefined;
+  return async () => {
+    if (!held) return;
+    held = false;
+    await c.end().catch(() => undefined);
   };
 }
 

@@ -64,7 +64,7 @@ describe('observability of a running server and its demo agent', () => {
     expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
     await expect.poll(async () => (await fetch(`${server.url}/readyz`)).status, { timeout: 120_000 }).toBe(200);
     const ready = await (await fetch(`${server.url}/readyz`)).json();
-    expect(ready).toEqual({ ready: true, checks: [{ name: 'database', ok: true }, { name: 'leader', ok: true }, { name: 'controllers', ok: true }] });
+    expect(ready).toEqual({ ready: true, checks: [{ name: 'database', ok: true }, { name: 'leader', ok: true }, { name: 'controllers', ok: true }, { name: 'ingest', ok: true }] });
   });
 
   it('server /metrics: valid exposition with controller-runtime, process and per-camera series after frames flow', async () => {

@@ -46,10 +46,15 @@ export function memoryLogger(): Logger & { lines: string[] } {
   return { lines, info: add('info'), warn: add('warn'), error: add('error'), debug: add('debug') };
 }
 
-/** A TCP pass-through that can drop every connection and refuse new ones for a while. */
+/** A TCP pass-through that can drop every connection and refuse new ones for a while, or black-hole them. */
 export interface Proxy {
   port: number;
   cut(): void;
+  /**
+   * A partition that drops packets: open connections stop forwarding and new ones are accepted but never
+   * answered, so requests hang (no reset tells the client). restore() resets the held connections.
+   */
+  blackhole(): void;
   restore(): void;
   close(): Promise<void>;
 }
@@ -57,8 +62,15 @@ export interface Proxy {
 export async function startProxy(targetPort: number): Promise<Proxy> {
   const sockets = new Set<Socket>();
   let refusing = false;
+  let holding = false;
   const srv: Server = createServer((client) => {
     if (refusing) return void client.destroy();
+    if (holding) {
+      sockets.add(client);
+      client.on('close', () => sockets.delete(client));
+      client.on('error', () => {});
+      return void client.pause();
+    }
     const up = connect(targetPort, '127.0.0.1');
     for (const s of [client, up]) {
       sockets.add(s);
@@ -76,8 +88,17 @@ export async function startProxy(targetPort: number): Promise<Proxy> {
       refusing = true;
       for (const s of sockets) s.destroy();
     },
+    blackhole() {
+      holding = true;
+      for (const s of sockets) {
+        s.unpipe();
+        s.pause();
+      }
+    },
     restore() {
+      if (holding) for (const s of sockets) s.destroy();
       refusing = false;
+      holding = false;
     },
     close: () =>
       new Promise<void>((r) => {

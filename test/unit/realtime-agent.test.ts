@@ -90,6 +90,23 @@ describe('agent namespace (in-memory fake backend, fake camera runner)', () => {
     expect(await connectError(rawAgent(tokens.mint({ jobKey: 'default/refuse', uid: 'other-uid', node: 'edge-1' })))).toBe('unauthorized');
   });
 
+  it('a store that cannot answer (mock: the backend read throws) does not get a valid token refused: the synced job cache decides', async () => {
+    const job = await backend.create(input('store-down'));
+    await expect.poll(() => manager.jobs.get('default/store-down')?.metadata.uid).toBe(job.metadata.uid);
+    const get = backend.get;
+    backend.get = async () => {
+      throw new Error('apiserver unreachable (mock)');
+    };
+    try {
+      await connected(rawAgent(tokens.mint({ jobKey: 'default/store-down', uid: job.metadata.uid, node: 'edge-1' })));
+      // The cache still refuses what it does not vouch for.
+      expect(await connectError(rawAgent(tokens.mint({ jobKey: 'default/store-down', uid: 'other-uid', node: 'edge-1' })))).toBe('unauthorized');
+      expect(await connectError(rawAgent(tokens.mint({ jobKey: 'default/no-such-job', uid: job.metadata.uid, node: 'edge-1' })))).toBe('unauthorized');
+    } finally {
+      backend.get = get;
+    }
+  });
+
   it('runs a job end to end: task -> ack -> Ready, state -> status.cameras, task:stop -> agent exits 0', async () => {
     const job = await backend.create(input('e2e'));
     await expect.poll(() => runtime.workers.get('default/e2e@edge-1')?.token, { timeout: 60_000 }).toBeDefined();
