@@ -72,11 +72,14 @@ class Writer {
 }
 
 class Reader {
-  private i = 0;
   constructor(
     private readonly b: Uint8Array,
     private readonly field: string,
+    private i = 0,
   ) {}
+  get offset(): number {
+    return this.i;
+  }
   get done(): boolean {
     return this.i >= this.b.length;
   }
@@ -228,6 +231,45 @@ export function decodeObservations(data: Uint8Array | ArrayBuffer): ObservationB
     });
   }
   return batch;
+}
+
+// ---- one WebSocket message per batch ----------------------------------------------------------------------
+// Socket.IO sends an event with a binary argument as two WebSocket messages (a text header with a placeholder,
+// then the bytes): about 13 TCP bytes per batch with deflate, 10 batches a second per live camera. Under
+// protocol 2 an agent sends `observations` as ONE binary message instead (the agent's Socket.IO encoder,
+// socket-parser.ts), which the server's decoder turns back into the same event:
+//   frame = [OBSERVATIONS_FRAME_TAG] [uvarint: ack id + 1, 0 = no ack] [observation batch bytes]
+// Default Socket.IO never sends a binary message outside a header's attachments, so the two cannot be
+// confused; 0xC1 is never the first byte of MessagePack, so a frame cannot be mistaken for a bare batch.
+
+export const OBSERVATIONS_FRAME_TAG = 0xc1;
+/** Largest ack id a frame carries (Socket.IO numbers acks per connection from 0). */
+const MAX_ACK_ID = 2 ** 32 - 2;
+
+/** One `observations` event (its ack id, if the sender waits for an ack, and the batch bytes) as one binary message. */
+export function encodeObservationsFrame(ackId: number | undefined, batch: Uint8Array): Uint8Array {
+  if (ackId !== undefined && !isInt(ackId, 0, MAX_ACK_ID)) throw new WireError('(frame).ackId', `must be an integer in 0..${MAX_ACK_ID}`);
+  const w = new Writer();
+  w.u8(OBSERVATIONS_FRAME_TAG);
+  w.uvar(ackId === undefined ? 0 : ackId + 1);
+  const head = w.bytes();
+  const out = new Uint8Array(head.length + batch.length);
+  out.set(head);
+  out.set(batch, head.length);
+  return out;
+}
+
+/** Whether a binary message is an observations frame (its first byte). */
+export const isObservationsFrame = (msg: Uint8Array): boolean => msg.length > 0 && msg[0] === OBSERVATIONS_FRAME_TAG;
+
+/** Reads an observations frame; the batch bytes are a view into `msg`. Throws WireError naming the field. */
+export function decodeObservationsFrame(msg: Uint8Array): { ackId?: number; batch: Uint8Array } {
+  if (!isObservationsFrame(msg)) throw new WireError('(frame)', `must start with the byte 0x${OBSERVATIONS_FRAME_TAG.toString(16)}`);
+  const rd = new Reader(msg, '(frame).ackId', 1);
+  const id = rd.uvar();
+  if (id > MAX_ACK_ID + 1) throw new WireError('(frame).ackId', `must be an integer in 0..${MAX_ACK_ID}`);
+  if (rd.offset >= msg.length) throw new WireError('(frame).batch', 'missing');
+  return { ...(id > 0 ? { ackId: id - 1 } : {}), batch: msg.subarray(rd.offset) };
 }
 
 /** The payload an agent sends for one batch under `protocol` (1: the JSON object, 2: protocol-2 bytes). */
