@@ -4,7 +4,7 @@
 // embeddings) and is read back by the server's parser, so the benches score what the server receives.
 import { encodeObservations, parseObservationPayload, type CameraSpec, type ModelsSpec, type ObservationBatch, type TrackObservation } from '@mei/contracts';
 import { createCameraPipeline } from '@mei/edge-agent/src/pipeline/pipeline.ts';
-import { EMBEDDING_EVERY_MS, EMBEDDING_REFRESH_MS, EmbeddingCadence, LOOK_CHANGE_DISTANCE, type EmbeddingCadenceOptions } from '@mei/edge-agent/src/agent/embedding-cadence.ts';
+import { EMBEDDING_EVERY_MS, EMBEDDING_REFRESH_MS, EMBEDDING_SECOND_MS, EmbeddingCadence, LOOK_CHANGE_DISTANCE, type EmbeddingCadenceOptions } from '@mei/edge-agent/src/agent/embedding-cadence.ts';
 import { numberFlag } from '../bench-args.ts';
 
 export interface CameraBatchOptions {
@@ -196,10 +196,11 @@ export const CADENCE_FLAGS = {
   'embed-min-ms': { type: 'string' },
   'embed-refresh-ms': { type: 'string' },
   'look-change': { type: 'string' },
+  'embed-second-ms': { type: 'string' },
   'record-frames': { type: 'string' },
   'replay-frames': { type: 'string' },
 } as const;
-export const CADENCE_USAGE = `       [--embed-every-ms MS (a fixed cadence) | --embed-min-ms MS (${EMBEDDING_EVERY_MS}) --embed-refresh-ms MS (${EMBEDDING_REFRESH_MS}) --look-change D (${LOOK_CHANGE_DISTANCE})]
+export const CADENCE_USAGE = `       [--embed-every-ms MS (a fixed cadence) | --embed-min-ms MS (${EMBEDDING_EVERY_MS}) --embed-refresh-ms MS (${EMBEDDING_REFRESH_MS}) --look-change D (${LOOK_CHANGE_DISTANCE}) --embed-second-ms MS|off (${Number.isFinite(EMBEDDING_SECOND_MS) ? EMBEDDING_SECOND_MS : "off"})]
        [--record-frames <file.jsonl>]   also save every frame's tracks and confirmed embeddings (large)
        [--replay-frames <file.jsonl>]   skip the vision pipelines: batch saved frames under the embedding rule given`;
 
@@ -212,5 +213,6 @@ export function cadenceFromFlags(v: Partial<Record<keyof typeof CADENCE_FLAGS, s
   const everyMs = numberFlag(v['embed-min-ms'], '--embed-min-ms', EMBEDDING_EVERY_MS, 0, 60_000);
   const refreshMs = numberFlag(v['embed-refresh-ms'], '--embed-refresh-ms', EMBEDDING_REFRESH_MS, 0, 600_000);
   const lookChange = numberFlag(v['look-change'], '--look-change', LOOK_CHANGE_DISTANCE, 0, 2);
-  return { cadence: { everyMs, refreshMs, lookChange }, describe: { rule: 'look change', everyMs, refreshMs, lookChange } };
+  const secondMs = v['embed-second-ms'] === 'off' ? Infinity : numberFlag(v['embed-second-ms'], '--embed-second-ms', EMBEDDING_SECOND_MS, 0, 600_000);
+  return { cadence: { everyMs, refreshMs, lookChange, secondMs }, describe: { rule: 'look change', everyMs, refreshMs, lookChange, secondMs: Number.isFinite(secondMs) ? secondMs : 'off' } };
 }
