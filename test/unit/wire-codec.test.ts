@@ -1,10 +1,11 @@
 // Wire protocol 2 codec (contracts/src/wire): round trips of generated batches (property style, seeded),
 // quantization error of int8 embeddings, size against JSON, bad bytes refused naming the field (layout 3, and
-// layout 2 as earlier agents spooled it), and layout-2 bytes of an earlier build still read.
+// layout 2 as earlier agents spooled it), layout-2 bytes of an earlier build still read, and the one-message
+// observations frame (round trip, bounds, errors naming the field).
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { encode } from '@msgpack/msgpack';
-import { ObservationBatchSchema, WireError, decodeObservations, encodeObservations, negotiatedProtocol, type ObservationBatch } from '@mei/contracts';
+import { OBSERVATIONS_FRAME_TAG, ObservationBatchSchema, WireError, decodeObservations, decodeObservationsFrame, encodeObservations, encodeObservationsFrame, negotiatedProtocol, type ObservationBatch } from '@mei/contracts';
 
 /** mulberry32: a small seeded generator so failures reproduce. */
 function rng(seed: number) {
@@ -63,6 +64,18 @@ function genBatch(r: () => number): ObservationBatch {
   };
 }
 
+/** The field a WireError names (fails when `fn` does not throw one). */
+function wireError(fn: () => unknown): WireError {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(WireError);
+    return err as WireError;
+  }
+  throw new Error('expected a WireError');
+}
+const fieldOf = (data: Uint8Array) => wireError(() => decodeObservations(data)).field;
+
 const cosine = (a: number[], b: number[]) => a.reduce((s, x, i) => s + x * b[i], 0) / (Math.hypot(...a) * Math.hypot(...b));
 
 describe('wire protocol 2 codec', () => {
@@ -114,15 +127,6 @@ describe('wire protocol 2 codec', () => {
 
   it('refuses malformed bytes with an error naming the field', () => {
     const ok = ObservationBatchSchema.parse(genBatch(rng(5)));
-    const fieldOf = (data: Uint8Array) => {
-      try {
-        decodeObservations(data);
-      } catch (err) {
-        expect(err).toBeInstanceOf(WireError);
-        return (err as WireError).field;
-      }
-      throw new Error('decoded');
-    };
     expect(fieldOf(new Uint8Array([1, 2, 3]))).toBe('(message)');
     expect(fieldOf(Buffer.from(JSON.stringify(ok)))).toBe('(message)');
     const fields = (override: Record<number, unknown>) => {
@@ -149,15 +153,6 @@ describe('wire protocol 2 codec', () => {
   });
 
   it('layout 3: refuses malformed frame bytes and fields with an error naming the field', () => {
-    const fieldOf = (data: Uint8Array) => {
-      try {
-        decodeObservations(data);
-      } catch (err) {
-        expect(err).toBeInstanceOf(WireError);
-        return (err as WireError).field;
-      }
-      throw new Error('decoded');
-    };
     /** The frames byte string: varints, signed (zigzag) varints `['s', n]` and raw bytes `['u8', n]`. */
     const bin = (...vs: Array<number | ['u8' | 's', number]>) => {
       const out: number[] = [];
@@ -245,5 +240,33 @@ describe('wire protocol 2 codec', () => {
     expect(negotiatedProtocol(undefined)).toBe(1);
     expect(negotiatedProtocol({ protocol: 2 })).toBe(2);
     expect(negotiatedProtocol({ protocol: 3 })).toBeInstanceOf(Error);
+  });
+});
+
+const batchBytes = Uint8Array.from([0x93, 0x01, 0x02, 0x03]);
+
+describe('observations frame codec', () => {
+  it('round-trips the ack id (none, 0, large) and the batch bytes', () => {
+    for (const ackId of [undefined, 0, 1, 127, 128, 300_000, 2 ** 32 - 2]) {
+      const frame = encodeObservationsFrame(ackId, batchBytes);
+      expect(frame[0]).toBe(OBSERVATIONS_FRAME_TAG);
+      const back = decodeObservationsFrame(frame);
+      expect(back.ackId).toBe(ackId);
+      expect([...back.batch]).toEqual([...batchBytes]);
+    }
+    // No ack: tag, one zero byte, the batch.
+    expect(encodeObservationsFrame(undefined, batchBytes).length).toBe(batchBytes.length + 2);
+  });
+
+  it('refuses bad ack ids and damaged frames, naming the field', () => {
+    for (const bad of [-1, 1.5, 2 ** 32 - 1, Number.NaN]) expect(wireError(() => encodeObservationsFrame(bad, batchBytes)).field).toBe('(frame).ackId');
+    expect(wireError(() => decodeObservationsFrame(Uint8Array.from([0x93, 0x01]))).field).toBe('(frame)'); // not a frame
+    expect(wireError(() => decodeObservationsFrame(new Uint8Array())).field).toBe('(frame)');
+    const truncated = wireError(() => decodeObservationsFrame(Uint8Array.from([OBSERVATIONS_FRAME_TAG, 0x80])));
+    expect([truncated.field, truncated.message]).toEqual(['(frame).ackId', '(frame).ackId: truncated']);
+    // ack id 2^32 - 1 (+1 on the wire = 2^32): beyond the bound.
+    const big = Uint8Array.from([OBSERVATIONS_FRAME_TAG, 0x80, 0x80, 0x80, 0x80, 0x10, 0x93]);
+    expect(wireError(() => decodeObservationsFrame(big)).field).toBe('(frame).ackId');
+    expect(wireError(() => decodeObservationsFrame(Uint8Array.from([OBSERVATIONS_FRAME_TAG, 0x05]))).field).toBe('(frame).batch');
   });
 });
