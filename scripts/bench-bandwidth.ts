@@ -11,10 +11,11 @@
 // Measured:
 //  - TCP bytes agent -> server: a byte-counting TCP relay on loopback between them (HTTP upgrade, WebSocket,
 //    Engine.IO and Socket.IO framing included; IP/TCP headers not).
-//  - Payload bytes per camera at the sender, by field (edge-agent/src/transport/upstream-meter.ts): boxes
-//    (the observation batch without its embeddings), embeddings, state/heartbeats, thumbnails.
-//    framing = TCP total - payloads, spread over the messages sent (with deflate, TCP < payloads: each field
-//    is shown with its payload's share of the TCP bytes).
+//  - Wire bytes per camera by field (scripts/bandwidth/wire-model.ts): the agent logs each message as the
+//    WebSocket messages it became; the bench compresses that sequence as the agent's permessage-deflate did:
+//    boxes (the observation batches compressed without their embeddings), embeddings (what they add),
+//    state/heartbeats, thumbnails; framing = WebSocket headers plus whatever TCP carried beyond the model
+//    (HTTP upgrade, Engine.IO pongs). Payload bytes at the sender (upstream-meter.ts) are reported too.
 //  - The recording is processed in history mode (every frame, as fast as the machine allows) but sent as a
 //    live camera sends it (each frame at once while the link keeps up): boxes, embeddings, thumbnails and
 //    their framing are per second of VIDEO; state and heartbeats go out on the wall clock, so they are per
@@ -22,7 +23,7 @@
 //  - H.264 of the same frames (each camera's own region), encoded here: libx264, CRF 23, preset medium.
 //  - The agent process's CPU ms (every thread; ffmpeg's decoding is another process) per frame.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -34,6 +35,7 @@ import { FlagError, numberFlag } from './bench-args.ts';
 import { startCountingProxy } from './bandwidth/counting-proxy.ts';
 import { loadSplit, regionOverlaps } from './mtmc/split-gt.ts';
 import type { UpstreamTotals } from '../edge-agent/src/transport/upstream-meter.ts';
+import { modelWire, recordMessage, type LoggedMessage } from './bandwidth/wire-model.ts';
 
 const USAGE = `usage: npm run bench:bandwidth -- [--json] [--max-frames N (300)] [--layout one,two] [--privacy none,thumbnails]
        [--protocol 1,2] [--deflate on|off] [--compare-deflate yes|no] [--embed-every-ms MS]`;
@@ -139,7 +141,16 @@ async function runAsAgent(argv: string[]): Promise<void> {
   const { pipelineRunnerFactory } = await import('../edge-agent/src/agent/pipeline-runner.ts');
   const { UpstreamMeter } = await import('../edge-agent/src/transport/upstream-meter.ts');
   const env = process.env;
-  const meter = new UpstreamMeter({ detail: true });
+  // Every message as the WebSocket messages it became (the wire model, below); acks are numbered per socket.
+  const protocol = Number(env.MEI_BENCH_PROTOCOL) as WireProtocol;
+  const wireLog: LoggedMessage[] = [];
+  let ackId = 0;
+  const meter = new (class extends UpstreamMeter {
+    override sent(event: string, payload: unknown, wire: unknown = payload): void {
+      super.sent(event, payload, wire);
+      wireLog.push(recordMessage(event, payload, wire, protocol, ackId++));
+    }
+  })({ detail: true });
   const wall0 = performance.now();
   const recorded: Emitted[] = [];
   const replay = env.MEI_BENCH_REPLAY ? (JSON.parse(readFileSync(env.MEI_BENCH_REPLAY, 'utf8')) as Emitted[]) : undefined;
@@ -149,9 +160,9 @@ async function runAsAgent(argv: string[]): Promise<void> {
     : (ctx) => new DrainedCamera(ctx, vision({ ...ctx, emitObservations: (b) => (recorded.push(b), ctx.emitObservations(b)) }));
   const code = await runAgentCommand(argv, {
     runners,
-    connection: { protocol: Number(env.MEI_BENCH_PROTOCOL) as WireProtocol, perMessageDeflate: env.MEI_BENCH_DEFLATE === '1', meter },
+    connection: { protocol, perMessageDeflate: env.MEI_BENCH_DEFLATE === '1', meter },
     forceExit: false,
-    log: () => {},
+    log: env.MEI_BENCH_AGENT_LOG ? (m: string) => appendFileSync(env.MEI_BENCH_AGENT_LOG!, `${new Date().toISOString()} ${m}\n`) : () => {},
   });
   const cpu = process.cpuUsage();
   const report: AgentReport = {
@@ -159,6 +170,7 @@ async function runAsAgent(argv: string[]): Promise<void> {
     cpuMs: replay ? (replayWindow.cpuMs ?? NaN) : (cpu.user + cpu.system) / 1000,
     wallMs: performance.now() - wall0,
   };
+  writeFileSync(env.MEI_BENCH_WIRE_LOG!, wireLog.map((m) => JSON.stringify(m)).join('\n'));
   writeFileSync(env.MEI_BENCH_REPORT!, JSON.stringify(report));
   if (!replay) writeFileSync(env.MEI_BENCH_RECORD!, JSON.stringify(recorded));
   process.exit(code);
@@ -190,6 +202,7 @@ async function runOnce(cfg: RunConfig, video: string, maxFrames: number, h264: M
   const { silentLogger } = await import('../server/controllers/log.ts');
   const stateDir = mkdtempSync(path.join(tmpdir(), 'mei-bench-bandwidth-'));
   const reportFile = path.join(stateDir, 'agent-report.json');
+  const wireLogFile = path.join(stateDir, 'agent-wire.jsonl');
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     MEI_MODE: 'embedded',
@@ -197,18 +210,22 @@ async function runOnce(cfg: RunConfig, video: string, maxFrames: number, h264: M
     MEI_ADMIN_PASSWORD: 'bench-bandwidth-not-a-secret',
     MEI_AGENT_COMMAND: JSON.stringify([process.execPath, '--import', 'tsx', SELF, '--as-agent']),
     MEI_BENCH_REPORT: reportFile,
+    MEI_BENCH_WIRE_LOG: wireLogFile,
     MEI_BENCH_MAX_FRAMES: String(maxFrames),
     MEI_BENCH_PROTOCOL: String(cfg.protocol),
     MEI_BENCH_DEFLATE: cfg.deflate ? '1' : '0',
     MEI_BENCH_RECORD: record,
     MEI_BENCH_REPLAY: cfg.replay ?? '',
   };
+  // The control plane passes agents only the environment an admin lists (server/runtime/local-processes.ts).
+  env.MEI_AGENT_ENV = Object.keys(env).filter((k) => k.startsWith('MEI_BENCH_')).join(',');
   const http = createServer();
   await new Promise<void>((r) => http.listen(0, '127.0.0.1', () => r()));
   const proxy = await startCountingProxy({ host: '127.0.0.1', port: (http.address() as { port: number }).port });
   // Agents are told the relay's address: everything they send crosses it.
   const cp = await startControlPlane({ env, stateDir, serverUrl: () => proxy.url, log: silentLogger });
-  const rt = attachRealtime(http, { backend: cp.backend, controllers: cp.controllers, tokens: cp.tokens, sessions: cp.sessions, live: cp.live, log: silentLogger });
+  // ingest: batches are committed (and acked) as in production; without it every batch is answered retry-later.
+  const rt = attachRealtime(http, { backend: cp.backend, controllers: cp.controllers, tokens: cp.tokens, sessions: cp.sessions, live: cp.live, ingest: cp.ingest, log: silentLogger });
   const cams = cameras(cfg.layout, video);
   const name = `bw-${cfg.layout}-${cfg.privacy}-p${cfg.protocol}${cfg.deflate ? '-deflate' : ''}${cfg.replay ? '-replay' : ''}`;
   const jobKey = `default/${name}`;
@@ -232,35 +249,33 @@ async function runOnce(cfg: RunConfig, video: string, maxFrames: number, h264: M
     await proxy.close();
   }
   const agent = JSON.parse(readFileSync(reportFile, 'utf8')) as AgentReport;
+  const wireLog = readFileSync(wireLogFile, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as LoggedMessage);
   rmSync(stateDir, { recursive: true, force: true });
 
-  // Per camera: payloads by field; framing (TCP minus payloads) spread evenly over the messages sent. With
-  // deflate TCP is below the payloads: every field then gets its payload's share of the TCP bytes (scale k).
+  // Per camera, by field: the wire model (scripts/bandwidth/wire-model.ts: each message compressed as the
+  // agent's deflate did, plus its WebSocket header); what the TCP count has beyond the model (HTTP upgrade,
+  // Engine.IO pongs, any mismatch) is framing on the wall clock, shared among the cameras.
   const all = Object.values(agent.totals);
   const total = (f: (t: UpstreamTotals) => PerKind) => all.reduce((s, t) => s + Object.values(f(t)).reduce((a, b) => a + b, 0), 0);
   const payload = total((t) => t.bytes);
   const messages = all.reduce((s, t) => s + t.messages.boxes + t.messages.state + t.messages.thumbnails + t.messages.previews + t.messages.other, 0);
   const tcp = proxy.upstream();
-  const framingPerMessage = Math.max(0, tcp - payload) / Math.max(1, messages);
-  const k = Math.min(1, tcp / Math.max(1, payload));
+  const model = await modelWire(wireLog, cams.map((c) => c.name), cfg.deflate);
+  const rest = tcp - model.total;
   const wallS = agent.wallMs / 1000;
-  // Messages about no camera (task:ack) are shared out among the cameras, on the wall clock like state.
-  const none = agent.totals[`${jobKey} `];
   const perCamera = cams.map((c) => {
     const t = agent.totals[`${jobKey} ${c.name}`];
     if (!t?.frames) throw new Error(`${jobKey}: the agent sent no frames for camera ${c.name}`);
     // Video time actually sent (an agent that ends a history task may leave batches unsent: see framesSent).
     const videoS = t.frames / FPS;
-    const shared = (f: (t: UpstreamTotals) => PerKind) => (none ? (f(none).state + f(none).other) / cams.length : 0);
+    const w = model.cameras.get(c.name)!;
     // Observations and thumbnails follow the frames (per video second); state and heartbeats the wall clock.
-    const frameMessages = t.messages.boxes + t.messages.thumbnails + t.messages.previews;
-    const clockMessages = t.messages.state + t.messages.other + shared((x) => x.messages);
     const bytes = {
-      boxes: (k * t.bytes.boxes) / videoS,
-      embeddings: (k * t.bytes.embeddings) / videoS,
-      thumbnails: (k * (t.bytes.thumbnails + t.bytes.previews)) / videoS,
-      stateAndHeartbeats: (k * (t.bytes.state + t.bytes.other + shared((x) => x.bytes))) / wallS,
-      framing: framingPerMessage * (frameMessages / videoS + clockMessages / wallS),
+      boxes: w.boxes / videoS,
+      embeddings: w.embeddings / videoS,
+      thumbnails: w.thumbnails / videoS,
+      stateAndHeartbeats: (w.state + w.other) / wallS,
+      framing: w.headersOfFrames / videoS + (w.headersOfClock + rest / cams.length) / wallS,
     };
     const sum = Object.values(bytes).reduce((a, b) => a + b, 0);
     const kbit = (sum * 8) / 1000;
@@ -287,8 +302,10 @@ async function runOnce(cfg: RunConfig, video: string, maxFrames: number, h264: M
       connections: proxy.connections().accepted,
       payloadBytes: Math.round(payload),
       messages: Math.round(messages),
-      framingBytesPerMessage: round(framingPerMessage),
-      compressedToPayload: round(k, 3),
+      // The wire model's total against the TCP count (the rest: HTTP upgrade, Engine.IO pongs, mismatch).
+      modelledBytes: Math.round(model.total),
+      unmodelledBytes: Math.round(rest),
+      compressedToPayload: round(model.total / Math.max(1, payload), 3),
       // Everything over video seconds, heartbeats included (too high when the run is slower than real time).
       rawUpstreamBytesPerCameraVideoSecond: round((tcp * FPS) / all.reduce((n, t) => n + t.frames, 0)),
     },

@@ -2,8 +2,9 @@
 // pipeline per camera with spec.cameras[].roi), joined into global identities by the cloud identity service.
 //
 //   npm run bench:mtmc -- [--json] [--split <file.json>] [--out <dir>] [--detector yolox|nanodet]
-//                         [--max-frames N] [--threshold D] [--max-gap S] [--embed-every-ms MS] [--threads N]
+//                         [--max-frames N] [--threshold D] [--max-gap S] [--threads N]
 //                         [--record <file.jsonl>] [--replay <file.jsonl>]
+//                         [embedding rule and --record-frames/--replay-frames: see camera-batches.ts CADENCE_USAGE]
 // --record/--replay separate the vision cost (minutes) from the identity service (milliseconds), so the
 // identity settings can be compared on identical observations.
 //
@@ -24,15 +25,15 @@ import type { CameraSpec, DetectorSpec, ObservationBatch, TrackObservation } fro
 import { evaluateMot, readMotFile, type MotBox, type MotFile, type MotSummary } from '@mei/edge-agent/src/eval/index.ts';
 import { iou } from '@mei/edge-agent/src/pipeline/geometry.ts';
 import { createIdentityService } from '../server/identity/index.ts';
-import { EMBEDDING_EVERY_MS, EMBEDDING_REFRESH_MS, LOOK_CHANGE_DISTANCE } from '@mei/edge-agent/src/agent/embedding-cadence.ts';
 import { DEMO_CROSS_CAMERA } from '../server/runtime/demo-job.ts';
-import { runCamerasInVideoTimeOrder } from './mtmc/camera-batches.ts';
+import { CADENCE_FLAGS, CADENCE_USAGE, cadenceFromFlags, frameLine, readFrameLines, replayCameraFrames, runCamerasInVideoTimeOrder } from './mtmc/camera-batches.ts';
 import { concatCameras, DEFAULT_SPLIT, loadSplit, regionOverlaps, splitGroundTruth } from './mtmc/split-gt.ts';
 
 const USAGE = `usage: npm run bench:mtmc -- [--json] [--split <file.json>] [--out <dir>] [--detector yolox|nanodet]
-       [--max-frames N] [--threshold D (0.2)] [--max-gap S (2)] [--embed-every-ms MS (default: the agent's look-change rule)] [--threads N (1)]
+       [--max-frames N] [--threshold D (0.2)] [--max-gap S (2)] [--threads N (1)]
        [--record <file.jsonl>]   also save the cameras' observation batches (arrival order)
-       [--replay <file.jsonl>]   skip the vision pipelines: feed saved batches to the identity service`;
+       [--replay <file.jsonl>]   skip the vision pipelines: feed saved batches to the identity service
+${CADENCE_USAGE}`;
 const DETECTORS: Record<string, DetectorSpec> = {
   yolox: { name: 'yolox-nano', decoder: 'yolox' },
   nanodet: { name: 'nanodet-m', decoder: 'nanodet' },
@@ -82,7 +83,7 @@ async function main(): Promise<void> {
       'max-frames': { type: 'string' },
       threshold: { type: 'string' },
       'max-gap': { type: 'string' },
-      'embed-every-ms': { type: 'string' },
+      ...CADENCE_FLAGS,
       threads: { type: 'string' },
       record: { type: 'string' },
       replay: { type: 'string' },
@@ -95,7 +96,7 @@ async function main(): Promise<void> {
   const maxFrames = num(values['max-frames'], '--max-frames', VIDEO_FRAMES, 1, VIDEO_FRAMES, true);
   const threshold = num(values.threshold, '--threshold', DEFAULT_THRESHOLD, 0, 2);
   const maxGapSeconds = num(values['max-gap'], '--max-gap', DEFAULT_MAX_GAP_S, 0, 86400);
-  const embedEveryMs = values['embed-every-ms'] === undefined ? undefined : num(values['embed-every-ms'], '--embed-every-ms', 0, 0, 60_000);
+  const { cadence, describe: cadenceDescription } = cadenceFromFlags(values);
   const threads = num(values.threads, '--threads', 1, 1, 64, true);
   // Same defaults as scripts/test.mjs: the shared folder beside the repository.
   const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -148,9 +149,14 @@ async function main(): Promise<void> {
   };
 
   /** Edge CPU and protocol-2 bytes of the vision run (absent when replayed). */
-  let edge: { cpuMsPerFrame: number; wireBytes: number; embeddings: number } | null = null;
+  let edge: { cpuMsPerFrame: number | null; wireBytes: number; embeddings: number } | null = null;
   const wall0 = performance.now();
-  if (values.replay) {
+  const frameRecorder = values['record-frames'] ? createWriteStream(values['record-frames']) : undefined;
+  if (values['replay-frames']) {
+    const file = values['replay-frames'];
+    const replayed = replayCameraFrames({ cameras, maxFrames, jobKey: 'bench/mtmc', cadence, batchFrames: BATCH_FRAMES }, readFrameLines(file, readFileSync(file, 'utf8')), deliver);
+    edge = { cpuMsPerFrame: null, ...replayed }; // no vision: bytes and embeddings only
+  } else if (values.replay) {
     const lines = readFileSync(values.replay, 'utf8').split('\n');
     lines.forEach((line, i) => {
       if (!line.trim()) return;
@@ -159,11 +165,12 @@ async function main(): Promise<void> {
       if (b.frames[0].frameIndex < maxFrames) deliver({ ...b, frames: b.frames.filter((f) => f.frameIndex < maxFrames) });
     });
   } else {
-    const measured = await runCamerasInVideoTimeOrder({ cameras, models, maxFrames, threads, jobKey: 'bench/mtmc', embedEveryMs, batchFrames: BATCH_FRAMES }, deliver);
+    const recordFrame = frameRecorder && ((camera: string, f: Parameters<typeof frameLine>[1]) => void frameRecorder.write(`${frameLine(camera, f)}\n`));
+    const measured = await runCamerasInVideoTimeOrder({ cameras, models, maxFrames, threads, jobKey: 'bench/mtmc', cadence, batchFrames: BATCH_FRAMES, recordFrame }, deliver);
     for (const [name, f] of measured.fps) fps.set(name, f);
     edge = { cpuMsPerFrame: round(measured.edgeCpuMsPerFrame, 2), wireBytes: measured.wireBytes, embeddings: measured.embeddings };
   }
-  await new Promise<void>((resolve) => (recorder ? recorder.end(resolve) : resolve()));
+  await Promise.all([recorder, frameRecorder].map((r) => new Promise<void>((resolve) => (r ? r.end(resolve) : resolve()))));
   const wallMs = performance.now() - wall0;
 
   // Final ids: each box's tracklet as the identity service sees it now (after every merge and split).
@@ -207,12 +214,12 @@ async function main(): Promise<void> {
   const stats = identities.stats();
   const result = {
     benchmark: 'mtmc-pets09-s2l1',
-    observations: values.replay ? `replayed from ${values.replay}` : 'edge pipelines',
+    observations: values['replay-frames'] ? `frames replayed from ${values['replay-frames']}` : values.replay ? `replayed from ${values.replay}` : 'edge pipelines',
     split: path.relative(process.cwd(), splitFile),
     detector: values.detector,
     reid: models.reid.name,
     crossCamera: { matchThreshold: threshold, maxGapSeconds },
-    embeddingCadence: embedEveryMs === undefined ? { rule: 'agent', everyMs: EMBEDDING_EVERY_MS, refreshMs: EMBEDDING_REFRESH_MS, lookChange: LOOK_CHANGE_DISTANCE } : { rule: 'fixed', everyMs: embedEveryMs },
+    embeddingCadence: cadenceDescription,
     frames,
     cameras: perCamera,
     crossCameraIdf1: round(crossFinal.idf1),

@@ -5,6 +5,7 @@
 //   npm run bench:person-search -- [--json] [--split <file.json>] [--max-frames N] [--threads N]
 //                                  [--record <file.jsonl>] [--replay <file.jsonl>] [--keep]
 //                                  [--reps N] [--rep-min-distance D]   (representative embeddings per track)
+//                                  [embedding rule and --record-frames/--replay-frames: see camera-batches.ts CADENCE_USAGE]
 // --record/--replay use bench-mtmc's observation format, so one vision run serves both benchmarks.
 //
 // Ground truth (GT frame n+1 = video frame n): each stored track is mapped to the GT identity its boxes
@@ -26,7 +27,7 @@ import { numberFlag } from './bench-args.ts';
 import type { CameraSpec, MultiEdgeInference, ObservationBatch, TrackObservation } from '@mei/contracts';
 import { readMotFile } from '@mei/edge-agent/src/eval/index.ts';
 import { iou } from '@mei/edge-agent/src/pipeline/geometry.ts';
-import { runCamerasInVideoTimeOrder } from './mtmc/camera-batches.ts';
+import { CADENCE_FLAGS, CADENCE_USAGE, cadenceFromFlags, frameLine, readFrameLines, replayCameraFrames, runCamerasInVideoTimeOrder, type CameraFrame } from './mtmc/camera-batches.ts';
 import { createIdentityService } from '../server/identity/index.ts';
 import { openDatabase } from '../server/store/db.ts';
 import { silentLogger } from '../server/controllers/log.ts';
@@ -36,7 +37,8 @@ import { cropFrame, encodeJpeg } from '../server/person-search/image.ts';
 import { DEFAULT_SPLIT, loadSplit, regionOverlaps } from './mtmc/split-gt.ts';
 
 const USAGE = `usage: npm run bench:person-search -- [--json] [--split <file.json>] [--max-frames N] [--threads N]
-       [--record <file.jsonl>] [--replay <file.jsonl>] [--keep] [--reps N (4)] [--rep-min-distance D (0.05)]`;
+       [--record <file.jsonl>] [--replay <file.jsonl>] [--keep] [--reps N (4)] [--rep-min-distance D (0.05)]
+${CADENCE_USAGE}`;
 const FRAME = { width: 768, height: 576 };
 const VIDEO_FRAMES = 795;
 const FPS = 10;
@@ -77,12 +79,14 @@ async function main(): Promise<void> {
       keep: { type: 'boolean', default: false },
       reps: { type: 'string' },
       'rep-min-distance': { type: 'string' },
+      ...CADENCE_FLAGS,
       help: { type: 'boolean', default: false },
     },
   });
   if (values.help) return void console.log(USAGE);
   const maxFrames = num(values['max-frames'], '--max-frames', VIDEO_FRAMES, 1, VIDEO_FRAMES);
   const threads = num(values.threads, '--threads', 1, 1, 64);
+  const { cadence, describe: cadenceDescription } = cadenceFromFlags(values);
   const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
   process.env.MEI_DATA_DIR ??= path.resolve(root, '../shared/data');
   process.env.MEI_MODEL_DIR ??= path.resolve(root, '../shared/models');
@@ -142,22 +146,30 @@ async function main(): Promise<void> {
   const fps: Record<string, number> = {};
   /** Protocol-2 bytes of the vision run (absent when replayed). */
   let edge: { wireBytes: number; embeddings: number } | null = null;
-  if (values.replay) {
-    for (const line of readFileSync(values.replay, 'utf8').split('\n')) {
-      if (!line.trim()) continue;
-      const b = JSON.parse(line) as ObservationBatch;
+  const frameRecorder = values['record-frames'] ? createWriteStream(values['record-frames']) : undefined;
+  const replayBatches = async (batches: ObservationBatch[]) => {
+    for (const b of batches) {
       const frames = b.frames.filter((f) => f.frameIndex < maxFrames);
       if (frames.length) deliver({ ...b, jobKey: jobKeyStr, frames });
       // Replayed batches arrive in milliseconds, not at video pace: flush per batch, as the writer's timer
       // would roughly do at real pace (else each track's embeddings coalesce into one), and deterministically.
       await history.writer.flush();
     }
+  };
+  if (values['replay-frames']) {
+    const file = values['replay-frames'];
+    const batches: ObservationBatch[] = [];
+    edge = replayCameraFrames({ cameras, maxFrames, jobKey: jobKeyStr, cadence, batchFrames: BATCH_FRAMES }, readFrameLines(file, readFileSync(file, 'utf8')), (b) => batches.push(b));
+    await replayBatches(batches);
+  } else if (values.replay) {
+    await replayBatches(readFileSync(values.replay, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as ObservationBatch));
   } else {
-    const measured = await runCamerasInVideoTimeOrder({ cameras, models, maxFrames, threads, jobKey: jobKeyStr, batchFrames: BATCH_FRAMES }, deliver);
+    const recordFrame = frameRecorder && ((camera: string, f: CameraFrame) => void frameRecorder.write(`${frameLine(camera, f)}\n`));
+    const measured = await runCamerasInVideoTimeOrder({ cameras, models, maxFrames, threads, jobKey: jobKeyStr, cadence, batchFrames: BATCH_FRAMES, recordFrame }, deliver);
     for (const [name, f] of measured.fps) fps[name] = round(f, 2);
     edge = { wireBytes: measured.wireBytes, embeddings: measured.embeddings };
   }
-  await new Promise<void>((resolve) => (recorder ? recorder.end(resolve) : resolve()));
+  await Promise.all([recorder, frameRecorder].map((r) => new Promise<void>((resolve) => (r ? r.end(resolve) : resolve()))));
   await history.writer.close(); // every track's last point and embedding committed
   const pipelineMs = performance.now() - wall0;
 
@@ -217,7 +229,8 @@ async function main(): Promise<void> {
   const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
   const result = {
     benchmark: 'person-search-pets09-s2l1',
-    observations: values.replay ? `replayed from ${values.replay}` : 'edge pipelines',
+    observations: values['replay-frames'] ? `frames replayed from ${values['replay-frames']}` : values.replay ? `replayed from ${values.replay}` : 'edge pipelines',
+    embeddingCadence: cadenceDescription,
     split: path.relative(process.cwd(), values.split ?? DEFAULT_SPLIT),
     detector: models.detector.name,
     reid: models.reid.name,

@@ -52,6 +52,26 @@ describe('EmbeddingCadence (when a track re-sends its embedding)', () => {
     expect(sent).toBe(Math.ceil((100 * 100) / EMBEDDING_REFRESH_MS));
   });
 
+  it('secondMs: a track’s second embedding (its settled look) goes out that long after the first, changed or not; then the usual rules', () => {
+    const c = new EmbeddingCadence({ secondMs: 3000 });
+    const same = lookAt(0);
+    expect(c.due(1, 0, same)).toBe(true);
+    expect(c.due(1, 2999, same)).toBe(false);
+    expect(c.due(1, 3000, same)).toBe(true);
+    // Only the second: the third waits for the refresh (or a new look).
+    for (let t = 3100; t < 3000 + EMBEDDING_REFRESH_MS; t += 100) expect(c.due(1, t, same)).toBe(false);
+    expect(c.due(1, 3000 + EMBEDDING_REFRESH_MS, same)).toBe(true);
+    // Never sooner than everyMs, whatever secondMs says; each track on its own clock.
+    const early = new EmbeddingCadence({ secondMs: 500 });
+    expect(early.due(2, 0, same)).toBe(true);
+    expect(early.due(2, EMBEDDING_EVERY_MS - 1, same)).toBe(false);
+    expect(early.due(2, EMBEDDING_EVERY_MS, same)).toBe(true);
+    expect(early.due(3, EMBEDDING_EVERY_MS, same)).toBe(true);
+    // A restarted clock starts the count again: its next embedding is a second one.
+    expect(c.due(1, 100, same)).toBe(true);
+    expect(c.due(1, 3100, same)).toBe(true);
+  });
+
   it('a clock that restarts (a looped file) sends again at once', () => {
     const c = new EmbeddingCadence(1000);
     expect(c.due(3, 50_000)).toBe(true);

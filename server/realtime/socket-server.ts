@@ -27,6 +27,7 @@ import {
   type UiToServerEvents,
   type WireProtocol,
 } from '@mei/contracts';
+import { serverParser } from '@mei/contracts/wire/socket-parser';
 import type { JobBackend } from '../backend/types.ts';
 import type { AgentClaims, AgentTokens } from '../auth/agent-tokens.ts';
 import type { Sessions } from '../auth/sessions.ts';
@@ -72,6 +73,8 @@ export function attachRealtime(httpServer: HttpServer, deps: RealtimeDeps): { io
   const io = new Server(httpServer, {
     maxHttpBufferSize: MAX_MESSAGE_BYTES,
     serveClient: false,
+    // Socket.IO's default packets, plus protocol-2 agents' one-message observations (contracts wire/socket-parser).
+    parser: serverParser,
     // Other upgrade requests (Next's dev HMR socket) belong to Next: do not destroy them (stray ones are, below).
     destroyUpgrade: false,
     perMessageDeflate: deps.perMessageDeflate === false ? false : { threshold: Number.POSITIVE_INFINITY },

@@ -1,13 +1,24 @@
 // Wire protocol 2 for observation batches (agent -> server): a compact binary form of the canonical
 // ObservationBatch (events.ts stays the one source of the batch's shape and meaning). MessagePack
-// (@msgpack/msgpack) carries the structure; inside it the per-frame tracks are one byte string of varints:
-//   batch = [2, jobKey, camera, seq, session|nil, width, height, frameIndex0, timestampUs0, emittedAt0, frames, embeddings|nil]
-//   frame = [dFrameIndex, dTimestampUs, dEmittedAtMs, tracks: bin] (+ [width, height] when it differs from the header)
+// (@msgpack/msgpack) carries the structure; the frames are one byte string of varints. Layout version 3
+// (what encodeObservations writes):
+//   batch = [3, jobKey, camera, seq, session|nil, frames: bin, embeddings|nil, ...optional fields]
+//   frames = varint(width) varint(height) varint(frameIndex0) varint(timestampUs0) varint(emittedAt0), then per
+//            frame: (after the first: zigzag deltas of frameIndex, timestampUs, emittedAt from the previous
+//            frame) varint(tracks*2 + sized) [varint(width) varint(height) when sized: the frame's own size]
+//            and its tracks
 //   track = varint(id*4 + state) zigzag(x) zigzag(y) varint(w) varint(h) u8(score*255)   (integer pixels)
 //   embedding = [id, scale: float32, int8 bytes]  (vector = q*scale, renormalised on decode)
-// The identity fields (jobKey, camera, seq, session) are the first plain values, so a receiver can read them
-// (to ack or dedup) before decoding the rest. Decoding checks every bound and names the field it fails on;
-// the server then runs ObservationBatchSchema on the result as for protocol 1.
+// Every batch is self-contained (a resend after a reconnect decodes alone): the deltas are within the batch,
+// and what repeats from batch to batch (job key, camera, session, the high bytes of seq and clocks) is left to
+// permessage-deflate's window, which starts afresh with each connection. The identity fields (jobKey,
+// camera, seq, session) are the first plain values, so a receiver can read them (to ack or dedup) before
+// decoding the rest. New optional fields go after `embeddings`, in order (a decoder refuses fields it does
+// not know). Layout version 2 (the first, still read: spools and the server's ingest log keep such bytes):
+//   batch = [2, jobKey, camera, seq, session|nil, width, height, frameIndex0, timestampUs0, emittedAt0, frames, embeddings|nil]
+//   frame = [dFrameIndex, dTimestampUs, dEmittedAtMs, tracks: bin] (+ [width, height] when it differs from the header)
+// Decoding checks every bound and names the field it fails on; the server then runs ObservationBatchSchema on
+// the result as for protocol 1.
 import { decode, encode } from '@msgpack/msgpack';
 import { ObservationBatchSchema, describeZodError, type ObservationBatch, type TrackObservation } from '../events.ts';
 
@@ -72,11 +83,15 @@ class Writer {
 }
 
 class Reader {
-  private i = 0;
   constructor(
     private readonly b: Uint8Array,
-    private readonly field: string,
+    /** The field being read: errors name it. */
+    public field: string,
+    private i = 0,
   ) {}
+  get offset(): number {
+    return this.i;
+  }
   get done(): boolean {
     return this.i >= this.b.length;
   }
@@ -120,35 +135,54 @@ export function dequantizeEmbedding(scale: number, q: Int8Array): number[] {
 }
 
 const us = (ms: number) => Math.round(ms * 1000);
+/** Layout versions a decoder reads (the first element of a batch); encodeObservations writes the last. */
+const LAYOUTS = [2, 3];
+/** Fields of a layout-3 batch: the 7 required ones (up to embeddings), then the optional ones, in order. */
+const V3_FIELDS = 7;
 
-/** Encodes a canonical batch (already valid by ObservationBatchSchema) as protocol 2 bytes. */
+function writeTracks(w: Writer, tracks: readonly TrackObservation[]): void {
+  for (const t of tracks) {
+    w.uvar(t.id * 4 + (STATE_CODE.get(t.state) ?? 0));
+    w.svar(Math.round(t.x));
+    w.svar(Math.round(t.y));
+    w.uvar(Math.round(t.w));
+    w.uvar(Math.round(t.h));
+    w.u8(Math.round(t.score * 255));
+  }
+}
+
+function readTrack(rd: Reader): TrackObservation {
+  const idState = rd.uvar();
+  return { id: Math.floor(idState / 4), x: rd.svar(), y: rd.svar(), w: rd.uvar(), h: rd.uvar(), score: rd.u8() / 255, state: STATES[idState % 4] };
+}
+
+/** Encodes a canonical batch (already valid by ObservationBatchSchema) as protocol 2 bytes (layout 3). */
 export function encodeObservations(batch: ObservationBatch): Uint8Array {
   const f0 = batch.frames[0];
+  const w = new Writer();
   let prev = { frameIndex: f0.frameIndex, ts: us(f0.timestampMs), emittedAt: Math.round(f0.emittedAt) };
-  const frames = batch.frames.map((f) => {
-    const w = new Writer();
-    for (const t of f.tracks) {
-      w.uvar(t.id * 4 + (STATE_CODE.get(t.state) ?? 0));
-      w.svar(Math.round(t.x));
-      w.svar(Math.round(t.y));
-      w.uvar(Math.round(t.w));
-      w.uvar(Math.round(t.h));
-      w.u8(Math.round(t.score * 255));
-    }
+  for (const v of [f0.width, f0.height, prev.frameIndex, prev.ts, prev.emittedAt]) w.uvar(v);
+  batch.frames.forEach((f, i) => {
     const cur = { frameIndex: f.frameIndex, ts: us(f.timestampMs), emittedAt: Math.round(f.emittedAt) };
-    const row: unknown[] = [cur.frameIndex - prev.frameIndex, cur.ts - prev.ts, cur.emittedAt - prev.emittedAt, w.bytes()];
-    if (f.width !== f0.width || f.height !== f0.height) row.push(f.width, f.height);
+    if (i > 0) {
+      w.svar(cur.frameIndex - prev.frameIndex);
+      w.svar(cur.ts - prev.ts);
+      w.svar(cur.emittedAt - prev.emittedAt);
+    }
+    const sized = f.width !== f0.width || f.height !== f0.height;
+    w.uvar(f.tracks.length * 2 + (sized ? 1 : 0));
+    if (sized) {
+      w.uvar(f.width);
+      w.uvar(f.height);
+    }
+    writeTracks(w, f.tracks);
     prev = cur;
-    return row;
   });
   const embeddings = batch.embeddings?.map((e) => {
     const { scale, q } = quantizeEmbedding(e.vector);
     return [e.id, scale, new Uint8Array(q.buffer)];
   });
-  return encode(
-    [2, batch.jobKey, batch.camera, batch.seq, batch.session ?? null, f0.width, f0.height, f0.frameIndex, us(f0.timestampMs), Math.round(f0.emittedAt), frames, embeddings ?? null],
-    { forceFloat32: true },
-  );
+  return encode([3, batch.jobKey, batch.camera, batch.seq, batch.session ?? null, w.bytes(), embeddings ?? null], { forceFloat32: true });
 }
 
 const isInt = (v: unknown, min = 0, max = MAX_SAFE): v is number => Number.isSafeInteger(v) && (v as number) >= min && (v as number) <= max;
@@ -169,25 +203,19 @@ function list(v: unknown, field: string, max: number): unknown[] {
   if (v.length > max) throw new WireError(field, `at most ${max} items`);
   return v;
 }
+/** A varint of `field` read from `rd`, bounded; errors (truncated, out of range) name the field. */
+function varint(rd: Reader, field: string, min: number, max: number, signed = false): number {
+  rd.field = field;
+  const v = signed ? rd.svar() : rd.uvar();
+  if (v < min || v > max) throw new WireError(field, `must be an integer in ${min}..${max}`);
+  return v;
+}
 
-/**
- * Decodes protocol 2 bytes into the canonical batch (structure and bounds checked here, naming the field;
- * the caller still runs ObservationBatchSchema on it).
- */
-export function decodeObservations(data: Uint8Array | ArrayBuffer): ObservationBatch {
-  let raw: unknown;
-  try {
-    raw = decode(data instanceof ArrayBuffer ? new Uint8Array(data) : data, { maxStrLength: 4096, maxBinLength: 1 << 20, maxArrayLength: MAX_DIM, maxMapLength: 0 });
-  } catch (err) {
-    throw new WireError('(message)', `not a protocol 2 observation batch (${(err as Error).message})`);
-  }
-  const a = list(raw, '(message)', 12);
-  if (a[0] !== 2) throw new WireError('(message)', `unknown wire version ${String(a[0]).slice(0, 16)}`);
+type Frames = ObservationBatch['frames'];
+
+/** Layout 2: the frame header as plain values, one [deltas, tracks] row per frame. */
+function framesV2(a: unknown[]): Frames {
   if (a.length !== 12) throw new WireError('(message)', 'must have 12 fields');
-  const jobKey = str(a[1], 'jobKey', 320);
-  const camera = str(a[2], 'camera', 63);
-  const seq = int(a[3], 'seq');
-  const session = a[4] === null ? undefined : str(a[4], 'session', 64);
   const width = int(a[5], 'frames[0].width', 1, 16384);
   const height = int(a[6], 'frames[0].height', 1, 16384);
   let frameIndex = int(a[7], 'frames[0].frameIndex');
@@ -195,7 +223,7 @@ export function decodeObservations(data: Uint8Array | ArrayBuffer): ObservationB
   let emittedAt = int(a[9], 'frames[0].emittedAt');
   const rows = list(a[10], 'frames', MAX_FRAMES);
   if (!rows.length) throw new WireError('frames', 'at least one frame');
-  const frames: ObservationBatch['frames'] = rows.map((r, i) => {
+  return rows.map((r, i) => {
     const f = `frames[${i}]`;
     const row = list(r, f, 6);
     if (row.length !== 4 && row.length !== 6) throw new WireError(f, 'must have 4 or 6 fields');
@@ -210,24 +238,114 @@ export function decodeObservations(data: Uint8Array | ArrayBuffer): ObservationB
     const tracks: TrackObservation[] = [];
     while (!rd.done) {
       if (tracks.length >= MAX_TRACKS) throw new WireError(`${f}.tracks`, `at most ${MAX_TRACKS} items`);
-      const idState = rd.uvar();
-      tracks.push({ id: Math.floor(idState / 4), x: rd.svar(), y: rd.svar(), w: rd.uvar(), h: rd.uvar(), score: rd.u8() / 255, state: STATES[idState % 4] });
+      tracks.push(readTrack(rd));
     }
     return { frameIndex, timestampMs: ts / 1000, emittedAt, width: w, height: h, tracks };
   });
-  const batch: ObservationBatch = { jobKey, camera, seq, ...(session !== undefined ? { session } : {}), frames };
-  if (a[11] !== null) {
-    batch.embeddings = list(a[11], 'embeddings', MAX_EMBEDDINGS).map((e, i) => {
-      const f = `embeddings[${i}]`;
-      const row = list(e, f, 3);
-      const scale = row[1];
-      if (typeof scale !== 'number' || !Number.isFinite(scale) || scale <= 0) throw new WireError(`${f}.scale`, 'must be a positive number');
-      const q = bytes(row[2], `${f}.vector`);
-      if (q.length < 8 || q.length > MAX_DIM) throw new WireError(`${f}.vector`, `must have 8..${MAX_DIM} components`);
-      return { id: int(row[0], `${f}.id`), vector: dequantizeEmbedding(scale, new Int8Array(q.buffer, q.byteOffset, q.length)) };
-    });
+}
+
+/** Layout 3: every frame in one byte string (see the top of this file). */
+function framesV3(data: Uint8Array): Frames {
+  const rd = new Reader(data, 'frames');
+  const width = varint(rd, 'frames[0].width', 1, 16384);
+  const height = varint(rd, 'frames[0].height', 1, 16384);
+  let frameIndex = varint(rd, 'frames[0].frameIndex', 0, MAX_SAFE);
+  let ts = varint(rd, 'frames[0].timestampMs', 0, MAX_SAFE);
+  let emittedAt = varint(rd, 'frames[0].emittedAt', 0, MAX_SAFE);
+  const frames: Frames = [];
+  while (frames.length === 0 || !rd.done) {
+    const f = `frames[${frames.length}]`;
+    if (frames.length >= MAX_FRAMES) throw new WireError('frames', `at most ${MAX_FRAMES} items`);
+    if (frames.length > 0) {
+      frameIndex += varint(rd, `${f}.frameIndex`, -MAX_SAFE, MAX_SAFE, true);
+      ts += varint(rd, `${f}.timestampMs`, -MAX_SAFE, MAX_SAFE, true);
+      emittedAt += varint(rd, `${f}.emittedAt`, -MAX_SAFE, MAX_SAFE, true);
+    }
+    const head = varint(rd, `${f}.tracks`, 0, MAX_TRACKS * 2 + 1);
+    const sized = head % 2 === 1;
+    const w = sized ? varint(rd, `${f}.width`, 1, 16384) : width;
+    const h = sized ? varint(rd, `${f}.height`, 1, 16384) : height;
+    rd.field = `${f}.tracks`;
+    const tracks = Array.from({ length: Math.floor(head / 2) }, () => readTrack(rd));
+    frames.push({ frameIndex, timestampMs: ts / 1000, emittedAt, width: w, height: h, tracks });
   }
+  return frames;
+}
+
+function embeddingsOf(v: unknown): NonNullable<ObservationBatch['embeddings']> {
+  return list(v, 'embeddings', MAX_EMBEDDINGS).map((e, i) => {
+    const f = `embeddings[${i}]`;
+    const row = list(e, f, 3);
+    const scale = row[1];
+    if (typeof scale !== 'number' || !Number.isFinite(scale) || scale <= 0) throw new WireError(`${f}.scale`, 'must be a positive number');
+    const q = bytes(row[2], `${f}.vector`);
+    if (q.length < 8 || q.length > MAX_DIM) throw new WireError(`${f}.vector`, `must have 8..${MAX_DIM} components`);
+    return { id: int(row[0], `${f}.id`), vector: dequantizeEmbedding(scale, new Int8Array(q.buffer, q.byteOffset, q.length)) };
+  });
+}
+
+/**
+ * Decodes protocol 2 bytes (layout 3, or 2 as earlier agents wrote them) into the canonical batch (structure
+ * and bounds checked here, naming the field; the caller still runs ObservationBatchSchema on it).
+ */
+export function decodeObservations(data: Uint8Array | ArrayBuffer): ObservationBatch {
+  let raw: unknown;
+  try {
+    raw = decode(data instanceof ArrayBuffer ? new Uint8Array(data) : data, { maxStrLength: 4096, maxBinLength: 1 << 20, maxArrayLength: MAX_DIM, maxMapLength: 0 });
+  } catch (err) {
+    throw new WireError('(message)', `not a protocol 2 observation batch (${(err as Error).message})`);
+  }
+  const a = list(raw, '(message)', 12);
+  if (!LAYOUTS.includes(a[0] as number)) throw new WireError('(message)', `unknown wire version ${String(a[0]).slice(0, 16)}`);
+  if (a[0] === 3 && a.length !== V3_FIELDS) throw new WireError('(message)', `must have ${V3_FIELDS} fields`);
+  const jobKey = str(a[1], 'jobKey', 320);
+  const camera = str(a[2], 'camera', 63);
+  const seq = int(a[3], 'seq');
+  const session = a[4] === null ? undefined : str(a[4], 'session', 64);
+  const frames = a[0] === 2 ? framesV2(a) : framesV3(bytes(a[5], 'frames'));
+  const batch: ObservationBatch = { jobKey, camera, seq, ...(session !== undefined ? { session } : {}), frames };
+  const embeddings = a[0] === 2 ? a[11] : a[6];
+  if (embeddings !== null) batch.embeddings = embeddingsOf(embeddings);
   return batch;
+}
+
+// ---- one WebSocket message per batch ----------------------------------------------------------------------
+// Socket.IO sends an event with a binary argument as two WebSocket messages (a text header with a placeholder,
+// then the bytes): about 13 TCP bytes per batch with deflate, 10 batches a second per live camera. Under
+// protocol 2 an agent sends `observations` as ONE binary message instead (the agent's Socket.IO encoder,
+// socket-parser.ts), which the server's decoder turns back into the same event:
+//   frame = [OBSERVATIONS_FRAME_TAG] [uvarint: ack id + 1, 0 = no ack] [observation batch bytes]
+// Default Socket.IO never sends a binary message outside a header's attachments, so the two cannot be
+// confused; 0xC1 is never the first byte of MessagePack, so a frame cannot be mistaken for a bare batch.
+
+export const OBSERVATIONS_FRAME_TAG = 0xc1;
+/** Largest ack id a frame carries (Socket.IO numbers acks per connection from 0). */
+const MAX_ACK_ID = 2 ** 32 - 2;
+
+/** One `observations` event (its ack id, if the sender waits for an ack, and the batch bytes) as one binary message. */
+export function encodeObservationsFrame(ackId: number | undefined, batch: Uint8Array): Uint8Array {
+  if (ackId !== undefined && !isInt(ackId, 0, MAX_ACK_ID)) throw new WireError('(frame).ackId', `must be an integer in 0..${MAX_ACK_ID}`);
+  const w = new Writer();
+  w.u8(OBSERVATIONS_FRAME_TAG);
+  w.uvar(ackId === undefined ? 0 : ackId + 1);
+  const head = w.bytes();
+  const out = new Uint8Array(head.length + batch.length);
+  out.set(head);
+  out.set(batch, head.length);
+  return out;
+}
+
+/** Whether a binary message is an observations frame (its first byte). */
+export const isObservationsFrame = (msg: Uint8Array): boolean => msg.length > 0 && msg[0] === OBSERVATIONS_FRAME_TAG;
+
+/** Reads an observations frame; the batch bytes are a view into `msg`. Throws WireError naming the field. */
+export function decodeObservationsFrame(msg: Uint8Array): { ackId?: number; batch: Uint8Array } {
+  if (!isObservationsFrame(msg)) throw new WireError('(frame)', `must start with the byte 0x${OBSERVATIONS_FRAME_TAG.toString(16)}`);
+  const rd = new Reader(msg, '(frame).ackId', 1);
+  const id = rd.uvar();
+  if (id > MAX_ACK_ID + 1) throw new WireError('(frame).ackId', `must be an integer in 0..${MAX_ACK_ID}`);
+  if (rd.offset >= msg.length) throw new WireError('(frame).batch', 'missing');
+  return { ...(id > 0 ? { ackId: id - 1 } : {}), batch: msg.subarray(rd.offset) };
 }
 
 /** The payload an agent sends for one batch under `protocol` (1: the JSON object, 2: protocol-2 bytes). */

@@ -17,6 +17,7 @@ import {
   type TaskStop,
   type WireProtocol,
 } from '@mei/contracts';
+import { agentParser } from '@mei/contracts/wire/socket-parser';
 import { UpstreamMeter } from './upstream-meter.ts';
 
 export type AgentSocket = Socket<ServerToAgentEvents, AgentToServerEvents>;
@@ -71,8 +72,11 @@ export class AgentConnection {
     const max = o.reconnectDelayMaxMs ?? 10_000;
     const log = o.log ?? (() => {});
     this.meter = o.meter ?? new UpstreamMeter();
+    const protocol = o.protocol ?? LATEST_WIRE_PROTOCOL;
     this.socket = io(new URL(AGENT_NAMESPACE, o.serverUrl).toString(), {
-      auth: { token: o.token, protocol: o.protocol ?? LATEST_WIRE_PROTOCOL },
+      auth: { token: o.token, protocol },
+      // Protocol 2: each observation batch is one WebSocket message, not Socket.IO's two (wire/socket-parser).
+      ...(protocol === 2 ? { parser: agentParser } : {}),
       reconnectionDelay: base,
       reconnectionDelayMax: max,
       randomizationFactor: 0.3,
