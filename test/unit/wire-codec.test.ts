@@ -113,8 +113,9 @@ describe('wire protocol 2 codec', () => {
         worstCos = Math.min(worstCos, cosine(d.vector, e.vector));
       });
     }
-    // int8 with a per-vector scale: the decoded look is within 0.0005 cosine of the original.
-    expect(worstCos).toBeGreaterThan(0.9995);
+    // EMBEDDING_LEVELS (19) per sign with a per-vector scale: the decoded look is within 0.006 cosine of the
+    // original even for these dense random vectors (ReID vectors, mass near 0: ~2e-3 on average).
+    expect(worstCos).toBeGreaterThan(0.994);
   });
 
   it('is far smaller than the JSON form of the same batch', () => {
@@ -224,12 +225,12 @@ describe('wire protocol 2 codec', () => {
       expect(v2[1]).toBe(2); // fixarray, then the layout version
       const back = decodeObservations(v2);
       expect(back).toEqual(decoded);
-      // The same batch in layout 3: the same canonical batch (embeddings quantized again: within 0.0005
+      // The same batch in layout 3: the same canonical batch (embeddings quantized again: within 0.006
       // cosine), in fewer bytes.
       const v3 = encodeObservations(back);
       const again = decodeObservations(v3);
       expect({ ...again, embeddings: undefined }).toEqual({ ...back, embeddings: undefined });
-      again.embeddings?.forEach((e, i) => expect(cosine(e.vector, back.embeddings![i].vector)).toBeGreaterThan(0.9995));
+      again.embeddings?.forEach((e, i) => expect(cosine(e.vector, back.embeddings![i].vector)).toBeGreaterThan(0.994));
       expect(again.embeddings?.length).toBe(back.embeddings?.length);
       expect(v3.length).toBeLessThan(v2.length);
     }

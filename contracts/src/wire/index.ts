@@ -117,13 +117,27 @@ class Reader {
   }
 }
 
-/** int8 with one scale per vector: |error| per component <= scale/2 (about max|v|/254). */
-export function quantizeEmbedding(vector: ArrayLike<number>): { scale: number; q: Int8Array } {
+/**
+ * Levels per sign an embedding is quantized to, inside its int8 bytes. Fewer levels leave most components
+ * of a ReID vector (mass near 0) on a few small values that deflate codes in few bits; the decoder only
+ * multiplies by the scale, so this is the encoder's choice and any level count decodes. 19: on OSNet
+ * vectors about 185 instead of 320 deflated bytes, mean cosine error ~2e-3 (127: 6e-5), and the same
+ * cross-camera IDF1, person-search mAP (within 0.1) and rank-1 on the replayed PETS09 run; 15 cost 5 points
+ * of search rank-1 (docs/benchmarks.md, "Bandwidth"). The benches override it with MEI_EMBEDDING_LEVELS (1..127).
+ */
+export const EMBEDDING_LEVELS = embeddingLevels(globalThis.process?.env?.MEI_EMBEDDING_LEVELS);
+function embeddingLevels(v: string | undefined): number {
+  const n = Number(v);
+  return v && Number.isInteger(n) && n >= 1 && n <= 127 ? n : 19;
+}
+
+/** int8 with one scale per vector: |error| per component <= scale/2 (about max|v|/(2 x levels)). */
+export function quantizeEmbedding(vector: ArrayLike<number>, levels = EMBEDDING_LEVELS): { scale: number; q: Int8Array } {
   let max = 0;
   for (let i = 0; i < vector.length; i++) max = Math.max(max, Math.abs(vector[i]));
-  const scale = Math.fround(max > 0 ? max / 127 : 1);
+  const scale = Math.fround(max > 0 ? max / levels : 1);
   const q = new Int8Array(vector.length);
-  for (let i = 0; i < vector.length; i++) q[i] = Math.max(-127, Math.min(127, Math.round(vector[i] / scale)));
+  for (let i = 0; i < vector.length; i++) q[i] = Math.max(-levels, Math.min(levels, Math.round(vector[i] / scale)));
   return { scale, q };
 }
 
