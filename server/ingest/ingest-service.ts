@@ -10,13 +10,14 @@
 //   4. durable: the batch (as protocol-2 bytes) is appended to the ingest log by group commit; only then is
 //      `committed` answered. A duplicate (already logged, also before a restart) is committed, not applied;
 //   5. go-back-N per stream (go-back-n.ts) keeps `committed through=N` cumulative;
-//   6. the live hub applies new batches (identities, live fanout) and hands them to the history writer,
-//      which marks their log rows applied in the transaction that stores their history.
+//   6. the live hub applies each batch as it arrives (identities, live fanout: not waiting for the commit)
+//      and hands it to the history writer only once step 4 stored it fresh; the writer marks its log row
+//      applied in the transaction that stores its history.
 // At start the unapplied rows are replayed through step 6, so a SIGKILL loses nothing and duplicates nothing.
 import { encodeObservations, parseObservationPayload, type IngestAck, type MultiEdgeInference, type ObservationBatch, type WireProtocol, decodeObservations } from '@mei/contracts';
 import type { Logger } from '../controllers/log.ts';
 import type { SqlClient } from '../store/db.ts';
-import { LiveError, type AgentIdentity, type LiveHub } from '../live/live-hub.ts';
+import { LiveError, type AgentIdentity, type LiveHub, type LiveTicket } from '../live/live-hub.ts';
 import { ByteBudget } from './byte-budget.ts';
 import { ingestMetrics, registerIngestBytes } from '../observability/metrics.ts';
 import { GoBackN } from './go-back-n.ts';
@@ -167,7 +168,7 @@ export class IngestService {
     return { code: 'retry-later', retryAfterMs: this.o.retryAfterMs, reason };
   }
 
-  /** Steps 2-4 and 6 for one validated batch. Synchronous up to the commit, so arrival order is commit order. */
+  /** Steps 2-4 and 6 for one validated batch. Synchronous up to the commit, so arrival order is commit (and apply) order. */
   private take(agent: AgentIdentity, batch: ObservationBatch, wire: Uint8Array | undefined): Promise<IngestAck> {
     this.counters.received++;
     if (batch.jobKey !== agent.jobKey) return Promise.resolve({ code: 'refused', field: 'jobKey', error: `jobKey: this connection belongs to ${agent.jobKey}` });
@@ -185,10 +186,21 @@ export class IngestService {
     if (!this.budget.take(agent.jobKey, bytes)) return Promise.resolve(this.later(`job ${agent.jobKey} has ${this.budget.limitPerJob} bytes of batches waiting; send later`));
     const key: LogKey = { jobUid: agent.uid, camera: batch.camera, session: batch.session ?? '', seq: batch.seq };
     const observations = batch.frames.reduce((n, f) => n + f.tracks.length, 0);
+    const release = () => this.budget.release(agent.jobKey, bytes);
+    // Live first: identities and the live view do not wait for the commit (the ack does); the hub hands the
+    // batch to the history writer only once committed() says its log row exists.
+    let ticket: LiveTicket | undefined;
+    try {
+      ticket = this.o.live.ingest(agent, batch, { logKey: key, done: release, pendingCommit: true });
+    } catch (err) {
+      // The job changed since check(): logged all the same; the replay at next start settles the row.
+      this.o.log.debug(`ingest: ${agent.jobKey} ${batch.camera}#${batch.seq} not applied: ${(err as Error).message}`);
+    }
     const endCommit = ingestMetrics.commitSeconds.startTimer();
     return this.committer.submit({ ...key, payload, observations }).then((out) => {
       endCommit();
-      if (out.kind !== 'stored' || !out.fresh) this.budget.release(agent.jobKey, bytes);
+      if (ticket) ticket.committed(out.kind === 'stored' ? (out.fresh ? 'fresh' : 'duplicate') : out.kind);
+      else release();
       if (out.kind === 'unavailable') return this.later(out.reason);
       if (out.kind === 'refused') return { code: 'refused', field: out.field, error: out.error };
       if (!out.fresh) {
@@ -197,13 +209,6 @@ export class IngestService {
       } else {
         this.counters.committed++;
         ingestMetrics.observations.inc({ job_namespace: namespaceOf(agent.jobKey) }, observations);
-        try {
-          this.o.live.ingest(agent, batch, { logKey: key, done: () => this.budget.release(agent.jobKey, bytes) });
-        } catch (err) {
-          // Durable all the same: the job changed in between; the replay at next start settles the row.
-          this.budget.release(agent.jobKey, bytes);
-          this.o.log.debug(`ingest: ${agent.jobKey} ${batch.camera}#${batch.seq} logged but not applied: ${(err as Error).message}`);
-        }
       }
       return { code: 'committed', through: batch.seq };
     });
