@@ -63,6 +63,10 @@ export class GroupCommitter {
 
   private async run(): Promise<void> {
     try {
+      // Gather first: messages of every socket that are readable now are taken in this event-loop turn's
+      // I/O phase, and setImmediate runs after it, so they all go in one commit. Starting at once would
+      // commit the first alone (an embedded database holds the event loop while it commits), then the next.
+      await new Promise<void>((r) => setImmediate(r));
       while (this.queue.length) {
         let n = 0;
         let bytes = 0;
