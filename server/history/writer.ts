@@ -33,6 +33,7 @@ export interface HistoryWriterOptions {
   /** Wall clock (seen_at, thumbnail ages, idle tracks); injected by tests. */
   now?: () => number;
   flushMs?: number;
+  /** A flush starts early once this many trajectory points wait (high ingest rates: one statement per table per flush, whatever its size). */
   flushRows?: number;
   /** Trajectory resolution: at most one stored point per this many ms of a track (500 = 2 points/s). */
   pointIntervalMs?: number;
@@ -237,7 +238,7 @@ export class HistoryWriter implements HistorySink {
   constructor(private readonly opts: HistoryWriterOptions) {
     this.o = {
       flushMs: 1000,
-      flushRows: 500,
+      flushRows: 5_000,
       pointIntervalMs: 500,
       maxPendingPoints: 20_000,
       maxEmbeddingsPerTrack: 4,

@@ -20,6 +20,11 @@ export interface GroupCommitOptions {
   maxRows?: number;
   /** Most payload bytes in one transaction. */
   maxBytes?: number;
+  /**
+   * A group smaller than maxRows waits this long for more (default 5 ms): a commit's fixed cost (~10 ms
+   * on PGlite under load) is paid once for all of them. Only acks wait; the live view does not.
+   */
+  gatherMs?: number;
 }
 
 export interface GroupCommitStats {
@@ -35,6 +40,7 @@ export class GroupCommitter {
   private running?: Promise<void>;
   private readonly maxRows: number;
   private readonly maxBytes: number;
+  private readonly gatherMs: number;
   readonly stats: GroupCommitStats = { commits: 0, rows: 0, duplicates: 0, refused: 0, failedCommits: 0 };
 
   constructor(
@@ -43,6 +49,7 @@ export class GroupCommitter {
   ) {
     this.maxRows = o.maxRows ?? 1000;
     this.maxBytes = o.maxBytes ?? 8 * 1024 * 1024;
+    this.gatherMs = o.gatherMs ?? 5;
   }
 
   get pending(): number {
@@ -63,11 +70,10 @@ export class GroupCommitter {
 
   private async run(): Promise<void> {
     try {
-      // Gather first: messages of every socket that are readable now are taken in this event-loop turn's
-      // I/O phase, and setImmediate runs after it, so they all go in one commit. Starting at once would
-      // commit the first alone (an embedded database holds the event loop while it commits), then the next.
-      await new Promise<void>((r) => setImmediate(r));
       while (this.queue.length) {
+        // Gather first: starting at once would commit the first batch alone (an embedded database holds
+        // the event loop while it commits), then the next one alone, and so on.
+        if (this.queue.length < this.maxRows) await new Promise<void>((r) => (this.gatherMs > 0 ? setTimeout(r, this.gatherMs) : setImmediate(r)));
         let n = 0;
         let bytes = 0;
         while (n < this.queue.length && n < this.maxRows && (n === 0 || bytes + this.queue[n].row.payload.byteLength <= this.maxBytes)) bytes += this.queue[n++].row.payload.byteLength;
