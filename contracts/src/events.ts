@@ -129,6 +129,15 @@ export const ObservationBatchSchema = z
      * tells the server to forget the camera's local ids. Absent: one run for the job's lifetime.
      */
     session: z.string().min(1).max(64).optional(),
+    /**
+     * Set by an agent whose spool (full) dropped unsent batches of this (camera, session): `count` is how many
+     * in all (cumulative, so a resend counts nothing twice) and `heldFrom` the lowest seq it still holds, so a
+     * seq below it that the server lacks will never come (go-back-N stops waiting for it). Absent: none dropped.
+     */
+    dropped: z
+      .object({ count: z.number().int().min(1).max(BOUNDS.seq), heldFrom: z.number().int().min(0).max(BOUNDS.seq) })
+      .strict()
+      .optional(),
     frames: z
       .array(
         z

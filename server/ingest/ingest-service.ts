@@ -55,6 +55,8 @@ export interface IngestStats {
   replayed: number;
   bytesHeld: number;
   commits: number;
+  /** Batches agents declared their full spools dropped (ObservationBatch.dropped), since this process started. */
+  droppedByAgents: number;
 }
 
 /** Messages of one agent connection: acks in arrival order, go-back-N per stream. */
@@ -71,7 +73,9 @@ export class IngestService {
   private _state: IngestState = 'starting';
   private pruneTimer?: NodeJS.Timeout;
   private starting?: Promise<void>;
-  private readonly counters = { received: 0, committed: 0, duplicates: 0, refused: 0, retryLater: 0, replayed: 0 };
+  private readonly counters = { received: 0, committed: 0, duplicates: 0, refused: 0, retryLater: 0, replayed: 0, droppedByAgents: 0 };
+  /** Per stream, the highest cumulative drop count an agent declared (a resend counts nothing twice). */
+  private readonly declaredDrops = new Map<string, number>();
 
   constructor(o: IngestServiceOptions) {
     this.o = { retentionMs: 3_600_000, pruneEveryMs: 60_000, retryAfterMs: 1_000, ...o };
@@ -141,7 +145,8 @@ export class IngestService {
         if (!parsed.ok) return Promise.resolve(this.count({ code: 'refused', field: parsed.field, error: parsed.error }, agent.jobKey));
         const batch = parsed.batch;
         const stream = streamKey(agent.uid, batch.camera, batch.session ?? '');
-        const early = gbn.arrive(stream, batch.seq);
+        const heldFrom = batch.dropped?.heldFrom;
+        const early = gbn.arrive(stream, batch.seq, heldFrom);
         if (early) return Promise.resolve(this.count(early, agent.jobKey));
         let outcome: Promise<IngestAck>;
         try {
@@ -150,11 +155,25 @@ export class IngestService {
           outcome = Promise.resolve(this.later(`the server failed to take the batch: ${(err as Error).message}`));
         }
         // Settled strictly in arrival order, so a later seq is never acked before an earlier one's fate is known.
-        const acked = chain.then(() => outcome).then((ack) => this.count(gbn.settle(stream, batch.seq, ack), agent.jobKey));
+        const acked = chain.then(() => outcome).then((ack) => this.count(gbn.settle(stream, batch.seq, ack, heldFrom), agent.jobKey));
         chain = acked.catch(() => undefined);
         return acked;
       },
     };
+  }
+
+  /** An agent's declaration that its spool dropped batches of the stream: counted once per batch dropped. */
+  private countDrops(agent: AgentIdentity, batch: ObservationBatch): void {
+    const stream = streamKey(agent.uid, batch.camera, batch.session ?? '');
+    const total = batch.dropped!.count;
+    const before = this.declaredDrops.get(stream) ?? 0;
+    if (total <= before) return;
+    this.declaredDrops.delete(stream); // re-inserted: the map keeps the most recent streams
+    this.declaredDrops.set(stream, total);
+    if (this.declaredDrops.size > MAX_DROP_STREAMS) this.declaredDrops.delete(this.declaredDrops.keys().next().value!);
+    this.counters.droppedByAgents += total - before;
+    ingestMetrics.droppedByAgents.inc({ job_namespace: namespaceOf(agent.jobKey) }, total - before);
+    this.o.log.warn(`ingest: the agent of ${agent.jobKey} on ${agent.node} dropped ${total - before} batch(es) of camera ${batch.camera} (spool full; ${total} in this camera run); the stream goes on from seq ${batch.dropped!.heldFrom}`);
   }
 
   private count(ack: IngestAck, jobKey: string): IngestAck {
@@ -203,6 +222,7 @@ export class IngestService {
       else release();
       if (out.kind === 'unavailable') return this.later(out.reason);
       if (out.kind === 'refused') return { code: 'refused', field: out.field, error: out.error };
+      if (batch.dropped) this.countDrops(agent, batch);
       if (!out.fresh) {
         this.counters.duplicates++;
         ingestMetrics.duplicates.inc({ job_namespace: namespaceOf(agent.jobKey) });
@@ -250,6 +270,9 @@ export class IngestService {
     if (n) this.o.log.info(`ingest: replayed ${n} logged batches that were not yet applied`);
   }
 }
+
+/** Streams whose declared drop count is remembered (the oldest are forgotten; a stale resend may then count again). */
+const MAX_DROP_STREAMS = 10_000;
 
 const namespaceOf = (jobKey: string) => jobKey.slice(0, Math.max(0, jobKey.indexOf('/')));
 

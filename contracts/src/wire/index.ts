@@ -2,6 +2,7 @@
 // ObservationBatch (events.ts stays the one source of the batch's shape and meaning). MessagePack
 // (@msgpack/msgpack) carries the structure; inside it the per-frame tracks are one byte string of varints:
 //   batch = [2, jobKey, camera, seq, session|nil, width, height, frameIndex0, timestampUs0, emittedAt0, frames, embeddings|nil]
+//           (+ [droppedCount, heldFrom] as a 13th field only when the agent declares dropped batches)
 //   frame = [dFrameIndex, dTimestampUs, dEmittedAtMs, tracks: bin] (+ [width, height] when it differs from the header)
 //   track = varint(id*4 + state) zigzag(x) zigzag(y) varint(w) varint(h) u8(score*255)   (integer pixels)
 //   embedding = [id, scale: float32, int8 bytes]  (vector = q*scale, renormalised on decode)
@@ -145,10 +146,17 @@ export function encodeObservations(batch: ObservationBatch): Uint8Array {
     const { scale, q } = quantizeEmbedding(e.vector);
     return [e.id, scale, new Uint8Array(q.buffer)];
   });
-  return encode(
-    [2, batch.jobKey, batch.camera, batch.seq, batch.session ?? null, f0.width, f0.height, f0.frameIndex, us(f0.timestampMs), Math.round(f0.emittedAt), frames, embeddings ?? null],
-    { forceFloat32: true },
-  );
+  const fields: unknown[] = [2, batch.jobKey, batch.camera, batch.seq, batch.session ?? null, f0.width, f0.height, f0.frameIndex, us(f0.timestampMs), Math.round(f0.emittedAt), frames, embeddings ?? null];
+  if (batch.dropped) fields.push([batch.dropped.count, batch.dropped.heldFrom]);
+  return encode(fields, { forceFloat32: true });
+}
+
+/** Protocol-2 bytes with ObservationBatch.dropped set (undefined: removed); every other byte's meaning unchanged. */
+export function withDropped(data: Uint8Array, dropped: ObservationBatch['dropped']): Uint8Array {
+  const a = decode(data) as unknown[];
+  a.length = 12;
+  if (dropped) a.push([dropped.count, dropped.heldFrom]);
+  return encode(a, { forceFloat32: true });
 }
 
 const isInt = (v: unknown, min = 0, max = MAX_SAFE): v is number => Number.isSafeInteger(v) && (v as number) >= min && (v as number) <= max;
@@ -181,9 +189,9 @@ export function decodeObservations(data: Uint8Array | ArrayBuffer): ObservationB
   } catch (err) {
     throw new WireError('(message)', `not a protocol 2 observation batch (${(err as Error).message})`);
   }
-  const a = list(raw, '(message)', 12);
+  const a = list(raw, '(message)', 13);
   if (a[0] !== 2) throw new WireError('(message)', `unknown wire version ${String(a[0]).slice(0, 16)}`);
-  if (a.length !== 12) throw new WireError('(message)', 'must have 12 fields');
+  if (a.length !== 12 && a.length !== 13) throw new WireError('(message)', 'must have 12 or 13 fields');
   const jobKey = str(a[1], 'jobKey', 320);
   const camera = str(a[2], 'camera', 63);
   const seq = int(a[3], 'seq');
@@ -216,6 +224,10 @@ export function decodeObservations(data: Uint8Array | ArrayBuffer): ObservationB
     return { frameIndex, timestampMs: ts / 1000, emittedAt, width: w, height: h, tracks };
   });
   const batch: ObservationBatch = { jobKey, camera, seq, ...(session !== undefined ? { session } : {}), frames };
+  if (a.length === 13) {
+    const d = list(a[12], 'dropped', 2);
+    batch.dropped = { count: int(d[0], 'dropped.count', 1), heldFrom: int(d[1], 'dropped.heldFrom') };
+  }
   if (a[11] !== null) {
     batch.embeddings = list(a[11], 'embeddings', MAX_EMBEDDINGS).map((e, i) => {
       const f = `embeddings[${i}]`;
