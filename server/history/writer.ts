@@ -42,9 +42,10 @@ export interface HistoryWriterOptions {
   maxEmbeddingsPerTrack?: number;
   repMinDistance?: number;
   /**
-   * A representative is rewritten with a newer embedding at most this often (wall clock; default 10 s): the
-   * newest waits in memory meanwhile and is written when the track goes quiet. Rewriting a 2 KB row on
-   * every flush was the larger part of the database's work at high ingest rates.
+   * A representative is rewritten with a newer embedding at most once per this much track time (default
+   * 10 s; the embeddings' own timestamps, so a replay at any pace stores the same): the newest waits in
+   * memory meanwhile and is written when the track goes quiet. Rewriting a 2 KB row with every embedding
+   * was the larger part of the database's work at high ingest rates.
    */
   repRefreshMs?: number;
   /** A track not observed for this long (wall clock) gets its last point written and leaves memory. */
@@ -94,8 +95,8 @@ type Point = [number, number, number, number, number, number];
 interface Rep {
   id: number;
   vector: Float32Array;
-  /** Wall clock of its last write (undefined: loaded from the table). */
-  writtenAt?: number;
+  /** Track time (ms) of the embedding it holds. */
+  tMs: number;
 }
 
 interface TrackState {
@@ -116,8 +117,8 @@ interface TrackState {
   tail?: Point;
   lastKeptMs?: number;
   pendingVector?: { tMs: number; vector: Float32Array };
-  /** When the waiting vector may rewrite its representative (repRefreshMs after the last write). */
-  vectorDueAt?: number;
+  /** The pending vector waits: it would rewrite a representative written less than repRefreshMs (track time) before it. */
+  vectorWaits?: boolean;
   reps?: Rep[];
   lastObservedAt: number;
   thumbnail?: { id?: number; area: number };
@@ -332,6 +333,7 @@ export class HistoryWriter implements HistorySink {
       const tMs = lastSeen.get(e.id) ?? batchEnd;
       const st = this.track(b.jobUid, b.jobKey, b.camera, session, e.id, tMs, now);
       st.pendingVector = { tMs, vector: v };
+      st.vectorWaits = false; // a newer one: due again, maybe
     }
     for (const ev of b.events ?? []) {
       if (ev.type !== 'merged') continue;
@@ -414,7 +416,7 @@ export class HistoryWriter implements HistorySink {
   private hasWork(): boolean {
     if (this.pendingPoints > 0 || this.applied.length > 0 || this.merges.length > 0 || this.previews.size > 0 || this.agentThumbs.size > 0) return true;
     const idleBefore = this.now() - this.o.idleMs;
-    for (const st of this.tracks.values()) if (st.dirty || (st.pendingVector && (st.vectorDueAt ?? 0) <= this.now()) || (st.tail && st.lastObservedAt <= idleBefore) || st.lastObservedAt <= idleBefore) return true;
+    for (const st of this.tracks.values()) if (st.dirty || (st.pendingVector && !st.vectorWaits) || (st.tail && st.lastObservedAt <= idleBefore) || st.lastObservedAt <= idleBefore) return true;
     return false;
   }
 
@@ -473,12 +475,9 @@ export class HistoryWriter implements HistorySink {
       if (idle && st.tail) points.push(st.tail);
       // A vector that would rewrite a representative written less than repRefreshMs ago waits (newest wins).
       let vector = st.pendingVector;
-      if (vector && !idle) {
-        const due = this.vectorDueAt(st, vector.vector);
-        if (due > now) {
-          st.vectorDueAt = due;
-          vector = undefined;
-        }
+      if (vector && !idle && !this.vectorDue(st, vector)) {
+        st.vectorWaits = true;
+        vector = undefined;
       }
       if (!st.dirty && !points.length && !vector && st.id !== undefined) continue;
       work.push({ st, points, vector, row: st.dirty || st.id === undefined });
@@ -613,11 +612,11 @@ export class HistoryWriter implements HistorySink {
     return reps.length < this.o.maxEmbeddingsPerTrack && best >= this.o.repMinDistance ? 'new' : nearest;
   }
 
-  /** When a waiting vector may be written: now for a new representative, else repRefreshMs after its target's last write. */
-  private vectorDueAt(st: TrackState, v: Float32Array): number {
-    if (!st.reps) return 0; // not loaded yet (write() loads them)
-    const target = this.repTarget(st.reps, v);
-    return typeof target === 'object' && target.writtenAt !== undefined ? target.writtenAt + this.o.repRefreshMs : 0;
+  /** Whether a pending vector is written now: a new representative, or repRefreshMs of track time after the one it replaces. */
+  private vectorDue(st: TrackState, p: NonNullable<TrackState['pendingVector']>): boolean {
+    if (!st.reps) return true; // not loaded yet (write() loads them)
+    const target = this.repTarget(st.reps, p.vector);
+    return typeof target !== 'object' || p.tMs - target.tMs >= this.o.repRefreshMs;
   }
 
   private async write(
@@ -677,11 +676,11 @@ export class HistoryWriter implements HistorySink {
       for (const st of needReps) st.reps = [];
       const existing = preExisting.filter((st) => known.has(st.id!));
       if (existing.length) {
-        const reps = await tx.query<{ id: string; track_id: string; vector: number[] }>(
-          `SELECT id, track_id, vector FROM embeddings WHERE track_id IN (SELECT jsonb_array_elements_text($1::jsonb)::bigint) AND model = ANY($2::text[]) ORDER BY id`,
+        const reps = await tx.query<{ id: string; track_id: string; t_ms: string; vector: number[] }>(
+          `SELECT id, track_id, t_ms::text AS t_ms, vector FROM embeddings WHERE track_id IN (SELECT jsonb_array_elements_text($1::jsonb)::bigint) AND model = ANY($2::text[]) ORDER BY id`,
           [JSON.stringify(existing.map((s) => s.id)), [...new Set(existing.map((s) => this.jobInfo(s.jobKey).model))]],
         );
-        for (const r of reps) known.get(Number(r.track_id))?.reps!.push({ id: Number(r.id), vector: Float32Array.from(r.vector) });
+        for (const r of reps) known.get(Number(r.track_id))?.reps!.push({ id: Number(r.id), vector: Float32Array.from(r.vector), tMs: Number(r.t_ms) });
       }
     }
     // 2. Trajectory chunks.
@@ -721,7 +720,7 @@ export class HistoryWriter implements HistorySink {
       for (const r of ids) {
         const e = byTrack.get(Number(r.track_id));
         if (!e) continue;
-        e.st.reps!.push({ id: Number(r.id), vector: e.vector, writtenAt: now });
+        e.st.reps!.push({ id: Number(r.id), vector: e.vector, tMs: e.tMs });
         stored.push({ id: Number(r.id), model: e.model, vector: e.vector, ...meta(e.st) });
       }
       this.counters.embeddingsInserted += ids.length;
@@ -734,7 +733,7 @@ export class HistoryWriter implements HistorySink {
       );
       for (const u of updates) {
         u.rep.vector = u.vector;
-        u.rep.writtenAt = now;
+        u.rep.tMs = u.tMs;
         stored.push({ id: u.rep.id, model: u.model, vector: u.vector, ...meta(u.st) });
       }
       this.counters.embeddingsUpdated += updates.length;

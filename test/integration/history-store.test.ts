@@ -137,16 +137,15 @@ describe.each(modes)('history store on %s', (_name, open) => {
     expect(found.identities[0].tracks.map((t) => t.id).sort()).toEqual([left1.id, rightTrack.id].sort());
   });
 
-  it('rewrites a representative at most once per repRefreshMs; the newest embedding is written when the track goes quiet', async () => {
+  it('rewrites a representative at most once per repRefreshMs of track time; the newest embedding is written when the track goes quiet', async () => {
     const h = service(db.sql, { repRefreshMs: 10_000 });
     const { key, uid } = makeJob(jobs, 'rep-refresh');
     const vectors: number[][] = [];
     for (let s = 0; s < 30; s++) {
-      // 30 flushes 1 s apart; the embedding drifts a little (one representative, replaced in place).
+      // 30 flushes, 1 s of track time apart; the embedding drifts a little (one representative, replaced in place).
       vectors.push(personVector(3, s / 1000));
       h.sink.observations(batch(key, uid, 'left', [{ t: 1000 + s * 1000, tracks: [{ id: 1, g: 'P3' }] }], { embeddings: [{ id: 1, vector: vectors[s] }] }));
       await h.writer.flush();
-      clock += 1000;
     }
     // Inserted at s = 0, rewritten at s = 10 and 20 (not at every flush).
     expect(h.writer.stats()).toMatchObject({ embeddingsInserted: 1, embeddingsUpdated: 2, flushErrors: 0 });
