@@ -169,7 +169,14 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
           a.kill('SIGKILL');
           await exited;
           await sleep(500 + rand() * 1_500);
+          // Its cameras run again only once it has its task from the server: wait for their next batch.
+          const mine = cameras.filter((_, i) => i % o.nodes === n);
+          const before = new Map(mine.map((c) => [c, producedBatches(c)]));
           startAgent(n);
+          for (const deadline = Date.now() + 180_000; mine.some((c) => producedBatches(c) <= before.get(c)!); ) {
+            if (Date.now() > deadline) throw new Error(`agent edge-${n} produced nothing within 180 s of its restart`);
+            await sleep(200);
+          }
           log(`agent edge-${n} SIGKILLed and restarted`);
         }
       } else {
