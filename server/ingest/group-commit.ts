@@ -21,7 +21,7 @@ export interface GroupCommitOptions {
   /** Most payload bytes in one transaction. */
   maxBytes?: number;
   /**
-   * A group smaller than maxRows waits this long for more (default 5 ms): a commit's fixed cost (~10 ms
+   * A group smaller than maxRows waits this long for more (default 10 ms): a commit's fixed cost (~10 ms
    * on PGlite under load) is paid once for all of them. Only acks wait; the live view does not.
    */
   gatherMs?: number;
@@ -49,7 +49,7 @@ export class GroupCommitter {
   ) {
     this.maxRows = o.maxRows ?? 1000;
     this.maxBytes = o.maxBytes ?? 8 * 1024 * 1024;
-    this.gatherMs = o.gatherMs ?? 5;
+    this.gatherMs = o.gatherMs ?? 10;
   }
 
   get pending(): number {
