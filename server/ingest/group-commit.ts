@@ -21,8 +21,8 @@ export interface GroupCommitOptions {
   /** Most payload bytes in one transaction. */
   maxBytes?: number;
   /**
-   * A group smaller than maxRows waits this long for more (default 10 ms): a commit's fixed cost (~10 ms
-   * on PGlite under load) is paid once for all of them. Only acks wait; the live view does not.
+   * A group smaller than maxRows waits this long for more (default 10 ms): a commit's fixed cost (~2 CPU ms
+   * on PGlite, against ~0.3 ms for a 6 KB row) is paid once for all of them. Only acks wait, not the live view.
    */
   gatherMs?: number;
 }
