@@ -1,7 +1,6 @@
 // Opens MEI's database: embedded PGlite (default; a data directory guarded by a lock file) or a PostgreSQL
 // server (DATABASE_URL=postgres://...). Both are served by the same Prisma schema through a driver adapter,
 // plus a small raw SQL client for what Prisma does not do (multi-statement migration scripts, LISTEN).
-import { writeFileSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import { PrismaPg } from '@prisma/adapter-pg';
@@ -81,24 +80,14 @@ export async function openDatabase(opts: OpenDatabaseOptions = {}): Promise<Data
 }
 
 type PGliteLike = Pick<PGlite, 'query' | 'exec'>;
-const SQLSTAT = new Map<string, { n: number; ms: number }>();
-function SQLPROF(text: string, ms: number) {
-  if (!process.env.MEI_SQL_PROFILE) return;
-  const k = text.replace(/\s+/g, ' ').slice(0, 90);
-  const e = SQLSTAT.get(k) ?? { n: 0, ms: 0 };
-  e.n++; e.ms += ms; SQLSTAT.set(k, e);
-}
-if (process.env.MEI_SQL_PROFILE) setInterval(() => { writeFileSync(process.env.MEI_SQL_PROFILE + '.' + process.pid, [...SQLSTAT].sort((a, b) => b[1].ms - a[1].ms).map(([k, v]) => `${v.ms.toFixed(0).padStart(8)} ms ${String(v.n).padStart(6)}x ${k}`).join('\n')); }, 2000).unref();
 
 function pgliteSql(conn: PGliteLike, root: PGlite): SqlClient {
   return {
     async query<T>(text: string, params?: unknown[]) {
-      const t0 = performance.now();
-      try { return (await conn.query(text, params)).rows as T[]; } finally { SQLPROF(text, performance.now() - t0); }
+      return (await conn.query(text, params)).rows as T[];
     },
     async exec(script) {
-      const t0 = performance.now();
-      try { await conn.exec(script); } finally { SQLPROF(script, performance.now() - t0); }
+      await conn.exec(script);
     },
     // PGlite serialises transactions itself (one connection); nested calls reuse the open one.
     transaction: (fn) => (conn === root ? root.transaction((tx) => fn(pgliteSql(tx as unknown as PGliteLike, root))) : fn(pgliteSql(conn, root))),
