@@ -257,11 +257,12 @@ async function liveCapacity(database: 'pglite' | 'postgresql', counts: number[],
     const sub = (await ui.timeout(30_000).emitWithAck('live:subscribe', { jobKey: 'default/bench' })) as { ok: boolean; error?: string };
     if (!sub.ok) throw new Error(`live:subscribe refused: ${sub.error}`);
     let seqBase = 10_000;
+    // Frame numbers go on across rounds: a camera's frame older than one it published is not drawn again.
+    const frame = new Map<number, number>();
     for (const n of counts.sort((a, b) => a - b)) {
       latencies = [];
       let sent = 0;
       let committed = 0;
-      const frame = new Map<number, number>();
       const cpu0 = cpuMsOf(pid);
       const pending: Promise<void>[] = [];
       const tick = setInterval(() => {
