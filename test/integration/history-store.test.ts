@@ -83,7 +83,7 @@ describe.each(modes)('history store on %s', (_name, open) => {
   });
 
   it('writes tracks, 2-points-per-second trajectories, a few representative embeddings and merges; reads them back', async () => {
-    const h = service(db.sql, { repRefreshMs: 0 }); // every flush may rewrite a representative
+    const h = service();
     const { key, uid } = makeJob(jobs, 'round-trip');
     // Person A on both cameras (10 fps for 5 s), person B on the left only.
     for (let s = 0; s < 50; s += 5) {
