@@ -117,6 +117,23 @@ export const TrackObservationSchema = z
   .strict();
 export type TrackObservation = z.infer<typeof TrackObservationSchema>;
 
+/**
+ * An embedding: 8..4096 finite numbers within ±BOUNDS.embeddingComponent. One check over the whole array
+ * instead of a schema per element: a batch carries thousands of components, and per-element validation was
+ * the server's largest cost after identity matching and the database (profile of bench:ingest).
+ */
+const embeddingVector = z.custom<number[]>(
+  (v) => {
+    if (!Array.isArray(v) || v.length < 8 || v.length > 4096) return false;
+    for (let i = 0; i < v.length; i++) {
+      const x = v[i];
+      if (typeof x !== 'number' || !(x >= -BOUNDS.embeddingComponent && x <= BOUNDS.embeddingComponent)) return false;
+    }
+    return true;
+  },
+  { message: `must be an array of 8..4096 finite numbers within ±${BOUNDS.embeddingComponent}` },
+);
+
 /** Per-frame observations of one camera (live overlays, identity service, history store). */
 export const ObservationBatchSchema = z
   .object({
@@ -129,6 +146,15 @@ export const ObservationBatchSchema = z
      * tells the server to forget the camera's local ids. Absent: one run for the job's lifetime.
      */
     session: z.string().min(1).max(64).optional(),
+    /**
+     * Set by an agent whose spool (full) dropped unsent batches of this (camera, session): `count` is how many
+     * in all (cumulative, so a resend counts nothing twice) and `heldFrom` the lowest seq it still holds, so a
+     * seq below it that the server lacks will never come (go-back-N stops waiting for it). Absent: none dropped.
+     */
+    dropped: z
+      .object({ count: z.number().int().min(1).max(BOUNDS.seq), heldFrom: z.number().int().min(0).max(BOUNDS.seq) })
+      .strict()
+      .optional(),
     frames: z
       .array(
         z
@@ -150,7 +176,7 @@ export const ObservationBatchSchema = z
         z
           .object({
             id: z.number().int().min(0).max(BOUNDS.localId),
-            vector: z.array(finite.min(-BOUNDS.embeddingComponent).max(BOUNDS.embeddingComponent)).min(8).max(4096),
+            vector: embeddingVector,
           })
           .strict(),
       )

@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { Server, type Socket } from 'socket.io';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AGENT_NAMESPACE, MAX_MESSAGE_BYTES, parseObservationPayload, type AgentState, type IngestAck, type ObservationBatch, type TaskAssignment } from '@mei/contracts';
+import { serverParser } from '@mei/contracts/wire/socket-parser';
 import { DEFAULT_WINDOW } from '../src/transport/outbox.ts';
 import { seededRandom } from '../../test/support/random.ts';
 
@@ -37,13 +38,16 @@ interface Received {
 /** A stand-in for the MEI server's agent namespace: task, state, observations with IngestAcks. */
 class IngestServer {
   readonly committed = new Map<string, ObservationBatch>();
+  /** Per camera: the highest drop count an agent declared (ObservationBatch.dropped). */
+  readonly declaredDrops = new Map<string, number>();
   readonly received: Received[] = [];
   readonly states: AgentState[] = [];
   readonly refused: ObservationBatch[] = [];
   connections = 0;
   decide: (b: ObservationBatch) => Decision = () => 'commit';
   private readonly http = createServer();
-  private readonly io = new Server(this.http, { maxHttpBufferSize: MAX_MESSAGE_BYTES });
+  // The real server's parser: protocol-2 agents send each observation batch as one WebSocket message.
+  private readonly io = new Server(this.http, { maxHttpBufferSize: MAX_MESSAGE_BYTES, parser: serverParser });
   url = '';
 
   constructor(private readonly task: TaskAssignment) {
@@ -88,9 +92,11 @@ class IngestServer {
       const stream = `${b.camera}\n${b.session}`;
       const key = `${stream}\n${b.seq}`;
       const duplicate = this.committed.has(key);
+      if (b.dropped) this.declaredDrops.set(b.camera, Math.max(this.declaredDrops.get(b.camera) ?? 0, b.dropped.count));
       this.received.push({ camera: b.camera, session: b.session ?? '', seq: b.seq, connection, duplicate });
       const m = goBack.get(stream);
-      if (m !== undefined && b.seq > m) return ack({ code: 'retry-later', retryAfterMs: 50, reason: 'go-back-N' });
+      // As the real server: a declaration that the agent no longer holds m (its spool dropped it) ends the wait.
+      if (m !== undefined && b.seq > m && !(b.dropped && b.dropped.heldFrom > m)) return ack({ code: 'retry-later', retryAfterMs: 50, reason: 'go-back-N' });
       goBack.delete(stream);
       if (duplicate) return ack({ code: 'committed', through: b.seq });
       if (b.frames[0].width === 999) {
@@ -275,7 +281,9 @@ describe('observation delivery: real agent processes, real Socket.IO, spool on d
     });
     await expect.poll(() => server.lastState('cam-a')?.droppedBatches ?? 0, { timeout: 120_000 }).toBeGreaterThan(0);
     hold = false;
-    // The batch a go-back-N waited for may be among the dropped: the agent reconnects rather than wait forever.
+    // The batch a go-back-N waited for is among the dropped: the agent's declaration (dropped.heldFrom) ends the
+    // wait on the same connection, and says how many it dropped.
+    const connections = server.connections;
     expect(await run.exit, run.output.join('')).toBe(0);
     for (const camera of CAMERAS) {
       const frames = server.frames(camera, 1);
@@ -285,6 +293,8 @@ describe('observation delivery: real agent processes, real Socket.IO, spool on d
       expect(frames).toEqual(Array.from({ length: 500 - first }, (_, i) => first + i));
       const dropped = first / FRAMES_PER_BATCH;
       expect(server.lastState(camera)).toMatchObject({ state: 'Completed', spooledBytes: 0, droppedBatches: dropped });
+      expect(server.declaredDrops.get(camera)).toBe(dropped);
     }
+    expect(server.connections).toBe(connections);
   });
 });

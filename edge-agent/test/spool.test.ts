@@ -3,7 +3,7 @@ import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSyn
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { MAX_MESSAGE_BYTES, decodeObservations, encodeObservations, type ObservationBatch } from '@mei/contracts';
+import { MAX_MESSAGE_BYTES, decodeObservations, encodeObservations, type IngestAck, type ObservationBatch } from '@mei/contracts';
 import { Spool } from '../src/transport/spool.ts';
 import { ObservationOutbox, splitToFit } from '../src/transport/outbox.ts';
 
@@ -86,6 +86,60 @@ describe('spool on disk', () => {
     expect(segments(dir).reduce((n, f) => n + statSync(path.join(dir, f)).size, 0)).toBe(a.bytesOnDisk);
     const b = new Spool(dir, { maxBytes });
     expect(b.stats()).toMatchObject({ droppedBatches: stats.droppedBatches, unsent: held.length });
+  });
+
+  it('declares its drops per session (count in all, lowest seq held) until the server took them, across restarts', () => {
+    const dir = tmp();
+    const a = new Spool(dir, { maxBytes: 131_072 });
+    for (let seq = 1; seq <= 300; seq++) a.append('s1', seq, payload(seq, 1_000));
+    const dropped = a.stats().droppedBatches;
+    expect(a.dropDeclaration('s1')).toEqual({ count: dropped, heldFrom: seqsOf(a)[0] });
+    expect(a.dropDeclaration('s2')).toBeUndefined();
+    const b = new Spool(dir, { maxBytes: 131_072 });
+    expect(b.dropDeclaration('s1')).toEqual({ count: dropped, heldFrom: seqsOf(b)[0] });
+    b.declared('s1', dropped);
+    expect(b.dropDeclaration('s1')).toBeUndefined();
+    expect(new Spool(dir, { maxBytes: 131_072 }).dropDeclaration('s1')).toBeUndefined();
+    // More drops later: the count goes on from where it was (the server counts the difference).
+    for (let seq = 301; seq <= 400; seq++) b.append('s1', seq, payload(seq, 1_000));
+    expect(b.dropDeclaration('s1')?.count).toBe(b.stats().droppedBatches);
+  });
+
+  it('the outbox sends the declaration with the batches after a drop (also the one a go-back waits for being gone) until one is committed', async () => {
+    const spool = new Spool(tmp(), { maxBytes: 131_072 });
+    const sent: Array<{ seq: number; dropped?: ObservationBatch['dropped'] }> = [];
+    let answer: (seq: number) => IngestAck = () => ({ code: 'retry-later', retryAfterMs: 1, reason: 'test' });
+    let connected = false;
+    const outbox = new ObservationOutbox({
+      send: async (bytes, seq) => {
+        sent.push({ seq, dropped: decodeObservations(bytes).dropped });
+        return answer(seq);
+      },
+      connected: () => connected,
+      window: 1,
+    });
+    outbox.attach('k', spool);
+    let seq = 1;
+    const tracks = Array.from({ length: 40 }, (_, k) => ({ id: k + 1, x: k * 3, y: k * 2, w: 40, h: 90, score: 0.8, state: 'confirmed' as const }));
+    const batch = (i: number) => ({ jobKey: 'a/b', camera: 'c', session: 's', frames: [{ frameIndex: i, timestampMs: i * 100, emittedAt: 1_700_000_000_000 + i, width: 1920, height: 1080, tracks }] });
+    connected = true;
+    outbox.push('k', batch(0), () => seq++); // seq 1: answered retry-later, the stream goes back to it
+    await new Promise((r) => setTimeout(r, 20));
+    connected = false;
+    while (spool.stats().droppedBatches === 0) outbox.push('k', batch(seq), () => seq++); // the cut: spool full
+    const held = seqsOf(spool, 's');
+    expect(held[0]).toBeGreaterThan(1); // seq 1 is gone
+    sent.length = 0;
+    answer = (s) => ({ code: 'committed', through: s });
+    connected = true;
+    outbox.pump();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(sent[0]).toEqual({ seq: held[0], dropped: { count: spool.stats().droppedBatches, heldFrom: held[0] } });
+    // Committed: the next sends carry nothing.
+    expect(sent.length).toBeGreaterThan(1);
+    expect(sent.slice(1).every((x) => x.dropped === undefined)).toBe(true);
+    expect(spool.dropDeclaration('s')).toBeUndefined();
+    outbox.close();
   });
 
   it('a lower bound (the task changed spoolBytes) drops the oldest at once, counted', () => {

@@ -456,9 +456,12 @@ export class IdentityService {
     let scored = 0;
     for (const id of this.index.since(seg.firstMs - this.cfg.maxGapMs - this.cfg.opts.skewToleranceMs)) {
       if (id === exclude || id === seg.identity || id.mergedInto) continue;
+      // Compatibility first: it reads a few segment times, the distance D x gallery multiplications, and
+      // the outcome is the same (the nearest compatible one; both checks are pure).
+      if (!this.compatible(seg, id)) continue;
       scored++;
       const d = this.distance(seg.mean!, id);
-      if (d <= bestD && this.compatible(seg, id)) {
+      if (d <= bestD) {
         best = id;
         bestD = d;
       }

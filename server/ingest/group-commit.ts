@@ -20,6 +20,11 @@ export interface GroupCommitOptions {
   maxRows?: number;
   /** Most payload bytes in one transaction. */
   maxBytes?: number;
+  /**
+   * A group smaller than maxRows waits this long for more (default 10 ms): a commit's fixed cost (~2 CPU ms
+   * on PGlite, against ~0.3 ms for a 6 KB row) is paid once for all of them. Only acks wait, not the live view.
+   */
+  gatherMs?: number;
 }
 
 export interface GroupCommitStats {
@@ -35,6 +40,7 @@ export class GroupCommitter {
   private running?: Promise<void>;
   private readonly maxRows: number;
   private readonly maxBytes: number;
+  private readonly gatherMs: number;
   readonly stats: GroupCommitStats = { commits: 0, rows: 0, duplicates: 0, refused: 0, failedCommits: 0 };
 
   constructor(
@@ -43,6 +49,7 @@ export class GroupCommitter {
   ) {
     this.maxRows = o.maxRows ?? 1000;
     this.maxBytes = o.maxBytes ?? 8 * 1024 * 1024;
+    this.gatherMs = o.gatherMs ?? 10;
   }
 
   get pending(): number {
@@ -64,6 +71,9 @@ export class GroupCommitter {
   private async run(): Promise<void> {
     try {
       while (this.queue.length) {
+        // Gather first: starting at once would commit the first batch alone (an embedded database holds
+        // the event loop while it commits), then the next one alone, and so on.
+        if (this.queue.length < this.maxRows) await new Promise<void>((r) => (this.gatherMs > 0 ? setTimeout(r, this.gatherMs) : setImmediate(r)));
         let n = 0;
         let bytes = 0;
         while (n < this.queue.length && n < this.maxRows && (n === 0 || bytes + this.queue[n].row.payload.byteLength <= this.maxBytes)) bytes += this.queue[n++].row.payload.byteLength;

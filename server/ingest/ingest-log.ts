@@ -53,9 +53,11 @@ export class IngestLog {
     if (!rows.length) return new Set();
     const params: unknown[] = [];
     const values = rows.map((r, i) => {
-      params.push(r.jobUid, r.camera, r.session, r.seq, r.payload, r.observations);
+      // The payload goes as hex text, decoded by the database: a bytea parameter cost PGlite about 1.7 ms of
+      // CPU per 6 KB batch (more than the rest of the row's insert), hex text about 0.2 ms.
+      params.push(r.jobUid, r.camera, r.session, r.seq, Buffer.from(r.payload.buffer, r.payload.byteOffset, r.payload.byteLength).toString('hex'), r.observations);
       const b = i * COLS;
-      return `($${b + 1}::uuid, $${b + 2}::text, $${b + 3}::text, $${b + 4}::bigint, $${b + 5}::bytea, $${b + 6}::int, ${i})`;
+      return `($${b + 1}::uuid, $${b + 2}::text, $${b + 3}::text, $${b + 4}::bigint, decode($${b + 5}::text, 'hex'), $${b + 6}::int, ${i})`;
     });
     const inserted = await this.sql.query<{ i: number }>(
       `WITH r(job_uid, camera, session, seq, payload, observations, i) AS (VALUES ${values.join(', ')}),

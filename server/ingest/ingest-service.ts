@@ -10,13 +10,14 @@
 //   4. durable: the batch (as protocol-2 bytes) is appended to the ingest log by group commit; only then is
 //      `committed` answered. A duplicate (already logged, also before a restart) is committed, not applied;
 //   5. go-back-N per stream (go-back-n.ts) keeps `committed through=N` cumulative;
-//   6. the live hub applies new batches (identities, live fanout) and hands them to the history writer,
-//      which marks their log rows applied in the transaction that stores their history.
+//   6. the live hub applies each batch as it arrives (identities, live fanout: not waiting for the commit)
+//      and hands it to the history writer only once step 4 stored it fresh; the writer marks its log row
+//      applied in the transaction that stores its history.
 // At start the unapplied rows are replayed through step 6, so a SIGKILL loses nothing and duplicates nothing.
 import { encodeObservations, parseObservationPayload, type IngestAck, type MultiEdgeInference, type ObservationBatch, type WireProtocol, decodeObservations } from '@mei/contracts';
 import type { Logger } from '../controllers/log.ts';
 import type { SqlClient } from '../store/db.ts';
-import { LiveError, type AgentIdentity, type LiveHub } from '../live/live-hub.ts';
+import { LiveError, type AgentIdentity, type LiveHub, type LiveTicket } from '../live/live-hub.ts';
 import { ByteBudget } from './byte-budget.ts';
 import { ingestMetrics, registerIngestBytes } from '../observability/metrics.ts';
 import { GoBackN } from './go-back-n.ts';
@@ -60,6 +61,8 @@ export interface IngestStats {
   replayed: number;
   bytesHeld: number;
   commits: number;
+  /** Batches agents declared their full spools dropped (ObservationBatch.dropped), since this process started. */
+  droppedByAgents: number;
 }
 
 /** Messages of one agent connection: acks in arrival order, go-back-N per stream. */
@@ -76,7 +79,9 @@ export class IngestService {
   private _state: IngestState = 'starting';
   private pruneTimer?: NodeJS.Timeout;
   private starting?: Promise<void>;
-  private readonly counters = { received: 0, committed: 0, duplicates: 0, refused: 0, retryLater: 0, replayed: 0 };
+  private readonly counters = { received: 0, committed: 0, duplicates: 0, refused: 0, retryLater: 0, replayed: 0, droppedByAgents: 0 };
+  /** Per stream, the highest cumulative drop count an agent declared (a resend counts nothing twice). */
+  private readonly declaredDrops = new Map<string, number>();
 
   constructor(o: IngestServiceOptions) {
     this.o = { retentionMs: 3_600_000, pruneEveryMs: 60_000, retryAfterMs: 1_000, ...o };
@@ -154,7 +159,8 @@ export class IngestService {
         if (!parsed.ok) return Promise.resolve(this.count({ code: 'refused', field: parsed.field, error: parsed.error }, agent.jobKey));
         const batch = parsed.batch;
         const stream = streamKey(agent.uid, batch.camera, batch.session ?? '');
-        const early = gbn.arrive(stream, batch.seq);
+        const heldFrom = batch.dropped?.heldFrom;
+        const early = gbn.arrive(stream, batch.seq, heldFrom);
         if (early) return Promise.resolve(this.count(early, agent.jobKey));
         let outcome: Promise<IngestAck>;
         try {
@@ -163,11 +169,25 @@ export class IngestService {
           outcome = Promise.resolve(this.later(`the server failed to take the batch: ${(err as Error).message}`));
         }
         // Settled strictly in arrival order, so a later seq is never acked before an earlier one's fate is known.
-        const acked = chain.then(() => outcome).then((ack) => this.count(gbn.settle(stream, batch.seq, ack), agent.jobKey));
+        const acked = chain.then(() => outcome).then((ack) => this.count(gbn.settle(stream, batch.seq, ack, heldFrom), agent.jobKey));
         chain = acked.catch(() => undefined);
         return acked;
       },
     };
+  }
+
+  /** An agent's declaration that its spool dropped batches of the stream: counted once per batch dropped. */
+  private countDrops(agent: AgentIdentity, batch: ObservationBatch): void {
+    const stream = streamKey(agent.uid, batch.camera, batch.session ?? '');
+    const total = batch.dropped!.count;
+    const before = this.declaredDrops.get(stream) ?? 0;
+    if (total <= before) return;
+    this.declaredDrops.delete(stream); // re-inserted: the map keeps the most recent streams
+    this.declaredDrops.set(stream, total);
+    if (this.declaredDrops.size > MAX_DROP_STREAMS) this.declaredDrops.delete(this.declaredDrops.keys().next().value!);
+    this.counters.droppedByAgents += total - before;
+    ingestMetrics.droppedByAgents.inc({ job_namespace: namespaceOf(agent.jobKey) }, total - before);
+    this.o.log.warn(`ingest: the agent of ${agent.jobKey} on ${agent.node} dropped ${total - before} batch(es) of camera ${batch.camera} (spool full; ${total} in this camera run); the stream goes on from seq ${batch.dropped!.heldFrom}`);
   }
 
   private count(ack: IngestAck, jobKey: string): IngestAck {
@@ -181,7 +201,7 @@ export class IngestService {
     return { code: 'retry-later', retryAfterMs: this.o.retryAfterMs, reason };
   }
 
-  /** Steps 2-4 and 6 for one validated batch. Synchronous up to the commit, so arrival order is commit order. */
+  /** Steps 2-4 and 6 for one validated batch. Synchronous up to the commit, so arrival order is commit (and apply) order. */
   private take(agent: AgentIdentity, batch: ObservationBatch, wire: Uint8Array | undefined): Promise<IngestAck> {
     this.counters.received++;
     if (batch.jobKey !== agent.jobKey) return Promise.resolve({ code: 'refused', field: 'jobKey', error: `jobKey: this connection belongs to ${agent.jobKey}` });
@@ -199,25 +219,30 @@ export class IngestService {
     if (!this.budget.take(agent.jobKey, bytes)) return Promise.resolve(this.later(`job ${agent.jobKey} has ${this.budget.limitPerJob} bytes of batches waiting; send later`));
     const key: LogKey = { jobUid: agent.uid, camera: batch.camera, session: batch.session ?? '', seq: batch.seq };
     const observations = batch.frames.reduce((n, f) => n + f.tracks.length, 0);
+    const release = () => this.budget.release(agent.jobKey, bytes);
+    // Live first: identities and the live view do not wait for the commit (the ack does); the hub hands the
+    // batch to the history writer only once committed() says its log row exists.
+    let ticket: LiveTicket | undefined;
+    try {
+      ticket = this.o.live.ingest(agent, batch, { logKey: key, done: release, pendingCommit: true });
+    } catch (err) {
+      // The job changed since check(): logged all the same; the replay at next start settles the row.
+      this.o.log.debug(`ingest: ${agent.jobKey} ${batch.camera}#${batch.seq} not applied: ${(err as Error).message}`);
+    }
     const endCommit = ingestMetrics.commitSeconds.startTimer();
     return this.committer.submit({ ...key, payload, observations }).then((out) => {
       endCommit();
-      if (out.kind !== 'stored' || !out.fresh) this.budget.release(agent.jobKey, bytes);
+      if (ticket) ticket.committed(out.kind === 'stored' ? (out.fresh ? 'fresh' : 'duplicate') : out.kind);
+      else release();
       if (out.kind === 'unavailable') return this.later(out.reason);
       if (out.kind === 'refused') return { code: 'refused', field: out.field, error: out.error };
+      if (batch.dropped) this.countDrops(agent, batch);
       if (!out.fresh) {
         this.counters.duplicates++;
         ingestMetrics.duplicates.inc({ job_namespace: namespaceOf(agent.jobKey) });
       } else {
         this.counters.committed++;
         ingestMetrics.observations.inc({ job_namespace: namespaceOf(agent.jobKey) }, observations);
-        try {
-          this.o.live.ingest(agent, batch, { logKey: key, done: () => this.budget.release(agent.jobKey, bytes) });
-        } catch (err) {
-          // Durable all the same: the job changed in between; the replay at next start settles the row.
-          this.budget.release(agent.jobKey, bytes);
-          this.o.log.debug(`ingest: ${agent.jobKey} ${batch.camera}#${batch.seq} logged but not applied: ${(err as Error).message}`);
-        }
       }
       return { code: 'committed', through: batch.seq };
     });
@@ -259,6 +284,9 @@ export class IngestService {
     if (n) this.o.log.info(`ingest: replayed ${n} logged batches that were not yet applied`);
   }
 }
+
+/** Streams whose declared drop count is remembered (the oldest are forgotten; a stale resend may then count again). */
+const MAX_DROP_STREAMS = 10_000;
 
 const namespaceOf = (jobKey: string) => jobKey.slice(0, Math.max(0, jobKey.indexOf('/')));
 

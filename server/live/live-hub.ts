@@ -1,7 +1,11 @@
-// The cloud side of the live view. Observation batches come from server/ingest once they are durable (the
-// ingest service bounds what waits here, in bytes per job); a drain loop applies them in small slices to the job's IdentityService (exactly once per
-// (job, camera, seq)), turns each camera's newest frame into a LiveFrame labelled with global identities,
-// and offers it to the browsers watching the job (LiveFanout: latest frame wins per browser and camera).
+// The cloud side of the live view. Observation batches come from server/ingest as they arrive, while their
+// group commit runs (the ingest service bounds what waits here, in bytes per job); a drain loop applies them
+// in small slices to the job's IdentityService (exactly once per (job, camera, seq)), turns each camera's
+// newest frame into a LiveFrame labelled with global identities, and offers it to the browsers watching the
+// job (LiveFanout: latest frame wins per browser and camera). The live view does not wait for the commit;
+// the history store does: a batch's history goes to it only once its ingest log row is committed (the
+// writer marks that row applied, so it must exist), and never for a batch whose commit failed (kept aside
+// until its resend commits, as identities will not apply the resend again).
 // Previews (JPEG) pass through only when the job's privacy.preview allows pixels to leave the edge; agents'
 // track thumbnails go to the history store only when it is 'thumbnails' or 'live', and the newest per global
 // identity to the browsers (ThumbnailBoard: a crop whose track has no identity yet waits for one).
@@ -27,7 +31,8 @@ import { LiveFanout, type FanoutStats } from './fanout.ts';
 import { IdentityRoster } from './identity-roster.ts';
 import { ThumbnailBoard } from './thumbnail-board.ts';
 import type { HistorySink } from '../history/sink.ts';
-import type { LogKey } from '../ingest/stream.ts';
+import { logKeyString, type LogKey } from '../ingest/stream.ts';
+import type { HistoryObservations } from '../history/sink.ts';
 
 /** Who sent a message, from the agent's verified token (never from the message). */
 export interface AgentIdentity {
@@ -89,19 +94,41 @@ export interface LiveStats extends FanoutStats {
   queueLength: number;
 }
 
+/** What became of a batch's ingest log append (server/ingest/group-commit.ts). */
+export type CommitResult = 'fresh' | 'duplicate' | 'unavailable' | 'refused';
+
 interface QueuedBatch {
   batch: ObservationBatch;
   receivedAt: number;
   /** Its ingest log row: the history store marks it applied. */
   logKey?: LogKey;
-  /** Called once the batch is applied or dropped (the ingest service releases its bytes). */
+  /** Called once the batch is applied and its history handed over or dropped (the ingest service releases its bytes). */
   done?: () => void;
+  /** 'pending' while its group commit runs; undefined when it was durable before it came here (replay). */
+  commit?: CommitResult | 'pending';
+  applied: boolean;
+  /** After applying: what goes to the history store (undefined: nothing; the log row is only settled). */
+  record?: HistoryObservations;
 }
 
 export interface IngestedBatch {
   logKey?: LogKey;
   done?: () => void;
+  /** The batch's commit is still running: its history waits for LiveTicket.committed. */
+  pendingCommit?: boolean;
 }
+
+/** A queued batch; the ingest service reports its commit's outcome here. */
+export interface LiveTicket {
+  committed(result: CommitResult): void;
+}
+
+/**
+ * Histories of batches applied to identities whose commit failed, by log key, until the resend commits
+ * (identities take a seq once, so the resend brings no history of its own). Agents resend from the oldest
+ * unacknowledged seq (go-back-N), so this holds about one window per stream during a store outage.
+ */
+const MAX_UNCOMMITTED = 4_096;
 
 type Preview = 'none' | 'snapshot' | 'thumbnails' | 'live';
 
@@ -143,6 +170,9 @@ export class LiveHub {
   private readonly now: () => number;
   private readonly o: Required<Omit<LiveHubOptions, 'identityCounts' | 'history' | 'latency' | 'now'>> & Pick<LiveHubOptions, 'identityCounts' | 'history' | 'latency'>;
   private drainWaiters: Array<() => void> = [];
+  /** Batches queued and not yet finished (applied and their history handed over or dropped). */
+  private unfinished = 0;
+  private readonly uncommitted = new Map<string, HistoryObservations>();
   private readonly counters = { batchesQueued: 0, batchesApplied: 0, duplicates: 0, rejected: 0, framesPublished: 0, previewsPublished: 0, thumbnailsAccepted: 0, thumbnailsRefused: 0, thumbnailsPublished: 0 };
 
   constructor(o: LiveHubOptions) {
@@ -196,21 +226,31 @@ export class LiveHub {
   }
 
   /**
-   * Queues a batch to be applied (the ingest service calls this once it is durable, and at start for the
-   * log's unapplied rows); throws LiveError when it cannot belong to this agent's job. Nothing is ever
-   * dropped here: what waits is bounded by the ingest service's per-job byte budget.
+   * Queues a batch to be applied (the ingest service calls this when the batch arrives, before its commit,
+   * with `pendingCommit`, and at start for the log's unapplied rows); throws LiveError when it cannot
+   * belong to this agent's job. Nothing is ever dropped here: what waits is bounded by the ingest service's
+   * per-job byte budget.
    */
-  ingest(agent: AgentIdentity, batch: ObservationBatch, o: IngestedBatch = {}): void {
+  ingest(agent: AgentIdentity, batch: ObservationBatch, o: IngestedBatch = {}): LiveTicket {
     const st = this.state(this.agentCamera(agent, batch.camera));
     this.counters.batchesQueued++;
     st.queuedSeq.set(batch.camera, Math.max(st.queuedSeq.get(batch.camera) ?? -1, batch.seq));
-    this.queue.push({ batch, receivedAt: this.now(), logKey: o.logKey, done: o.done });
+    const item: QueuedBatch = { batch, receivedAt: this.now(), logKey: o.logKey, done: o.done, commit: o.pendingCommit ? 'pending' : undefined, applied: false };
+    this.queue.push(item);
+    this.unfinished++;
     this.scheduleDrain();
+    return {
+      committed: (result) => {
+        if (item.commit !== 'pending') return;
+        item.commit = result;
+        if (item.applied) this.finish(item);
+      },
+    };
   }
 
-  /** Resolves once every queued batch has been applied (graceful shutdown, tests). */
+  /** Resolves once every queued batch has been applied and handed on (graceful shutdown, tests). */
   drained(): Promise<void> {
-    if (this.queueHead >= this.queue.length) return Promise.resolve();
+    if (this.unfinished === 0) return Promise.resolve();
     return new Promise((resolve) => this.drainWaiters.push(resolve));
   }
 
@@ -324,13 +364,12 @@ export class LiveHub {
       const item = this.queue[this.queueHead++];
       n++;
       try {
-        this.apply(item);
+        item.record = this.apply(item);
       } catch (err) {
         this.o.log.error(`live: applying ${item.batch.jobKey} ${item.batch.camera}#${item.batch.seq} failed:`, err);
-        this.settle(item);
-      } finally {
-        item.done?.();
       }
+      item.applied = true;
+      if (item.commit !== 'pending') this.finish(item);
     }
     // Compact now and then instead of shifting per item.
     if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
@@ -341,19 +380,56 @@ export class LiveHub {
     else {
       this.queue.length = 0;
       this.queueHead = 0;
-      for (const w of this.drainWaiters.splice(0)) w();
     }
   }
 
-  /** A logged batch that leaves no history still has its log row marked applied (it is not to be replayed). */
-  private settle(item: QueuedBatch): void {
-    if (item.logKey) this.toHistory(() => this.o.history?.settle?.(item.logKey!));
+  /**
+   * Applied, and its commit's outcome known (or durable before it came): its history goes to the store only
+   * if its log row exists now and was not applied before.
+   */
+  private finish(item: QueuedBatch): void {
+    const key = item.logKey && item.commit !== undefined ? logKeyString(item.logKey) : undefined;
+    const kept = key !== undefined ? this.uncommitted.get(key) : undefined;
+    if (kept) this.uncommitted.delete(key!);
+    switch (item.commit) {
+      case undefined:
+      case 'fresh': {
+        const record = item.record ?? kept;
+        if (record) this.toHistory(() => this.o.history?.observations({ ...record, logKey: item.logKey }));
+        else if (item.logKey) this.toHistory(() => this.o.history?.settle?.(item.logKey!)); // leaves no history: not to be replayed
+        break;
+      }
+      case 'duplicate':
+        // Stored before. Its history went with that commit, unless that commit was reported failed (the row
+        // got in all the same): then the history kept aside goes now. A fresh record here is a batch that
+        // identities had not seen (e.g. after a restart) whose row was applied before: nothing to store.
+        if (kept) this.toHistory(() => this.o.history?.observations({ ...kept, logKey: item.logKey }));
+        break;
+      case 'unavailable':
+        // Not durable: the agent resends it, and identities will not apply the resend again.
+        if (key !== undefined && item.record) this.keepUncommitted(key, item.record);
+        break;
+      case 'refused':
+      case 'pending':
+        break;
+    }
+    item.done?.();
+    if (--this.unfinished === 0) for (const w of this.drainWaiters.splice(0)) w();
   }
 
-  private apply(item: QueuedBatch): void {
+  private keepUncommitted(key: string, record: HistoryObservations): void {
+    this.uncommitted.set(key, record);
+    if (this.uncommitted.size <= MAX_UNCOMMITTED) return;
+    const [oldest] = this.uncommitted.keys();
+    this.uncommitted.delete(oldest);
+    this.o.log.warn(`live: more than ${MAX_UNCOMMITTED} applied batches wait for a successful commit; the history of the oldest is not kept`);
+  }
+
+  /** Identities, roster and live fan-out for one batch; returns what goes to the history store (undefined: nothing). */
+  private apply(item: QueuedBatch): HistoryObservations | undefined {
     const { batch, receivedAt } = item;
     const job = this.o.jobs.get(batch.jobKey);
-    if (!job) return this.settle(item); // deleted while queued
+    if (!job) return undefined; // deleted while queued
     const st = this.state(job);
     const { jobKey, camera } = batch;
     if (batch.session !== undefined) {
@@ -375,11 +451,11 @@ export class LiveHub {
       if (!(err instanceof IdentityInputError)) throw err;
       this.counters.rejected++;
       this.o.log.debug(`live: ${jobKey} ${camera}#${batch.seq} refused: ${err.message}`);
-      return this.settle(item);
+      return undefined;
     }
     if (!result.applied) {
       this.counters.duplicates++;
-      return this.settle(item);
+      return undefined;
     }
     this.counters.batchesApplied++;
     for (const ev of result.events) {
@@ -394,16 +470,17 @@ export class LiveHub {
       st.roster.frame(camera, tracks.filter((t) => VISIBLE.has(t.state)).map((t) => t.globalId), receivedAt);
       if (st.thumbs.pendingCount) for (const t of tracks) this.trackThumbnail(st.thumbs, camera, t);
     }
-    this.toHistory(() => this.o.history?.observations({ jobKey, jobUid: job.metadata.uid, camera, session: batch.session, frames: frames.map(({ f, tracks }) => ({ ...f, tracks })), embeddings: batch.embeddings, events: result.events, logKey: item.logKey }));
-    if (batch.seq < (st.queuedSeq.get(camera) ?? -1)) return;
+    const record: HistoryObservations = { jobKey, jobUid: job.metadata.uid, camera, session: batch.session, frames: frames.map(({ f, tracks }) => ({ ...f, tracks })), embeddings: batch.embeddings, events: result.events };
+    if (batch.seq < (st.queuedSeq.get(camera) ?? -1)) return record;
     const { f, tracks } = frames[frames.length - 1];
-    if (f.timestampMs <= (st.publishedTs.get(camera) ?? -Infinity)) return;
+    if (f.timestampMs <= (st.publishedTs.get(camera) ?? -Infinity)) return record;
     st.publishedTs.set(camera, f.timestampMs);
     const frame: LiveFrame = { jobKey, camera, frameIndex: f.frameIndex, timestampMs: f.timestampMs, emittedAt: f.emittedAt, width: f.width, height: f.height, tracks };
     st.latestFrame.set(camera, frame);
     this.counters.framesPublished++;
     this.o.latency?.(jobKey, camera, this.now() - f.emittedAt);
     this.fanout?.publish(jobKey, `frame:${camera}`, 'live:frame', frame);
+    return record;
   }
 
   /** A crop waiting for its track's identity goes out once a frame shows the track with one. */

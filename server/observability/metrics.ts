@@ -140,6 +140,12 @@ export const ingestMetrics = {
     labelNames: ['job_namespace'] as const,
     registers: [registry],
   }),
+  droppedByAgents: new client.Counter({
+    name: 'mei_ingest_agent_dropped_batches_total',
+    help: 'Observation batches agents declared lost because their spool was full (ObservationBatch.dropped)',
+    labelNames: ['job_namespace'] as const,
+    registers: [registry],
+  }),
   commitSeconds: new client.Histogram({
     name: 'mei_ingest_commit_duration_seconds',
     help: 'From taking a batch to its group commit finishing',

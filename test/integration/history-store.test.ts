@@ -137,6 +137,26 @@ describe.each(modes)('history store on %s', (_name, open) => {
     expect(found.identities[0].tracks.map((t) => t.id).sort()).toEqual([left1.id, rightTrack.id].sort());
   });
 
+  it('rewrites a representative at most once per repRefreshMs of track time; the newest embedding is written when the track goes quiet', async () => {
+    const h = service(db.sql, { repRefreshMs: 10_000 });
+    const { key, uid } = makeJob(jobs, 'rep-refresh');
+    const vectors: number[][] = [];
+    for (let s = 0; s < 30; s++) {
+      // 30 flushes, 1 s of track time apart; the embedding drifts a little (one representative, replaced in place).
+      vectors.push(personVector(3, s / 1000));
+      h.sink.observations(batch(key, uid, 'left', [{ t: 1000 + s * 1000, tracks: [{ id: 1, g: 'P3' }] }], { embeddings: [{ id: 1, vector: vectors[s] }] }));
+      await h.writer.flush();
+    }
+    // Inserted at s = 0, rewritten at s = 10 and 20 (not at every flush).
+    expect(h.writer.stats()).toMatchObject({ embeddingsInserted: 1, embeddingsUpdated: 2, flushErrors: 0 });
+    await h.writer.close();
+    expect(h.writer.stats().embeddingsUpdated).toBe(3);
+    const [row] = await db.sql.query<{ vector: number[] }>(`SELECT e.vector FROM embeddings e JOIN tracks t ON t.id = e.track_id WHERE t.job_uid = $1`, [uid]);
+    const last = vectors[29];
+    const norm = Math.hypot(...last);
+    expect(row.vector.map((x) => Math.round(x * 1e4))).toEqual(last.map((x) => Math.round((x / norm) * 1e4)));
+  });
+
   it('relabels stored tracks on identity merges and keeps camera sessions apart', async () => {
     const h = service();
     const { key, uid } = makeJob(jobs, 'merge-session');

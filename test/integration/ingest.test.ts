@@ -172,6 +172,71 @@ describe.each(modes)('ingest on %s', (_name, open) => {
     s.close();
   }, 120_000);
 
+  it('publishes live before the commit; history gets a batch only once committed; a failed commit\'s history goes with its resend (store failure simulated)', async () => {
+    const job = makeJob('live-first');
+    const jobs = jobCache(job);
+    // The real database behind a gate: appends to ingest_log wait for `open`, or fail as a lost connection
+    // would (simulated: a real outage would take the whole database away from this shared test store).
+    let gate: Promise<void> = Promise.resolve();
+    let failNext = false;
+    const sql: Database['sql'] = {
+      query: async (text, params) => {
+        if (/INSERT INTO ingest_log/.test(text)) {
+          await gate;
+          if (failNext) {
+            failNext = false;
+            throw Object.assign(new Error('Connection terminated unexpectedly'), { code: '57P01' });
+          }
+        }
+        return db.sql.query(text, params);
+      },
+      exec: (script) => db.sql.exec(script),
+      transaction: (fn) => db.sql.transaction(fn),
+    };
+    const writer = new HistoryWriter({ sql: db.sql, jobs, log: silentLogger, flushMs: 3_600_000, flushRows: 1e9 });
+    const handed: Array<{ seq: number | undefined; frames: number }> = [];
+    const history = {
+      observations: (o: Parameters<HistoryWriter['observations']>[0]) => (handed.push({ seq: o.logKey?.seq, frames: o.frames.length }), writer.observations(o)),
+      settle: (k: Parameters<HistoryWriter['settle']>[0]) => writer.settle(k),
+    };
+    const live = new LiveHub({ jobs, history, log: silentLogger });
+    const ingest = new IngestService({ sql, live, jobs, log: silentLogger });
+    await ingest.start();
+    const conn = ingest.connection(agentOf(job), 2);
+
+    let release!: () => void;
+    gate = new Promise((r) => (release = r));
+    let settled = false;
+    const ack0 = conn.receive(encodeObservations(batch(job, 0))).then((a) => ((settled = true), a));
+    // The commit is held: the frame is published all the same, and nothing went to history.
+    for (const deadline = Date.now() + 30_000; live.stats().framesPublished < 1 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 5));
+    expect(live.stats()).toMatchObject({ batchesApplied: 1, framesPublished: 1 });
+    expect(settled).toBe(false);
+    expect(handed).toEqual([]);
+    release();
+    expect(await ack0).toEqual({ code: 'committed', through: 0 });
+    await live.drained();
+    expect(handed).toEqual([{ seq: 0, frames: 1 }]);
+
+    // A commit that fails: applied to identities (live), retry-later, no history; the resend commits and
+    // brings the kept history (identities do not apply a seq twice).
+    failNext = true;
+    expect(await conn.receive(encodeObservations(batch(job, 1)))).toMatchObject({ code: 'retry-later' });
+    await live.drained();
+    expect(live.stats()).toMatchObject({ batchesApplied: 2 });
+    expect(handed).toHaveLength(1);
+    expect(await conn.receive(encodeObservations(batch(job, 1)))).toEqual({ code: 'committed', through: 1 });
+    await live.drained();
+    expect(live.stats()).toMatchObject({ batchesApplied: 2, duplicates: 1 });
+    expect(handed).toEqual([{ seq: 0, frames: 1 }, { seq: 1, frames: 1 }]);
+    await writer.flush();
+    expect(await count(db, `SELECT count(*)::text AS n FROM ingest_log WHERE job_uid = $1 AND NOT applied`, [job.metadata.uid])).toBe(0);
+    const [track] = await db.sql.query<{ start_ms: string; end_ms: string }>(`SELECT start_ms::text, end_ms::text FROM tracks WHERE job_uid = $1`, [job.metadata.uid]);
+    expect([Number(track.start_ms), Number(track.end_ms)]).toEqual([1_000, 1_100]);
+    await ingest.close();
+    live.close();
+  }, 120_000);
+
   it('is retry-later until the job cache is synced and while shutting down; an unknown job is refused only from a synced cache', async () => {
     const job = makeJob('ready');
     const jobs = jobCache();

@@ -2,9 +2,11 @@
 // MEI server process (headless: MEI_DASHBOARD=off), real edge agent processes with scripted cameras
 // (test/integration/fixtures/scripted-agent.ts), and a TCP proxy between them (test/support/tcp-proxy.ts)
 // that the harness controls. While the cameras produce, the phases run one after another: added latency,
-// a cut link, SIGKILLs of the server at random points (restarted on the same port and state). Then the
-// cameras stop, the agents drain their outboxes, the server shuts down gracefully, and the ingest log is read
-// back from the database and compared with what the cameras produced.
+// a cut link (optionally while the cameras produce faster than real time: a long outage simulated in a short
+// test), SIGKILLs of the server at random points (restarted on the same port and state), SIGKILLs of an agent
+// (restarted with the same state directory: its on-disk spool). Then the cameras stop, the agents drain
+// their spools, the server shuts down gracefully, and the ingest log is read back from the database and
+// compared with what the cameras produced.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -17,8 +19,17 @@ import { startTcpProxy, type TcpProxy } from './tcp-proxy.ts';
 export type ChaosPhase =
   /** Added latency on the link, each direction, for `durationMs`. */
   | { kind: 'latency'; ms: number; durationMs: number }
-  /** The link is cut (connections destroyed, new ones dropped) for `durationMs`. */
-  | { kind: 'cut'; durationMs: number }
+  /**
+   * The link is cut (connections destroyed, new ones dropped) for `durationMs` of camera time; with
+   * `speedup` the cameras produce that many times faster than real time meanwhile (10 minutes of outage in
+   * 30 s at 20x), so the spools fill as in a real outage of that length.
+   */
+  | { kind: 'cut'; durationMs: number; speedup?: number }
+  /**
+   * `count` times: after a random 0.5-4 s, SIGKILL one agent process (chosen at random) and start it again
+   * after a random 0.5-2 s with the same node and state directory; its cameras go on numbering their frames.
+   */
+  | { kind: 'kill-agent'; count: number }
   /**
    * `count` times: after a random 0.5-4 s of traffic, wait for the next observation batch on its way to the
    * server and SIGKILL the server 0-30 ms after it passed the proxy (mid-batch, mid-commit, or just after the
@@ -39,6 +50,8 @@ export interface ChaosOptions {
   batchFrames?: number;
   /** Longest wait for the agents to drain after the cameras stop. */
   drainTimeoutMs?: number;
+  /** Each camera's spool bound on the agents (MEI_SPOOL_BYTES); default: the agent's. */
+  spoolBytes?: number;
   log?: (msg: string) => void;
 }
 
@@ -64,8 +77,13 @@ export interface ChaosResult {
   serverStarts: number;
   /** Whether every agent reported its outbox drained before the deadline. */
   drained: boolean;
-  /** Most batches one agent held unacked at once (its in-memory outbox keeps 500). */
+  /** Most batches one camera held unacked at once (in its agent's on-disk spool). */
   maxBacklog: number;
+  /** Batches the agents' spools dropped because they were full (their cursors' counts). */
+  agentDropped: number;
+  /** Drops the server was told of (ObservationBatch.dropped), from its log. */
+  serverCountedDrops: number;
+  agentStarts: number;
   /** Batches agents logged as refused by the server. */
   refusedByServer: number;
   wallMs: number;
@@ -81,6 +99,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
   let proxy: TcpProxy | undefined;
   let server: HeadlessServer | undefined;
   const agents: ChildProcess[] = [];
+  let agentStarts = 0;
   let outputs = '';
   try {
     server = await createHeadlessServer({
@@ -95,21 +114,23 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     const cameras = Array.from({ length: o.cameras }, (_, i) => `cam-${i}`);
     await srv.start();
     log(`server started (pid ${srv.process!.child.pid})`);
-    for (let n = 0; n < o.nodes; n++) {
+    const agentDir = (n: number) => path.join(srv.stateDir, `agent-${n}`);
+    const startAgent = (n: number) => {
       const node = `edge-${n}`;
-      const child = spawn(process.execPath, ['--import', 'tsx', SCRIPTED_AGENT, 'run', '--server', `http://127.0.0.1:${proxy!.port}`, '--node', node], {
-        cwd: REPO_ROOT,
-        env: { ...process.env, MEI_AGENT_TOKEN: srv.tokenFor(node), MEI_SCRIPT_DIR: scriptDir, MEI_SCRIPT_BATCH_FRAMES: String(o.batchFrames ?? 20) },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
+      const env: NodeJS.ProcessEnv = { ...process.env, MEI_AGENT_TOKEN: srv.tokenFor(node), MEI_AGENT_STATE_DIR: agentDir(n), MEI_SCRIPT_DIR: scriptDir, MEI_SCRIPT_BATCH_FRAMES: String(o.batchFrames ?? 20) };
+      if (o.spoolBytes !== undefined) env.MEI_SPOOL_BYTES = String(o.spoolBytes);
+      const child = spawn(process.execPath, ['--import', 'tsx', SCRIPTED_AGENT, 'run', '--server', `http://127.0.0.1:${proxy!.port}`, '--node', node], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
       child.stdout!.on('data', (d) => (outputs += `[${node}] ${d}`));
       child.stderr!.on('data', (d) => (outputs += `[${node}] ${d}`));
-      agents.push(child);
-    }
+      agents[n] = child;
+      agentStarts++;
+    };
+    for (let n = 0; n < o.nodes; n++) startAgent(n);
     const producedLines = (camera: string): string[] => {
       const f = path.join(scriptDir, `${camera}.produced`);
       return fs.existsSync(f) ? fs.readFileSync(f, 'utf8').split('\n').filter(Boolean) : [];
     };
+    const producedBatches = (camera: string) => producedLines(camera).filter((l) => /^\d+$/.test(l)).length;
     // Traffic first: every camera has produced something.
     for (const deadline = Date.now() + 120_000; cameras.some((c) => !producedLines(c).length); ) {
       if (Date.now() > deadline) throw new Error('cameras produced nothing within 120 s');
@@ -124,9 +145,40 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
         await sleep(phase.durationMs);
         proxy!.latencyMs = 0;
       } else if (phase.kind === 'cut') {
+        const speedup = phase.speedup ?? 1;
         proxy!.cut();
-        await sleep(phase.durationMs);
+        if (speedup === 1) await sleep(phase.durationMs);
+        else {
+          // Until every camera has produced durationMs of frames (timers slip on a loaded machine).
+          const batches = Math.ceil(phase.durationMs / ((o.batchFrames ?? 20) * 100));
+          const start = new Map(cameras.map((c) => [c, producedBatches(c)]));
+          fs.writeFileSync(path.join(scriptDir, 'speed'), String(speedup));
+          for (const deadline = Date.now() + (3 * phase.durationMs) / speedup + 60_000; cameras.some((c) => producedBatches(c) - start.get(c)! < batches); ) {
+            if (Date.now() > deadline) throw new Error(`cameras did not produce ${phase.durationMs / 1000} s of frames in time`);
+            await sleep(200);
+          }
+          fs.rmSync(path.join(scriptDir, 'speed'), { force: true });
+        }
         proxy!.restore();
+      } else if (phase.kind === 'kill-agent') {
+        for (let k = 0; k < phase.count; k++) {
+          await sleep(500 + rand() * 3_500);
+          const n = Math.floor(rand() * o.nodes);
+          const a = agents[n];
+          const exited = a.exitCode !== null || a.signalCode !== null ? Promise.resolve() : new Promise((r) => a.once('exit', r));
+          a.kill('SIGKILL');
+          await exited;
+          await sleep(500 + rand() * 1_500);
+          // Its cameras run again only once it has its task from the server: wait for their next batch.
+          const mine = cameras.filter((_, i) => i % o.nodes === n);
+          const before = new Map(mine.map((c) => [c, producedBatches(c)]));
+          startAgent(n);
+          for (const deadline = Date.now() + 180_000; mine.some((c) => producedBatches(c) <= before.get(c)!); ) {
+            if (Date.now() > deadline) throw new Error(`agent edge-${n} produced nothing within 180 s of its restart`);
+            await sleep(200);
+          }
+          log(`agent edge-${n} SIGKILLed and restarted`);
+        }
       } else {
         for (let k = 0; k < phase.count; k++) {
           await sleep(500 + rand() * 3_500);
@@ -141,7 +193,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       await sleep(o.settleMs ?? 2_000);
     }
 
-    // Stop producing; wait for every agent to drain its outbox.
+    // Stop producing; wait for every agent to drain its spools.
     fs.writeFileSync(path.join(scriptDir, 'stop'), '');
     let drained = false;
     for (const deadline = Date.now() + (o.drainTimeoutMs ?? 300_000); Date.now() < deadline; ) {
@@ -204,6 +256,9 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       serverStarts: srv.starts,
       drained,
       maxBacklog: Math.max(0, ...cameras.flatMap((c) => producedLines(c).filter((l) => l.startsWith('drained')).map((l) => Number(l.split(' ')[1])))),
+      agentDropped: Array.from({ length: o.nodes }, (_, n) => spoolDrops(agentDir(n))).reduce((a, b) => a + b, 0),
+      serverCountedDrops: [...srv.output().matchAll(/dropped (\d+) batch\(es\) of camera/g)].reduce((n, m) => n + Number(m[1]), 0),
+      agentStarts,
       refusedByServer: (outputs.match(/ refused: /g) ?? []).length,
       wallMs: Date.now() - t0,
     };
@@ -218,6 +273,22 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
 
 export function describePhase(p: ChaosPhase): string {
   if (p.kind === 'latency') return `latency ${p.ms} ms each way for ${p.durationMs / 1000} s`;
-  if (p.kind === 'cut') return `link cut for ${p.durationMs / 1000} s`;
+  if (p.kind === 'cut') return `link cut for ${p.durationMs / 1000} s${p.speedup && p.speedup !== 1 ? ` of camera time (cameras at ${p.speedup}x real time)` : ''}`;
+  if (p.kind === 'kill-agent') return `agent SIGKILL + restart x${p.count}`;
   return `server SIGKILL x${p.count} at random points`;
+}
+
+/** Batches an agent's spools dropped (the `dropped` count of every cursor.json under its state directory). */
+function spoolDrops(dir: string): number {
+  if (!fs.existsSync(dir)) return 0;
+  let n = 0;
+  for (const f of fs.readdirSync(dir, { recursive: true, encoding: 'utf8' })) {
+    if (path.basename(f) !== 'cursor.json') continue;
+    try {
+      n += Number(JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')).dropped ?? 0);
+    } catch {
+      // a cursor being replaced right now: the next read of a finished run has it
+    }
+  }
+  return n;
 }

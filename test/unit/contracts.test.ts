@@ -60,6 +60,23 @@ describe('Socket.IO payload schemas', () => {
     expect(ObservationBatchSchema.safeParse({ jobKey: 'a/b', camera: 'c', seq: 0, frames: Array(101).fill(frame) }).success).toBe(false);
     expect(ObservationBatchSchema.safeParse({ jobKey: 'a/b', camera: 'c', seq: -1, frames: [frame] }).success).toBe(false);
   });
+
+  it('checks embedding vectors and drop declarations, naming the field', () => {
+    const frame = { frameIndex: 0, timestampMs: 0, emittedAt: 1, width: 10, height: 10, tracks: [] };
+    const fieldOf = (extra: object) => {
+      const r = ObservationBatchSchema.safeParse({ jobKey: 'a/b', camera: 'c', seq: 5, frames: [frame], ...extra });
+      return r.success ? 'ok' : describeZodError(r.error).field;
+    };
+    const v = Array.from({ length: 8 }, (_, i) => i / 10);
+    expect(fieldOf({ embeddings: [{ id: 1, vector: v }] })).toBe('ok');
+    for (const bad of [v.slice(0, 7), [...v.slice(0, 7), Number.NaN], [...v.slice(0, 7), Infinity], [...v.slice(0, 7), 2e6], [...v.slice(0, 7), '1'], 'v']) {
+      expect(fieldOf({ embeddings: [{ id: 1, vector: v }, { id: 2, vector: bad }] })).toBe('embeddings[1].vector');
+    }
+    expect(fieldOf({ dropped: { count: 3, heldFrom: 5 } })).toBe('ok');
+    expect(fieldOf({ dropped: { count: 0, heldFrom: 5 } })).toBe('dropped.count');
+    expect(fieldOf({ dropped: { count: 1, heldFrom: -1 } })).toBe('dropped.heldFrom');
+    expect(fieldOf({ dropped: { count: 1 } })).toBe('dropped.heldFrom');
+  });
 });
 
 describe('job helpers', () => {

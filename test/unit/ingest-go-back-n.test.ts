@@ -10,6 +10,31 @@ const committed = (through: number): IngestAck => ({ code: 'committed', through 
 const later: IngestAck = { code: 'retry-later', retryAfterMs: 700, reason: 'saturated' };
 
 describe('go-back-N per stream', () => {
+  it('stops waiting for a seq the agent declares dropped (dropped.heldFrom past it), settled in arrival order', () => {
+    const g = new GoBackN();
+    for (const s of [1, 2, 3]) expect(g.arrive('A', s)).toBeUndefined();
+    expect(g.settle('A', 1, later)).toEqual(later);
+    expect(g.settle('A', 2, committed(2))).toMatchObject({ code: 'retry-later' });
+    expect(g.settle('A', 3, committed(3))).toMatchObject({ code: 'retry-later' });
+    // Without a declaration a later seq is answered retry-later at once: the server waits for 1.
+    expect(g.arrive('A', 4)).toMatchObject({ code: 'retry-later', reason: expect.stringContaining('seq 1') });
+    // The agent's spool dropped 1 and 2: it holds 3 on and says so. The stream flows again.
+    expect(g.arrive('A', 3, 3)).toBeUndefined();
+    expect(g.settle('A', 3, committed(3), 3)).toEqual(committed(3));
+    expect(g.arrive('A', 4)).toBeUndefined();
+    expect(g.settle('A', 4, committed(4))).toEqual(committed(4));
+    // Arrival order: a batch sent before the drop settles under the old wait, the declaring one after it.
+    for (const s of [1, 2]) g.arrive('C', s);
+    g.settle('C', 1, later);
+    expect(g.arrive('C', 5, 3)).toBeUndefined();
+    expect(g.settle('C', 2, committed(2))).toMatchObject({ code: 'retry-later' });
+    expect(g.settle('C', 5, committed(5), 3)).toEqual(committed(5));
+    // A declaration at or below the seq waited for changes nothing.
+    g.arrive('B', 1);
+    g.settle('B', 1, later);
+    expect(g.arrive('B', 2, 1)).toMatchObject({ code: 'retry-later' });
+  });
+
   it('answers retry-later for every later seq until the missing one is settled again', () => {
     const g = new GoBackN();
     for (const s of [1, 2, 3, 4]) expect(g.arrive('A', s)).toBeUndefined();

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { encode } from '@msgpack/msgpack';
-import { OBSERVATIONS_FRAME_TAG, ObservationBatchSchema, WireError, decodeObservations, decodeObservationsFrame, encodeObservations, encodeObservationsFrame, negotiatedProtocol, type ObservationBatch } from '@mei/contracts';
+import { OBSERVATIONS_FRAME_TAG, ObservationBatchSchema, WireError, decodeObservations, decodeObservationsFrame, encodeObservations, encodeObservationsFrame, negotiatedProtocol, withDropped, type ObservationBatch } from '@mei/contracts';
 
 /** mulberry32: a small seeded generator so failures reproduce. */
 function rng(seed: number) {
@@ -212,8 +212,12 @@ describe('wire protocol 2 codec', () => {
     expect(fieldOf(batch(bin(640, 480, 0, 0, 0, 0), { 4: 5 }))).toBe('session');
     expect(fieldOf(batch(bin(640, 480, 0, 0, 0, 0), { 6: [[1, 0, new Uint8Array(16)]] }))).toBe('embeddings[0].scale');
     expect(fieldOf(batch(bin(640, 480, 0, 0, 0, 0), { 6: [[1, 0.1, new Uint8Array(4)]] }))).toBe('embeddings[0].vector');
-    // An optional field this decoder does not know: refused, not silently dropped.
-    expect(fieldOf(batch(bin(640, 480, 0, 0, 0, 0), { 7: 1 }))).toBe('(message)');
+    // The optional `dropped` field (the 8th), bounded; a further optional field this decoder does not know:
+    // refused, not silently dropped.
+    expect(fieldOf(batch(bin(640, 480, 0, 0, 0, 0), { 7: 1 }))).toBe('dropped');
+    expect(fieldOf(batch(bin(640, 480, 0, 0, 0, 0), { 7: [0, 5] }))).toBe('dropped.count');
+    expect(fieldOf(batch(bin(640, 480, 0, 0, 0, 0), { 7: [2, -1] }))).toBe('dropped.heldFrom');
+    expect(fieldOf(batch(bin(640, 480, 0, 0, 0, 0), { 7: [2, 5], 8: 1 }))).toBe('(message)');
     expect(fieldOf(encode([3, 'default/demo', 'cam', 1, null, bin(640, 480, 0, 0, 0, 0)]))).toBe('(message)');
   });
 
@@ -233,6 +237,23 @@ describe('wire protocol 2 codec', () => {
       again.embeddings?.forEach((e, i) => expect(cosine(e.vector, back.embeddings![i].vector)).toBeGreaterThan(0.994));
       expect(again.embeddings?.length).toBe(back.embeddings?.length);
       expect(v3.length).toBeLessThan(v2.length);
+    }
+  });
+
+  it('withDropped sets and removes the dropped declaration and keeps the rest; layout 2 bytes come back as layout 3', () => {
+    const fixture = JSON.parse(readFileSync(new URL('./fixtures/wire-v2-batches.json', import.meta.url), 'utf8')) as { batches: Array<{ base64: string }> };
+    for (const { base64 } of fixture.batches.slice(0, 3)) {
+      const v2 = new Uint8Array(Buffer.from(base64, 'base64'));
+      const back = decodeObservations(v2);
+      const declared = withDropped(v2, { count: 3, heldFrom: 17 });
+      expect(declared[1]).toBe(3);
+      const d = decodeObservations(declared);
+      expect(d.dropped).toEqual({ count: 3, heldFrom: 17 });
+      expect({ ...d, dropped: undefined, embeddings: undefined }).toEqual({ ...back, embeddings: undefined });
+      const v3 = encodeObservations(back);
+      const again = decodeObservations(withDropped(withDropped(v3, { count: 1, heldFrom: 4 }), undefined));
+      expect(again.dropped).toBeUndefined();
+      expect(again).toEqual(decodeObservations(v3));
     }
   });
 

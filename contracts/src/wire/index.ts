@@ -3,6 +3,8 @@
 // (@msgpack/msgpack) carries the structure; the frames are one byte string of varints. Layout version 3
 // (what encodeObservations writes):
 //   batch = [3, jobKey, camera, seq, session|nil, frames: bin, embeddings|nil, ...optional fields]
+//   optional fields, in order: [droppedCount, heldFrom] (ObservationBatch.dropped, only when the agent's spool
+//   dropped batches of this camera run)
 //   frames = varint(width) varint(height) varint(frameIndex0) varint(timestampUs0) varint(emittedAt0), then per
 //            frame: (after the first: zigzag deltas of frameIndex, timestampUs, emittedAt from the previous
 //            frame) varint(tracks*2 + sized) [varint(width) varint(height) when sized: the frame's own size]
@@ -196,7 +198,19 @@ export function encodeObservations(batch: ObservationBatch): Uint8Array {
     const { scale, q } = quantizeEmbedding(e.vector);
     return [e.id, scale, new Uint8Array(q.buffer)];
   });
-  return encode([3, batch.jobKey, batch.camera, batch.seq, batch.session ?? null, w.bytes(), embeddings ?? null], { forceFloat32: true });
+  const fields: unknown[] = [3, batch.jobKey, batch.camera, batch.seq, batch.session ?? null, w.bytes(), embeddings ?? null];
+  if (batch.dropped) fields.push([batch.dropped.count, batch.dropped.heldFrom]);
+  return encode(fields, { forceFloat32: true });
+}
+
+/** Protocol-2 bytes with ObservationBatch.dropped set (undefined: removed); every other byte's meaning unchanged. */
+export function withDropped(data: Uint8Array, dropped: ObservationBatch['dropped']): Uint8Array {
+  const a = decode(data) as unknown[];
+  // Layout 2 (bytes an older agent spooled) has no optional fields: such a batch is written again as layout 3.
+  if (a[0] !== 3) return encodeObservations({ ...decodeObservations(data), dropped });
+  a.length = V3_FIELDS;
+  if (dropped) a.push([dropped.count, dropped.heldFrom]);
+  return encode(a, { forceFloat32: true });
 }
 
 const isInt = (v: unknown, min = 0, max = MAX_SAFE): v is number => Number.isSafeInteger(v) && (v as number) >= min && (v as number) <= max;
@@ -311,7 +325,7 @@ export function decodeObservations(data: Uint8Array | ArrayBuffer): ObservationB
   }
   const a = list(raw, '(message)', 12);
   if (!LAYOUTS.includes(a[0] as number)) throw new WireError('(message)', `unknown wire version ${String(a[0]).slice(0, 16)}`);
-  if (a[0] === 3 && a.length !== V3_FIELDS) throw new WireError('(message)', `must have ${V3_FIELDS} fields`);
+  if (a[0] === 3 && a.length !== V3_FIELDS && a.length !== V3_FIELDS + 1) throw new WireError('(message)', `must have ${V3_FIELDS} or ${V3_FIELDS + 1} fields`);
   const jobKey = str(a[1], 'jobKey', 320);
   const camera = str(a[2], 'camera', 63);
   const seq = int(a[3], 'seq');
@@ -320,6 +334,10 @@ export function decodeObservations(data: Uint8Array | ArrayBuffer): ObservationB
   const batch: ObservationBatch = { jobKey, camera, seq, ...(session !== undefined ? { session } : {}), frames };
   const embeddings = a[0] === 2 ? a[11] : a[6];
   if (embeddings !== null) batch.embeddings = embeddingsOf(embeddings);
+  if (a[0] === 3 && a.length > V3_FIELDS) {
+    const d = list(a[V3_FIELDS], 'dropped', 2);
+    batch.dropped = { count: int(d[0], 'dropped.count', 1), heldFrom: int(d[1], 'dropped.heldFrom') };
+  }
   return batch;
 }
 

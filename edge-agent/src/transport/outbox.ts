@@ -9,8 +9,10 @@
 //   (disconnect, ack timeout) arrives here as retry-later from the connection.
 // - refused{field}: the content can never be stored: forgotten, counted and logged; the stream goes on.
 // A full spool may drop the very batch a go-back-N waits for; the server would then answer retry-later
-// forever on this connection, so the outbox asks the transport to reconnect (go-back state is per connection).
-import { MAX_MESSAGE_BYTES, encodeObservations, type IngestAck, type ObservationBatch } from '@mei/contracts';
+// forever. So once a spool has dropped batches of a stream, its sends carry ObservationBatch.dropped (the
+// drops in all, the lowest seq still held) until one of them is committed: the server stops waiting for
+// what is gone and counts the drops.
+import { MAX_MESSAGE_BYTES, encodeObservations, withDropped, type IngestAck, type ObservationBatch } from '@mei/contracts';
 import type { Spool, SpoolEntry } from './spool.ts';
 
 /** Batches per stream sent and not yet answered. */
@@ -25,7 +27,7 @@ export interface OutboxOptions {
   /** Sends one stored batch (protocol-2 bytes); transport failures resolve as retry-later. */
   send(payload: Uint8Array, seq: number): Promise<IngestAck>;
   connected(): boolean;
-  /** Starts a new connection (the server forgets its go-back-N state with the old one). */
+  /** Starts a new connection (unused since ObservationBatch.dropped tells the server what is gone; kept for callers). */
   reconnect?(): void;
   window?: number;
   /** Largest encoded batch (default: a Socket.IO message minus framing). */
@@ -120,15 +122,9 @@ export class ObservationOutbox {
       for (const session of spool.activeSessions()) {
         const st = this.stream(key, session);
         if (now < st.pausedUntil) continue;
-        if (st.goBack !== undefined && (spool.unsent(session).next().value?.seq ?? -1) > st.goBack) {
-          // What the server waits for was dropped (spool full): only a new connection resets its go-back.
-          st.goBack = undefined;
-          if (this.o.reconnect) {
-            this.o.log?.(`${key}: the batch the server asked for again was dropped; reconnecting`);
-            this.o.reconnect();
-            return; // the new connection pumps again
-          }
-        }
+        // What the server waits for was dropped (spool full): the declaration below tells it so.
+        if (st.goBack !== undefined && (spool.unsent(session).next().value?.seq ?? -1) > st.goBack) st.goBack = undefined;
+        const declaration = spool.dropDeclaration(session);
         for (const e of spool.unsent(session, st.next)) {
           if (st.inFlight >= this.window || !this.o.connected()) break;
           let payload: Uint8Array | undefined;
@@ -142,12 +138,13 @@ export class ObservationOutbox {
             continue;
           }
           if (!payload) continue;
+          if (declaration) payload = withDropped(payload, declaration);
           st.inFlight++;
           st.next = e.seq + 1;
           if (st.goBack !== undefined && e.seq <= st.goBack) st.goBack = undefined;
           const epoch = st.epoch;
           this.o.send(payload, e.seq).then(
-            (ack) => this.answered(key, spool, st, e, epoch, ack),
+            (ack) => this.answered(key, spool, st, e, epoch, ack, declaration?.count),
             (err: Error) => this.answered(key, spool, st, e, epoch, { code: 'retry-later', retryAfterMs: MIN_RETRY_MS, reason: `send failed: ${err.message}` }),
           );
         }
@@ -180,13 +177,14 @@ export class ObservationOutbox {
     return st;
   }
 
-  private answered(key: string, spool: Spool, st: Stream, e: SpoolEntry, epoch: number, ack: IngestAck): void {
+  private answered(key: string, spool: Spool, st: Stream, e: SpoolEntry, epoch: number, ack: IngestAck, declared?: number): void {
     if (this.spools.get(key) !== spool) return; // detached meanwhile: the next run resends from disk
     if (epoch === st.epoch) st.inFlight--;
     if (ack.code === 'committed') {
       // Committed through the seq a go-back-N waits for (an answer sent before the retry-later): nothing to wait for.
       if (st.goBack !== undefined && ack.through >= st.goBack) st.goBack = undefined;
       this.onDisk(() => spool.commit(e.session, ack.through));
+      if (declared !== undefined) this.onDisk(() => spool.declared(e.session, declared));
     }
     else if (ack.code === 'refused') {
       this.count(key);

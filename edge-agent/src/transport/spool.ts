@@ -4,7 +4,8 @@
 //   <16-digit n>.seg  append-only segments of records: u32 bodyLength, u32 crc32(body), body
 //                     body = f64 seq, f64 writtenAt (ms), u8 sessionLength, session (utf8), payload
 //   cursor.json       per session the highest seq through which everything is done (committed or refused),
-//                     and the count of batches dropped; replaced atomically (write + rename) on every change.
+//                     the count of batches dropped (in all, and per session with how many of those the
+//                     server has been told of); replaced atomically (write + rename) on every change.
 // A record is read back only if its length fits and its checksum matches: a tail torn by a kill is cut at
 // the first bad record, never misread. Bounded in bytes: when a new record does not fit, the oldest segment
 // is deleted, and every unsent batch in it is counted as dropped (and kept in the cursor across restarts).
@@ -55,6 +56,7 @@ const BODY_FIXED = 17; // f64 seq, f64 writtenAt, u8 sessionLength
 const MAX_BODY = 4 << 20;
 const SEGMENT_RE = /^(\d{16})\.seg$/;
 const CURSOR = 'cursor.json';
+const MAX_DROP_SESSIONS = 256;
 
 const crc32: (b: Uint8Array) => number =
   (zlib as { crc32?: (b: Uint8Array) => number }).crc32 ??
@@ -95,6 +97,8 @@ export class Spool {
   private readonly byNumber = new Map<number, Segment>();
   private through: Record<string, number> = {};
   private dropped = 0;
+  /** Per session: batches dropped, and how many of them the server was told of (ObservationBatch.dropped). */
+  private drops: Record<string, { count: number; declared: number }> = {};
   /** Entries not done, and their payload bytes (kept as counters: stats are read on every answer). */
   private unsentCount = 0;
   private unsentBytes = 0;
@@ -195,6 +199,25 @@ export class Spool {
     this.advance(e.session, -1);
   }
 
+  /**
+   * The declaration to send with a batch of `session` while the server has not been told of every drop:
+   * the drops in all, and the lowest seq still held (the server stops waiting for anything below it).
+   */
+  dropDeclaration(session: string): { count: number; heldFrom: number } | undefined {
+    const d = this.drops[session];
+    if (!d || d.count <= d.declared) return undefined;
+    const first = this.unsent(session).next().value;
+    return first ? { count: d.count, heldFrom: first.seq } : undefined;
+  }
+
+  /** The server committed a batch that declared `count` drops of `session`. */
+  declared(session: string, count: number): void {
+    const d = this.drops[session];
+    if (!d || count <= d.declared) return;
+    d.declared = count;
+    this.saveCursor();
+  }
+
   stats(): SpoolStats {
     let oldest = Infinity;
     for (const q of this.sessions.values()) {
@@ -276,7 +299,11 @@ export class Spool {
   private dropOldest(): void {
     const seg = this.segments[0];
     const lost = seg.entries.filter((e) => !e.done);
-    for (const e of lost) this.markDone(e);
+    for (const e of lost) {
+      this.markDone(e);
+      const d = (this.drops[e.session] ??= { count: 0, declared: 0 });
+      d.count++;
+    }
     this.dropped += lost.length;
     this.deleteSegment(0);
     for (const s of new Set(lost.map((e) => e.session))) {
@@ -319,15 +346,22 @@ export class Spool {
     const through: Record<string, number> = {};
     for (const [s, t] of Object.entries(this.through)) if (this.segments.some((seg) => seg.sessions.has(s))) through[s] = t;
     this.through = through;
+    // Per-session drop counts stay (cumulative: the server counts each drop once); only sessions that ever
+    // dropped have one, the most recent MAX_DROP_SESSIONS are kept.
+    const names = Object.keys(this.drops);
+    for (const s of names.slice(0, Math.max(0, names.length - MAX_DROP_SESSIONS))) delete this.drops[s];
     const file = path.join(this.dir, CURSOR);
-    writeFileSync(`${file}.tmp`, JSON.stringify({ through, dropped: this.dropped }));
+    writeFileSync(`${file}.tmp`, JSON.stringify({ through, dropped: this.dropped, drops: this.drops }));
     renameSync(`${file}.tmp`, file);
   }
 
   private load(): void {
     try {
-      const c = JSON.parse(readFileSync(path.join(this.dir, CURSOR), 'utf8')) as { through?: Record<string, number>; dropped?: number };
+      const c = JSON.parse(readFileSync(path.join(this.dir, CURSOR), 'utf8')) as { through?: Record<string, number>; dropped?: number; drops?: Record<string, { count?: unknown; declared?: unknown }> };
       for (const [s, t] of Object.entries(c.through ?? {})) if (typeof t === 'number') this.through[s] = t;
+      for (const [s, d] of Object.entries(c.drops ?? {})) {
+        if (Number.isSafeInteger(d?.count) && Number.isSafeInteger(d?.declared)) this.drops[s] = { count: d.count as number, declared: d.declared as number };
+      }
       if (Number.isSafeInteger(c.dropped)) this.dropped = c.dropped!;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.log(`spool ${this.dir}: cursor unreadable (${(err as Error).message}); resending everything held`);
