@@ -140,6 +140,10 @@ export interface DetectorSpec {
    * IoU above which overlapping boxes are suppressed.
    */
   nmsThreshold?: number;
+  /**
+   * Detection cadence: run the detector (and ReID) on at most every n-th frame while the scene is calm, with each track carried on its Kalman prediction in between; a new (tentative) track or two overlapping people make the next frame a detected one. 1 = every frame. Saves CPU for more cameras per node at some accuracy (docs/benchmarks.md, issue #16).
+   */
+  detectEvery?: number;
 }
 /**
  * The person re-identification embedder. Without it, part-based colour histograms are used.

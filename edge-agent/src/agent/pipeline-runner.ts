@@ -28,7 +28,7 @@ const FPS_WINDOW_MS = 5_000;
 const DEFAULT_PREVIEW_FPS = 2;
 
 /** Pipeline settings that are not in the task (tests and benchmarks bound a recording with maxFrames). */
-export type PipelineRunnerOptions = Pick<CameraPipelineOptions, 'maxFrames'> & {
+export type PipelineRunnerOptions = Pick<CameraPipelineOptions, 'maxFrames' | 'readRate'> & {
   /**
    * Each frame in its own batch, as a live camera sends while its link keeps up, whatever the mode and the
    * link: bench:bandwidth processes a recording at whatever speed the machine allows but measures live traffic.
@@ -89,6 +89,7 @@ export class PipelineCameraRunner implements CameraRunner {
         env: this.env,
         field: cameraField(camera.name),
         maxFrames: this.options.maxFrames,
+        readRate: this.options.readRate,
       });
     } catch (err) {
       // Bad source or model: the message names the spec field; the agent keeps running the other cameras.

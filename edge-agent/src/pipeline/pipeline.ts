@@ -269,8 +269,10 @@ export interface CameraPipelineOptions {
   trackerOverrides?: Partial<TrackerOptions>;
   /** Use colour histograms when spec.models.reid is absent (true), or track on motion only (false). */
   histogramFallback?: boolean;
-  /** PipelineParts.detectEvery (default 1: every frame). */
+  /** PipelineParts.detectEvery (default: spec.models.detector.detectEvery, else 1 = every frame). */
   detectEvery?: number;
+  /** VideoSourceOptions.readRate: pacing of a recorded file played live (benchmarks). */
+  readRate?: number;
 }
 
 /** Intra-op threads of each network (see CameraPipelineOptions.threads). */
@@ -303,6 +305,7 @@ export async function createCameraPipeline(
       loop: o.camera.loop,
       roi: o.camera.roi,
       maxFrames: o.maxFrames,
+      readRate: o.readRate,
       env,
       field: o.field,
     });
@@ -321,7 +324,7 @@ export async function createCameraPipeline(
       // A ReID network is the dearest stage: embed only where motion is ambiguous (PETS09-S2L1: 42 % of the
       // boxes, MOTA 80.5 -> 81.1). Histograms cost ~0.2 ms a box and lose IDF1 when sparse: embed them all.
       lazyAppearance: !(embedder instanceof HistogramEmbedder),
-      detectEvery: o.detectEvery,
+      detectEvery: o.detectEvery ?? o.models.detector.detectEvery,
     });
     return Object.assign(pipeline, { source, detector, threads });
   } catch (e) {

@@ -90,6 +90,8 @@ export function probeVideo(ffmpeg: string, inputArgs: string[], timeoutMs = 1500
 export interface DecoderArgsOptions {
   /** Real-time pacing (a file replayed as a live camera). */
   realtime: boolean;
+  /** With realtime: replay at this multiple of the file's own rate (default 1). */
+  readRate?: number;
   loop: boolean;
   /** Start this far into a recording (seconds). */
   startSeconds?: number;
@@ -102,9 +104,10 @@ export interface DecoderArgsOptions {
   imageFrameRate?: number;
 }
 
-export function inputArgs(src: ParsedSource, opts: Pick<DecoderArgsOptions, 'realtime' | 'loop' | 'imageFrameRate' | 'startSeconds'>): string[] {
+export function inputArgs(src: ParsedSource, opts: Pick<DecoderArgsOptions, 'realtime' | 'readRate' | 'loop' | 'imageFrameRate' | 'startSeconds'>): string[] {
+  const rate = opts.readRate ?? 1;
   const pacing = [
-    ...(opts.realtime ? ['-re'] : []),
+    ...(opts.realtime ? (rate === 1 ? ['-re'] : ['-readrate', rate.toFixed(4)]) : []),
     ...(opts.loop ? ['-stream_loop', '-1'] : []),
     ...(opts.startSeconds ? ['-ss', opts.startSeconds.toFixed(3)] : []),
   ];

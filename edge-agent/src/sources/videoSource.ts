@@ -39,6 +39,11 @@ export interface VideoSourceOptions {
   fps?: number;
   /** Replay a file forever as a live camera (implies live behaviour for this source). */
   loop?: boolean;
+  /**
+   * A recorded file played live is paced at this multiple of its own frame rate (default 1). bench:node
+   * plays PETS09-S2L1 (7 fps) as 10 fps cameras with 10/7.
+   */
+  readRate?: number;
   roi?: Roi;
   /** Frames buffered between decoder and consumer (default live 1 = newest only, history 8). */
   queueSize?: number;
@@ -119,6 +124,7 @@ export class VideoSource extends EventEmitter implements AsyncIterable<Frame> {
     }
     if (opts.fps !== undefined && !(opts.fps > 0)) throw new SourceError(`fps must be > 0, got ${opts.fps}`, `${field}fps`);
     if (opts.roi) validateRoi(opts.roi, `${field}roi`);
+    if (opts.readRate !== undefined && !(opts.readRate > 0 && opts.readRate <= 100)) throw new SourceError(`readRate must be in (0, 100], got ${opts.readRate}`, `${field}readRate`);
     const ffmpeg = findFfmpeg(env);
     const live = opts.mode === 'live' || parsed.kind === 'stream' || opts.loop === true;
     const info: SourceInfo = { live };
@@ -240,6 +246,7 @@ export class VideoSource extends EventEmitter implements AsyncIterable<Frame> {
     this.indexBase = startFrame - this.emitted;
     const args = decoderArgs(this.parsed, {
       realtime: live && this.parsed.kind !== 'stream',
+      readRate: this.opts.readRate,
       loop: live && this.opts.loop === true,
       startSeconds: startFrame && nativeFps ? startFrame / nativeFps : undefined,
       everyNth: this.everyNth,
