@@ -5,6 +5,7 @@
 //   npm run bench:edge -- [--json] [--sets a,b] [--max-frames N] [--threads N|D,E] [--score S]
 //                         [--input-size WxH] [--sequential] [--detect-every K] [--out <dir>]
 //   a: YOLOX-nano + OSNet x0.25 (files from MEI_MODEL_DIR)
+//   q: set a quantized to int8 (scripts/quantize-models.sh; MEI_MODEL_DIR = its output folder)
 //   b: NanoDet-g (converted from the npm package at first use, cached) + colour histograms: needs nothing
 //      outside npm
 // MEI_DATA_DIR must hold vtest.avi and PETS09-S2L1/gt/gt.txt. Metrics in --json are fractions 0..1.
@@ -23,7 +24,9 @@ import { createCameraPipeline, type FrameResult, type StageTimings } from '@mei/
 
 const USAGE = `usage: npm run bench:edge -- [--json] [--sets a,b] [--max-frames N] [--threads N|D,E] [--score S]
        [--input-size WxH] [--sequential] [--detect-every K] [--out <dir>]
-  --sets a,b        a = YOLOX-nano + OSNet x0.25 (MEI_MODEL_DIR), b = NanoDet-g (npm) + colour histograms
+  --sets a,b        a = YOLOX-nano + OSNet x0.25 (MEI_MODEL_DIR), b = NanoDet-g (npm) + colour histograms,
+                    q = a in int8 (scripts/quantize-models.sh writes it; MEI_MODEL_DIR = its --out),
+                    qd = int8 YOLOX-nano + float OSNet, qr = float YOLOX-nano + int8 OSNet
   --max-frames N    first N frames only (metrics against the ground truth of those frames)
   --threads N|D,E   onnxruntime intra-op threads: N shared by detector and ReID network (default 2 = 1+1;
                     all N for the detector in set b), or D for the detector and E for the ReID network
@@ -46,6 +49,25 @@ const SETS: Record<string, ModelSet> = {
     key: 'a',
     label: 'YOLOX-nano + OSNet x0.25',
     models: { detector: { name: 'yolox-nano', decoder: 'yolox' }, reid: { kind: 'onnx', name: 'osnet-x0.25-msmt17' } },
+    needsModelDir: true,
+  },
+  // int8 copies made by scripts/quantize-models.sh (MEI_MODEL_DIR = its --out folder, which links the floats too).
+  q: {
+    key: 'q',
+    label: 'YOLOX-nano int8 + OSNet x0.25 int8',
+    models: { detector: { name: 'yolox-nano-int8', decoder: 'yolox' }, reid: { kind: 'onnx', name: 'osnet-x0.25-msmt17-int8' } },
+    needsModelDir: true,
+  },
+  qd: {
+    key: 'qd',
+    label: 'YOLOX-nano int8 + OSNet x0.25',
+    models: { detector: { name: 'yolox-nano-int8', decoder: 'yolox' }, reid: { kind: 'onnx', name: 'osnet-x0.25-msmt17' } },
+    needsModelDir: true,
+  },
+  qr: {
+    key: 'qr',
+    label: 'YOLOX-nano + OSNet x0.25 int8',
+    models: { detector: { name: 'yolox-nano', decoder: 'yolox' }, reid: { kind: 'onnx', name: 'osnet-x0.25-msmt17-int8' } },
     needsModelDir: true,
   },
   b: {
