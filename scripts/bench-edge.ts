@@ -23,7 +23,7 @@ import { evaluateMot, parseMot, type MotSummary } from '@mei/edge-agent/src/eval
 import { createCameraPipeline, type FrameResult, type StageTimings } from '@mei/edge-agent/src/pipeline/pipeline.ts';
 
 const USAGE = `usage: npm run bench:edge -- [--json] [--sets a,b] [--max-frames N] [--threads N|D,E] [--score S]
-       [--input-size WxH] [--sequential] [--detect-every K] [--out <dir>]
+       [--input-size WxH] [--sequential] [--detect-every K] [--decode-at-input-size] [--out <dir>]
   --sets a,b        a = YOLOX-nano + OSNet x0.25 (MEI_MODEL_DIR), b = NanoDet-g (npm) + colour histograms,
                     q = a in int8 (scripts/quantize-models.sh writes it; MEI_MODEL_DIR = its --out),
                     qd = int8 YOLOX-nano + float OSNet, qr = float YOLOX-nano + int8 OSNet
@@ -35,6 +35,7 @@ const USAGE = `usage: npm run bench:edge -- [--json] [--sets a,b] [--max-frames 
   --sequential      run the detector on the main thread, in turn with ReID (default: in a worker, ahead)
   --detect-every K  detection cadence: detect at most every K frames, Kalman prediction between, every
                     frame while the scene is busy (default 1)
+  --decode-at-input-size  ffmpeg decodes at the detector's input scale (spec.models.detector.decodeAtInputSize)
   --out <dir>       keep <dir>/<set>.txt (tracks) and <dir>/<set>-det.txt (detections, MOT det format)`;
 
 interface ModelSet {
@@ -123,8 +124,8 @@ function machine() {
   };
 }
 
-async function runSet(set: ModelSet, o: { dataDir: string; gtText: string; maxFrames?: number; threads?: number; embedderThreads?: number; score: number; inputSize?: [number, number]; sequential: boolean; detectEvery?: number; outDir?: string }) {
-  const detector: DetectorSpec = { ...set.models.detector, scoreThreshold: o.score };
+async function runSet(set: ModelSet, o: { dataDir: string; gtText: string; maxFrames?: number; threads?: number; embedderThreads?: number; score: number; inputSize?: [number, number]; sequential: boolean; decodeAtInputSize: boolean; detectEvery?: number; outDir?: string }) {
+  const detector: DetectorSpec = { ...set.models.detector, scoreThreshold: o.score, ...(o.decodeAtInputSize ? { decodeAtInputSize: true } : {}) };
   if (o.inputSize) [detector.inputWidth, detector.inputHeight] = o.inputSize;
   const loadStart = load();
   const t0 = performance.now();
@@ -174,6 +175,7 @@ async function runSet(set: ModelSet, o: { dataDir: string; gtText: string; maxFr
     threads: { detector: threads.detector, embedder: set.models.reid?.kind === 'onnx' ? threads.embedder : null },
     detectAhead: summary.detectAhead,
     detectEvery: o.detectEvery ?? 1,
+    decodeSize: pipeline.decodeSize ?? null,
     detectedFrames: summary.detectedFrames,
     frames,
     setupMs: Math.round(setupMs),
@@ -216,6 +218,7 @@ async function main(): Promise<void> {
         'input-size': { type: 'string' },
         sequential: { type: 'boolean', default: false },
         'detect-every': { type: 'string' },
+        'decode-at-input-size': { type: 'boolean', default: false },
         out: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -255,7 +258,7 @@ async function main(): Promise<void> {
     loadAverageEnd: [0, 0, 0] as [number, number, number],
   };
   for (const k of keys) {
-    report.sets.push(await runSet(SETS[k], { dataDir, gtText, maxFrames, threads, embedderThreads, score, inputSize, sequential: values.sequential, detectEvery: num(values['detect-every'], '--detect-every', 1, 100, true), outDir: values.out }));
+    report.sets.push(await runSet(SETS[k], { dataDir, gtText, maxFrames, threads, embedderThreads, score, inputSize, sequential: values.sequential, decodeAtInputSize: values['decode-at-input-size'], detectEvery: num(values['detect-every'], '--detect-every', 1, 100, true), outDir: values.out }));
   }
   report.loadAverageEnd = load();
   if (values.json) {

@@ -144,6 +144,10 @@ export interface DetectorSpec {
    * Detection cadence: run the detector (and ReID) on at most every n-th frame while the scene is calm, with each track carried on its Kalman prediction in between; a new (tentative) track or two overlapping people make the next frame a detected one. 1 = every frame. Saves CPU for more cameras per node at some accuracy (docs/benchmarks.md, issue #16).
    */
   detectEvery?: number;
+  /**
+   * Decode each camera scaled down to the detector's input scale (ffmpeg scales in the decoder) when that is smaller than the frame: less decoding, copying and resizing per frame. Boxes are still reported in the camera's pixels; ReID crops then come from the smaller frame.
+   */
+  decodeAtInputSize?: boolean;
 }
 /**
  * The person re-identification embedder. Without it, part-based colour histograms are used.

@@ -188,9 +188,13 @@ export class PipelineCameraRunner implements CameraRunner {
     // Picked even when nothing can go out, so removed tracks are forgotten; encoding waits for a free slot.
     const picks = this.thumbnails.pick(r.tracks, r.width, r.height, r.timestampMs);
     const slots = picks.length ? Math.min(MAX_THUMBNAILS_PER_FRAME, this.ctx.thumbnailSlots()) : 0;
+    // A frame decoded at reduced size (decodeAtInputSize): the crop region is in camera pixels.
+    const [sx, sy] = [r.frame.width / r.width, r.frame.height / r.height];
     for (const p of picks.slice(0, slots)) {
       try {
-        const img = encodeCrop(r.frame, p.region);
+        const g = p.region;
+        const region = sx === 1 && sy === 1 ? g : { x: Math.floor(g.x * sx), y: Math.floor(g.y * sy), w: Math.max(1, Math.floor(g.w * sx)), h: Math.max(1, Math.floor(g.h * sy)) };
+        const img = encodeCrop(r.frame, region);
         this.ctx.emitThumbnail({ camera: this.camera, localId: p.id, frameIndex: r.frameIndex, timestampMs: Math.max(0, r.timestampMs), ...img });
         this.thumbnails.sentFor(p.id, p.detail, r.timestampMs);
       } catch (err) {

@@ -2,14 +2,15 @@
 // Decoding runs in the ffmpeg child process. With a detector in a worker thread (workerDetector.ts) the
 // detection of frame t+1 runs while frame t is embedded and tracked; the tracker still sees the frames in
 // order with the same inputs, so the output is the same as running the stages one after the other.
-import type { CameraSpec, ModelsSpec, TrackingSpec } from '@mei/contracts/job';
+import type { CameraSpec, DetectorSpec, ModelsSpec, TrackingSpec } from '@mei/contracts/job';
+import { findModel } from '../models/registry.ts';
 import { createDetector } from '../detectors/index.ts';
 import { createEmbedder, HistogramEmbedder } from '../reid/index.ts';
 import { openVideoSource, type SourceMode, type VideoSource } from '../sources/index.ts';
 import { createTracker, type Tracker } from '../tracker/index.ts';
 import { trackerOptionsFromSpec, type TrackerOptions } from '../tracker/options.ts';
 import type { Detection, Detector, Embedder, Frame, TrackOutput } from './types.ts';
-import { fitDetectorInput, knownFrameSize } from './fitInput.ts';
+import { fitDetectorInput, knownFrameSize, type FrameSize } from './fitInput.ts';
 import { iou } from './geometry.ts';
 import { createWorkerDetector, type TimedDetections } from './workerDetector.ts';
 
@@ -275,6 +276,23 @@ export interface CameraPipelineOptions {
   readRate?: number;
 }
 
+/**
+ * spec.models.detector.decodeAtInputSize: the size to decode a `frame`-sized camera at so that the detector
+ * sees it at the scale of its (fitted) input, or undefined when that would not shrink the frame.
+ */
+export function reducedDecodeSize(frame: FrameSize | undefined, detector: Pick<DetectorSpec, 'inputWidth' | 'inputHeight'>): FrameSize | undefined {
+  if (!frame || !detector.inputWidth || !detector.inputHeight) return undefined;
+  const s = Math.min(detector.inputWidth / frame.width, detector.inputHeight / frame.height);
+  if (!(s < 0.95)) return undefined; // within 5 %: not worth a scaling pass
+  return { width: Math.max(16, Math.round(frame.width * s)), height: Math.max(16, Math.round(frame.height * s)) };
+}
+
+/** A result of a frame decoded at reduced size, in the camera's own pixels (what observations carry). */
+function toCameraPixels(r: FrameResult, sx: number, sy: number, width: number, height: number): FrameResult {
+  const box = <B extends { x: number; y: number; w: number; h: number }>(b: B): B => ({ ...b, x: b.x * sx, y: b.y * sy, w: b.w * sx, h: b.h * sy });
+  return { ...r, width, height, detections: r.detections.map(box), tracks: r.tracks.map(box) };
+}
+
 /** Intra-op threads of each network (see CameraPipelineOptions.threads). */
 export function pipelineThreads(o: Pick<CameraPipelineOptions, 'threads' | 'embedderThreads' | 'detectorWorker' | 'models'>): { detector: number; embedder: number } {
   const n = o.threads ?? 2;
@@ -286,9 +304,14 @@ export function pipelineThreads(o: Pick<CameraPipelineOptions, 'threads' | 'embe
 /** Builds a camera's pipeline from the job spec. Models are loaded before the source is opened. */
 export async function createCameraPipeline(
   o: CameraPipelineOptions,
-): Promise<Pipeline & { source: VideoSource; detector: Detector; threads: { detector: number; embedder: number } }> {
+): Promise<Pipeline & { source: VideoSource; detector: Detector; threads: { detector: number; embedder: number }; decodeSize?: FrameSize }> {
   const env = o.env ?? process.env;
-  const detectorSpec = o.fitDetectorInput === false ? o.models.detector : fitDetectorInput(o.models.detector, await knownFrameSize(o.camera, env));
+  const wantReduced = o.models.detector.decodeAtInputSize === true;
+  const frameSize = o.fitDetectorInput === false && !wantReduced ? undefined : await knownFrameSize(o.camera, env);
+  const fitted = o.fitDetectorInput === false ? o.models.detector : fitDetectorInput(o.models.detector, frameSize);
+  // Reduced-resolution decode: ffmpeg scales the frame to the detector's scale; results are mapped back.
+  const decodeSize = wantReduced ? reducedDecodeSize(frameSize, fitted.inputWidth ? fitted : { inputWidth: findModel(fitted.name ?? '')?.input.width, inputHeight: findModel(fitted.name ?? '')?.input.height }) : undefined;
+  const detectorSpec = decodeSize && o.fitDetectorInput !== false ? fitDetectorInput(o.models.detector, decodeSize) : fitted;
   const useReid = o.models.reid !== undefined || o.histogramFallback !== false;
   // Motion-only tracking has nothing to overlap detection with: the worker would only copy frames.
   const inWorker = o.detectorWorker ?? useReid;
@@ -304,6 +327,7 @@ export async function createCameraPipeline(
       fps: o.mode === 'history' && o.allFrames ? undefined : o.camera.fps,
       loop: o.camera.loop,
       roi: o.camera.roi,
+      scaleTo: decodeSize,
       maxFrames: o.maxFrames,
       readRate: o.readRate,
       env,
@@ -326,7 +350,12 @@ export async function createCameraPipeline(
       lazyAppearance: !(embedder instanceof HistogramEmbedder),
       detectEvery: o.detectEvery ?? o.models.detector.detectEvery,
     });
-    return Object.assign(pipeline, { source, detector, threads });
+    if (decodeSize && frameSize) {
+      const inner = pipeline.run.bind(pipeline);
+      const [sx, sy] = [frameSize.width / decodeSize.width, frameSize.height / decodeSize.height];
+      pipeline.run = (onResult) => inner(onResult && ((r) => onResult(toCameraPixels(r, sx, sy, frameSize.width, frameSize.height))));
+    }
+    return Object.assign(pipeline, { source, detector, threads, decodeSize });
   } catch (e) {
     await detector.dispose();
     await embedder?.dispose();

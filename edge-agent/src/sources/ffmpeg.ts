@@ -100,6 +100,8 @@ export interface DecoderArgsOptions {
   /** Keep frames at least 1/fps apart (live sampling; never duplicates frames). */
   maxFps?: number;
   roi?: { x: number; y: number; width: number; height: number };
+  /** Scale the (cropped) frame to this size in the decoder (reduced-resolution decode). */
+  scaleTo?: { width: number; height: number };
   /** Frame rate of an image folder. */
   imageFrameRate?: number;
 }
@@ -140,6 +142,7 @@ export function decoderArgs(src: ParsedSource, opts: DecoderArgsOptions): string
   // Convert before cropping so odd ROI offsets stay exact (4:2:0 chroma would round them).
   filters.push('format=rgb24');
   if (opts.roi) filters.push(`crop=${opts.roi.width}:${opts.roi.height}:${opts.roi.x}:${opts.roi.y}`);
+  if (opts.scaleTo) filters.push(`scale=${opts.scaleTo.width}:${opts.scaleTo.height}:flags=bilinear`);
   return [
     '-hide_banner', '-nostdin', '-nostats', '-loglevel', 'info',
     ...inputArgs(src, opts),
