@@ -8,7 +8,7 @@
 // (agent process, all threads, + its ffmpeg decoders), CPU use of the node, load average.
 //
 //   npm run bench:node -- [--json] [--cameras N[,N...]] [--fps F] [--max-frames F] [--split FILE]
-//                         [--detect-every K] [--decode-at-input-size] [--detector NAME] [--reid NAME|histogram|none] [--threads T]
+//                         [--detect-every K] [--cadence-on-load] [--decode-at-input-size] [--detector NAME] [--reid NAME|histogram|none] [--threads T]
 // Needs MEI_DATA_DIR (vtest.avi, PETS09-S2L1/gt/gt.txt) and MEI_MODEL_DIR (default: ../shared beside the repo).
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -23,12 +23,13 @@ import { FlagError, numberFlag, runBench } from './bench-args.ts';
 import { DEFAULT_SPLIT, loadSplit, splitGroundTruth, type CameraRegion } from './mtmc/split-gt.ts';
 
 const USAGE = `usage: npm run bench:node -- [--json] [--cameras N[,N...]] [--fps F] [--max-frames F] [--split FILE]
-       [--detect-every K] [--decode-at-input-size] [--detector NAME] [--reid NAME|histogram|none] [--threads T]
+       [--detect-every K] [--cadence-on-load] [--decode-at-input-size] [--detector NAME] [--reid NAME|histogram|none] [--threads T]
   --cameras N,...   cameras on the one agent, one run per value (default 1)
   --fps F           each camera's rate (default 10; PETS09-S2L1 is 7 fps, replayed F/7 times faster)
   --max-frames F    first F frames of the video per camera (default all 795)
   --split FILE      regions for the virtual cameras (default scripts/splits/pets-two-cameras.json)
   --detect-every K  spec.models.detector.detectEvery (default: the CRD's, 1)
+  --cadence-on-load spec.models.detector.cadenceOnLoad: detectEvery only while a camera drops frames
   --decode-at-input-size  spec.models.detector.decodeAtInputSize (ffmpeg decodes at the detector's scale)
   --detector NAME   registry detector (default yolox-nano)
   --reid NAME       registry ReID network, or histogram, or none (default osnet-x0.25-msmt17)
@@ -201,6 +202,7 @@ async function main(): Promise<void> {
       split: { type: 'string' },
       'detect-every': { type: 'string' },
       'decode-at-input-size': { type: 'boolean', default: false },
+      'cadence-on-load': { type: 'boolean', default: false },
       detector: { type: 'string', default: 'yolox-nano' },
       reid: { type: 'string', default: 'osnet-x0.25-msmt17' },
       threads: { type: 'string' },
@@ -227,7 +229,7 @@ async function main(): Promise<void> {
   const reid: ModelsSpec['reid'] = values.reid === 'none' ? undefined : values.reid === 'histogram' ? { kind: 'histogram' } : { kind: 'onnx', name: values.reid };
   const models: ModelsSpec = {
     // The CRD's default score threshold; detectEvery only when given (absent = the pipeline's default).
-    detector: { name: values.detector, decoder, scoreThreshold: 0.3, ...(detectEvery ? { detectEvery } : {}), ...(values['decode-at-input-size'] ? { decodeAtInputSize: true } : {}) },
+    detector: { name: values.detector, decoder, scoreThreshold: 0.3, ...(detectEvery ? { detectEvery } : {}), ...(values['decode-at-input-size'] ? { decodeAtInputSize: true } : {}), ...(values['cadence-on-load'] ? { cadenceOnLoad: true } : {}) },
     ...(reid ? { reid } : {}),
   };
   const gtRows = readMotFile(path.join(dataDir, 'PETS09-S2L1/gt/gt.txt'), { kind: 'gt' }).rows.filter((r) => r.frame <= maxFrames);

@@ -107,3 +107,34 @@ describe('live pacing of a recorded file (bench:node plays 7 fps video as 10 fps
     await expect(openVideoSource({ source: VTEST, mode: 'live', readRate: 0, field: 'spec.cameras[0]' })).rejects.toMatchObject({ field: 'spec.cameras[0].readRate', message: expect.stringMatching(/readRate must be in/) });
   });
 });
+
+describe('cadence under load (spec.models.detector.cadenceOnLoad)', () => {
+  it('detects every frame while the camera keeps up, coasts while its source drops frames, and steps back after', async () => {
+    const { createPipeline, CALM_FRAMES } = await import('../src/pipeline/pipeline.ts');
+    const { createTracker } = await import('../src/tracker/index.ts');
+    const behind = 30;
+    const total = behind + 4 * CALM_FRAMES; // interval 4 steps back to 1 in 3 calm periods
+    const detected: number[] = [];
+    // A live source that drops one frame per delivered frame for the first `behind` frames (mock source: the
+    // drop counter is what the real one exposes).
+    const source = {
+      dropped: 0,
+      async *[Symbol.asyncIterator]() {
+        for (let i = 0; i < total; i++) {
+          if (i > 0 && i <= behind) source.dropped++;
+          yield { index: i, timestampMs: i * 100, width: 640, height: 480, data: new Uint8Array(0) };
+        }
+      },
+    };
+    const detector = { name: 'one walker', detect: async (f: { index: number }) => (detected.push(f.index), [{ x: 100 + 2 * f.index, y: 100, w: 40, h: 100, score: 0.9, classId: 0 }]), dispose: async () => {} };
+    const p = createPipeline({ source, detector, tracker: createTracker({ minHits: 1 }), embedMinScore: 0.5, detectEvery: 4, cadenceOnLoad: true });
+    const s = await p.run();
+    const during = detected.filter((i) => i > 4 && i <= behind).length;
+    expect(during).toBeLessThan((behind - 4) / 2);
+    // After CALM_FRAMES without drops per step back, the last frames are all detected again.
+    const tail = detected.filter((i) => i >= total - CALM_FRAMES).length;
+    expect(tail).toBe(CALM_FRAMES);
+    expect(s.detectEvery).toBe(1);
+    expect(s.frames).toBe(total);
+  });
+});

@@ -145,6 +145,10 @@ export interface DetectorSpec {
    */
   detectEvery?: number;
   /**
+   * Apply detectEvery only under load: detect every frame while the camera keeps up, and lengthen the interval one frame at a time (up to detectEvery) whenever its live source drops a frame, shortening it again after 20 frames without a drop. An overloaded node then coasts its cameras alike instead of dropping their frames.
+   */
+  cadenceOnLoad?: boolean;
+  /**
    * Decode each camera scaled down to the detector's input scale (ffmpeg scales in the decoder) when that is smaller than the frame: less decoding, copying and resizing per frame. Boxes are still reported in the camera's pixels; ReID crops then come from the smaller frame.
    */
   decodeAtInputSize?: boolean;

@@ -56,6 +56,8 @@ export interface PipelineSummary {
   detectAhead: boolean;
   /** Frames the detector ran on (fewer than frames with a detection cadence, PipelineParts.detectEvery). */
   detectedFrames: number;
+  /** The cadence in effect at the end (PipelineParts.cadenceOnLoad moves it between 1 and detectEvery). */
+  detectEvery: number;
   /**
    * CPU time of this process (all its threads, user + system) per frame. On a shared machine wall-clock fps
    * depends on the neighbours; CPU time / available cores bounds what the pipeline needs alone.
@@ -86,7 +88,17 @@ export interface PipelineParts {
    * detected anyway while the scene is busy (a tentative track, or two live tracks whose boxes overlap).
    */
   detectEvery?: number;
+  /**
+   * Stretch the cadence only under load: detect every frame while the camera keeps up, and grow the interval
+   * by one (up to detectEvery) each time its live source drops a frame; after CALM_FRAMES without a drop it
+   * shrinks by one. A node with more cameras than CPU then coasts more instead of dropping frames, each camera
+   * on its own drops, so all of them degrade alike.
+   */
+  cadenceOnLoad?: boolean;
 }
+
+/** Frames without a dropped one before a load-stretched cadence steps back (2 s at 10 fps). */
+export const CALM_FRAMES = 20;
 
 /** Whether the last tracks call for a detection on the next frame: a new person, or people close together. */
 export function busyScene(tracks: readonly TrackOutput[]): boolean {
@@ -142,7 +154,16 @@ export function createPipeline(parts: PipelineParts): Pipeline {
       let gap = 0;
       let busy = false;
       // Decided before the current frame is tracked, in both modes, so that ahead and in-turn agree.
-      const detectNext = (curDetected: boolean) => !canCoast || busy || (curDetected ? 0 : gap + 1) + 1 >= every;
+      let interval = parts.cadenceOnLoad ? 1 : every;
+      let lastDropped = source.dropped ?? 0;
+      let calm = 0;
+      const followLoad = () => {
+        const dropped = source.dropped ?? 0;
+        if (dropped > lastDropped) [interval, calm] = [Math.min(every, interval + 1), 0];
+        else if (++calm >= CALM_FRAMES) [interval, calm] = [Math.max(1, interval - 1), 0];
+        lastDropped = dropped;
+      };
+      const detectNext = (curDetected: boolean) => !canCoast || busy || (curDetected ? 0 : gap + 1) + 1 >= interval;
       const start = performance.now();
       const cpu0 = process.cpuUsage();
       const it = source[Symbol.asyncIterator]();
@@ -165,6 +186,7 @@ export function createPipeline(parts: PipelineParts): Pipeline {
           const t0 = performance.now();
           const { detections, ms: detectMs } = curDetect ? await (curDet ?? startDetect(frame)) : { detections: [] as Detection[], ms: 0 };
           const t1 = performance.now();
+          if (parts.cadenceOnLoad && canCoast) followLoad();
           const nextDetect = detectNext(curDetect);
           let next: { frame: Frame; sourceMs: number } | undefined;
           let nextDet: Promise<TimedDetections> | undefined;
@@ -221,6 +243,7 @@ export function createPipeline(parts: PipelineParts): Pipeline {
         dropped: source.dropped ?? 0,
         detectAhead: ahead,
         detectedFrames,
+        detectEvery: canCoast ? interval : 1,
         cpuMsPerFrame: frames ? (cpu.user + cpu.system) / 1000 / frames : 0,
       };
     },
@@ -349,6 +372,7 @@ export async function createCameraPipeline(
       // boxes, MOTA 80.5 -> 81.1). Histograms cost ~0.2 ms a box and lose IDF1 when sparse: embed them all.
       lazyAppearance: !(embedder instanceof HistogramEmbedder),
       detectEvery: o.detectEvery ?? o.models.detector.detectEvery,
+      cadenceOnLoad: o.models.detector.cadenceOnLoad,
     });
     if (decodeSize && frameSize) {
       const inner = pipeline.run.bind(pipeline);
