@@ -18,6 +18,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { numberFlag } from './bench-args.ts';
+import { childCpuMs } from './bench-cpu.ts';
 import type { DetectorSpec, ModelsSpec } from '@mei/contracts';
 import { motLines } from '@mei/edge-agent/src/cli/track.ts';
 import { evaluateMot, parseMot, type MotSummary } from '@mei/edge-agent/src/eval/index.ts';
@@ -93,18 +94,6 @@ function num(v: string | undefined, flag: string, min: number, max: number, inte
     return numberFlag(v, flag, undefined, min, max, integer);
   } catch (e) {
     return fail((e as Error).message);
-  }
-}
-
-/** CPU ms of reaped child processes (the ffmpeg decoder) from /proc (Linux); undefined elsewhere. */
-function childCpuMs(): number | undefined {
-  try {
-    // Fields after the ")" of the command name; cutime and cstime are fields 16 and 17 (1-based) of stat.
-    const rest = readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' ');
-    const ticks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-    return ((Number(rest[13]) + Number(rest[14])) * 1000) / ticks;
-  } catch {
-    return undefined;
   }
 }
 

@@ -10,8 +10,6 @@
 //   npm run bench:node -- [--json] [--cameras N[,N...]] [--fps F] [--max-frames F] [--split FILE]
 //                         [--detect-every K] [--cadence-on-load] [--decode-at-input-size] [--detector NAME] [--reid NAME|histogram|none] [--threads T]
 // Needs MEI_DATA_DIR (vtest.avi, PETS09-S2L1/gt/gt.txt) and MEI_MODEL_DIR (default: ../shared beside the repo).
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,6 +18,7 @@ import type { CameraSpec, ModelsSpec, ObservationBatch, TaskAssignment } from '@
 import { pipelineRunnerFactory } from '@mei/edge-agent/src/agent/pipeline-runner.ts';
 import { evaluateMot, formatMotRows, parseMot, readMotFile, type MotBox, type MotRow } from '@mei/edge-agent/src/eval/index.ts';
 import { FlagError, numberFlag, runBench } from './bench-args.ts';
+import { childCpuMs } from './bench-cpu.ts';
 import { DEFAULT_SPLIT, loadSplit, splitGroundTruth, type CameraRegion } from './mtmc/split-gt.ts';
 
 const USAGE = `usage: npm run bench:node -- [--json] [--cameras N[,N...]] [--fps F] [--max-frames F] [--split FILE]
@@ -47,13 +46,6 @@ const cpuMs = () => {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1000;
 };
-
-/** CPU ms of this process's reaped children (the ffmpeg decoders), from /proc (Linux). */
-function childCpuMs(): number {
-  const rest = readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' ');
-  const ticks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-  return ((Number(rest[13]) + Number(rest[14])) * 1000) / ticks;
-}
 
 interface CameraPlan {
   name: string;
@@ -131,7 +123,7 @@ async function runNode(n: number, o: { fps: number; maxFrames: number; regions: 
   await Promise.all(runners.map((r) => r.start()));
   // CPU is counted from here: model loading and the source probes are behind (their frames are not counted).
   const c0 = cpuMs();
-  const k0 = childCpuMs();
+  const k0 = childCpuMs() ?? 0;
   const t0 = performance.now();
   const before = [...seen.values()].reduce((a, s) => a + s.frames, 0);
   await Promise.all(done);
@@ -140,7 +132,7 @@ async function runNode(n: number, o: { fps: number; maxFrames: number; regions: 
   const wallMs = performance.now() - t0;
   const agentCpu = cpuMs() - c0;
   // The decoders have exited (their sources completed) and been reaped by now.
-  const decoderCpu = childCpuMs() - k0;
+  const decoderCpu = (childCpuMs() ?? 0) - k0;
   const loadEnd = load();
   const failed = reports.filter((r) => r.state === 'Failed');
   if (failed.length) throw new Error(`cameras failed: ${failed.map((r) => `${r.name}: ${r.message}`).join('; ')}`);
