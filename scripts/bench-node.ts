@@ -1,6 +1,6 @@
 // Node capacity benchmark (issue #16): N live cameras on ONE agent process, through the agent's own camera
 // runner (PipelineCameraRunner: media policy, pipeline, observation batches), each paced like a live camera
-// at --fps (PETS09-S2L1, 7 fps, replayed at fps/7 of its rate by ffmpeg; a camera that falls behind drops
+// at --fps (vtest.avi plays at 10 fps: ffmpeg replays it at fps/10 of its rate; a camera that falls behind drops
 // frames, as live cameras do). Cameras cycle through the full frame and the regions of a split
 // (default scripts/splits/pets-two-cameras.json): full, left, right, full, left, ...
 // Prints per camera: achieved fps, dropped frames, MOTA / IDF1 / HOTA against the ground truth cut the same
@@ -16,6 +16,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { CameraSpec, ModelsSpec, ObservationBatch, TaskAssignment } from '@mei/contracts';
 import { pipelineRunnerFactory } from '@mei/edge-agent/src/agent/pipeline-runner.ts';
+import { findFfmpeg, inputArgs, probeVideo } from '@mei/edge-agent/src/sources/ffmpeg.ts';
+import { parseSource } from '@mei/edge-agent/src/sources/uri.ts';
 import { evaluateMot, formatMotRows, parseMot, readMotFile, type MotBox, type MotRow } from '@mei/edge-agent/src/eval/index.ts';
 import { FlagError, numberFlag, runBench } from './bench-args.ts';
 import { childCpuMs } from './bench-cpu.ts';
@@ -24,7 +26,7 @@ import { DEFAULT_SPLIT, loadSplit, splitGroundTruth, type CameraRegion } from '.
 const USAGE = `usage: npm run bench:node -- [--json] [--cameras N[,N...]] [--fps F] [--max-frames F] [--split FILE]
        [--detect-every K] [--cadence-on-load] [--decode-at-input-size] [--detector NAME] [--reid NAME|histogram|none] [--threads T]
   --cameras N,...   cameras on the one agent, one run per value (default 1)
-  --fps F           each camera's rate (default 10; PETS09-S2L1 is 7 fps, replayed F/7 times faster)
+  --fps F           each camera's rate (default 10; vtest.avi's own rate is 10 fps, replayed F/10 times faster)
   --max-frames F    first F frames of the video per camera (default all 795)
   --split FILE      regions for the virtual cameras (default scripts/splits/pets-two-cameras.json)
   --detect-every K  spec.models.detector.detectEvery (default: the CRD's, 1)
@@ -35,7 +37,6 @@ const USAGE = `usage: npm run bench:node -- [--json] [--cameras N[,N...]] [--fps
   --threads T       spec.workers[].threads (default: the CRD's, 2)`;
 
 const FRAME = { width: 768, height: 576 };
-const VIDEO_FPS = 7;
 const VIDEO_FRAMES = 795;
 /** A camera holds its rate when it processes at least this share of its frames (drops at most 2 %). */
 const HOLD_SHARE = 0.98;
@@ -75,7 +76,7 @@ interface CameraResult {
   idsw: number;
 }
 
-async function runNode(n: number, o: { fps: number; maxFrames: number; regions: CameraRegion[]; gtRows: MotRow[]; models: ModelsSpec; threads?: number; dataDir: string }) {
+async function runNode(n: number, o: { nativeFps: number; fps: number; maxFrames: number; regions: CameraRegion[]; gtRows: MotRow[]; models: ModelsSpec; threads?: number; dataDir: string }) {
   const plans = planCameras(n, o.regions, o.gtRows);
   const cameras: CameraSpec[] = plans.map((p) => ({
     name: p.name,
@@ -85,7 +86,7 @@ async function runNode(n: number, o: { fps: number; maxFrames: number; regions: 
     ...(p.region ? { roi: { x: p.region.x, y: p.region.y, width: p.region.w, height: p.region.h } } : {}),
   }));
   const task: TaskAssignment = { jobKey: 'bench/node', uid: 'bench', generation: 1, node: 'edge-1', mode: 'live', cameras, models: o.models, ...(o.threads ? { threads: o.threads } : {}) };
-  const factory = pipelineRunnerFactory(process.env, { maxFrames: o.maxFrames, readRate: o.fps / VIDEO_FPS });
+  const factory = pipelineRunnerFactory(process.env, { maxFrames: o.maxFrames, readRate: o.fps / o.nativeFps });
   const rows = new Map<string, MotBox[]>(plans.map((p) => [p.name, []]));
   const seen = new Map<string, { first: number; last: number; frames: number; maxIndex: number }>();
   const finished = new Map<string, () => void>();
@@ -224,6 +225,8 @@ async function main(): Promise<void> {
     detector: { name: values.detector, decoder, scoreThreshold: 0.3, ...(detectEvery ? { detectEvery } : {}), ...(values['decode-at-input-size'] ? { decodeAtInputSize: true } : {}), ...(values['cadence-on-load'] ? { cadenceOnLoad: true } : {}) },
     ...(reid ? { reid } : {}),
   };
+  const ffmpeg = findFfmpeg();
+  const nativeFps = (await probeVideo(ffmpeg, inputArgs(parseSource(path.join(dataDir, 'vtest.avi')), { realtime: false, loop: false }))).fps ?? 10;
   const gtRows = readMotFile(path.join(dataDir, 'PETS09-S2L1/gt/gt.txt'), { kind: 'gt' }).rows.filter((r) => r.frame <= maxFrames);
   const report = {
     benchmark: 'node capacity: N live cameras on one agent (PETS09-S2L1)',
@@ -236,7 +239,7 @@ async function main(): Promise<void> {
     runs: [] as Array<Awaited<ReturnType<typeof runNode>>>,
   };
   for (const n of counts) {
-    const r = await runNode(n, { fps, maxFrames, regions, gtRows, models, threads, dataDir });
+    const r = await runNode(n, { nativeFps, fps, maxFrames, regions, gtRows, models, threads, dataDir });
     report.runs.push(r);
     if (!values.json) {
       console.log(`\n${n} cameras at ${fps} fps: holds=${r.holds} CPU ms/camera-frame ${r.cpuMsPerCameraFrame} (agent ${r.agentCpuMsPerCameraFrame} + ffmpeg ${r.decoderCpuMsPerCameraFrame}), node CPU ${(100 * r.nodeCpuShare).toFixed(1)} %, dropped ${(100 * r.droppedShare).toFixed(1)} %, load ${r.loadAverage.start[0]} -> ${r.loadAverage.end[0]}`);

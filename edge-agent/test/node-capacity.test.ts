@@ -99,7 +99,7 @@ describe('detection cadence from the spec (spec.models.detector.detectEvery)', (
   });
 });
 
-describe('live pacing of a recorded file (bench:node plays 7 fps video as 10 fps cameras)', () => {
+describe('live pacing of a recorded file at another rate (bench:node --fps)', () => {
   it('passes the replay rate to ffmpeg and rejects a bad one naming the field', async () => {
     const args = decoderArgs(parseSource(VTEST), { realtime: true, readRate: 10 / 7, loop: false });
     expect(args.slice(args.indexOf('-readrate'), args.indexOf('-readrate') + 2)).toEqual(['-readrate', '1.4286']);

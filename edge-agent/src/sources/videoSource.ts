@@ -40,8 +40,8 @@ export interface VideoSourceOptions {
   /** Replay a file forever as a live camera (implies live behaviour for this source). */
   loop?: boolean;
   /**
-   * A recorded file played live is paced at this multiple of its own frame rate (default 1). bench:node
-   * plays PETS09-S2L1 (7 fps) as 10 fps cameras with 10/7.
+   * A recorded file played live is paced at this multiple of its own frame rate (default 1; bench:node plays
+   * cameras faster or slower than the recording).
    */
   readRate?: number;
   roi?: Roi;
