@@ -8,7 +8,7 @@
 // (agent process, all threads, + its ffmpeg decoders), CPU use of the node, load average.
 //
 //   npm run bench:node -- [--json] [--cameras N[,N...]] [--fps F] [--max-frames F] [--split FILE]
-//                         [--detect-every K] [--cadence-on-load] [--decode-at-input-size] [--detector NAME] [--reid NAME|histogram|none] [--threads T]
+//                         [--detect-every K] [--cadence-on-load] [--decode-at-input-size] [--detector NAME] [--reid NAME|histogram|none] [--threads T] [--slots S]
 // Needs MEI_DATA_DIR (vtest.avi, PETS09-S2L1/gt/gt.txt) and MEI_MODEL_DIR (default: ../shared beside the repo).
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import path from 'node:path';
@@ -34,7 +34,8 @@ const USAGE = `usage: npm run bench:node -- [--json] [--cameras N[,N...]] [--fps
   --decode-at-input-size  spec.models.detector.decodeAtInputSize (ffmpeg decodes at the detector's scale)
   --detector NAME   registry detector (default yolox-nano)
   --reid NAME       registry ReID network, or histogram, or none (default osnet-x0.25-msmt17)
-  --threads T       spec.workers[].threads (default: the CRD's, 2)`;
+  --threads T       spec.workers[].threads (default: the CRD's, 2)
+  --slots S         spec.workers[].inferenceSlots: the node's inference budget (default: the CRD's, 0 = none)`;
 
 const FRAME = { width: 768, height: 576 };
 const VIDEO_FRAMES = 795;
@@ -76,7 +77,7 @@ interface CameraResult {
   idsw: number;
 }
 
-async function runNode(n: number, o: { nativeFps: number; fps: number; maxFrames: number; regions: CameraRegion[]; gtRows: MotRow[]; models: ModelsSpec; threads?: number; dataDir: string }) {
+async function runNode(n: number, o: { nativeFps: number; fps: number; maxFrames: number; regions: CameraRegion[]; gtRows: MotRow[]; models: ModelsSpec; threads?: number; slots?: number; dataDir: string }) {
   const plans = planCameras(n, o.regions, o.gtRows);
   const cameras: CameraSpec[] = plans.map((p) => ({
     name: p.name,
@@ -85,7 +86,7 @@ async function runNode(n: number, o: { nativeFps: number; fps: number; maxFrames
     fps: o.fps,
     ...(p.region ? { roi: { x: p.region.x, y: p.region.y, width: p.region.w, height: p.region.h } } : {}),
   }));
-  const task: TaskAssignment = { jobKey: 'bench/node', uid: 'bench', generation: 1, node: 'edge-1', mode: 'live', cameras, models: o.models, ...(o.threads ? { threads: o.threads } : {}) };
+  const task: TaskAssignment = { jobKey: 'bench/node', uid: 'bench', generation: 1, node: 'edge-1', mode: 'live', cameras, models: o.models, ...(o.threads ? { threads: o.threads } : {}), ...(o.slots ? { inferenceSlots: o.slots } : {}) };
   const factory = pipelineRunnerFactory(process.env, { maxFrames: o.maxFrames, readRate: o.fps / o.nativeFps });
   const rows = new Map<string, MotBox[]>(plans.map((p) => [p.name, []]));
   const seen = new Map<string, { first: number; last: number; frames: number; maxIndex: number }>();
@@ -196,6 +197,7 @@ async function main(): Promise<void> {
       'detect-every': { type: 'string' },
       'decode-at-input-size': { type: 'boolean', default: false },
       'cadence-on-load': { type: 'boolean', default: false },
+      slots: { type: 'string' },
       detector: { type: 'string', default: 'yolox-nano' },
       reid: { type: 'string', default: 'osnet-x0.25-msmt17' },
       threads: { type: 'string' },
@@ -208,6 +210,7 @@ async function main(): Promise<void> {
   const maxFrames = numberFlag(values['max-frames'], '--max-frames', VIDEO_FRAMES, 10, VIDEO_FRAMES, true);
   const detectEvery = numberFlag(values['detect-every'], '--detect-every', undefined, 1, 10, true);
   const threads = numberFlag(values.threads, '--threads', undefined, 1, 64, true);
+  const slots = numberFlag(values.slots, '--slots', undefined, 1, 64, true);
   const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
   process.env.MEI_DATA_DIR ??= path.resolve(root, '../shared/data');
   process.env.MEI_MODEL_DIR ??= path.resolve(root, '../shared/models');
@@ -235,11 +238,12 @@ async function main(): Promise<void> {
     machine: { cpuModel: cpus()[0]?.model ?? 'unknown', cores: availableParallelism(), node: process.version },
     models,
     threads: threads ?? 2,
+    inferenceSlots: slots ?? 0,
     holdRule: `every camera processes >= ${HOLD_SHARE * 100} % of its frames at the paced rate`,
     runs: [] as Array<Awaited<ReturnType<typeof runNode>>>,
   };
   for (const n of counts) {
-    const r = await runNode(n, { nativeFps, fps, maxFrames, regions, gtRows, models, threads, dataDir });
+    const r = await runNode(n, { nativeFps, fps, maxFrames, regions, gtRows, models, threads, slots, dataDir });
     report.runs.push(r);
     if (!values.json) {
       console.log(`\n${n} cameras at ${fps} fps: holds=${r.holds} CPU ms/camera-frame ${r.cpuMsPerCameraFrame} (agent ${r.agentCpuMsPerCameraFrame} + ffmpeg ${r.decoderCpuMsPerCameraFrame}), node CPU ${(100 * r.nodeCpuShare).toFixed(1)} %, dropped ${(100 * r.droppedShare).toFixed(1)} %, load ${r.loadAverage.start[0]} -> ${r.loadAverage.end[0]}`);

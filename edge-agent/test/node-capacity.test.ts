@@ -138,3 +138,57 @@ describe('cadence under load (spec.models.detector.cadenceOnLoad)', () => {
     expect(s.frames).toBe(total);
   });
 });
+
+describe('the node inference budget (spec.workers[].inferenceSlots)', () => {
+  it('never runs more than its slots, and gives a freed slot to the camera served least', async () => {
+    const { InferenceBudget } = await import('../src/agent/inference-budget.ts');
+    const budget = new InferenceBudget(1);
+    const order: string[] = [];
+    // Each granted inference takes a moment, then frees its slot.
+    const take = async (camera: string) => {
+      const release = await budget.acquire(camera);
+      order.push(camera);
+      await new Promise((r) => setTimeout(r, 2));
+      release();
+    };
+    const first = await budget.acquire('busy');
+    order.push('busy');
+    // While 'busy' holds the slot, it asks three more times and two quiet cameras ask once each.
+    const waits = [take('busy'), take('busy'), take('quiet-1'), take('busy'), take('quiet-2')];
+    await new Promise((r) => setTimeout(r, 10));
+    expect(order).toEqual(['busy']);
+    first();
+    await Promise.all(waits);
+    // The quiet cameras (no grant yet) go before busy's second, third and fourth frames.
+    expect(order.slice(0, 4)).toEqual(['busy', 'quiet-1', 'quiet-2', 'busy']);
+    expect(budget.recentGrants('busy')).toBe(4);
+    expect(() => new InferenceBudget(0)).toThrow(/inference slots/);
+  });
+
+  it('two cameras of one agent run the real pipeline to the end under a one-slot budget', async () => {
+    const { pipelineRunnerFactory } = await import('../src/agent/pipeline-runner.ts');
+    const cameras = ['a', 'b'].map((name) => ({ name, node: 'n', source: VTEST }));
+    const task = { jobKey: 'j/x', uid: 'u', generation: 1, node: 'n', mode: 'history' as const, cameras, models: { detector: YOLOX }, inferenceSlots: 1 };
+    const factory = pipelineRunnerFactory(modelEnv(), { maxFrames: 4 });
+    const frames = new Map<string, number>();
+    const runners = cameras.map((camera) => {
+      const r = factory({
+        task,
+        camera,
+        onChange: () => {},
+        emitObservations: (b) => frames.set(b.camera, (frames.get(b.camera) ?? 0) + b.frames.length),
+        observationBacklog: () => 0,
+        privacy: () => undefined,
+        emitPreview: () => {},
+        thumbnailSlots: () => 0,
+        emitThumbnail: () => {},
+        log: () => {},
+      });
+      return r;
+    });
+    await Promise.all(runners.map((r) => r.start()));
+    await expect.poll(() => runners.map((r) => r.report().state)).toEqual(['Completed', 'Completed']);
+    await Promise.all(runners.map((r) => r.stop()));
+    expect([frames.get('a'), frames.get('b')]).toEqual([4, 4]);
+  });
+});

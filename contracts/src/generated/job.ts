@@ -87,6 +87,10 @@ export interface WorkerSpec {
    */
   threads?: number;
   /**
+   * One inference budget for the node: at most this many camera frames in the networks at once, the next slot going to the camera served least in the last 5 s, so an overloaded node gives every camera the same frame rate (status.cameras[].fps) instead of letting some starve. 0 = no budget: each camera runs its networks as soon as it has a frame.
+   */
+  inferenceSlots?: number;
+  /**
    * Container image of the edge agent (Kubernetes mode).
    */
   image?: string;

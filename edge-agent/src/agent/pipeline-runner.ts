@@ -8,6 +8,7 @@ import { createCameraPipeline, type CameraPipelineOptions, type FrameResult, typ
 import { encodeCrop, encodePreview } from './preview-encoder.ts';
 import { MAX_THUMBNAILS_PER_FRAME, ThumbnailPicker } from './thumbnail-picker.ts';
 import { EmbeddingCadence } from './embedding-cadence.ts';
+import { budgetedDetector, budgetedEmbedder, InferenceBudget } from './inference-budget.ts';
 import { observeFrame, registerCamera } from './metrics.ts';
 import type { SourceState } from '../sources/index.ts';
 import { confineCamera, DEFAULT_ACCESS, nodeRootsFromEnv } from '../policy/media-policy.ts';
@@ -36,12 +37,23 @@ export type PipelineRunnerOptions = Pick<CameraPipelineOptions, 'maxFrames' | 'r
   sendLikeLive?: boolean;
   /** The embedding rule (default: the agent's; a number: a fixed cadence, as before look changes counted). */
   embeddingCadence?: ConstructorParameters<typeof EmbeddingCadence>[0];
+  /** The node's inference budget shared with the agent's other cameras (absent: none). */
+  budget?: InferenceBudget;
 };
 
-export const pipelineRunnerFactory =
-  (env: Record<string, string | undefined> = process.env, options: PipelineRunnerOptions = {}): CameraRunnerFactory =>
-  (ctx) =>
-    new PipelineCameraRunner(ctx, env, options);
+export function pipelineRunnerFactory(env: Record<string, string | undefined> = process.env, options: PipelineRunnerOptions = {}): CameraRunnerFactory {
+  // One budget for all cameras this agent runs (spec.workers[].inferenceSlots; a new size replaces it).
+  let budget: InferenceBudget | undefined;
+  return (ctx) => {
+    const slots = ctx.task.inferenceSlots;
+    if (slots && budget?.slots !== slots) budget = new InferenceBudget(slots);
+    return new PipelineCameraRunner(ctx, env, { ...options, budget: slots ? budget : undefined });
+  };
+}
+
+const withBudget =
+  (budget: InferenceBudget, camera: string): CameraPipelineOptions['wrapModels'] =>
+  ({ detector, embedder }) => ({ detector: budgetedDetector(detector, budget, camera), embedder: embedder && budgetedEmbedder(embedder, budget, camera) });
 
 export class PipelineCameraRunner implements CameraRunner {
   readonly camera: string;
@@ -90,6 +102,7 @@ export class PipelineCameraRunner implements CameraRunner {
         field: cameraField(camera.name),
         maxFrames: this.options.maxFrames,
         readRate: this.options.readRate,
+        wrapModels: this.options.budget ? withBudget(this.options.budget, camera.name) : undefined,
       });
     } catch (err) {
       // Bad source or model: the message names the spec field; the agent keeps running the other cameras.

@@ -297,6 +297,8 @@ export interface CameraPipelineOptions {
   detectEvery?: number;
   /** VideoSourceOptions.readRate: pacing of a recorded file played live (benchmarks). */
   readRate?: number;
+  /** Wraps the loaded networks (the node's inference budget, agent/inference-budget.ts). */
+  wrapModels?: (m: { detector: Detector; embedder?: Embedder }) => { detector: Detector; embedder?: Embedder };
 }
 
 /**
@@ -362,10 +364,11 @@ export async function createCameraPipeline(
     const trackerOpts = { ...trackerOptionsFromSpec(o.tracking), ...overrides };
     // Single-object mode: a track is the target when it is as close as a lost track must be to be re-found.
     const tracker = createTracker(o.tracking, overrides, embedder ? embedder.gateDistance / 2 : undefined);
+    const run = o.wrapModels ? o.wrapModels({ detector, embedder }) : { detector, embedder };
     const pipeline = createPipeline({
       source,
-      detector,
-      embedder,
+      detector: run.detector,
+      embedder: run.embedder,
       tracker,
       embedMinScore: trackerOpts.highThreshold,
       // A ReID network is the dearest stage: embed only where motion is ambiguous (PETS09-S2L1: 42 % of the
