@@ -245,6 +245,8 @@ async function main(): Promise<void> {
   for (const n of counts) {
     const r = await runNode(n, { nativeFps, fps, maxFrames, regions, gtRows, models, threads, slots, dataDir });
     report.runs.push(r);
+    // Each run as it ends (stderr), so a long series keeps what it measured if stopped.
+    if (values.json) console.error(JSON.stringify(r));
     if (!values.json) {
       console.log(`\n${n} cameras at ${fps} fps: holds=${r.holds} CPU ms/camera-frame ${r.cpuMsPerCameraFrame} (agent ${r.agentCpuMsPerCameraFrame} + ffmpeg ${r.decoderCpuMsPerCameraFrame}), node CPU ${(100 * r.nodeCpuShare).toFixed(1)} %, dropped ${(100 * r.droppedShare).toFixed(1)} %, load ${r.loadAverage.start[0]} -> ${r.loadAverage.end[0]}`);
       console.table(r.perCamera);
