@@ -192,3 +192,24 @@ describe('the node inference budget (spec.workers[].inferenceSlots)', () => {
     expect([frames.get('a'), frames.get('b')]).toEqual([4, 4]);
   });
 });
+
+describe('the control plane carries the node budget to its agent', () => {
+  it('puts spec.workers[].inferenceSlots of the node (only) into its task', async () => {
+    const { buildTaskAssignment } = await import('../../server/controllers/task.ts');
+    const job = {
+      apiVersion: 'sedna.io/v1alpha1' as const,
+      kind: 'MultiEdgeInference' as const,
+      metadata: { name: 'j', namespace: 'default', uid: 'u', resourceVersion: '1', generation: 1, creationTimestamp: new Date(0).toISOString() },
+      spec: {
+        cameras: [
+          { name: 'a', node: 'small', source: '/v.avi' },
+          { name: 'b', node: 'big', source: '/v.avi' },
+        ],
+        models: { detector: YOLOX },
+        workers: [{ node: 'small', inferenceSlots: 2 }, { node: 'big', inferenceSlots: 0 }],
+      },
+    };
+    expect(buildTaskAssignment(job, 'small').inferenceSlots).toBe(2);
+    expect(buildTaskAssignment(job, 'big')).not.toHaveProperty('inferenceSlots');
+  });
+});
