@@ -5,25 +5,30 @@
 //   npm run bench:edge -- [--json] [--sets a,b] [--max-frames N] [--threads N|D,E] [--score S]
 //                         [--input-size WxH] [--sequential] [--detect-every K] [--out <dir>]
 //   a: YOLOX-nano + OSNet x0.25 (files from MEI_MODEL_DIR)
+//   q: set a quantized to int8 (scripts/quantize-models.sh; MEI_MODEL_DIR = its output folder)
 //   b: NanoDet-g (converted from the npm package at first use, cached) + colour histograms: needs nothing
 //      outside npm
 // MEI_DATA_DIR must hold vtest.avi and PETS09-S2L1/gt/gt.txt. Metrics in --json are fractions 0..1.
 // The machine may be shared: compare fps together with the load average, and CPU ms/frame (what the
 // pipeline itself burns) across machines.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, homedir, loadavg, tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { numberFlag } from './bench-args.ts';
+import { childCpuMs } from './bench-cpu.ts';
 import type { DetectorSpec, ModelsSpec } from '@mei/contracts';
 import { motLines } from '@mei/edge-agent/src/cli/track.ts';
 import { evaluateMot, parseMot, type MotSummary } from '@mei/edge-agent/src/eval/index.ts';
 import { createCameraPipeline, type FrameResult, type StageTimings } from '@mei/edge-agent/src/pipeline/pipeline.ts';
 
 const USAGE = `usage: npm run bench:edge -- [--json] [--sets a,b] [--max-frames N] [--threads N|D,E] [--score S]
-       [--input-size WxH] [--sequential] [--detect-every K] [--out <dir>]
-  --sets a,b        a = YOLOX-nano + OSNet x0.25 (MEI_MODEL_DIR), b = NanoDet-g (npm) + colour histograms
+       [--input-size WxH] [--sequential] [--detect-every K] [--decode-at-input-size] [--peer] [--out <dir>]
+  --sets a,b        a = YOLOX-nano + OSNet x0.25 (MEI_MODEL_DIR), b = NanoDet-g (npm) + colour histograms,
+                    q = a in int8 (scripts/quantize-models.sh writes it; MEI_MODEL_DIR = its --out),
+                    qd = int8 YOLOX-nano + float OSNet, qr = float YOLOX-nano + int8 OSNet
   --max-frames N    first N frames only (metrics against the ground truth of those frames)
   --threads N|D,E   onnxruntime intra-op threads: N shared by detector and ReID network (default 2 = 1+1;
                     all N for the detector in set b), or D for the detector and E for the ReID network
@@ -32,6 +37,10 @@ const USAGE = `usage: npm run bench:edge -- [--json] [--sets a,b] [--max-frames 
   --sequential      run the detector on the main thread, in turn with ReID (default: in a worker, ahead)
   --detect-every K  detection cadence: detect at most every K frames, Kalman prediction between, every
                     frame while the scene is busy (default 1)
+  --peer            also run the usual Python pipeline on the same video (OpenCV decode, YOLOX-nano 416x416
+                    in onnxruntime, PyPI ByteTrack; no ReID) in a venv made here (MEI_PEER_VENV, default
+                    ~/.cache/mei/peer-venv) and print both with the ratio against the first MEI set
+  --decode-at-input-size  ffmpeg decodes at the detector's input scale (spec.models.detector.decodeAtInputSize)
   --out <dir>       keep <dir>/<set>.txt (tracks) and <dir>/<set>-det.txt (detections, MOT det format)`;
 
 interface ModelSet {
@@ -46,6 +55,25 @@ const SETS: Record<string, ModelSet> = {
     key: 'a',
     label: 'YOLOX-nano + OSNet x0.25',
     models: { detector: { name: 'yolox-nano', decoder: 'yolox' }, reid: { kind: 'onnx', name: 'osnet-x0.25-msmt17' } },
+    needsModelDir: true,
+  },
+  // int8 copies made by scripts/quantize-models.sh (MEI_MODEL_DIR = its --out folder, which links the floats too).
+  q: {
+    key: 'q',
+    label: 'YOLOX-nano int8 + OSNet x0.25 int8',
+    models: { detector: { name: 'yolox-nano-int8', decoder: 'yolox' }, reid: { kind: 'onnx', name: 'osnet-x0.25-msmt17-int8' } },
+    needsModelDir: true,
+  },
+  qd: {
+    key: 'qd',
+    label: 'YOLOX-nano int8 + OSNet x0.25',
+    models: { detector: { name: 'yolox-nano-int8', decoder: 'yolox' }, reid: { kind: 'onnx', name: 'osnet-x0.25-msmt17' } },
+    needsModelDir: true,
+  },
+  qr: {
+    key: 'qr',
+    label: 'YOLOX-nano + OSNet x0.25 int8',
+    models: { detector: { name: 'yolox-nano', decoder: 'yolox' }, reid: { kind: 'onnx', name: 'osnet-x0.25-msmt17-int8' } },
     needsModelDir: true,
   },
   b: {
@@ -69,18 +97,6 @@ function num(v: string | undefined, flag: string, min: number, max: number, inte
   }
 }
 
-/** CPU ms of reaped child processes (the ffmpeg decoder) from /proc (Linux); undefined elsewhere. */
-function childCpuMs(): number | undefined {
-  try {
-    // Fields after the ")" of the command name; cutime and cstime are fields 16 and 17 (1-based) of stat.
-    const rest = readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' ');
-    const ticks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-    return ((Number(rest[13]) + Number(rest[14])) * 1000) / ticks;
-  } catch {
-    return undefined;
-  }
-}
-
 const round = (x: number, d = 2) => Number(x.toFixed(d));
 const load = () => loadavg().map((x) => round(x, 2)) as [number, number, number];
 
@@ -101,8 +117,8 @@ function machine() {
   };
 }
 
-async function runSet(set: ModelSet, o: { dataDir: string; gtText: string; maxFrames?: number; threads?: number; embedderThreads?: number; score: number; inputSize?: [number, number]; sequential: boolean; detectEvery?: number; outDir?: string }) {
-  const detector: DetectorSpec = { ...set.models.detector, scoreThreshold: o.score };
+async function runSet(set: ModelSet, o: { dataDir: string; gtText: string; maxFrames?: number; threads?: number; embedderThreads?: number; score: number; inputSize?: [number, number]; sequential: boolean; decodeAtInputSize: boolean; detectEvery?: number; outDir?: string }) {
+  const detector: DetectorSpec = { ...set.models.detector, scoreThreshold: o.score, ...(o.decodeAtInputSize ? { decodeAtInputSize: true } : {}) };
   if (o.inputSize) [detector.inputWidth, detector.inputHeight] = o.inputSize;
   const loadStart = load();
   const t0 = performance.now();
@@ -152,6 +168,7 @@ async function runSet(set: ModelSet, o: { dataDir: string; gtText: string; maxFr
     threads: { detector: threads.detector, embedder: set.models.reid?.kind === 'onnx' ? threads.embedder : null },
     detectAhead: summary.detectAhead,
     detectEvery: o.detectEvery ?? 1,
+    decodeSize: pipeline.decodeSize ?? null,
     detectedFrames: summary.detectedFrames,
     frames,
     setupMs: Math.round(setupMs),
@@ -180,6 +197,50 @@ async function runSet(set: ModelSet, o: { dataDir: string; gtText: string; maxFr
   };
 }
 
+/** The peer's PyPI packages, pinned (its onnxruntime is the version onnxruntime-node wraps). */
+const PEER_PACKAGES = ['onnxruntime==1.23.2', 'opencv-python-headless==5.1.0.95', 'cjm-byte-track==0.0.6', 'numpy==2.4.6', 'scipy==1.17.1'];
+
+/** Runs scripts/peer/peer_pipeline.py on the video in its venv (created on first use) and scores it like MEI. */
+function runPeer(o: { dataDir: string; gtText: string; maxFrames?: number }) {
+  const venv = process.env.MEI_PEER_VENV ?? path.join(homedir(), '.cache/mei/peer-venv');
+  const python = path.join(venv, 'bin/python');
+  const ready = () => {
+    try {
+      execFileSync(python, ['-c', 'import cv2, onnxruntime, cjm_byte_track'], { stdio: 'ignore' });
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (!existsSync(python) || !ready()) {
+    execFileSync('python3', ['-m', 'venv', venv], { stdio: 'inherit' });
+    execFileSync(path.join(venv, 'bin/pip'), ['install', '--quiet', ...PEER_PACKAGES], { stdio: 'inherit' });
+  }
+  const out = path.join(mkdtempSync(path.join(tmpdir(), 'mei-peer-')), 'peer.txt');
+  const script = fileURLToPath(new URL('./peer/peer_pipeline.py', import.meta.url));
+  const model = path.join(process.env.MEI_MODEL_DIR!, 'yolox_nano.onnx');
+  const loadStart = load();
+  const childCpu0 = childCpuMs();
+  const printed = execFileSync(python, [script, model, path.join(o.dataDir, 'vtest.avi'), out, ...(o.maxFrames ? ['--max-frames', String(o.maxFrames)] : [])], { encoding: 'utf8' });
+  const childCpu1 = childCpuMs();
+  const r = JSON.parse(printed.trim().split('\n').pop()!) as { frames: number; wallSeconds: number; cpuSeconds: number; threads: number; opencv: string; onnxruntime: string };
+  const s = evaluateMot(parseMot(o.gtText, { kind: 'gt', source: 'PETS09-S2L1/gt/gt.txt' }), parseMot(readFileSync(out, 'utf8'), { kind: 'res', source: 'peer.txt' })).summary;
+  return {
+    label: 'Python: OpenCV decode + YOLOX-nano 416x416 (onnxruntime) + ByteTrack (cjm-byte-track), no ReID',
+    packages: PEER_PACKAGES,
+    frames: r.frames,
+    fps: round(r.frames / r.wallSeconds),
+    // The frame loop's CPU (decode, network, tracker; all threads of the process), without start-up.
+    cpuMsPerFrame: round((1000 * r.cpuSeconds) / r.frames, 1),
+    // With start-up (imports, session creation), from the child's rusage.
+    cpuMsPerFrameWithStartup: childCpu0 !== undefined && childCpu1 !== undefined ? round((childCpu1 - childCpu0) / r.frames, 1) : null,
+    onnxruntimeThreads: r.threads,
+    metrics: { mota: round(s.mota, 4), idf1: round(s.idf1, 4), hota: round(s.hota, 4), motp: round(s.motp, 4), recall: round(s.recall, 4), precision: round(s.precision, 4) },
+    counts: { gt: s.numGt, tp: s.tp, fp: s.fp, fn: s.fn, idsw: s.idsw, gtIds: s.numGtIds, predIds: s.numPredIds },
+    loadAverage: { start: loadStart, end: load() },
+  };
+}
+
 async function main(): Promise<void> {
   let values;
   try {
@@ -194,6 +255,8 @@ async function main(): Promise<void> {
         'input-size': { type: 'string' },
         sequential: { type: 'boolean', default: false },
         'detect-every': { type: 'string' },
+        'decode-at-input-size': { type: 'boolean', default: false },
+        peer: { type: 'boolean', default: false },
         out: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -233,8 +296,14 @@ async function main(): Promise<void> {
     loadAverageEnd: [0, 0, 0] as [number, number, number],
   };
   for (const k of keys) {
-    report.sets.push(await runSet(SETS[k], { dataDir, gtText, maxFrames, threads, embedderThreads, score, inputSize, sequential: values.sequential, detectEvery: num(values['detect-every'], '--detect-every', 1, 100, true), outDir: values.out }));
+    report.sets.push(await runSet(SETS[k], { dataDir, gtText, maxFrames, threads, embedderThreads, score, inputSize, sequential: values.sequential, decodeAtInputSize: values['decode-at-input-size'], detectEvery: num(values['detect-every'], '--detect-every', 1, 100, true), outDir: values.out }));
   }
+  const peer = values.peer ? runPeer({ dataDir, gtText, maxFrames }) : undefined;
+  const first = report.sets[0];
+  // MEI's CPU per frame includes its ffmpeg decoder (another process); the peer decodes in its own process.
+  const meiCpu = first ? first.cpuMsPerFrame + (first.msPerFrame.decodeCpu ?? 0) : 0;
+  const comparison = peer && first ? { set: first.set, fpsRatio: round(first.fps / peer.fps), cpuPerFrameRatio: round(peer.cpuMsPerFrame / meiCpu), meiCpuMsPerFrameWithDecode: round(meiCpu, 1) } : undefined;
+  Object.assign(report, peer ? { peer, comparison } : {});
   report.loadAverageEnd = load();
   if (values.json) {
     console.log(JSON.stringify(report));
@@ -264,6 +333,10 @@ async function main(): Promise<void> {
     'threads det(+reid), mode': line((r) => `${r.threads.detector}${r.threads.embedder ? `+${r.threads.embedder}` : ''}, ${r.detectAhead ? 'worker, ahead' : 'in turn'}`),
     'load 1 min start -> end': line((r) => `${r.loadAverage.start[0]} -> ${r.loadAverage.end[0]}`),
   });
+  if (peer && comparison) {
+    console.log(`peer (${peer.label}): ${peer.fps} fps, ${peer.cpuMsPerFrame} CPU ms/frame, MOTA ${pct(peer.metrics.mota)} IDF1 ${pct(peer.metrics.idf1)} HOTA ${pct(peer.metrics.hota)}`);
+    console.log(`MEI set ${comparison.set} / peer: fps x${comparison.fpsRatio}, CPU per frame peer/MEI x${comparison.cpuPerFrameRatio} (MEI incl. ffmpeg ${comparison.meiCpuMsPerFrameWithDecode} ms)`);
+  }
 }
 
 await main();

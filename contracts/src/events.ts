@@ -35,6 +35,8 @@ export interface TaskAssignment {
   crossCamera?: CrossCameraSpec;
   privacy?: PrivacySpec;
   threads?: number;
+  /** spec.workers[].inferenceSlots of this node: camera frames in the networks at once (absent: no budget). */
+  inferenceSlots?: number;
   /** spec.workers[].spoolBytes of this node: bound of each camera's spool (absent: the agent's default). */
   spoolBytes?: number;
   /** What this job's sources and models may open on the node (edge-agent/src/policy/media-policy.ts). */

@@ -48,7 +48,7 @@ describe('npm run bench:edge (scripts/bench-edge.ts)', () => {
   it('exits 2 naming the bad option or the missing variable', () => {
     const bad = bench(['--sets', 'a,z']);
     expect(bad.status).toBe(2);
-    expect(bad.stderr).toMatch(/--sets: unknown model set 'z' \(known: a, b\)/);
+    expect(bad.stderr).toMatch(/--sets: unknown model set 'z' \(known: a, q, qd, qr, b\)/);
     const frames = bench(['--max-frames', '0']);
     expect(frames.status).toBe(2);
     expect(frames.stderr).toMatch(/--max-frames must be an integer in \[1, 1000000\], got '0'/);

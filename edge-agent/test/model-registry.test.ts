@@ -36,6 +36,6 @@ describe('model registry: the packaged NanoDet', () => {
     })();
     expect(err).toBeInstanceOf(ModelError);
     expect(err?.field).toBe('spec.models.detector.name');
-    expect(err?.message).toMatch(/unknown detector model 'nanodet-x' \(known: yolox-nano, nanodet-g\)/);
+    expect(err?.message).toMatch(/unknown detector model 'nanodet-x' \(known: yolox-nano, nanodet-g, yolox-nano-int8\)/);
   });
 });

@@ -18,6 +18,7 @@ export function buildTaskAssignment(job: MultiEdgeInference, node: string, polic
     privacy: spec.privacy,
     threads: worker?.threads,
     ...(worker?.spoolBytes !== undefined ? { spoolBytes: worker.spoolBytes } : {}),
+    ...(worker?.inferenceSlots ? { inferenceSlots: worker.inferenceSlots } : {}),
     media: mediaAccessFor(policy, metadata.namespace),
   };
 }

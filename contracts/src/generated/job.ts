@@ -87,6 +87,10 @@ export interface WorkerSpec {
    */
   threads?: number;
   /**
+   * One inference budget for the node: at most this many camera frames in the networks at once, the next slot going to the camera served least in the last 5 s, so an overloaded node gives every camera the same frame rate (status.cameras[].fps) instead of letting some starve. 0 = no budget: each camera runs its networks as soon as it has a frame.
+   */
+  inferenceSlots?: number;
+  /**
    * Container image of the edge agent (Kubernetes mode).
    */
   image?: string;
@@ -140,6 +144,18 @@ export interface DetectorSpec {
    * IoU above which overlapping boxes are suppressed.
    */
   nmsThreshold?: number;
+  /**
+   * Detection cadence: run the detector (and ReID) on at most every n-th frame while the scene is calm, with each track carried on its Kalman prediction in between; a new (tentative) track or two overlapping people make the next frame a detected one. 1 = every frame. Saves CPU for more cameras per node at some accuracy (docs/benchmarks.md, issue #16).
+   */
+  detectEvery?: number;
+  /**
+   * Apply detectEvery only under load: detect every frame while the camera keeps up, and lengthen the interval one frame at a time (up to detectEvery) whenever its live source drops a frame, shortening it again after 20 frames without a drop. An overloaded node then coasts its cameras alike instead of dropping their frames.
+   */
+  cadenceOnLoad?: boolean;
+  /**
+   * Decode each camera scaled down to the detector's input scale (ffmpeg scales in the decoder) when that is smaller than the frame: less decoding, copying and resizing per frame. Boxes are still reported in the camera's pixels; ReID crops then come from the smaller frame.
+   */
+  decodeAtInputSize?: boolean;
 }
 /**
  * The person re-identification embedder. Without it, part-based colour histograms are used.

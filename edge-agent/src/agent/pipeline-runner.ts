@@ -8,6 +8,7 @@ import { createCameraPipeline, type CameraPipelineOptions, type FrameResult, typ
 import { encodeCrop, encodePreview } from './preview-encoder.ts';
 import { MAX_THUMBNAILS_PER_FRAME, ThumbnailPicker } from './thumbnail-picker.ts';
 import { EmbeddingCadence } from './embedding-cadence.ts';
+import { budgetedDetector, budgetedEmbedder, InferenceBudget } from './inference-budget.ts';
 import { observeFrame, registerCamera } from './metrics.ts';
 import type { SourceState } from '../sources/index.ts';
 import { confineCamera, DEFAULT_ACCESS, nodeRootsFromEnv } from '../policy/media-policy.ts';
@@ -28,7 +29,7 @@ const FPS_WINDOW_MS = 5_000;
 const DEFAULT_PREVIEW_FPS = 2;
 
 /** Pipeline settings that are not in the task (tests and benchmarks bound a recording with maxFrames). */
-export type PipelineRunnerOptions = Pick<CameraPipelineOptions, 'maxFrames'> & {
+export type PipelineRunnerOptions = Pick<CameraPipelineOptions, 'maxFrames' | 'readRate'> & {
   /**
    * Each frame in its own batch, as a live camera sends while its link keeps up, whatever the mode and the
    * link: bench:bandwidth processes a recording at whatever speed the machine allows but measures live traffic.
@@ -36,12 +37,23 @@ export type PipelineRunnerOptions = Pick<CameraPipelineOptions, 'maxFrames'> & {
   sendLikeLive?: boolean;
   /** The embedding rule (default: the agent's; a number: a fixed cadence, as before look changes counted). */
   embeddingCadence?: ConstructorParameters<typeof EmbeddingCadence>[0];
+  /** The node's inference budget shared with the agent's other cameras (absent: none). */
+  budget?: InferenceBudget;
 };
 
-export const pipelineRunnerFactory =
-  (env: Record<string, string | undefined> = process.env, options: PipelineRunnerOptions = {}): CameraRunnerFactory =>
-  (ctx) =>
-    new PipelineCameraRunner(ctx, env, options);
+export function pipelineRunnerFactory(env: Record<string, string | undefined> = process.env, options: PipelineRunnerOptions = {}): CameraRunnerFactory {
+  // One budget for all cameras this agent runs (spec.workers[].inferenceSlots; a new size replaces it).
+  let budget: InferenceBudget | undefined;
+  return (ctx) => {
+    const slots = ctx.task.inferenceSlots;
+    if (slots && budget?.slots !== slots) budget = new InferenceBudget(slots);
+    return new PipelineCameraRunner(ctx, env, { ...options, budget: slots ? budget : undefined });
+  };
+}
+
+const withBudget =
+  (budget: InferenceBudget, camera: string): CameraPipelineOptions['wrapModels'] =>
+  ({ detector, embedder }) => ({ detector: budgetedDetector(detector, budget, camera), embedder: embedder && budgetedEmbedder(embedder, budget, camera) });
 
 export class PipelineCameraRunner implements CameraRunner {
   readonly camera: string;
@@ -89,6 +101,8 @@ export class PipelineCameraRunner implements CameraRunner {
         env: this.env,
         field: cameraField(camera.name),
         maxFrames: this.options.maxFrames,
+        readRate: this.options.readRate,
+        wrapModels: this.options.budget ? withBudget(this.options.budget, camera.name) : undefined,
       });
     } catch (err) {
       // Bad source or model: the message names the spec field; the agent keeps running the other cameras.
@@ -187,9 +201,13 @@ export class PipelineCameraRunner implements CameraRunner {
     // Picked even when nothing can go out, so removed tracks are forgotten; encoding waits for a free slot.
     const picks = this.thumbnails.pick(r.tracks, r.width, r.height, r.timestampMs);
     const slots = picks.length ? Math.min(MAX_THUMBNAILS_PER_FRAME, this.ctx.thumbnailSlots()) : 0;
+    // A frame decoded at reduced size (decodeAtInputSize): the crop region is in camera pixels.
+    const [sx, sy] = [r.frame.width / r.width, r.frame.height / r.height];
     for (const p of picks.slice(0, slots)) {
       try {
-        const img = encodeCrop(r.frame, p.region);
+        const g = p.region;
+        const region = sx === 1 && sy === 1 ? g : { x: Math.floor(g.x * sx), y: Math.floor(g.y * sy), w: Math.max(1, Math.floor(g.w * sx)), h: Math.max(1, Math.floor(g.h * sy)) };
+        const img = encodeCrop(r.frame, region);
         this.ctx.emitThumbnail({ camera: this.camera, localId: p.id, frameIndex: r.frameIndex, timestampMs: Math.max(0, r.timestampMs), ...img });
         this.thumbnails.sentFor(p.id, p.detail, r.timestampMs);
       } catch (err) {

@@ -35,6 +35,11 @@ export interface ModelEntry {
   /** Set when MEI builds the file itself at first use (the NanoDet TFJS -> ONNX converter). */
   convertedFrom?: string;
   /**
+   * Set for int8 copies a user makes from a float registry model with scripts/quantize-models.sh (calibrated
+   * on their own video, so no published sha256): the float model's name. Same input contract and decoder.
+   */
+  quantizedFrom?: string;
+  /**
    * Detectors whose graph runs at any input size that is a multiple of this stride: the pipeline then fits
    * the input to the frame's aspect ratio instead of padding it (see pipeline/fitInput.ts).
    */
@@ -44,7 +49,7 @@ export interface ModelEntry {
 const IMAGENET_MEAN: [number, number, number] = [0.485, 0.456, 0.406];
 const IMAGENET_STD: [number, number, number] = [0.229, 0.224, 0.225];
 
-export const MODEL_REGISTRY: Readonly<Record<string, ModelEntry>> = {
+const FLOAT_MODELS: Readonly<Record<string, ModelEntry>> = {
   'yolox-nano': {
     name: 'yolox-nano',
     kind: 'detector',
@@ -91,6 +96,24 @@ export const MODEL_REGISTRY: Readonly<Record<string, ModelEntry>> = {
     },
     outputDim: 512,
   },
+};
+
+/** The int8 copy of a float registry model (scripts/quantize-models.sh writes `<file stem>.int8.onnx`). */
+function int8Of(m: ModelEntry): ModelEntry {
+  const { sha256: _published, ...rest } = m;
+  return {
+    ...rest,
+    name: `${m.name}-int8`,
+    file: m.file.replace(/\.onnx$/, '.int8.onnx'),
+    source: `made from ${m.name} (${m.file}) by scripts/quantize-models.sh: onnxruntime static int8 quantization calibrated on your own video`,
+    quantizedFrom: m.name,
+  };
+}
+
+// Quantized copies next to the float models, which stay the default and a choice (docs/benchmarks.md, #16).
+export const MODEL_REGISTRY: Readonly<Record<string, ModelEntry>> = {
+  ...FLOAT_MODELS,
+  ...Object.fromEntries(['yolox-nano', 'osnet-x0.25-msmt17'].map((n) => [`${n}-int8`, int8Of(FLOAT_MODELS[n])])),
 };
 
 /**

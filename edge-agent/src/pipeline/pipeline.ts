@@ -2,14 +2,15 @@
 // Decoding runs in the ffmpeg child process. With a detector in a worker thread (workerDetector.ts) the
 // detection of frame t+1 runs while frame t is embedded and tracked; the tracker still sees the frames in
 // order with the same inputs, so the output is the same as running the stages one after the other.
-import type { CameraSpec, ModelsSpec, TrackingSpec } from '@mei/contracts/job';
+import type { CameraSpec, DetectorSpec, ModelsSpec, TrackingSpec } from '@mei/contracts/job';
+import { findModel } from '../models/registry.ts';
 import { createDetector } from '../detectors/index.ts';
 import { createEmbedder, HistogramEmbedder } from '../reid/index.ts';
 import { openVideoSource, type SourceMode, type VideoSource } from '../sources/index.ts';
 import { createTracker, type Tracker } from '../tracker/index.ts';
 import { trackerOptionsFromSpec, type TrackerOptions } from '../tracker/options.ts';
 import type { Detection, Detector, Embedder, Frame, TrackOutput } from './types.ts';
-import { fitDetectorInput, knownFrameSize } from './fitInput.ts';
+import { fitDetectorInput, knownFrameSize, type FrameSize } from './fitInput.ts';
 import { iou } from './geometry.ts';
 import { createWorkerDetector, type TimedDetections } from './workerDetector.ts';
 
@@ -55,6 +56,8 @@ export interface PipelineSummary {
   detectAhead: boolean;
   /** Frames the detector ran on (fewer than frames with a detection cadence, PipelineParts.detectEvery). */
   detectedFrames: number;
+  /** The cadence in effect at the end (PipelineParts.cadenceOnLoad moves it between 1 and detectEvery). */
+  detectEvery: number;
   /**
    * CPU time of this process (all its threads, user + system) per frame. On a shared machine wall-clock fps
    * depends on the neighbours; CPU time / available cores bounds what the pipeline needs alone.
@@ -85,7 +88,17 @@ export interface PipelineParts {
    * detected anyway while the scene is busy (a tentative track, or two live tracks whose boxes overlap).
    */
   detectEvery?: number;
+  /**
+   * Stretch the cadence only under load: detect every frame while the camera keeps up, and grow the interval
+   * by one (up to detectEvery) each time its live source drops a frame; after CALM_FRAMES without a drop it
+   * shrinks by one. A node with more cameras than CPU then coasts more instead of dropping frames, each camera
+   * on its own drops, so all of them degrade alike.
+   */
+  cadenceOnLoad?: boolean;
 }
+
+/** Frames without a dropped one before a load-stretched cadence steps back (2 s at 10 fps). */
+export const CALM_FRAMES = 20;
 
 /** Whether the last tracks call for a detection on the next frame: a new person, or people close together. */
 export function busyScene(tracks: readonly TrackOutput[]): boolean {
@@ -141,7 +154,16 @@ export function createPipeline(parts: PipelineParts): Pipeline {
       let gap = 0;
       let busy = false;
       // Decided before the current frame is tracked, in both modes, so that ahead and in-turn agree.
-      const detectNext = (curDetected: boolean) => !canCoast || busy || (curDetected ? 0 : gap + 1) + 1 >= every;
+      let interval = parts.cadenceOnLoad ? 1 : every;
+      let lastDropped = source.dropped ?? 0;
+      let calm = 0;
+      const followLoad = () => {
+        const dropped = source.dropped ?? 0;
+        if (dropped > lastDropped) [interval, calm] = [Math.min(every, interval + 1), 0];
+        else if (++calm >= CALM_FRAMES) [interval, calm] = [Math.max(1, interval - 1), 0];
+        lastDropped = dropped;
+      };
+      const detectNext = (curDetected: boolean) => !canCoast || busy || (curDetected ? 0 : gap + 1) + 1 >= interval;
       const start = performance.now();
       const cpu0 = process.cpuUsage();
       const it = source[Symbol.asyncIterator]();
@@ -164,6 +186,7 @@ export function createPipeline(parts: PipelineParts): Pipeline {
           const t0 = performance.now();
           const { detections, ms: detectMs } = curDetect ? await (curDet ?? startDetect(frame)) : { detections: [] as Detection[], ms: 0 };
           const t1 = performance.now();
+          if (parts.cadenceOnLoad && canCoast) followLoad();
           const nextDetect = detectNext(curDetect);
           let next: { frame: Frame; sourceMs: number } | undefined;
           let nextDet: Promise<TimedDetections> | undefined;
@@ -220,6 +243,7 @@ export function createPipeline(parts: PipelineParts): Pipeline {
         dropped: source.dropped ?? 0,
         detectAhead: ahead,
         detectedFrames,
+        detectEvery: canCoast ? interval : 1,
         cpuMsPerFrame: frames ? (cpu.user + cpu.system) / 1000 / frames : 0,
       };
     },
@@ -269,8 +293,29 @@ export interface CameraPipelineOptions {
   trackerOverrides?: Partial<TrackerOptions>;
   /** Use colour histograms when spec.models.reid is absent (true), or track on motion only (false). */
   histogramFallback?: boolean;
-  /** PipelineParts.detectEvery (default 1: every frame). */
+  /** PipelineParts.detectEvery (default: spec.models.detector.detectEvery, else 1 = every frame). */
   detectEvery?: number;
+  /** VideoSourceOptions.readRate: pacing of a recorded file played live (benchmarks). */
+  readRate?: number;
+  /** Wraps the loaded networks (the node's inference budget, agent/inference-budget.ts). */
+  wrapModels?: (m: { detector: Detector; embedder?: Embedder }) => { detector: Detector; embedder?: Embedder };
+}
+
+/**
+ * spec.models.detector.decodeAtInputSize: the size to decode a `frame`-sized camera at so that the detector
+ * sees it at the scale of its (fitted) input, or undefined when that would not shrink the frame.
+ */
+export function reducedDecodeSize(frame: FrameSize | undefined, detector: Pick<DetectorSpec, 'inputWidth' | 'inputHeight'>): FrameSize | undefined {
+  if (!frame || !detector.inputWidth || !detector.inputHeight) return undefined;
+  const s = Math.min(detector.inputWidth / frame.width, detector.inputHeight / frame.height);
+  if (!(s < 0.95)) return undefined; // within 5 %: not worth a scaling pass
+  return { width: Math.max(16, Math.round(frame.width * s)), height: Math.max(16, Math.round(frame.height * s)) };
+}
+
+/** A result of a frame decoded at reduced size, in the camera's own pixels (what observations carry). */
+function toCameraPixels(r: FrameResult, sx: number, sy: number, width: number, height: number): FrameResult {
+  const box = <B extends { x: number; y: number; w: number; h: number }>(b: B): B => ({ ...b, x: b.x * sx, y: b.y * sy, w: b.w * sx, h: b.h * sy });
+  return { ...r, width, height, detections: r.detections.map(box), tracks: r.tracks.map(box) };
 }
 
 /** Intra-op threads of each network (see CameraPipelineOptions.threads). */
@@ -284,9 +329,14 @@ export function pipelineThreads(o: Pick<CameraPipelineOptions, 'threads' | 'embe
 /** Builds a camera's pipeline from the job spec. Models are loaded before the source is opened. */
 export async function createCameraPipeline(
   o: CameraPipelineOptions,
-): Promise<Pipeline & { source: VideoSource; detector: Detector; threads: { detector: number; embedder: number } }> {
+): Promise<Pipeline & { source: VideoSource; detector: Detector; threads: { detector: number; embedder: number }; decodeSize?: FrameSize }> {
   const env = o.env ?? process.env;
-  const detectorSpec = o.fitDetectorInput === false ? o.models.detector : fitDetectorInput(o.models.detector, await knownFrameSize(o.camera, env));
+  const wantReduced = o.models.detector.decodeAtInputSize === true;
+  const frameSize = o.fitDetectorInput === false && !wantReduced ? undefined : await knownFrameSize(o.camera, env);
+  const fitted = o.fitDetectorInput === false ? o.models.detector : fitDetectorInput(o.models.detector, frameSize);
+  // Reduced-resolution decode: ffmpeg scales the frame to the detector's scale; results are mapped back.
+  const decodeSize = wantReduced ? reducedDecodeSize(frameSize, fitted.inputWidth ? fitted : { inputWidth: findModel(fitted.name ?? '')?.input.width, inputHeight: findModel(fitted.name ?? '')?.input.height }) : undefined;
+  const detectorSpec = decodeSize && o.fitDetectorInput !== false ? fitDetectorInput(o.models.detector, decodeSize) : fitted;
   const useReid = o.models.reid !== undefined || o.histogramFallback !== false;
   // Motion-only tracking has nothing to overlap detection with: the worker would only copy frames.
   const inWorker = o.detectorWorker ?? useReid;
@@ -302,7 +352,9 @@ export async function createCameraPipeline(
       fps: o.mode === 'history' && o.allFrames ? undefined : o.camera.fps,
       loop: o.camera.loop,
       roi: o.camera.roi,
+      scaleTo: decodeSize,
       maxFrames: o.maxFrames,
+      readRate: o.readRate,
       env,
       field: o.field,
     });
@@ -312,18 +364,25 @@ export async function createCameraPipeline(
     const trackerOpts = { ...trackerOptionsFromSpec(o.tracking), ...overrides };
     // Single-object mode: a track is the target when it is as close as a lost track must be to be re-found.
     const tracker = createTracker(o.tracking, overrides, embedder ? embedder.gateDistance / 2 : undefined);
+    const run = o.wrapModels ? o.wrapModels({ detector, embedder }) : { detector, embedder };
     const pipeline = createPipeline({
       source,
-      detector,
-      embedder,
+      detector: run.detector,
+      embedder: run.embedder,
       tracker,
       embedMinScore: trackerOpts.highThreshold,
       // A ReID network is the dearest stage: embed only where motion is ambiguous (PETS09-S2L1: 42 % of the
       // boxes, MOTA 80.5 -> 81.1). Histograms cost ~0.2 ms a box and lose IDF1 when sparse: embed them all.
       lazyAppearance: !(embedder instanceof HistogramEmbedder),
-      detectEvery: o.detectEvery,
+      detectEvery: o.detectEvery ?? o.models.detector.detectEvery,
+      cadenceOnLoad: o.models.detector.cadenceOnLoad,
     });
-    return Object.assign(pipeline, { source, detector, threads });
+    if (decodeSize && frameSize) {
+      const inner = pipeline.run.bind(pipeline);
+      const [sx, sy] = [frameSize.width / decodeSize.width, frameSize.height / decodeSize.height];
+      pipeline.run = (onResult) => inner(onResult && ((r) => onResult(toCameraPixels(r, sx, sy, frameSize.width, frameSize.height))));
+    }
+    return Object.assign(pipeline, { source, detector, threads, decodeSize });
   } catch (e) {
     await detector.dispose();
     await embedder?.dispose();

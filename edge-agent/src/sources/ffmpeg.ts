@@ -90,6 +90,8 @@ export function probeVideo(ffmpeg: string, inputArgs: string[], timeoutMs = 1500
 export interface DecoderArgsOptions {
   /** Real-time pacing (a file replayed as a live camera). */
   realtime: boolean;
+  /** With realtime: replay at this multiple of the file's own rate (default 1). */
+  readRate?: number;
   loop: boolean;
   /** Start this far into a recording (seconds). */
   startSeconds?: number;
@@ -98,13 +100,16 @@ export interface DecoderArgsOptions {
   /** Keep frames at least 1/fps apart (live sampling; never duplicates frames). */
   maxFps?: number;
   roi?: { x: number; y: number; width: number; height: number };
+  /** Scale the (cropped) frame to this size in the decoder (reduced-resolution decode). */
+  scaleTo?: { width: number; height: number };
   /** Frame rate of an image folder. */
   imageFrameRate?: number;
 }
 
-export function inputArgs(src: ParsedSource, opts: Pick<DecoderArgsOptions, 'realtime' | 'loop' | 'imageFrameRate' | 'startSeconds'>): string[] {
+export function inputArgs(src: ParsedSource, opts: Pick<DecoderArgsOptions, 'realtime' | 'readRate' | 'loop' | 'imageFrameRate' | 'startSeconds'>): string[] {
+  const rate = opts.readRate ?? 1;
   const pacing = [
-    ...(opts.realtime ? ['-re'] : []),
+    ...(opts.realtime ? (rate === 1 ? ['-re'] : ['-readrate', rate.toFixed(4)]) : []),
     ...(opts.loop ? ['-stream_loop', '-1'] : []),
     ...(opts.startSeconds ? ['-ss', opts.startSeconds.toFixed(3)] : []),
   ];
@@ -137,6 +142,7 @@ export function decoderArgs(src: ParsedSource, opts: DecoderArgsOptions): string
   // Convert before cropping so odd ROI offsets stay exact (4:2:0 chroma would round them).
   filters.push('format=rgb24');
   if (opts.roi) filters.push(`crop=${opts.roi.width}:${opts.roi.height}:${opts.roi.x}:${opts.roi.y}`);
+  if (opts.scaleTo) filters.push(`scale=${opts.scaleTo.width}:${opts.scaleTo.height}:flags=bilinear`);
   return [
     '-hide_banner', '-nostdin', '-nostats', '-loglevel', 'info',
     ...inputArgs(src, opts),

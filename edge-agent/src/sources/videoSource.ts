@@ -39,7 +39,14 @@ export interface VideoSourceOptions {
   fps?: number;
   /** Replay a file forever as a live camera (implies live behaviour for this source). */
   loop?: boolean;
+  /**
+   * A recorded file played live is paced at this multiple of its own frame rate (default 1; bench:node plays
+   * cameras faster or slower than the recording).
+   */
+  readRate?: number;
   roi?: Roi;
+  /** Deliver frames scaled to this size (after the ROI): ffmpeg scales while decoding. */
+  scaleTo?: { width: number; height: number };
   /** Frames buffered between decoder and consumer (default live 1 = newest only, history 8). */
   queueSize?: number;
   /** Stop after this many frames (tests, quick runs). */
@@ -119,6 +126,10 @@ export class VideoSource extends EventEmitter implements AsyncIterable<Frame> {
     }
     if (opts.fps !== undefined && !(opts.fps > 0)) throw new SourceError(`fps must be > 0, got ${opts.fps}`, `${field}fps`);
     if (opts.roi) validateRoi(opts.roi, `${field}roi`);
+    if (opts.scaleTo && !(Number.isInteger(opts.scaleTo.width) && Number.isInteger(opts.scaleTo.height) && opts.scaleTo.width >= 16 && opts.scaleTo.height >= 16)) {
+      throw new SourceError(`scaleTo must be whole pixels, at least 16x16, got ${opts.scaleTo.width}x${opts.scaleTo.height}`, `${field}scaleTo`);
+    }
+    if (opts.readRate !== undefined && !(opts.readRate > 0 && opts.readRate <= 100)) throw new SourceError(`readRate must be in (0, 100], got ${opts.readRate}`, `${field}readRate`);
     const ffmpeg = findFfmpeg(env);
     const live = opts.mode === 'live' || parsed.kind === 'stream' || opts.loop === true;
     const info: SourceInfo = { live };
@@ -139,8 +150,8 @@ export class VideoSource extends EventEmitter implements AsyncIterable<Frame> {
       }
       const nativeFps = parsed.kind === 'images' ? (parsed.frameRate ?? 25) : probed.fps;
       const frameCount = parsed.kind === 'images' ? parsed.count : probed.frameCount;
-      info.width = opts.roi?.width ?? probed.width;
-      info.height = opts.roi?.height ?? probed.height;
+      info.width = opts.scaleTo?.width ?? opts.roi?.width ?? probed.width;
+      info.height = opts.scaleTo?.height ?? opts.roi?.height ?? probed.height;
       info.nativeFps = nativeFps;
       if (live && opts.loop && parsed.kind === 'file' && frameCount) info.loopFrames = frameCount;
       if (!live) {
@@ -240,11 +251,13 @@ export class VideoSource extends EventEmitter implements AsyncIterable<Frame> {
     this.indexBase = startFrame - this.emitted;
     const args = decoderArgs(this.parsed, {
       realtime: live && this.parsed.kind !== 'stream',
+      readRate: this.opts.readRate,
       loop: live && this.opts.loop === true,
       startSeconds: startFrame && nativeFps ? startFrame / nativeFps : undefined,
       everyNth: this.everyNth,
       maxFps: live ? this.opts.fps : undefined,
       roi: this.opts.roi,
+      scaleTo: this.opts.scaleTo,
     });
     const stallMs = this.opts.stallTimeoutMs ?? 10_000;
     return new Promise<RunResult>((resolve) => {
