@@ -75,7 +75,7 @@ describe('MultiEdgeInference CRD on a real kube-apiserver', () => {
     expect(got.metadata.generation).toBe(1);
     expect(got.spec.mode).toBe('live');
     expect(got.spec.cameras).toEqual([{ name: 'cam-a', node: 'edge-1', source: 'file:///data/vtest.avi', fps: 10, loop: false }]);
-    expect(got.spec.models.detector).toEqual({ decoder: 'yolox', scoreThreshold: 0.3, nmsThreshold: 0.45 });
+    expect(got.spec.models.detector).toEqual({ decoder: 'yolox', scoreThreshold: 0.3, nmsThreshold: 0.45, detectEvery: 1, cadenceOnLoad: false, decodeAtInputSize: false });
     // Structural defaulting only fills objects that are present: absent sections stay absent.
     expect(got.spec.tracking).toBeUndefined();
     expect(got.spec.privacy).toBeUndefined();
