@@ -29,8 +29,8 @@ function sideTsconfig(dir) {
 
 /** @type {import('next').NextConfig} */
 const nextConfig = {
-  // contracts/ ships TypeScript source (imports with .ts extensions).
-  transpilePackages: ['@mei/contracts'],
+  // contracts/ and vision/ ship TypeScript source (imports with .ts extensions).
+  transpilePackages: ['@mei/contracts', '@mei/vision'],
   // Native or heavy server-only packages: loaded by Node at run time, never bundled.
   serverExternalPackages: ['@prisma/client', 'prisma', '@electric-sql/pglite', 'pglite-prisma-adapter', 'onnxruntime-node', '@kubernetes/client-node'],
   distDir,

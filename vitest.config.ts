@@ -11,7 +11,7 @@ export default defineConfig({
       },
       {
         extends: true,
-        test: { name: 'agent', include: ['edge-agent/test/**/*.test.ts'], testTimeout: 300_000, hookTimeout: 300_000 },
+        test: { name: 'agent', include: ['edge-agent/test/**/*.test.ts', 'vision/test/**/*.test.ts', 'tools/test/**/*.test.ts'], testTimeout: 300_000, hookTimeout: 300_000 },
       },
       {
         extends: true,

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect, test } from '@playwright/test';
-import { demoJob } from '../server/runtime/demo-job.ts';
+import { demoJob } from '../server/demo-job.ts';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const DATA = process.env.MEI_DATA_DIR ?? path.join(REPO, '..', 'shared', 'data');

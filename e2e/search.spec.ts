@@ -11,7 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect, test, type APIRequestContext, type Page } from '@playwright/test';
 import type { MultiEdgeInference, TrackDetail, TrackList } from '@mei/contracts';
-import { demoJob } from '../server/runtime/demo-job.ts';
+import { demoJob } from '../server/demo-job.ts';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const DATA = process.env.MEI_DATA_DIR ?? path.join(REPO, '..', 'shared', 'data');

@@ -199,7 +199,7 @@ function h264KbitPerSecond(video: string, cam: CameraSpec, frames: number, dir: 
 async function runOnce(cfg: RunConfig, video: string, maxFrames: number, h264: Map<string, number>, record: string, say: (m: string) => void) {
   const { startControlPlane } = await import('../server/control-plane.ts');
   const { attachRealtime } = await import('../server/realtime/socket-server.ts');
-  const { silentLogger } = await import('../server/controllers/log.ts');
+  const { silentLogger } = await import('../server/log.ts');
   const stateDir = mkdtempSync(path.join(tmpdir(), 'mei-bench-bandwidth-'));
   const reportFile = path.join(stateDir, 'agent-report.json');
   const wireLogFile = path.join(stateDir, 'agent-wire.jsonl');
@@ -217,7 +217,7 @@ async function runOnce(cfg: RunConfig, video: string, maxFrames: number, h264: M
     MEI_BENCH_RECORD: record,
     MEI_BENCH_REPLAY: cfg.replay ?? '',
   };
-  // The control plane passes agents only the environment an admin lists (server/runtime/local-processes.ts).
+  // The control plane passes agents only the environment an admin lists (server/backends/embedded/worker-runtime.ts).
   env.MEI_AGENT_ENV = Object.keys(env).filter((k) => k.startsWith('MEI_BENCH_')).join(',');
   const http = createServer();
   await new Promise<void>((r) => http.listen(0, '127.0.0.1', () => r()));

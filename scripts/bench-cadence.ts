@@ -12,11 +12,11 @@ import { loadavg } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { motLines } from '@mei/edge-agent/src/cli/track.ts';
-import { evaluateMot, parseMot } from '@mei/edge-agent/src/eval/index.ts';
-import { createPipeline } from '@mei/edge-agent/src/pipeline/pipeline.ts';
-import type { Detection, Detector, Frame } from '@mei/edge-agent/src/pipeline/types.ts';
-import { createTracker } from '@mei/edge-agent/src/tracker/index.ts';
+import { motLines } from '../edge-agent/src/cli/track.ts';
+import { evaluateMot, parseMot } from '../tools/src/mot-eval/index.ts';
+import { createPipeline } from '../edge-agent/src/pipeline/pipeline.ts';
+import type { Detection, Detector, Frame } from '@mei/vision/types';
+import { createTracker } from '../edge-agent/src/tracker/index.ts';
 import { numberFlag, runBench } from './bench-args.ts';
 
 const USAGE = 'usage: npm run bench:cadence -- [--json] [--every 1,2,3,4]';

@@ -20,9 +20,9 @@ import { parseArgs } from 'node:util';
 import { numberFlag } from './bench-args.ts';
 import { childCpuMs } from './bench-cpu.ts';
 import type { DetectorSpec, ModelsSpec } from '@mei/contracts';
-import { motLines } from '@mei/edge-agent/src/cli/track.ts';
-import { evaluateMot, parseMot, type MotSummary } from '@mei/edge-agent/src/eval/index.ts';
-import { createCameraPipeline, type FrameResult, type StageTimings } from '@mei/edge-agent/src/pipeline/pipeline.ts';
+import { motLines } from '../edge-agent/src/cli/track.ts';
+import { evaluateMot, parseMot, type MotSummary } from '../tools/src/mot-eval/index.ts';
+import { createCameraPipeline, type FrameResult, type StageTimings } from '../edge-agent/src/pipeline/pipeline.ts';
 
 const USAGE = `usage: npm run bench:edge -- [--json] [--sets a,b] [--max-frames N] [--threads N|D,E] [--score S]
        [--input-size WxH] [--sequential] [--detect-every K] [--decode-at-input-size] [--peer] [--out <dir>]

@@ -22,10 +22,10 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { numberFlag } from './bench-args.ts';
 import type { CameraSpec, DetectorSpec, ObservationBatch, TrackObservation } from '@mei/contracts';
-import { evaluateMot, readMotFile, type MotBox, type MotFile, type MotSummary } from '@mei/edge-agent/src/eval/index.ts';
-import { iou } from '@mei/edge-agent/src/pipeline/geometry.ts';
+import { evaluateMot, readMotFile, type MotBox, type MotFile, type MotSummary } from '../tools/src/mot-eval/index.ts';
+import { iou } from '@mei/vision/geometry';
 import { createIdentityService } from '../server/identity/index.ts';
-import { DEMO_CROSS_CAMERA } from '../server/runtime/demo-job.ts';
+import { DEMO_CROSS_CAMERA } from '../server/demo-job.ts';
 import { CADENCE_FLAGS, CADENCE_USAGE, cadenceFromFlags, frameLine, readFrameLines, replayCameraFrames, runCamerasInVideoTimeOrder } from './mtmc/camera-batches.ts';
 import { concatCameras, DEFAULT_SPLIT, loadSplit, regionOverlaps, splitGroundTruth } from './mtmc/split-gt.ts';
 

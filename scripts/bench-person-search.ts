@@ -25,15 +25,15 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { numberFlag } from './bench-args.ts';
 import type { CameraSpec, MultiEdgeInference, ObservationBatch, TrackObservation } from '@mei/contracts';
-import { readMotFile } from '@mei/edge-agent/src/eval/index.ts';
-import { iou } from '@mei/edge-agent/src/pipeline/geometry.ts';
+import { readMotFile } from '../tools/src/mot-eval/index.ts';
+import { iou } from '@mei/vision/geometry';
 import { CADENCE_FLAGS, CADENCE_USAGE, cadenceFromFlags, frameLine, readFrameLines, replayCameraFrames, runCamerasInVideoTimeOrder, type CameraFrame } from './mtmc/camera-batches.ts';
 import { createIdentityService } from '../server/identity/index.ts';
 import { openDatabase } from '../server/store/db.ts';
-import { silentLogger } from '../server/controllers/log.ts';
+import { silentLogger } from '../server/log.ts';
 import { HistoryService } from '../server/history/service.ts';
-import { checkImage } from '../server/person-search/image-check.ts';
-import { cropFrame, encodeJpeg } from '../server/person-search/image.ts';
+import { checkImage } from '../server/history/person-search/image-check.ts';
+import { cropFrame, encodeJpeg } from '../server/history/person-search/image.ts';
 import { DEFAULT_SPLIT, loadSplit, regionOverlaps } from './mtmc/split-gt.ts';
 
 const USAGE = `usage: npm run bench:person-search -- [--json] [--split <file.json>] [--max-frames N] [--threads N]

@@ -1,5 +1,5 @@
 // Vector search benchmark: builds the HNSW index over N synthetic ReID-like embeddings (streamed, see
-// server/search/synthetic.ts for how they are made), then times filtered searches and measures their
+// test/support/synthetic-embeddings.ts for how they are made), then times filtered searches and measures their
 // recall@10 against an exact scan. Optionally times loading embeddings from the database (both store modes).
 //
 //   npm run bench:search -- --n 1000000 --json [--dim 512] [--queries 200] [--quantization i8|f16|f32]
@@ -7,7 +7,7 @@
 //       [--db pglite,postgresql --db-n 20000 [--cold]]
 //
 // --cold (with --db): cold start of the server's index, rebuild from the table vs the saved cache
-// (server/search/index-cache.ts): rebuild (read + graph), save, then 1% new rows, 0.5% deleted and 0.1%
+// (server/history/person-search/index-cache.ts): rebuild (read + graph), save, then 1% new rows, 0.5% deleted and 0.1%
 // rewritten in place, then restore (check + load + catch-up) and the graph for the new rows.
 //
 // Latency is wall time of one search on this (shared) machine; CPU time is reported too, and the load average
@@ -17,9 +17,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { HnswIndex, loadEmbeddings, type Quantization, type SearchFilter } from '../server/search/index.ts';
-import { restoreIndexCache, saveIndexCache } from '../server/search/index-cache.ts';
-import { SyntheticEmbeddings, insertSynthetic, type SyntheticQuery } from '../server/search/synthetic.ts';
+import { HnswIndex, type Quantization, type SearchFilter } from '../server/vector-index/index.ts';
+import { loadEmbeddings } from '../server/history/person-search/embedding-loader.ts';
+import { restoreIndexCache, saveIndexCache } from '../server/history/person-search/index-cache.ts';
+import { SyntheticEmbeddings, insertSynthetic, type SyntheticQuery } from '../test/support/synthetic-embeddings.ts';
 
 const { values: a } = parseArgs({
   options: {
@@ -198,7 +199,7 @@ async function benchIndex() {
     k,
     queries: nq,
     data:
-      `synthetic ReID-like, profile "${profile}" (server/search/synthetic.ts): ${syn.identities} identities (N/${syn.o.perIdentity}), ` +
+      `synthetic ReID-like, profile "${profile}" (test/support/synthetic-embeddings.ts): ${syn.identities} identities (N/${syn.o.perIdentity}), ` +
       `${syn.o.styles} shared appearance styles, ${syn.o.jobs} jobs x ${syn.o.camerasPerJob} cameras, per-camera offsets, 20% occluded samples; ` +
       (profile === 'osnet'
         ? 'calibrated on real OSNet embeddings (shared mean direction, identity/camera/noise in a 64-d subspace + small isotropic noise)'

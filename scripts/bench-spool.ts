@@ -12,9 +12,9 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { encodeObservations, type ObservationBatch, type TaskAssignment } from '@mei/contracts';
-import { DEFAULT_SPOOL_BYTES } from '@mei/edge-agent/src/agent/agent.ts';
-import { pipelineRunnerFactory } from '@mei/edge-agent/src/agent/pipeline-runner.ts';
-import { Spool } from '@mei/edge-agent/src/transport/spool.ts';
+import { DEFAULT_SPOOL_BYTES } from '../edge-agent/src/agent/agent.ts';
+import { pipelineRunnerFactory } from '../edge-agent/src/agent/pipeline-runner.ts';
+import { Spool } from '../edge-agent/src/transport/spool.ts';
 import { FlagError, numberFlag } from './bench-args.ts';
 
 const USAGE = 'usage: npm run bench:spool -- [--json] [--max-frames N] [--spool-mb M]';

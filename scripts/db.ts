@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { openDatabase, type Database } from '../server/store/db.ts';
-import { createEmbeddedBackend } from '../server/store/embedded-backend.ts';
+import { createEmbeddedBackend } from '../server/backends/embedded/job-backend.ts';
 import { migrationStatus, runMigrations } from '../server/store/migrate.ts';
 
 const [command = 'status', ...rest] = process.argv.slice(2);

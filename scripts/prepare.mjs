@@ -52,8 +52,8 @@ export function preparePrisma() {
 
 export function prepareNext() {
   // The route handlers bundle server/ (server/http/api.ts and what it imports, e.g. the media policy in
-  // edge-agent/src): a change there must rebuild too, or `npm start` serves the old handlers.
-  const hash = hashInputs(['app', 'server', 'edge-agent/src', 'contracts/src', 'next.config.js', 'package-lock.json', 'tsconfig.json', 'public']);
+  // contracts/src, @mei/vision): a change there must rebuild too, or `npm start` serves the old handlers.
+  const hash = hashInputs(['app', 'server', 'vision/src', 'contracts/src', 'next.config.js', 'package-lock.json', 'tsconfig.json', 'public']);
   const stampFile = path.join(root, '.next/.mei-build-hash');
   if (upToDate(stampFile, hash)) return;
   run('dashboard build', process.execPath, [path.join(root, 'node_modules/next/dist/bin/next'), 'build']);

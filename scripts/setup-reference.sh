@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Creates the Python venv (.venv-ref at the repo root) that holds the reference MOT evaluators
-# (py-motmetrics, TrackEval) used by edge-agent/test/eval-parity.test.ts. Idempotent.
+# (py-motmetrics, TrackEval) used by tools/test/eval-parity.test.ts. Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ ! -x .venv-ref/bin/python ]; then

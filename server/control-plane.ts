@@ -6,8 +6,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createValidator, type JSONSchema, type ServerInfo } from '@mei/contracts';
 import { loadJobSchema } from '@mei/contracts/crd';
-import type { JobBackend, WorkerRuntime } from './backend/types.ts';
-import type { LeaderElector } from './kubernetes/leader.ts';
+import type { JobBackend, WorkerRuntime } from './backends/types.ts';
+import type { LeaderElector } from './backends/kubernetes/leader.ts';
 import { admissionPolicyFromEnv, sharedMediaRootError } from './admission/user-job.ts';
 import { AgentTokens } from './auth/agent-tokens.ts';
 import { LoginRateLimiter } from './auth/login-limiter.ts';
@@ -15,7 +15,7 @@ import { Sessions } from './auth/sessions.ts';
 import { RevocationStore, syncRevocations } from './auth/revocations.ts';
 import { loadServerSecret } from './auth/signing.ts';
 import { UserDirectory } from './auth/users.ts';
-import type { Logger } from './controllers/log.ts';
+import type { Logger } from './log.ts';
 import { ControllerManager } from './controllers/manager.ts';
 import type { ApiContext } from './http/context.ts';
 import { LiveHub } from './live/live-hub.ts';
@@ -25,10 +25,10 @@ import { CameraSeries } from './observability/camera-series.ts';
 import { liveLatency, setServiceSources } from './observability/service-metrics.ts';
 import { IngestService } from './ingest/ingest-service.ts';
 import { startHistory } from './history/service.ts';
-import { resolveIndexCacheRoot } from './search/index-cache.ts';
+import { resolveIndexCacheRoot } from './history/person-search/index-cache.ts';
 import type { Database, SqlClient } from './store/db.ts';
-import { ensureDemoJob } from './runtime/demo-job.ts';
-import { LocalProcessRuntime, agentCommandFromEnv, agentEnv } from './runtime/local-processes.ts';
+import { ensureDemoJob } from './demo-job.ts';
+import { LocalProcessRuntime, agentCommandFromEnv, agentEnv } from './backends/embedded/worker-runtime.ts';
 
 export type Mode = ServerInfo['mode'];
 
@@ -92,7 +92,7 @@ async function createBackends(mode: Mode, o: ControlPlaneOptions, schema: JSONSc
   const indexCacheDir = resolveIndexCacheRoot({ env: o.env, kind: db.kind, dataDir, stateDir: o.stateDir });
   if (indexCacheDir) privateDir(indexCacheDir);
   if (mode === 'kubernetes') {
-    const { createKubernetesMode } = await import('./kubernetes/config.ts');
+    const { createKubernetesMode } = await import('./backends/kubernetes/config.ts');
     const k = await createKubernetesMode({ env: o.env, log: o.log });
     return {
       backend: k.backend,
@@ -108,7 +108,7 @@ async function createBackends(mode: Mode, o: ControlPlaneOptions, schema: JSONSc
       },
     };
   }
-  const { createEmbeddedBackend } = await import('./store/embedded-backend.ts');
+  const { createEmbeddedBackend } = await import('./backends/embedded/job-backend.ts');
   const backend = await createEmbeddedBackend(db, { validator: createValidator(schema) });
   const runtime = new LocalProcessRuntime({ command: agentCommandFromEnv(o.env), env: agentEnv(o.env), stateDir: o.stateDir, log: o.log });
   return {

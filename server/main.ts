@@ -13,7 +13,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startControlPlane, type ControlPlane } from './control-plane.ts';
-import { consoleLogger } from './controllers/log.ts';
+import { createLogger } from './log.ts';
 import { CLIENT_IP_HEADER, CLIENT_PROTO_HEADER, clientOf, publishContext } from './http/context.ts';
 import { attachRealtime } from './realtime/socket-server.ts';
 import { socketLimitsFromEnv } from './realtime/socket-limits.ts';
@@ -22,7 +22,7 @@ import { opsHandler } from './observability/http.ts';
 
 process.env.NEXT_TELEMETRY_DISABLED = '1';
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
-const log = consoleLogger('mei');
+const log = createLogger('mei');
 
 async function main(): Promise<void> {
   const env = process.env;
@@ -97,7 +97,7 @@ async function main(): Promise<void> {
       live: controlPlane.live,
       ingest: controlPlane.ingest,
       limits: socketLimitsFromEnv(env),
-      log: consoleLogger('realtime'),
+      log: createLogger('realtime'),
     }).close;
 
     if (env.MEI_DASHBOARD === 'off') {

@@ -39,7 +39,7 @@ export interface TaskAssignment {
   inferenceSlots?: number;
   /** spec.workers[].spoolBytes of this node: bound of each camera's spool (absent: the agent's default). */
   spoolBytes?: number;
-  /** What this job's sources and models may open on the node (edge-agent/src/policy/media-policy.ts). */
+  /** What this job's sources and models may open on the node (contracts/src/media-policy.ts). */
   media?: MediaAccess;
 }
 /** The media policy as it applies to one job's workers, resolved by the control plane. */

@@ -45,7 +45,7 @@ if (image === 'edge-agent') {
     return undefined;
   };
   const visit = (dir) => {
-    if (keep.has(dir)) return;
+    if (keep.has(dir) || dir.endsWith(`${path.sep}@vladmandic${path.sep}human-models`)) return;
     keep.add(dir);
     const p = pkg(dir);
     for (const dep of Object.keys({ ...p.dependencies, ...p.optionalDependencies, ...p.peerDependencies })) {

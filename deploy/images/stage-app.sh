@@ -8,13 +8,13 @@ out="$2"
 mkdir -p "$out"
 case "$image" in
   server)
-    cp -a package.json next.config.js tsconfig.json prisma.config.ts prisma crds server contracts edge-agent node_modules .next "$out/"
-    rm -rf "$out/edge-agent/test" "$out/edge-agent/bench"
+    cp -a package.json next.config.js tsconfig.json prisma.config.ts prisma crds server contracts vision edge-agent node_modules .next "$out/"
+    rm -rf "$out/edge-agent/test" "$out/edge-agent/bench" "$out/vision/test"
     node deploy/images/prune.mjs server "$out"
     ;;
   edge-agent)
-    cp -a package.json tsconfig.json contracts edge-agent node_modules image-models "$out/"
-    rm -rf "$out/edge-agent/test" "$out/edge-agent/bench"
+    cp -a package.json tsconfig.json contracts vision edge-agent node_modules image-models "$out/"
+    rm -rf "$out/edge-agent/test" "$out/edge-agent/bench" "$out/vision/test"
     node deploy/images/prune.mjs edge-agent "$out"
     ;;
   *)

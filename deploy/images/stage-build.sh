@@ -7,6 +7,6 @@ set -eu
 export NEXT_TELEMETRY_DISABLED=1 CHECKPOINT_DISABLE=1 PRISMA_HIDE_UPDATE_MESSAGE=1
 npm ci --no-audit --no-fund
 node scripts/prepare.mjs
-node --import tsx edge-agent/src/detectors/nanodet/convert-cli.ts --out image-models/nanodet-g.onnx
+node --import tsx tools/src/nanodet-convert.ts --out image-models/nanodet-g.onnx
 npm prune --omit=dev --no-audit --no-fund
 rm -rf .next/cache

@@ -6,7 +6,7 @@ import { mkdtempSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { createNanoDetDetector, ensureNanoDetOnnx } from '../src/detectors/nanodet/index.ts';
+import { createNanoDetDetector, ensureNanoDetOnnx } from '@mei/vision/detectors/nanodet';
 import { matchDetections, PETS_VIDEO, readPetsGt, readVideoFrames, sumCounts } from '../test/nanodet-fixtures.ts';
 
 const { values } = parseArgs({

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { decodeObservations, type Ack, type ObservationBatch, type TaskAssignment, type TrackThumbnail } from '@mei/contracts';
 import { EdgeAgent, MAX_THUMBNAILS_IN_FLIGHT } from '../src/agent/agent.ts';
-import { encodeCrop } from '../src/agent/preview-encoder.ts';
+import { encodeCrop } from '@mei/vision/image';
 import { ScriptedRunner } from './support/scripted-runner.ts';
 
 /** A transport whose acks for 'thumbnail' wait until release() (a slow link). */

@@ -2,13 +2,13 @@ import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDetector } from '../src/detectors/index.ts';
-import { yoloxAnchorCount, yoloxDecoder, yolov8Decoder } from '../src/detectors/decoders.ts';
-import { ModelError } from '../src/models/resolve.ts';
-import { iou } from '../src/pipeline/geometry.ts';
-import type { Detection, Detector, Frame } from '../src/pipeline/types.ts';
+import { createDetector } from '@mei/vision/detectors';
+import { yoloxAnchorCount, yoloxDecoder, yolov8Decoder } from '@mei/vision/detectors/decoders';
+import { ModelError } from '@mei/vision/models/resolve';
+import { iou } from '@mei/vision/geometry';
+import type { Detection, Detector, Frame } from '@mei/vision/types';
 import { openVideoSource } from '../src/sources/index.ts';
-import { loadPetsGt, MODEL_DIR, modelEnv, VTEST } from './helpers/shared.ts';
+import { loadPetsGt, MODEL_DIR, modelEnv, VTEST } from '../../test/support/shared-data.ts';
 
 /** Greedy one-to-one matching at IoU >= 0.5: how many GT boxes a detection found. */
 function matchedCount(gt: Array<{ x: number; y: number; w: number; h: number }>, dets: Detection[]): number {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { EMBEDDING_EVERY_MS, EMBEDDING_REFRESH_MS, LOOK_CHANGE_DISTANCE, EmbeddingCadence } from '../src/agent/embedding-cadence.ts';
-import { l2NormalizeInPlace } from '../src/reid/vector.ts';
+import { l2NormalizeInPlace } from '@mei/vision/vector';
 
 /** A unit vector at cosine distance `d` from e0 = (1, 0, 0, ...) (8-d). */
 function lookAt(d: number): Float32Array {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { letterboxGeometry } from '../src/detectors/letterbox.ts';
+import { letterboxGeometry } from '@mei/vision/detectors/letterbox';
 import { fitDetectorInput, knownFrameSize } from '../src/pipeline/fitInput.ts';
 import { createCameraPipeline, pipelineThreads } from '../src/pipeline/pipeline.ts';
-import { modelEnv, VTEST } from './helpers/shared.ts';
+import { modelEnv, VTEST } from '../../test/support/shared-data.ts';
 
 const YOLOX = { name: 'yolox-nano', decoder: 'yolox' as const };
 

@@ -4,10 +4,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureNanoDetOnnx } from '../src/detectors/nanodet/cache.ts';
-import { decodeNanoDet, matchNanoDetOutputs, type NamedOutput } from '../src/detectors/nanodet/decode.ts';
-import { createNanoDetDetector } from '../src/detectors/nanodet/index.ts';
-import type { Detection, Detector, Frame } from '../src/pipeline/types.ts';
+import { ensureNanoDetOnnx } from '@mei/vision/detectors/nanodet/cache';
+import { decodeNanoDet, matchNanoDetOutputs, type NamedOutput } from '@mei/vision/detectors/nanodet/decode';
+import { createNanoDetDetector } from '@mei/vision/detectors/nanodet';
+import type { Detection, Detector, Frame } from '@mei/vision/types';
 import { matchDetections, type MatchCounts, MODEL_DIR, PETS_VIDEO, readPetsGt, readVideoFrames, sumCounts } from './nanodet-fixtures.ts';
 
 let tmp: string;
@@ -146,7 +146,7 @@ describe('createNanoDetDetector errors', () => {
 
   it('says how to build a missing model file', async () => {
     const p = path.join(tmp, 'absent.onnx');
-    await expect(createNanoDetDetector({ modelPath: p })).rejects.toThrow(`NanoDet model not found: ${p} (build it with: node --import tsx edge-agent/src/detectors/nanodet/convert-cli.ts --out ${p})`);
+    await expect(createNanoDetDetector({ modelPath: p })).rejects.toThrow(`NanoDet model not found: ${p} (build it with: node --import tsx tools/src/nanodet-convert.ts --out ${p})`);
   });
 
   it('reports a corrupt model file with the spec field', async () => {

@@ -2,13 +2,13 @@
 // evaluated ground truth per 0-based video frame, and detection hit counting.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { readMotFile } from '../src/eval/motFormat.ts';
-import { iou } from '../src/pipeline/geometry.ts';
-import type { Box, Detection, Frame } from '../src/pipeline/types.ts';
+import { readMotFile } from '../../tools/src/mot-eval/motFormat.ts';
+import { iou } from '@mei/vision/geometry';
+import type { Box, Detection, Frame } from '@mei/vision/types';
 import { findFfmpeg, probeVideo } from '../src/sources/ffmpeg.ts';
-import { PETS_GT } from './helpers/shared.ts';
+import { PETS_GT } from '../../test/support/shared-data.ts';
 
-export { MODEL_DIR, VTEST as PETS_VIDEO } from './helpers/shared.ts';
+export { MODEL_DIR, VTEST as PETS_VIDEO } from '../../test/support/shared-data.ts';
 
 /** Decodes the given 0-based frames of a video to RGB24 with one ffmpeg run. */
 export async function readVideoFrames(file: string, indices: number[]): Promise<Frame[]> {

@@ -3,14 +3,14 @@
 import { describe, expect, it } from 'vitest';
 import { createValidator } from '@mei/contracts';
 import { loadJobSchema } from '@mei/contracts/crd';
-import { findModel, MODEL_REGISTRY } from '../src/models/registry.ts';
-import { resolveDetectorModel, resolveReidModel } from '../src/models/resolve.ts';
-import { iou } from '../src/pipeline/geometry.ts';
+import { findModel, MODEL_REGISTRY } from '@mei/vision/models/registry';
+import { resolveDetectorModel, resolveReidModel } from '@mei/vision/models/resolve';
+import { iou } from '@mei/vision/geometry';
 import { createCameraPipeline, reducedDecodeSize, type FrameResult } from '../src/pipeline/pipeline.ts';
 import { decoderArgs } from '../src/sources/ffmpeg.ts';
 import { openVideoSource } from '../src/sources/index.ts';
 import { parseSource } from '../src/sources/uri.ts';
-import { modelEnv, MODEL_DIR, VTEST } from './helpers/shared.ts';
+import { modelEnv, MODEL_DIR, VTEST } from '../../test/support/shared-data.ts';
 
 const YOLOX = { name: 'yolox-nano', decoder: 'yolox' as const };
 

@@ -4,10 +4,10 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { motLines } from '../src/cli/track.ts';
 import { createCameraPipeline, createPipeline, type FrameResult, type PipelineSummary } from '../src/pipeline/pipeline.ts';
-import type { Detection, Detector, Frame } from '../src/pipeline/types.ts';
+import type { Detection, Detector, Frame } from '@mei/vision/types';
 import { createWorkerDetector } from '../src/pipeline/workerDetector.ts';
 import { createTracker } from '../src/tracker/index.ts';
-import { modelEnv, VTEST } from './helpers/shared.ts';
+import { modelEnv, VTEST } from '../../test/support/shared-data.ts';
 
 const MODELS = {
   detector: { name: 'yolox-nano', decoder: 'yolox' as const, scoreThreshold: 0.1 },

@@ -8,9 +8,9 @@ import jpeg from 'jpeg-js';
 import { TrackThumbnailSchema, type CameraSpec, type ObservationBatch, type PreviewFrame, type PrivacySpec, type TaskAssignment, type TrackThumbnail } from '@mei/contracts';
 import { PipelineCameraRunner } from '../src/agent/pipeline-runner.ts';
 import type { CameraRunnerContext } from '../src/agent/camera-runner.ts';
-import { cropRegion, cropSize } from '../src/agent/preview-encoder.ts';
+import { cropRegion, cropSize } from '@mei/vision/image';
 import { MAX_THUMBNAILS_PER_FRAME, THUMBNAIL_EVERY_MS, THUMBNAIL_MIN_HEIGHT, THUMBNAIL_MIN_WIDTH, THUMBNAIL_PAD, THUMBNAIL_UPGRADE } from '../src/agent/thumbnail-picker.ts';
-import { modelEnv, VTEST } from './helpers/shared.ts';
+import { modelEnv, VTEST } from '../../test/support/shared-data.ts';
 
 const FRAMES = 30;
 const W = 768;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createCameraPipeline, type FrameResult } from '../src/pipeline/pipeline.ts';
-import { modelEnv, VTEST } from './helpers/shared.ts';
+import { modelEnv, VTEST } from '../../test/support/shared-data.ts';
 
 describe('createCameraPipeline (YOLOX-nano + colour histograms on PETS09-S2L1)', () => {
   it('emits one result per frame with detections, tracks and per-stage timings', async () => {

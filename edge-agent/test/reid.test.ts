@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ModelError } from '../src/models/resolve.ts';
-import type { Embedder, Frame } from '../src/pipeline/types.ts';
-import { createEmbedder, OnnxEmbedder } from '../src/reid/index.ts';
-import { cosineDistance } from '../src/reid/vector.ts';
+import { ModelError } from '@mei/vision/models/resolve';
+import type { Embedder, Frame } from '@mei/vision/types';
+import { createEmbedder, OnnxEmbedder } from '@mei/vision/reid';
+import { cosineDistance } from '@mei/vision/vector';
 import { openVideoSource } from '../src/sources/index.ts';
-import { loadPetsGt, modelEnv, VTEST, type GtBox } from './helpers/shared.ts';
+import { loadPetsGt, modelEnv, VTEST, type GtBox } from '../../test/support/shared-data.ts';
 
 // Pairs of nearby video frames; people are matched across each pair by their ground-truth ids.
 const PAIRS: Array<[number, number]> = [
@@ -95,7 +95,7 @@ describe('ReID embedders on PETS09-S2L1 ground-truth boxes', () => {
 });
 
 async function osnetOptions() {
-  const { resolveReidModel } = await import('../src/models/resolve.ts');
+  const { resolveReidModel } = await import('@mei/vision/models/resolve');
   const r = resolveReidModel({ name: 'osnet-x0.25-msmt17' }, modelEnv());
   return { modelPath: r.file, input: r.input, batchSize: 1, threads: 2, field: 'spec.models.reid.name' };
 }

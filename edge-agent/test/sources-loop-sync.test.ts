@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { VideoSource } from '../src/sources/index.ts';
-import { VTEST } from './helpers/shared.ts';
+import { VTEST } from '../../test/support/shared-data.ts';
 
 // Two virtual cameras cut from one recording must show the same moment, or cross-camera matching of the
 // same person (by place and time) cannot work: a looped replay follows the wall clock, not its start time.

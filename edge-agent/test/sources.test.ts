@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Frame } from '../src/pipeline/types.ts';
+import type { Frame } from '@mei/vision/types';
 import { findFfmpeg, openVideoSource, parseFfmpegBanner, SourceError, type SourceStateEvent } from '../src/sources/index.ts';
 
 let dir: string;

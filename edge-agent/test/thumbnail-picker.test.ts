@@ -3,9 +3,9 @@
 import { describe, expect, it } from 'vitest';
 import jpeg from 'jpeg-js';
 import { MAX_THUMBNAIL_BYTES, MAX_THUMBNAIL_SIDE, TrackThumbnailSchema } from '@mei/contracts';
-import { cropRegion, encodeCrop } from '../src/agent/preview-encoder.ts';
+import { cropRegion, encodeCrop } from '@mei/vision/image';
 import { THUMBNAIL_EVERY_MS, ThumbnailPicker } from '../src/agent/thumbnail-picker.ts';
-import type { TrackOutput } from '../src/pipeline/types.ts';
+import type { TrackOutput } from '@mei/vision/types';
 
 const W = 768;
 const H = 576;

@@ -5,8 +5,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runTrackCommand } from '../src/cli/track.ts';
-import { iou } from '../src/pipeline/geometry.ts';
-import { loadPetsGt, modelEnv, VTEST } from './helpers/shared.ts';
+import { iou } from '@mei/vision/geometry';
+import { loadPetsGt, modelEnv, VTEST } from '../../test/support/shared-data.ts';
 
 const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../bin/mei-agent.mjs');
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { Detection, TrackOutput } from '../src/pipeline/types.ts';
-import { l2NormalizeInPlace } from '../src/reid/vector.ts';
+import type { Detection, TrackOutput } from '@mei/vision/types';
+import { l2NormalizeInPlace } from '@mei/vision/vector';
 import { ByteTracker, createTracker } from '../src/tracker/index.ts';
 
 const FRAME_MS = 100; // 10 fps, like PETS09-S2L1

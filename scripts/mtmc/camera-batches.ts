@@ -3,8 +3,8 @@
 // Each batch goes through the wire as production sends it (protocol 2: integer-pixel boxes, int8
 // embeddings) and is read back by the server's parser, so the benches score what the server receives.
 import { encodeObservations, parseObservationPayload, type CameraSpec, type ModelsSpec, type ObservationBatch, type TrackObservation } from '@mei/contracts';
-import { createCameraPipeline } from '@mei/edge-agent/src/pipeline/pipeline.ts';
-import { EMBEDDING_EVERY_MS, EMBEDDING_REFRESH_MS, EMBEDDING_SECOND_MS, EmbeddingCadence, LOOK_CHANGE_DISTANCE, type EmbeddingCadenceOptions } from '@mei/edge-agent/src/agent/embedding-cadence.ts';
+import { createCameraPipeline } from '../../edge-agent/src/pipeline/pipeline.ts';
+import { EMBEDDING_EVERY_MS, EMBEDDING_REFRESH_MS, EMBEDDING_SECOND_MS, EmbeddingCadence, LOOK_CHANGE_DISTANCE, type EmbeddingCadenceOptions } from '../../edge-agent/src/agent/embedding-cadence.ts';
 import { numberFlag } from '../bench-args.ts';
 
 export interface CameraBatchOptions {

@@ -8,7 +8,7 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { readMotFile, writeMotFile, type MotBox, type MotRow } from '@mei/edge-agent/src/eval/index.ts';
+import { readMotFile, writeMotFile, type MotBox, type MotRow } from '../../tools/src/mot-eval/index.ts';
 
 export interface CameraRegion {
   name: string;

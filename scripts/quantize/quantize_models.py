@@ -16,7 +16,7 @@ import onnx
 import onnx.version_converter
 from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static
 
-# Registry files (edge-agent/src/models/registry.ts): float file -> int8 file. Input contracts as MEI feeds them.
+# Registry files (vision/src/models/registry.ts): float file -> int8 file. Input contracts as MEI feeds them.
 DETECTOR = ("yolox_nano.onnx", "yolox_nano.int8.onnx")
 REID = ("osnet_x0_25_msmt17.onnx", "osnet_x0_25_msmt17.int8.onnx")
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32).reshape(3, 1, 1)

@@ -4,8 +4,8 @@
 // block its deletion). Both modes run this in server/http before the backend sees the object.
 import type { FieldError, Me } from '@mei/contracts';
 import { readFileSync } from 'node:fs';
-import { checkMediaDirText, checkModelPathText, checkSourceText, mediaAccessFor, mediaPolicyFromEnv, PolicyError, type MediaPolicy } from '../../edge-agent/src/policy/media-policy.ts';
-import { allowedImagePrefixes, imageAllowed } from '../kubernetes/image-policy.ts';
+import { checkMediaDirText, checkModelPathText, checkSourceText, mediaAccessFor, mediaPolicyFromEnv, PolicyError, type MediaPolicy } from '@mei/contracts/media-policy';
+import { allowedImagePrefixes, imageAllowed } from '../backends/kubernetes/image-policy.ts';
 
 export interface AdmissionPolicy {
   media: MediaPolicy;

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { describeZodError, type Me } from '@mei/contracts';
-import type { Logger } from '../controllers/log.ts';
+import type { Logger } from '../log.ts';
 import { hashPassword, isPasswordHash, verifyPassword } from './passwords.ts';
 import { readOrCreatePrivateFile } from './private-file.ts';
 

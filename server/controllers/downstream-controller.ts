@@ -2,11 +2,11 @@
 // agents whose job is gone, deleting, failed, or no longer lists their node are told to stop (task:stop).
 import { jobNodes, type MultiEdgeInference } from '@mei/contracts';
 import type { AgentLink, AgentRegistry } from './agent-registry.ts';
-import type { ReconcileResult, Reconciler } from './controller.ts';
-import type { JobInformer } from './job-informer.ts';
-import type { Logger } from './log.ts';
+import type { ReconcileResult, Reconciler } from '../controller-runtime/controller.ts';
+import type { JobInformer } from '../controller-runtime/job-informer.ts';
+import type { Logger } from '../log.ts';
 import { buildTaskAssignment } from './task.ts';
-import type { MediaPolicy } from '../../edge-agent/src/policy/media-policy.ts';
+import type { MediaPolicy } from '@mei/contracts/media-policy';
 
 /** An unacknowledged task is sent again after this long (the agent may have missed it while reconnecting). */
 export const TASK_RESEND_MS = 5_000;

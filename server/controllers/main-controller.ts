@@ -2,13 +2,13 @@
 // to be gone, workers replaced when their template changed (worker-rollout.ts), and the job's phase and
 // conditions from what the runtime observes.
 import { jobKey, jobNodes, parseJobKey, type MultiEdgeInference, type MultiEdgeInferenceStatus } from '@mei/contracts';
-import type { JobBackend, ObservedWorker, WorkerRuntime } from '../backend/types.ts';
+import type { JobBackend, ObservedWorker, WorkerRuntime } from '../backends/types.ts';
 import type { AgentRegistry } from './agent-registry.ts';
-import type { ReconcileResult, Reconciler } from './controller.ts';
-import type { JobInformer } from './job-informer.ts';
-import type { Logger } from './log.ts';
+import type { ReconcileResult, Reconciler } from '../controller-runtime/controller.ts';
+import type { JobInformer } from '../controller-runtime/job-informer.ts';
+import type { Logger } from '../log.ts';
 import { findCondition, patchWorkerEntries, setCondition, updateStatusWithRetry, updateWithRetry } from './status.ts';
-import type { WorkerCache } from './worker-cache.ts';
+import type { WorkerCache } from '../controller-runtime/worker-cache.ts';
 import { templateCondition, WorkerRollout, type TemplateReport } from './worker-rollout.ts';
 
 export const FINALIZER = 'sedna.io/multiedgeinference';

@@ -1,16 +1,16 @@
 // Wires the caches to the controllers: any change to a job, its workers, its agents or their reports
 // queues that job's key in the controllers that read it. Handlers only enqueue; reconciles do the work.
-import type { JobBackend, WorkerRuntime } from '../backend/types.ts';
+import type { JobBackend, WorkerRuntime } from '../backends/types.ts';
 import { AgentRegistry } from './agent-registry.ts';
-import { Controller } from './controller.ts';
+import { Controller } from '../controller-runtime/controller.ts';
 import { DownstreamController } from './downstream-controller.ts';
-import { JobInformer } from './job-informer.ts';
-import type { Logger } from './log.ts';
+import { JobInformer } from '../controller-runtime/job-informer.ts';
+import type { Logger } from '../log.ts';
 import { MainController } from './main-controller.ts';
-import { ReportCache } from './report-cache.ts';
+import { ReportCache } from '../controller-runtime/report-cache.ts';
 import { UpstreamController } from './upstream-controller.ts';
-import { WorkerCache } from './worker-cache.ts';
-import type { MediaPolicy } from '../../edge-agent/src/policy/media-policy.ts';
+import { WorkerCache } from '../controller-runtime/worker-cache.ts';
+import type { MediaPolicy } from '@mei/contracts/media-policy';
 
 export interface ControllerManagerOptions {
   backend: JobBackend;

@@ -1,7 +1,8 @@
 // Status helpers shared by the controllers: Kubernetes-style conditions, per-node worker entries, and
 // writes with optimistic-concurrency retry (a conflict means someone else wrote first: re-read, re-apply).
+import { canonicalJson } from '../lib/canonical-json.ts';
 import type { Condition, MultiEdgeInference, MultiEdgeInferenceStatus, WorkerStatus } from '@mei/contracts';
-import { ConflictError, type JobBackend } from '../backend/types.ts';
+import { ConflictError, type JobBackend } from '../backends/types.ts';
 
 export type ConditionInput = Omit<Condition, 'lastTransitionTime'>;
 
@@ -36,13 +37,6 @@ export function patchWorkerEntries(
 ): WorkerStatus[] {
   const byNode = new Map((workers ?? []).map((w) => [w.node, w]));
   return nodes.map((node) => patch(node, { ...(byNode.get(node) ?? { node }) }));
-}
-
-/** JSON with sorted keys and no undefined values: equal statuses compare equal regardless of key order. */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_k, v) =>
-    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).filter(([, x]) => x !== undefined).sort(([a], [b]) => a.localeCompare(b))) : v,
-  );
 }
 
 const MAX_CONFLICT_RETRIES = 5;

@@ -1,6 +1,6 @@
 // What one node's agent runs for a job: its cameras and the job-wide settings (the downstream message).
 import { jobKey, type MultiEdgeInference, type TaskAssignment } from '@mei/contracts';
-import { DEFAULT_MEDIA_POLICY, mediaAccessFor, type MediaPolicy } from '../../edge-agent/src/policy/media-policy.ts';
+import { DEFAULT_MEDIA_POLICY, mediaAccessFor, type MediaPolicy } from '@mei/contracts/media-policy';
 
 export function buildTaskAssignment(job: MultiEdgeInference, node: string, policy: MediaPolicy = DEFAULT_MEDIA_POLICY): TaskAssignment {
   const { spec, metadata } = job;

@@ -3,14 +3,14 @@
 // hub from the agents' observations), and a Degraded condition when a running worker has gone quiet or a
 // camera failed.
 import { jobNodes, type CameraStatus, type MultiEdgeInference, type MultiEdgeInferenceStatus } from '@mei/contracts';
-import type { JobBackend, ObservedWorker } from '../backend/types.ts';
+import type { JobBackend, ObservedWorker } from '../backends/types.ts';
 import type { AgentRegistry } from './agent-registry.ts';
-import type { ReconcileResult, Reconciler } from './controller.ts';
-import type { JobInformer } from './job-informer.ts';
-import type { Logger } from './log.ts';
-import type { AgentReport, ReportCache } from './report-cache.ts';
+import type { ReconcileResult, Reconciler } from '../controller-runtime/controller.ts';
+import type { JobInformer } from '../controller-runtime/job-informer.ts';
+import type { Logger } from '../log.ts';
+import type { AgentReport, ReportCache } from '../controller-runtime/report-cache.ts';
 import { patchWorkerEntries, setCondition, updateStatusWithRetry } from './status.ts';
-import type { WorkerCache } from './worker-cache.ts';
+import type { WorkerCache } from '../controller-runtime/worker-cache.ts';
 
 /** Agents send `state` this often (edge-agent uses the same period). */
 export const HEARTBEAT_MS = 2_000;

@@ -9,10 +9,10 @@
 // keeps running, the job's WorkersUpToDate condition says why, and the dry run is repeated only after
 // TEMPLATE_RECHECK_MS (or at once when the spec changes again), so a broken spec does not thrash.
 import type { MultiEdgeInference } from '@mei/contracts';
-import type { ObservedWorker, WorkerLaunch, WorkerRuntime } from '../backend/types.ts';
+import type { ObservedWorker, WorkerLaunch, WorkerRuntime } from '../backends/types.ts';
 import type { ConditionInput } from './status.ts';
-import type { Logger } from './log.ts';
-import { supportsTemplates } from './worker-template.ts';
+import type { Logger } from '../log.ts';
+import { supportsTemplates } from '../backends/worker-template.ts';
 
 /** How long a template refused by a dry run is trusted to stay refused before it is checked again. */
 export const TEMPLATE_RECHECK_MS = 30_000;

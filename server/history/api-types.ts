@@ -1,8 +1,8 @@
 // What the API route handlers may call on the history service. Types only: the handlers are bundled by
 // Next, and must not pull in the native modules (onnxruntime, usearch) the service runs in the server process.
 import type { ModelsSpec, PersonSearchResponse, StoredTrack, TrackDetail, TrackList, TracksPerHour } from '@mei/contracts';
-import type { CheckedImage } from '../person-search/image-check.ts';
-import type { SearchScope } from '../person-search/search.ts';
+import type { CheckedImage } from './person-search/image-check.ts';
+import type { SearchScope } from './person-search/search.ts';
 import type { TrackQuery } from './store.ts';
 
 export interface HistoryApi {

@@ -4,7 +4,7 @@
 // days they were written with (keep_days), so its history still goes away.
 import type { MultiEdgeInference } from '@mei/contracts';
 import type { SqlClient } from '../store/db.ts';
-import type { Logger } from '../controllers/log.ts';
+import type { Logger } from '../log.ts';
 import { RETENTION_DEFAULTS } from './writer.ts';
 
 export interface RetentionOptions {

@@ -15,10 +15,10 @@
 // A track keeps one thumbnail, replaced only by a crop with thumbnailUpgrade times its pixels.
 import type { MultiEdgeInference, PrivacySpec } from '@mei/contracts';
 import type { SqlClient } from '../store/db.ts';
-import type { Logger } from '../controllers/log.ts';
+import type { Logger } from '../log.ts';
 import type { HistoryObservations, HistoryPreview, HistorySink, HistoryThumbnail } from './sink.ts';
 import { reidModelKey } from './model-key.ts';
-import { cropFrame, decodeJpeg, encodeJpeg } from '../person-search/image.ts';
+import { cropFrame, decodeJpeg, encodeJpeg } from './person-search/image.ts';
 import { IngestLog } from '../ingest/ingest-log.ts';
 import type { LogKey } from '../ingest/stream.ts';
 

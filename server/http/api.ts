@@ -8,7 +8,7 @@ import {
   type Me,
   type ValidationFailure,
 } from '@mei/contracts';
-import { AlreadyExistsError, NotFoundError } from '../backend/types.ts';
+import { AlreadyExistsError, NotFoundError } from '../backends/types.ts';
 import { canAccessNamespace } from '../auth/users.ts';
 import { CLIENT_IP_HEADER, CLIENT_PROTO_HEADER, currentContext, type ApiContext } from './context.ts';
 import { isCrossSite } from './origin.ts';

@@ -2,11 +2,11 @@
 // server/main.ts, so module singletons are not shared: the server publishes the control plane on globalThis.
 import type { CameraSeries } from '../observability/camera-series.ts';
 import type { JSONSchema, ServerInfo } from '@mei/contracts';
-import type { JobBackend } from '../backend/types.ts';
+import type { JobBackend } from '../backends/types.ts';
 import type { LoginRateLimiter } from '../auth/login-limiter.ts';
 import type { Sessions } from '../auth/sessions.ts';
 import type { UserDirectory } from '../auth/users.ts';
-import type { Logger } from '../controllers/log.ts';
+import type { Logger } from '../log.ts';
 import type { AdmissionPolicy } from '../admission/user-job.ts';
 
 export interface ApiContext {

@@ -18,8 +18,8 @@ import { requireNamespace, requireSameOrigin, requireUser, route } from './api.t
 import { currentHistory } from '../history/context.ts';
 import type { HistoryApi } from '../history/api-types.ts';
 import { isTrackId } from '../history/store.ts';
-import { ImageError, checkImage } from '../person-search/image-check.ts';
-import { MAX_LIMIT } from '../person-search/search-limits.ts';
+import { ImageError, checkImage } from '../history/person-search/image-check.ts';
+import { MAX_LIMIT } from '../history/person-search/search-limits.ts';
 
 /** Room for the other form fields and multipart framing beside the image. */
 const FORM_OVERHEAD = 64 * 1024;

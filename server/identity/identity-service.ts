@@ -38,7 +38,7 @@ import {
   type IdentityServiceOptions,
   type IdentityStats,
 } from './types.ts';
-import { addInPlace, blendInPlace, dot, normalizeInPlace } from './vectors.ts';
+import { addInPlace, blendInPlace, dot, normalizeInPlace } from '@mei/vision/vector';
 
 interface Tracklet {
   camera: string;

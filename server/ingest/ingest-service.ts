@@ -15,7 +15,7 @@
 //      applied in the transaction that stores its history.
 // At start the unapplied rows are replayed through step 6, so a SIGKILL loses nothing and duplicates nothing.
 import { encodeObservations, parseObservationPayload, type IngestAck, type MultiEdgeInference, type ObservationBatch, type WireProtocol, decodeObservations } from '@mei/contracts';
-import type { Logger } from '../controllers/log.ts';
+import type { Logger } from '../log.ts';
 import type { SqlClient } from '../store/db.ts';
 import { LiveError, type AgentIdentity, type LiveHub, type LiveTicket } from '../live/live-hub.ts';
 import { ByteBudget } from './byte-budget.ts';

@@ -26,7 +26,7 @@ import {
 } from '@mei/contracts';
 import { IdentityInputError, JobIdentities } from '../identity/index.ts';
 import { identityMatchSeconds } from '../observability/service-metrics.ts';
-import type { Logger } from '../controllers/log.ts';
+import type { Logger } from '../log.ts';
 import { LiveFanout, type FanoutStats } from './fanout.ts';
 import { IdentityRoster } from './identity-roster.ts';
 import { ThumbnailBoard } from './thumbnail-board.ts';

@@ -28,11 +28,11 @@ import {
   type WireProtocol,
 } from '@mei/contracts';
 import { serverParser } from '@mei/contracts/wire/socket-parser';
-import type { JobBackend } from '../backend/types.ts';
+import type { JobBackend } from '../backends/types.ts';
 import type { AgentClaims, AgentTokens } from '../auth/agent-tokens.ts';
 import type { Sessions } from '../auth/sessions.ts';
 import { canAccessNamespace } from '../auth/users.ts';
-import type { Logger } from '../controllers/log.ts';
+import type { Logger } from '../log.ts';
 import type { ControllerManager } from '../controllers/manager.ts';
 import { isCrossSite } from '../http/origin.ts';
 import type { LiveHub } from '../live/live-hub.ts';

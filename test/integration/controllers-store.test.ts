@@ -4,13 +4,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { JobBackend } from '../../server/backend/types.ts';
+import type { JobBackend } from '../../server/backends/types.ts';
 import { AgentTokens } from '../../server/auth/agent-tokens.ts';
-import { silentLogger } from '../../server/controllers/log.ts';
+import { silentLogger } from '../../server/log.ts';
 import { ControllerManager } from '../../server/controllers/manager.ts';
 import { updateStatusWithRetry } from '../../server/controllers/status.ts';
 import { openDatabase, type Database } from '../../server/store/db.ts';
-import { createEmbeddedBackend } from '../../server/store/embedded-backend.ts';
+import { createEmbeddedBackend } from '../../server/backends/embedded/job-backend.ts';
 import { FakeRuntime } from '../support/fake-runtime.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mei-ctrl-store-'));

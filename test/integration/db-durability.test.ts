@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { openDatabase } from '../../server/store/db.ts';
-import { createEmbeddedBackend } from '../../server/store/embedded-backend.ts';
+import { createEmbeddedBackend } from '../../server/backends/embedded/job-backend.ts';
 import { waitFor } from '../support/job-backend-suite.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mei-crash-'));

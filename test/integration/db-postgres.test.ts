@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import type { WatchEvent } from '@mei/contracts';
 import { openDatabase } from '../../server/store/db.ts';
-import { createEmbeddedBackend } from '../../server/store/embedded-backend.ts';
+import { createEmbeddedBackend } from '../../server/backends/embedded/job-backend.ts';
 import { migrationStatus, readMigrations, runMigrations } from '../../server/store/migrate.ts';
 import { baseJob } from '../fixtures/invalid-specs.ts';
 import { jobBackendSuite, waitFor } from '../support/job-backend-suite.ts';

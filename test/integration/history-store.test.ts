@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import jpeg from 'jpeg-js';
 import type { MultiEdgeInference, PrivacySpec, RetentionSpec } from '@mei/contracts';
 import type { Database, SqlClient } from '../../server/store/db.ts';
-import { silentLogger } from '../../server/controllers/log.ts';
+import { silentLogger } from '../../server/log.ts';
 import { HistoryService } from '../../server/history/service.ts';
 import type { HistoryObservations } from '../../server/history/sink.ts';
 import { databaseModes } from '../support/postgres.ts';

@@ -14,7 +14,7 @@ import jpeg from 'jpeg-js';
 import { io as connect, type Socket } from 'socket.io-client';
 import type { Ack, MultiEdgeInferenceInput, ObservationBatch, PrivacySpec, StoredTrack } from '@mei/contracts';
 import { startControlPlane, type ControlPlane } from '../../server/control-plane.ts';
-import { silentLogger } from '../../server/controllers/log.ts';
+import { silentLogger } from '../../server/log.ts';
 import { publishContext } from '../../server/http/context.ts';
 import { currentHistory } from '../../server/history/context.ts';
 import type { HistoryService } from '../../server/history/service.ts';
@@ -23,7 +23,7 @@ import { GET as getThumbnail } from '../../app/api/search/tracks/[id]/thumbnail/
 import { GET as listTracksRoute } from '../../app/api/search/tracks/route.ts';
 import { EdgeAgent } from '../../edge-agent/src/agent/agent.ts';
 import { pipelineRunnerFactory } from '../../edge-agent/src/agent/pipeline-runner.ts';
-import { cropRegion, encodeCrop } from '../../edge-agent/src/agent/preview-encoder.ts';
+import { cropRegion, encodeCrop } from '@mei/vision/image';
 import { AgentConnection } from '../../edge-agent/src/transport/connection.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));

@@ -6,7 +6,7 @@
 // server replay what was left.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeObservations, type MultiEdgeInference, type ObservationBatch } from '@mei/contracts';
-import type { Logger } from '../../server/controllers/log.ts';
+import type { Logger } from '../../server/log.ts';
 import { HistoryWriter } from '../../server/history/writer.ts';
 import { IngestService } from '../../server/ingest/ingest-service.ts';
 import { LiveHub } from '../../server/live/live-hub.ts';

@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { IngestAck, MultiEdgeInference, ObservationBatch } from '@mei/contracts';
 import { encodeObservations } from '@mei/contracts';
 import type { Database } from '../../server/store/db.ts';
-import { silentLogger } from '../../server/controllers/log.ts';
+import { silentLogger } from '../../server/log.ts';
 import { LiveHub } from '../../server/live/live-hub.ts';
 import { HistoryWriter } from '../../server/history/writer.ts';
 import { IngestService, type IngestServiceOptions } from '../../server/ingest/ingest-service.ts';

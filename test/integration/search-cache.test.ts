@@ -1,4 +1,4 @@
-// The person-search index saved beside the database and loaded at the next start (server/search/index-cache.ts
+// The person-search index saved beside the database and loaded at the next start (server/history/person-search/index-cache.ts
 // through EmbeddingIndexes), on both store modes: a restart loads the file and catches up with what changed in
 // the table meanwhile (new rows, rows deleted by the retention sweep, vectors rewritten in place) and answers
 // exactly as an index built fresh from the table; a damaged or mismatched cache is reported and rebuilt.
@@ -7,13 +7,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database, SqlClient } from '../../server/store/db.ts';
-import type { Logger } from '../../server/controllers/log.ts';
-import { silentLogger } from '../../server/controllers/log.ts';
-import { EmbeddingIndexes, type IndexSetup } from '../../server/person-search/indexes.ts';
+import type { Logger } from '../../server/log.ts';
+import { silentLogger } from '../../server/log.ts';
+import { EmbeddingIndexes, type IndexSetup } from '../../server/history/person-search/indexes.ts';
 import { RetentionSweeper } from '../../server/history/retention.ts';
-import { CACHE_FILE, modelCacheDir, resolveIndexCacheRoot, type CacheManifest } from '../../server/search/index-cache.ts';
-import type { HnswOptions, SearchFilter } from '../../server/search/index.ts';
-import { SyntheticEmbeddings, insertSynthetic } from '../../server/search/synthetic.ts';
+import { CACHE_FILE, modelCacheDir, resolveIndexCacheRoot, type CacheManifest } from '../../server/history/person-search/index-cache.ts';
+import type { HnswOptions, SearchFilter } from '../../server/vector-index/index.ts';
+import { SyntheticEmbeddings, insertSynthetic } from '../support/synthetic-embeddings.ts';
 import { databaseModes } from '../support/postgres.ts';
 
 const DIM = 64;

@@ -8,13 +8,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { JobBackend } from '../../server/backend/types.ts';
+import type { JobBackend } from '../../server/backends/types.ts';
 import { AgentTokens } from '../../server/auth/agent-tokens.ts';
-import { silentLogger } from '../../server/controllers/log.ts';
+import { silentLogger } from '../../server/log.ts';
 import { ControllerManager } from '../../server/controllers/manager.ts';
-import { LocalProcessRuntime } from '../../server/runtime/local-processes.ts';
+import { LocalProcessRuntime } from '../../server/backends/embedded/worker-runtime.ts';
 import { openDatabase, type Database } from '../../server/store/db.ts';
-import { createEmbeddedBackend } from '../../server/store/embedded-backend.ts';
+import { createEmbeddedBackend } from '../../server/backends/embedded/job-backend.ts';
 
 const RECORDER = fileURLToPath(new URL('./fixtures/recording-agent.mjs', import.meta.url));
 const KEY = 'default/roll';

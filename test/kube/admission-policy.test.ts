@@ -5,7 +5,7 @@
 //    admin are refused finalizers and ownerReferences (422 naming the field), and worker images outside the
 //    prefixes of the server's ConfigMap;
 //  - the server's service account (a real TokenRequest token) still adds and releases its finalizer;
-//  - the CEL image rule agrees with server/kubernetes/image-policy.ts `imageAllowed` on generated images.
+//  - the CEL image rule agrees with server/backends/kubernetes/image-policy.ts `imageAllowed` on generated images.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,8 +13,8 @@ import yaml from 'js-yaml';
 import { CoreV1Api, KubeConfig, RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { FINALIZER } from '../../server/controllers/main-controller.ts';
 import { updateWithRetry } from '../../server/controllers/status.ts';
-import { KubernetesJobBackend } from '../../server/kubernetes/backend.ts';
-import { allowedImagePrefixes, imageAllowed } from '../../server/kubernetes/image-policy.ts';
+import { KubernetesJobBackend } from '../../server/backends/kubernetes/job-backend.ts';
+import { allowedImagePrefixes, imageAllowed } from '../../server/backends/kubernetes/image-policy.ts';
 import { baseJob } from '../fixtures/invalid-specs.ts';
 import { seededRandom } from '../support/random.ts';
 import { ensureKubeAssets, kubeRequest, startKubeApiServer, type KubeApiServer } from './harness.ts';
@@ -186,7 +186,7 @@ describe('deploy/job-admission-policy.yaml (kustomize) on the real kube-apiserve
     }
   });
 
-  it('the CEL image rule agrees with imageAllowed (server/kubernetes/image-policy.ts) on 300 generated images', async () => {
+  it('the CEL image rule agrees with imageAllowed (server/backends/kubernetes/image-policy.ts) on 300 generated images', async () => {
     const prefixes = ['reg.local:5000/team/', 'mei/edge-agent', 'quay.io/acme/agent'];
     await setParams({ MEI_AGENT_IMAGE_PREFIXES: ` ${prefixes.join(' , ')} ,` });
     try {

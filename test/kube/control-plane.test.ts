@@ -9,7 +9,7 @@ import { CoordinationV1Api, CoreV1Api, type KubeConfig } from '@kubernetes/clien
 import { CRD_PATH } from '@mei/contracts/crd';
 import { startControlPlane } from '../../server/control-plane.ts';
 import { FINALIZER } from '../../server/controllers/main-controller.ts';
-import { WORKER_SELECTOR } from '../../server/kubernetes/pod-template.ts';
+import { WORKER_SELECTOR } from '../../server/backends/kubernetes/pod-template.ts';
 import { installCrd, kubeConfigFor, useKube } from './cluster.ts';
 import { freshNamespace, memoryLogger, waitFor } from './support.ts';
 

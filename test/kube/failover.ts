@@ -20,10 +20,10 @@ import { decodeObservations, UI_NAMESPACE } from '@mei/contracts';
 import pg from 'pg';
 import { io } from 'socket.io-client';
 import { Sessions } from '../../server/auth/sessions.ts';
-import { KubernetesJobBackend } from '../../server/kubernetes/backend.ts';
-import { installCrd } from '../../server/kubernetes/config.ts';
-import { LEADER_LABEL } from '../../server/kubernetes/leader.ts';
-import { LABEL_NODE, WORKER_SELECTOR } from '../../server/kubernetes/pod-template.ts';
+import { KubernetesJobBackend } from '../../server/backends/kubernetes/job-backend.ts';
+import { installCrd } from '../../server/backends/kubernetes/config.ts';
+import { LEADER_LABEL } from '../../server/backends/kubernetes/leader.ts';
+import { LABEL_NODE, WORKER_SELECTOR } from '../../server/backends/kubernetes/pod-template.ts';
 import { openDatabase } from '../../server/store/db.ts';
 import { REPO_ROOT, freePort, startServer, type ServerProcess } from '../integration/server-process.ts';
 import { startPostgres } from '../support/postgres.ts';
@@ -43,7 +43,7 @@ export const POINT_INTERVAL_MS = 500;
 export interface FailoverOptions {
   /** Admin kubeconfig of the apiserver. */
   kubeconfigPath: string;
-  /** Lease duration (s): renew deadline 2/3 of it, unready after 1/3 without renewal (server/kubernetes/config.ts). */
+  /** Lease duration (s): renew deadline 2/3 of it, unready after 1/3 without renewal (server/backends/kubernetes/config.ts). */
   leaseSeconds?: number;
   nodes?: number;
   /** Cameras per node. */

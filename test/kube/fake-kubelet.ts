@@ -8,8 +8,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { CoreV1Api, type KubeConfig, type KubernetesListObject, type V1Pod } from '@kubernetes/client-node';
-import { Informer } from '../../server/kubernetes/informer.ts';
-import { AGENT_CONTAINER, WORKER_SELECTOR } from '../../server/kubernetes/pod-template.ts';
+import { Informer } from '../../server/backends/kubernetes/informer.ts';
+import { AGENT_CONTAINER, WORKER_SELECTOR } from '../../server/backends/kubernetes/pod-template.ts';
 
 export const AGENT_BIN = fileURLToPath(new URL('../../edge-agent/bin/mei-agent.mjs', import.meta.url));
 

@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { CoordinationV1Api, CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
-import { LEADER_LABEL, LeaderElector } from '../../server/kubernetes/leader.ts';
+import { LEADER_LABEL, LeaderElector } from '../../server/backends/kubernetes/leader.ts';
 import { kubeConfigFor, useKube } from './cluster.ts';
 import { freshNamespace, memoryLogger, startProxy, viaProxy, waitFor, type Proxy } from './support.ts';
 

@@ -13,7 +13,7 @@ import { registry } from '../../server/observability/metrics.ts';
 import '../../server/observability/job-metrics.ts';
 import '../../server/observability/service-metrics.ts';
 import { agentRegistry, observeFrame, registerCamera } from '../../edge-agent/src/agent/metrics.ts';
-import { WorkQueue } from '../../server/controllers/workqueue.ts';
+import { WorkQueue } from '../../server/controller-runtime/workqueue.ts';
 
 const run = promisify(execFile);
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');

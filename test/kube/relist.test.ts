@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { WatchEvent } from '@mei/contracts';
 import { CRD_PATH } from '@mei/contracts/crd';
-import { KubernetesJobBackend } from '../../server/kubernetes/backend.ts';
+import { KubernetesJobBackend } from '../../server/backends/kubernetes/job-backend.ts';
 import { baseJob } from '../fixtures/invalid-specs.ts';
 import { installCrd } from './cluster.ts';
 import { startKubeApiServer, type KubeApiServer } from './harness.ts';

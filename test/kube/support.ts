@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { ValidationError } from '@mei/contracts';
-import type { Logger } from '../../server/controllers/log.ts';
+import type { Logger } from '../../server/log.ts';
 
 export async function waitFor<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 120_000, everyMs = 25): Promise<T> {
   const end = Date.now() + timeoutMs;

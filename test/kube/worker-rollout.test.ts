@@ -7,12 +7,12 @@ import { CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Pod } from '@kuber
 import { jobKey, type MultiEdgeInference } from '@mei/contracts';
 import { CRD_GROUP, CRD_PATH, CRD_PLURAL, CRD_VERSION } from '@mei/contracts/crd';
 import { AgentTokens } from '../../server/auth/agent-tokens.ts';
-import type { WorkerLaunch } from '../../server/backend/types.ts';
+import type { WorkerLaunch } from '../../server/backends/types.ts';
 import { ControllerManager } from '../../server/controllers/manager.ts';
-import { KubernetesJobBackend } from '../../server/kubernetes/backend.ts';
-import { KubeEventRecorder } from '../../server/kubernetes/events.ts';
-import { ANNOTATION_TEMPLATE_HASH, WORKER_SELECTOR, workerName } from '../../server/kubernetes/pod-template.ts';
-import { PodRuntime } from '../../server/kubernetes/pod-runtime.ts';
+import { KubernetesJobBackend } from '../../server/backends/kubernetes/job-backend.ts';
+import { KubeEventRecorder } from '../../server/backends/kubernetes/events.ts';
+import { ANNOTATION_TEMPLATE_HASH, WORKER_SELECTOR, workerName } from '../../server/backends/kubernetes/pod-template.ts';
+import { PodRuntime } from '../../server/backends/kubernetes/worker-runtime.ts';
 import { FakeKubelet } from './fake-kubelet.ts';
 import { installCrd, kubeConfigFor, useKube } from './cluster.ts';
 import { freshNamespace, memoryLogger, waitFor } from './support.ts';

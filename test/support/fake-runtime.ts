@@ -1,7 +1,7 @@
 // Test fake: a WorkerRuntime that only records what the controllers ask for and lets a test set each
 // worker's phase (as a process or Pod would change). Unit tests only.
 import { jobKey as keyOf } from '@mei/contracts';
-import type { ObservedWorker, WorkerLaunch, WorkerPhase, WorkerRuntime } from '../../server/backend/types.ts';
+import type { ObservedWorker, WorkerLaunch, WorkerPhase, WorkerRuntime } from '../../server/backends/types.ts';
 
 export class FakeRuntime implements WorkerRuntime {
   readonly workers = new Map<string, ObservedWorker & { token: string }>();

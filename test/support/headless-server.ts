@@ -11,7 +11,7 @@ import type { MultiEdgeInferenceInput } from '@mei/contracts';
 import { AgentTokens } from '../../server/auth/agent-tokens.ts';
 import { Sessions } from '../../server/auth/sessions.ts';
 import { openDatabase, type Database } from '../../server/store/db.ts';
-import { createEmbeddedBackend } from '../../server/store/embedded-backend.ts';
+import { createEmbeddedBackend } from '../../server/backends/embedded/job-backend.ts';
 import { REPO_ROOT, freePort, startServer, type ServerProcess } from '../integration/server-process.ts';
 import { startPostgres, type TestPostgres } from './postgres.ts';
 

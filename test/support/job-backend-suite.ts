@@ -3,9 +3,9 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { MultiEdgeInference, WatchEvent } from '@mei/contracts';
 import { ValidationError } from '@mei/contracts';
-import { AlreadyExistsError, ConflictError, NotFoundError, type JobBackend } from '../../server/backend/types.ts';
+import { AlreadyExistsError, ConflictError, NotFoundError, type JobBackend } from '../../server/backends/types.ts';
 import type { Database } from '../../server/store/db.ts';
-import { createEmbeddedBackend } from '../../server/store/embedded-backend.ts';
+import { createEmbeddedBackend } from '../../server/backends/embedded/job-backend.ts';
 import { baseJob } from '../fixtures/invalid-specs.ts';
 
 export async function waitFor<T>(what: string, fn: () => T | undefined | false, timeoutMs = 120_000): Promise<T> {

@@ -13,7 +13,7 @@ import {
   type WatchEvent,
 } from '@mei/contracts';
 import { loadJobSchema } from '@mei/contracts/crd';
-import { AlreadyExistsError, ConflictError, NotFoundError, type JobBackend } from '../../server/backend/types.ts';
+import { AlreadyExistsError, ConflictError, NotFoundError, type JobBackend } from '../../server/backends/types.ts';
 
 const validator = createValidator(loadJobSchema());
 const clone = <T>(v: T): T => structuredClone(v);

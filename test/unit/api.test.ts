@@ -5,7 +5,7 @@ import { loadJobSchema } from '@mei/contracts/crd';
 import { LoginRateLimiter } from '../../server/auth/login-limiter.ts';
 import { Sessions } from '../../server/auth/sessions.ts';
 import { UserDirectory } from '../../server/auth/users.ts';
-import { silentLogger } from '../../server/controllers/log.ts';
+import { silentLogger } from '../../server/log.ts';
 import { handlers } from '../../server/http/api.ts';
 import { CLIENT_IP_HEADER, CLIENT_PROTO_HEADER, clientOf, publishContext, type ApiContext } from '../../server/http/context.ts';
 import { hashPassword } from '../../server/auth/passwords.ts';

@@ -9,7 +9,7 @@ import { hashPassword, verifyPassword } from '../../server/auth/passwords.ts';
 import { Sessions, parseCookies } from '../../server/auth/sessions.ts';
 import { loadServerSecret } from '../../server/auth/signing.ts';
 import { UserDirectory } from '../../server/auth/users.ts';
-import { silentLogger, type Logger } from '../../server/controllers/log.ts';
+import { silentLogger, type Logger } from '../../server/log.ts';
 
 /** Next's types make NODE_ENV mandatory in ProcessEnv; these tests pass partial environments. */
 const env = (vars: Record<string, string>) => vars as NodeJS.ProcessEnv;

@@ -5,13 +5,13 @@ import type { AgentState, MultiEdgeInference, MultiEdgeInferenceInput, TaskAssig
 import { AgentTokens } from '../../server/auth/agent-tokens.ts';
 import { AgentRegistry, type AgentLink } from '../../server/controllers/agent-registry.ts';
 import { DownstreamController, TASK_RESEND_MS } from '../../server/controllers/downstream-controller.ts';
-import { JobInformer } from '../../server/controllers/job-informer.ts';
-import { silentLogger } from '../../server/controllers/log.ts';
+import { JobInformer } from '../../server/controller-runtime/job-informer.ts';
+import { silentLogger } from '../../server/log.ts';
 import { FINALIZER, MainController, STOP_GRACE_MS } from '../../server/controllers/main-controller.ts';
 import { ControllerManager } from '../../server/controllers/manager.ts';
-import { ReportCache } from '../../server/controllers/report-cache.ts';
+import { ReportCache } from '../../server/controller-runtime/report-cache.ts';
 import { HEARTBEAT_STALE_MS, UpstreamController } from '../../server/controllers/upstream-controller.ts';
-import { WorkerCache } from '../../server/controllers/worker-cache.ts';
+import { WorkerCache } from '../../server/controller-runtime/worker-cache.ts';
 import { FakeRuntime } from '../support/fake-runtime.ts';
 import { MemoryBackend } from '../support/memory-backend.ts';
 

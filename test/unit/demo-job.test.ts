@@ -3,8 +3,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { silentLogger, type Logger } from '../../server/controllers/log.ts';
-import { ensureDemoJob } from '../../server/runtime/demo-job.ts';
+import { silentLogger, type Logger } from '../../server/log.ts';
+import { ensureDemoJob } from '../../server/demo-job.ts';
 import { MemoryBackend } from '../support/memory-backend.ts';
 
 function dirWith(...files: string[]) {

@@ -4,10 +4,10 @@
 // test/integration/history-store.test.ts).
 import { describe, expect, it } from 'vitest';
 import type { MultiEdgeInference, ObservationBatch, WatchEvent } from '@mei/contracts';
-import { silentLogger } from '../../server/controllers/log.ts';
+import { silentLogger } from '../../server/log.ts';
 import { LiveHub } from '../../server/live/live-hub.ts';
 import type { HistoryObservations, HistoryPreview, HistorySink } from '../../server/history/sink.ts';
-import { encodePreview } from '../../edge-agent/src/agent/preview-encoder.ts';
+import { encodePreview } from '@mei/vision/image';
 
 const UID = '00000000-0000-4000-8000-0000000000aa';
 function job(preview: 'none' | 'live'): MultiEdgeInference {

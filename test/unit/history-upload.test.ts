@@ -12,13 +12,13 @@ import { LoginRateLimiter } from '../../server/auth/login-limiter.ts';
 import { Sessions } from '../../server/auth/sessions.ts';
 import { UserDirectory } from '../../server/auth/users.ts';
 import { hashPassword } from '../../server/auth/passwords.ts';
-import { silentLogger } from '../../server/controllers/log.ts';
+import { silentLogger } from '../../server/log.ts';
 import { handlers } from '../../server/http/api.ts';
 import { searchHandlers } from '../../server/http/search-api.ts';
 import { CLIENT_IP_HEADER, publishContext, type ApiContext } from '../../server/http/context.ts';
 import { HistoryService } from '../../server/history/service.ts';
 import { publishHistory } from '../../server/history/context.ts';
-import { checkImage, imageDimensions, sniffImageType } from '../../server/person-search/image-check.ts';
+import { checkImage, imageDimensions, sniffImageType } from '../../server/history/person-search/image-check.ts';
 import type { SqlClient } from '../../server/store/db.ts';
 import { MemoryBackend } from '../support/memory-backend.ts';
 

@@ -1,7 +1,7 @@
-// Kubernetes-mode settings from the environment (server/kubernetes/config.ts): the namespaces the server manages
+// Kubernetes-mode settings from the environment (server/backends/kubernetes/config.ts): the namespaces the server manages
 // and the worker pods' placement; bad values fail at startup naming the variable.
 import { describe, expect, it } from 'vitest';
-import { kubernetesSettings, parseNamespaces } from '../../server/kubernetes/config.ts';
+import { kubernetesSettings, parseNamespaces } from '../../server/backends/kubernetes/config.ts';
 
 describe('MEI_NAMESPACES', () => {
   it('unset, empty or "*" means every namespace; a list is deduplicated', () => {

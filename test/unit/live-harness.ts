@@ -11,7 +11,7 @@ import type { Server } from 'socket.io';
 import type { LiveFrame, LiveIdentities, LivePreview, LiveThumbnail, MultiEdgeInferenceInput, MultiEdgeInferenceSpec } from '@mei/contracts';
 import { AgentTokens } from '../../server/auth/agent-tokens.ts';
 import { Sessions } from '../../server/auth/sessions.ts';
-import { silentLogger } from '../../server/controllers/log.ts';
+import { silentLogger } from '../../server/log.ts';
 import { ControllerManager } from '../../server/controllers/manager.ts';
 import { LiveHub } from '../../server/live/live-hub.ts';
 import { IngestService } from '../../server/ingest/ingest-service.ts';

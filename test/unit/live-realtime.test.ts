@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeObservations, encodeObservations, type Ack, type AgentToServerEvents, type IngestAck, type ObservationBatch } from '@mei/contracts';
 import { EdgeAgent } from '../../edge-agent/src/agent/agent.ts';
-import { encodePreview } from '../../edge-agent/src/agent/preview-encoder.ts';
+import { encodePreview } from '@mei/vision/image';
 import { AgentConnection } from '../../edge-agent/src/transport/connection.ts';
 import { noisy, person, rng } from './identity-scenes.ts';
 import { ask, startLiveServer, type LiveHarness } from './live-harness.ts';

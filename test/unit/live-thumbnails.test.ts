@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Socket } from 'socket.io-client';
 import type { LiveThumbnail, ObservationBatch } from '@mei/contracts';
-import { encodeCrop } from '../../edge-agent/src/agent/preview-encoder.ts';
+import { encodeCrop } from '@mei/vision/image';
 import { atDistance, interleave, noisy, person, rng, sceneBatches, type ScriptedTrack } from './identity-scenes.ts';
 import { ask, startLiveServer, type LiveHarness } from './live-harness.ts';
 

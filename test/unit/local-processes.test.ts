@@ -5,8 +5,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { MultiEdgeInference } from '@mei/contracts';
-import { silentLogger } from '../../server/controllers/log.ts';
-import { LocalProcessRuntime, agentCommandFromEnv } from '../../server/runtime/local-processes.ts';
+import { silentLogger } from '../../server/log.ts';
+import { LocalProcessRuntime, agentCommandFromEnv } from '../../server/backends/embedded/worker-runtime.ts';
 
 /** Next's types make NODE_ENV mandatory in ProcessEnv; these tests pass partial environments. */
 const env = (vars: Record<string, string>) => vars as NodeJS.ProcessEnv;

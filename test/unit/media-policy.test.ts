@@ -1,4 +1,4 @@
-// The media policy (edge-agent/src/policy/media-policy.ts): property-based cases over generated sources and
+// The media policy (contracts/src/media-policy.ts): property-based cases over generated sources and
 // model paths (env references, `..`, percent-encoding, symlinks out of the root, protocol tricks, numeric and
 // mapped hosts), on real files and symlinks, asserting that whatever is accepted lies inside the policy; real
 // ffmpeg refusing an HLS playlist that points at file:, from disk and over HTTP; and admission (422).
@@ -20,11 +20,11 @@ import {
   parseMediaPolicy,
   PolicyError,
   type MediaAccess,
-} from '../../edge-agent/src/policy/media-policy.ts';
+} from '@mei/contracts/media-policy';
 import { findFfmpeg } from '../../edge-agent/src/sources/ffmpeg.ts';
 import { inputArgs } from '../../edge-agent/src/sources/ffmpeg.ts';
 import { parseSource } from '../../edge-agent/src/sources/uri.ts';
-import { demoJob } from '../../server/runtime/demo-job.ts';
+import { demoJob } from '../../server/demo-job.ts';
 import { admitUserJob, admissionPolicyFromEnv, sharedMediaRootError } from '../../server/admission/user-job.ts';
 import { seededRandom } from '../support/random.ts';
 

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { MultiEdgeInference } from '@mei/contracts';
 import { metricsAuth, opsHandler, runChecks } from '../../server/observability/http.ts';
 import { CameraSeries } from '../../server/observability/camera-series.ts';
-import { forwardAgentLine, textLine, type Logger } from '../../server/observability/log.ts';
+import { forwardAgentLine, textLine, type Logger } from '../../server/log.ts';
 
 let server: Server | undefined;
 afterEach(() => new Promise<void>((r) => (server ? server.close(() => r()) : r())));

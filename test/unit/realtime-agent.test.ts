@@ -8,7 +8,7 @@ import { io as connect, type Socket } from 'socket.io-client';
 import type { CameraReport, MultiEdgeInferenceInput, TaskAssignment, WatchEvent } from '@mei/contracts';
 import { AgentTokens } from '../../server/auth/agent-tokens.ts';
 import { Sessions } from '../../server/auth/sessions.ts';
-import { silentLogger } from '../../server/controllers/log.ts';
+import { silentLogger } from '../../server/log.ts';
 import { ControllerManager } from '../../server/controllers/manager.ts';
 import { attachRealtime } from '../../server/realtime/socket-server.ts';
 import { EdgeAgent } from '../../edge-agent/src/agent/agent.ts';

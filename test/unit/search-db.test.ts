@@ -5,8 +5,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../server/store/db.ts';
-import { ExactIndex, HnswIndex, loadEmbeddings, syncEmbeddings } from '../../server/search/index.ts';
-import { SyntheticEmbeddings, insertSynthetic } from '../../server/search/synthetic.ts';
+import { ExactIndex, HnswIndex } from '../../server/vector-index/index.ts';
+import { loadEmbeddings, syncEmbeddings } from '../../server/history/person-search/embedding-loader.ts';
+import { SyntheticEmbeddings, insertSynthetic } from '../support/synthetic-embeddings.ts';
 import { databaseModes } from '../support/postgres.ts';
 
 const DIM = 32;

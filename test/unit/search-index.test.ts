@@ -4,9 +4,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ExactIndex, HnswIndex, loadUsearch, type SearchFilter, type VectorMeta } from '../../server/search/index.ts';
-import { quantiseI8 } from '../../server/search/hnsw-index.ts';
-import { SyntheticEmbeddings, type SyntheticQuery } from '../../server/search/synthetic.ts';
+import { ExactIndex, HnswIndex, loadUsearch, type SearchFilter, type VectorMeta } from '../../server/vector-index/index.ts';
+import { quantiseI8 } from '../../server/vector-index/hnsw-index.ts';
+import { SyntheticEmbeddings, type SyntheticQuery } from '../support/synthetic-embeddings.ts';
 
 const DIM = 64; // small dim keeps the build to seconds; the code paths are the same as for 512
 const N = 5000;

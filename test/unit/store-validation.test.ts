@@ -6,9 +6,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ValidationError } from '@mei/contracts';
-import type { JobBackend } from '../../server/backend/types.ts';
+import type { JobBackend } from '../../server/backends/types.ts';
 import { openDatabase, type Database } from '../../server/store/db.ts';
-import { createEmbeddedBackend } from '../../server/store/embedded-backend.ts';
+import { createEmbeddedBackend } from '../../server/backends/embedded/job-backend.ts';
 import { INVALID_SPECS, VALID_SPECS, baseJob, valueAtPath } from '../fixtures/invalid-specs.ts';
 
 let tmp: string;

@@ -3,15 +3,15 @@
 // real runtimes). The fake's template is the worker's image; "bad" images are refused by its dry run.
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { MultiEdgeInference, MultiEdgeInferenceInput } from '@mei/contracts';
-import type { ObservedWorker, WorkerLaunch } from '../../server/backend/types.ts';
+import type { ObservedWorker, WorkerLaunch } from '../../server/backends/types.ts';
 import { AgentTokens } from '../../server/auth/agent-tokens.ts';
 import { AgentRegistry } from '../../server/controllers/agent-registry.ts';
-import { JobInformer } from '../../server/controllers/job-informer.ts';
-import { silentLogger } from '../../server/controllers/log.ts';
+import { JobInformer } from '../../server/controller-runtime/job-informer.ts';
+import { silentLogger } from '../../server/log.ts';
 import { MainController } from '../../server/controllers/main-controller.ts';
-import { WorkerCache } from '../../server/controllers/worker-cache.ts';
+import { WorkerCache } from '../../server/controller-runtime/worker-cache.ts';
 import { ROLL_WAIT_MS, TEMPLATE_RECHECK_MS } from '../../server/controllers/worker-rollout.ts';
-import { templateHashOf, type TemplatedWorkerRuntime } from '../../server/controllers/worker-template.ts';
+import { templateHashOf, type TemplatedWorkerRuntime } from '../../server/backends/worker-template.ts';
 import { FakeRuntime } from '../support/fake-runtime.ts';
 import { MemoryBackend } from '../support/memory-backend.ts';
 

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { Controller } from '../../server/controllers/controller.ts';
-import { ExponentialBackoff, WorkQueue, backoffDelay } from '../../server/controllers/workqueue.ts';
-import { silentLogger } from '../../server/controllers/log.ts';
+import { Controller } from '../../server/controller-runtime/controller.ts';
+import { ExponentialBackoff, WorkQueue } from '../../server/controller-runtime/workqueue.ts';
+import { backoffDelay } from '../../server/lib/backoff.ts';
+import { silentLogger } from '../../server/log.ts';
 
 const tick = () => new Promise((r) => setImmediate(r));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -10,7 +10,7 @@
 // occlusion, the tracker switching person) is what the service needs to hear about, well before it drifts by
 // its match threshold (0.2). Cadence runs on video time, so a history job processed faster than real time
 // sends the same evidence as a live one.
-import { cosineDistance } from '../reid/vector.ts';
+import { cosineDistance } from '@mei/vision/vector';
 
 /** Embeddings of one track are at least this much video time apart (a look change waits for it). */
 export const EMBEDDING_EVERY_MS = 2_000;

@@ -3,7 +3,7 @@
 // served least over the last WINDOW_MS, so an overloaded node gives every camera the same frame rate (each
 // camera's live source drops what it cannot take) instead of letting the busiest scenes or the luckiest
 // threads take the cores. Without a budget each camera runs its networks as soon as it has a frame.
-import type { Box, Detection, Detector, Embedder, Frame } from '../pipeline/types.ts';
+import type { Box, Detection, Detector, Embedder, Frame } from '@mei/vision/types';
 import type { TimedDetections } from '../pipeline/workerDetector.ts';
 
 const WINDOW_MS = 5_000;

@@ -5,13 +5,13 @@
 // With 'thumbnails' or 'live' it sends small crops of confirmed tracks (ThumbnailPicker decides which).
 import type { CameraReport, ObservationBatch, TrackObservation } from '@mei/contracts';
 import { createCameraPipeline, type CameraPipelineOptions, type FrameResult, type Pipeline } from '../pipeline/pipeline.ts';
-import { encodeCrop, encodePreview } from './preview-encoder.ts';
+import { encodeCrop, encodePreview } from '@mei/vision/image';
 import { MAX_THUMBNAILS_PER_FRAME, ThumbnailPicker } from './thumbnail-picker.ts';
 import { EmbeddingCadence } from './embedding-cadence.ts';
 import { budgetedDetector, budgetedEmbedder, InferenceBudget } from './inference-budget.ts';
 import { observeFrame, registerCamera } from './metrics.ts';
 import type { SourceState } from '../sources/index.ts';
-import { confineCamera, DEFAULT_ACCESS, nodeRootsFromEnv } from '../policy/media-policy.ts';
+import { confineCamera, DEFAULT_ACCESS, nodeRootsFromEnv } from '@mei/contracts/media-policy';
 import { cameraField, type CameraRunner, type CameraRunnerContext, type CameraRunnerFactory } from './camera-runner.ts';
 
 const STATE: Record<SourceState, CameraReport['state']> = {

@@ -4,9 +4,9 @@
 // one per track per THUMBNAIL_EVERY_MS of video time. Detail is the crop's size after the downscale to
 // MAX_THUMBNAIL_SIDE (never up), so once a person fills the largest thumbnail nothing more is sent. The
 // server keeps one thumbnail per track and replaces it by the same factor (server/history/writer.ts).
-import type { Box, TrackOutput } from '../pipeline/types.ts';
-import { area, clipBox } from '../pipeline/geometry.ts';
-import { cropRegion, cropSize } from './preview-encoder.ts';
+import type { Box, TrackOutput } from '@mei/vision/types';
+import { area, clipBox } from '@mei/vision/geometry';
+import { cropRegion, cropSize } from '@mei/vision/image';
 
 /** Smallest box (camera pixels) worth a thumbnail: below it a crop shows a blob, not a person. */
 export const THUMBNAIL_MIN_HEIGHT = 48;

@@ -4,7 +4,7 @@
 // of the frame's aspect ratio at the same scale: 768x576 -> 416x320 (PETS09-S2L1 with YOLOX-nano: 23 %
 // less detector work, MOTA / IDF1 unchanged; docs/benchmarks-edge.md).
 import type { CameraSpec, DetectorSpec } from '@mei/contracts/job';
-import { findModel } from '../models/registry.ts';
+import { findModel } from '@mei/vision/models/registry';
 import { inputArgs, probeVideo } from '../sources/ffmpeg.ts';
 import { findFfmpeg, parseSource } from '../sources/index.ts';
 

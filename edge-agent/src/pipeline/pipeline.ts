@@ -3,15 +3,15 @@
 // detection of frame t+1 runs while frame t is embedded and tracked; the tracker still sees the frames in
 // order with the same inputs, so the output is the same as running the stages one after the other.
 import type { CameraSpec, DetectorSpec, ModelsSpec, TrackingSpec } from '@mei/contracts/job';
-import { findModel } from '../models/registry.ts';
-import { createDetector } from '../detectors/index.ts';
-import { createEmbedder, HistogramEmbedder } from '../reid/index.ts';
+import { findModel } from '@mei/vision/models/registry';
+import { createDetector } from '@mei/vision/detectors';
+import { createEmbedder, HistogramEmbedder } from '@mei/vision/reid';
 import { openVideoSource, type SourceMode, type VideoSource } from '../sources/index.ts';
 import { createTracker, type Tracker } from '../tracker/index.ts';
 import { trackerOptionsFromSpec, type TrackerOptions } from '../tracker/options.ts';
-import type { Detection, Detector, Embedder, Frame, TrackOutput } from './types.ts';
+import type { Detection, Detector, Embedder, Frame, TrackOutput } from '@mei/vision/types';
 import { fitDetectorInput, knownFrameSize, type FrameSize } from './fitInput.ts';
-import { iou } from './geometry.ts';
+import { iou } from '@mei/vision/geometry';
 import { createWorkerDetector, type TimedDetections } from './workerDetector.ts';
 
 export interface StageTimings {

@@ -4,10 +4,10 @@
 // detector from the same spec, so its detections are the same numbers.
 import { Worker } from 'node:worker_threads';
 import type { DetectorSpec } from '@mei/contracts/job';
-import { detectorOptions, type DetectorEnv } from '../detectors/index.ts';
-import { ModelError } from '../models/resolve.ts';
+import { detectorOptions, type DetectorEnv } from '@mei/vision/detectors';
+import { ModelError } from '@mei/vision/models/resolve';
 import { SourceError } from '../sources/uri.ts';
-import type { Detection, Detector, Frame } from './types.ts';
+import type { Detection, Detector, Frame } from '@mei/vision/types';
 
 export interface SerializedError {
   name: string;

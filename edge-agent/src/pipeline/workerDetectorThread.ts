@@ -2,8 +2,8 @@
 // one at a time (a detector reuses its input buffer, so calls must not interleave).
 import { parentPort, workerData } from 'node:worker_threads';
 import type { DetectorSpec } from '@mei/contracts/job';
-import { createDetector } from '../detectors/index.ts';
-import type { Detector } from './types.ts';
+import { createDetector } from '@mei/vision/detectors';
+import type { Detector } from '@mei/vision/types';
 import { serializeError, type WorkerReply, type WorkerRequest } from './workerDetector.ts';
 
 interface DetectorWorkerData {

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import path from 'node:path';
 import type { ParsedSource } from './uri.ts';
-import { ffmpegAllowLists } from '../policy/media-policy.ts';
+import { ffmpegAllowLists } from '@mei/contracts/media-policy';
 
 /** `ffmpeg` from PATH, else the binary named by MEI_FFMPEG. */
 export function findFfmpeg(env: Record<string, string | undefined> = process.env): string {

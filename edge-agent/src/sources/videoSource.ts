@@ -5,7 +5,7 @@
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import type { Readable } from 'node:stream';
-import type { Frame } from '../pipeline/types.ts';
+import type { Frame } from '@mei/vision/types';
 import { decoderArgs, findFfmpeg, inputArgs, parseOutputSize, probeVideo, type VideoInfo } from './ffmpeg.ts';
 import { FrameQueue } from './frameQueue.ts';
 import { parseSource, SourceError, type ParsedSource } from './uri.ts';

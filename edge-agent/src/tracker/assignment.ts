@@ -1,6 +1,6 @@
 // ByteTrack-style "match only below a cost limit" (lap.lapjv with extend_cost and cost_limit) on top of the
 // project's linear assignment solver (eval/lap.ts, Jonker-Volgenant as in SciPy).
-import { linearSumAssignment } from '../eval/lap.ts';
+import { linearSumAssignment } from '@mei/vision/lap';
 
 export interface Matching {
   matches: Array<[number, number]>;

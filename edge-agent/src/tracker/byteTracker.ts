@@ -12,8 +12,8 @@
 // Exits: a track lost while its box touched the frame edge has most likely walked out of view. It may still be
 // continued by box overlap for exitLostSeconds, but never re-found by appearance alone: otherwise the next
 // person entering at that edge inherits its id (on the two-camera PETS split, 4 of 11 id switches).
-import { iou } from '../pipeline/geometry.ts';
-import type { Box, Detection, TrackOutput } from '../pipeline/types.ts';
+import { iou } from '@mei/vision/geometry';
+import type { Box, Detection, TrackOutput } from '@mei/vision/types';
 import { assertTrackerOptions, DEFAULT_TRACKER_OPTIONS, type TrackerOptions } from './options.ts';
 import { matchWithLimit } from './assignment.ts';
 import { Track } from './track.ts';

@@ -1,6 +1,6 @@
 // createTracker(spec.tracking): the per-camera tracker the pipeline runs.
 import type { TrackingSpec } from '@mei/contracts/job';
-import type { Detection, TrackOutput } from '../pipeline/types.ts';
+import type { Detection, TrackOutput } from '@mei/vision/types';
 import { ByteTracker, type FrameSize } from './byteTracker.ts';
 import { trackerOptionsFromSpec, type TrackerOptions } from './options.ts';
 import { SingleTargetSelector } from './singleTarget.ts';

@@ -1,7 +1,7 @@
 // Single-object mode: track everyone (so identities stay consistent), report only the track that looks
 // most like the target embedding, and stay with it while it keeps looking like the target.
-import type { TrackOutput } from '../pipeline/types.ts';
-import { cosineDistance, l2NormalizeInPlace } from '../reid/vector.ts';
+import type { TrackOutput } from '@mei/vision/types';
+import { cosineDistance, l2NormalizeInPlace } from '@mei/vision/vector';
 
 export class SingleTargetSelector {
   private readonly target: Float32Array;

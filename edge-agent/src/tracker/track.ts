@@ -1,6 +1,6 @@
 // One tracked person: Kalman state, lifecycle counters and a representative appearance.
-import type { Box, Detection, TrackOutput, TrackState } from '../pipeline/types.ts';
-import { cosineDistance, l2NormalizeInPlace } from '../reid/vector.ts';
+import type { Box, Detection, TrackOutput, TrackState } from '@mei/vision/types';
+import { cosineDistance, l2NormalizeInPlace } from '@mei/vision/vector';
 import { initiate, predict, stateToBox, toMeasurement, update, type KalmanState } from './kalman.ts';
 
 export interface AppearanceOptions {

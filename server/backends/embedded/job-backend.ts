@@ -1,0 +1,322 @@
+// JobBackend on MEI's own database (PGlite or PostgreSQL): jobs behave like a Kubernetes custom resource —
+// the CRD schema validates and defaults them, resourceVersion gives optimistic concurrency, generation counts
+// spec changes, finalizers delay deletion, and a watch streams changes in commit order (see job-feed.ts).
+import { randomUUID } from 'node:crypto';
+import { Prisma, type Job as JobRow } from '@prisma/client';
+import {
+  DEFAULT_NAMESPACE,
+  ValidationError,
+  createValidator,
+  validateObjectName,
+  type FieldError,
+  type MultiEdgeInference,
+  type MultiEdgeInferenceInput,
+  type ObjectMeta,
+  type Validator,
+  type WatchEvent,
+  type WatchEventType,
+} from '@mei/contracts';
+import { API_VERSION, CRD_GROUP, CRD_KIND, CRD_PLURAL, loadJobSchema } from '@mei/contracts/crd';
+import { AlreadyExistsError, ConflictError, NotFoundError, type JobBackend } from '../types.ts';
+import type { Database } from '../../store/db.ts';
+import { JOB_EVENTS_CHANNEL, JOB_WRITE_LOCK, JobFeed, type Snapshot } from './job-feed.ts';
+import { sameJson } from '../../lib/canonical-json.ts';
+import { k8sTime, validateAnnotations, validateFinalizers, validateLabels } from './object-meta.ts';
+
+export interface EmbeddedBackendOptions {
+  /** Validator for the CRD schema; default: createValidator(loadJobSchema()). */
+  validator?: Validator;
+  /** Watch polling interval (ms), the safety net behind NOTIFY. Default 2000. */
+  pollMs?: number;
+  /** Changelog rows kept at least (default 1000) and for at least this long (default 10 min). */
+  keepEvents?: number;
+  keepEventsMs?: number;
+  onError?: (err: unknown) => void;
+}
+
+type Tx = Prisma.TransactionClient;
+type Json = Prisma.InputJsonValue;
+
+const what = (name: string) => `${CRD_PLURAL}.${CRD_GROUP} "${name}"`;
+const invalid = (name: unknown, errors: FieldError[]) => new ValidationError(`${CRD_KIND}.${CRD_GROUP} "${typeof name === 'string' ? name : ''}"`, errors);
+const isObject = (v: unknown): v is Record<string, any> => v !== null && typeof v === 'object' && !Array.isArray(v);
+/** Empty maps are stored and returned as absent (as kube-apiserver does). */
+const nonEmpty = <T extends object>(m: T | undefined | null): T | undefined => (m && Object.keys(m).length ? m : undefined);
+const PRUNE_EVERY = 200n;
+
+function typeMetaErrors(obj: Record<string, any>): FieldError[] {
+  const out: FieldError[] = [];
+  if (obj.apiVersion !== undefined && obj.apiVersion !== API_VERSION)
+    out.push({ field: 'apiVersion', reason: 'FieldValueInvalid', message: `Invalid value: ${JSON.stringify(obj.apiVersion)}: must be ${API_VERSION}` });
+  if (obj.kind !== undefined && obj.kind !== CRD_KIND)
+    out.push({ field: 'kind', reason: 'FieldValueInvalid', message: `Invalid value: ${JSON.stringify(obj.kind)}: must be ${CRD_KIND}` });
+  return out;
+}
+
+function metaErrors(meta: Record<string, any>): FieldError[] {
+  return [...validateLabels(meta.labels), ...validateAnnotations(meta.annotations), ...validateFinalizers(meta.finalizers)];
+}
+
+function toObject(row: JobRow): MultiEdgeInference {
+  const metadata: ObjectMeta = {
+    name: row.name,
+    namespace: row.namespace,
+    uid: row.uid,
+    resourceVersion: String(row.resourceVersion),
+    generation: row.generation,
+    creationTimestamp: k8sTime(row.creationTimestamp),
+  };
+  if (row.deletionTimestamp) metadata.deletionTimestamp = k8sTime(row.deletionTimestamp);
+  if (row.finalizers.length) metadata.finalizers = [...row.finalizers];
+  if (row.labels) metadata.labels = row.labels as Record<string, string>;
+  if (row.annotations) metadata.annotations = row.annotations as Record<string, string>;
+  const obj: MultiEdgeInference = { apiVersion: API_VERSION, kind: CRD_KIND, metadata, spec: row.spec as any };
+  if (row.status != null) obj.status = row.status as any;
+  return obj;
+}
+
+function toRow(obj: MultiEdgeInference, rv: bigint) {
+  const m = obj.metadata;
+  return {
+    uid: m.uid,
+    namespace: m.namespace,
+    name: m.name,
+    resourceVersion: rv,
+    generation: m.generation,
+    spec: obj.spec as unknown as Json,
+    status: obj.status === undefined ? Prisma.DbNull : (obj.status as unknown as Json),
+    labels: m.labels ? (m.labels as Json) : Prisma.DbNull,
+    annotations: m.annotations ? (m.annotations as Json) : Prisma.DbNull,
+    finalizers: m.finalizers ?? [],
+    creationTimestamp: new Date(m.creationTimestamp),
+    deletionTimestamp: m.deletionTimestamp ? new Date(m.deletionTimestamp) : null,
+  };
+}
+
+export function createEmbeddedBackend(db: Database, opts: EmbeddedBackendOptions = {}): JobBackend {
+  const validator = opts.validator ?? createValidator(loadJobSchema());
+  const keepEvents = BigInt(opts.keepEvents ?? 1000);
+  const keepEventsMs = opts.keepEventsMs ?? 10 * 60_000;
+  const onError = opts.onError ?? ((e: unknown) => console.error('[store] job watch:', e));
+  const { prisma } = db;
+  let closed = false;
+
+  /** A job write: serialised (PGlite by its single connection, PostgreSQL by an advisory lock). */
+  const write = <T>(fn: (tx: Tx) => Promise<T>): Promise<T> => {
+    if (closed) return Promise.reject(new Error('the job store is closed'));
+    return prisma.$transaction(
+      async (tx) => {
+        if (db.kind === 'postgresql') await tx.$executeRaw`SELECT pg_advisory_xact_lock(${JOB_WRITE_LOCK}::bigint)`;
+        return fn(tx);
+      },
+      { maxWait: 15_000, timeout: 30_000 },
+    );
+  };
+
+  /** Appends to the changelog (notifying watchers at commit) and returns the new resourceVersion. */
+  const appendEvent = async (tx: Tx, type: WatchEventType, obj: MultiEdgeInference): Promise<bigint> => {
+    const { resourceVersion: _rv, ...metadata } = obj.metadata;
+    const body = JSON.stringify({ ...obj, metadata });
+    const rows = await tx.$queryRaw<{ rv: bigint }[]>`
+      WITH e AS (
+        INSERT INTO job_events (type, namespace, name, uid, object)
+        VALUES (${type}, ${obj.metadata.namespace}, ${obj.metadata.name}, ${obj.metadata.uid}::uuid, ${body}::jsonb)
+        RETURNING rv)
+      SELECT e.rv FROM e, LATERAL (SELECT pg_notify(${JOB_EVENTS_CHANNEL}, e.rv::text)) n`;
+    const rv = BigInt(rows[0].rv);
+    if (rv % PRUNE_EVERY === 0n) {
+      // Keep what local watchers still need; a remote watcher that falls further behind re-lists.
+      const lowest = feed.lowestCursor();
+      const upTo = lowest !== undefined && lowest < rv - keepEvents ? lowest : rv - keepEvents;
+      await tx.$executeRaw`DELETE FROM job_events WHERE rv <= ${upTo} AND created_at < ${new Date(Date.now() - keepEventsMs)}`;
+    }
+    return rv;
+  };
+
+  const snapshot = async (): Promise<Snapshot> => {
+    const read = async (tx: Tx) => {
+      const rows = await tx.job.findMany({ orderBy: [{ namespace: 'asc' }, { name: 'asc' }] });
+      const maxEvent = (await tx.jobEvent.aggregate({ _max: { rv: true } }))._max.rv ?? 0n;
+      const maxJob = rows.reduce((m, r) => (r.resourceVersion > m ? r.resourceVersion : m), 0n);
+      return { jobs: rows.map(toObject), rv: maxEvent > maxJob ? maxEvent : maxJob };
+    };
+    // Taking the write lock makes the list and the max rv one consistent cut on PostgreSQL.
+    return write(read);
+  };
+
+  const feed = new JobFeed(db, { pollMs: opts.pollMs ?? 2000, snapshot, onError });
+
+  const find = (tx: Tx | typeof prisma, namespace: string, name: string) => tx.job.findUnique({ where: { namespace_name: { namespace, name } } });
+
+  const save = async (tx: Tx, type: WatchEventType, next: MultiEdgeInference): Promise<MultiEdgeInference> => {
+    const rv = await appendEvent(tx, type, next);
+    next.metadata.resourceVersion = String(rv);
+    const row = toRow(next, rv);
+    if (type === 'ADDED') await tx.job.create({ data: row, select: { uid: true } });
+    else if (type === 'DELETED') await tx.job.delete({ where: { uid: row.uid }, select: { uid: true } });
+    else await tx.job.update({ where: { uid: row.uid }, data: row, select: { uid: true } });
+    return next;
+  };
+
+  /** Reads the stored object an update targets and checks its preconditions (uid, resourceVersion). */
+  const current = async (tx: Tx, obj: MultiEdgeInference, namespace: string) => {
+    const row = await find(tx, namespace, obj.metadata.name);
+    if (!row) throw new NotFoundError(what(obj.metadata.name));
+    if (obj.metadata.uid && obj.metadata.uid !== row.uid) throw new ConflictError(what(obj.metadata.name));
+    if (String(obj.metadata.resourceVersion) !== String(row.resourceVersion)) throw new ConflictError(what(obj.metadata.name));
+    return row;
+  };
+
+  /** Shape checks shared by update and updateStatus; returns the namespace. */
+  const checkUpdateTarget = (obj: unknown): string => {
+    if (!isObject(obj) || !isObject(obj.metadata))
+      throw invalid(undefined, [{ field: 'metadata', reason: 'FieldValueRequired', message: 'Required value: the object must have metadata' }]);
+    const namespace = obj.metadata.namespace ?? DEFAULT_NAMESPACE;
+    const errors = [...validateObjectName(obj.metadata.name), ...validateObjectName(namespace, 'metadata.namespace')];
+    const rv = obj.metadata.resourceVersion;
+    if (rv === undefined || rv === null || rv === '')
+      errors.push({ field: 'metadata.resourceVersion', reason: 'FieldValueInvalid', message: 'Invalid value: 0x0: must be specified for an update' });
+    if (errors.length) throw invalid(obj.metadata.name, errors);
+    return namespace;
+  };
+
+  return {
+    mode: 'embedded',
+
+    async create(input: MultiEdgeInferenceInput) {
+      if (!isObject(input)) throw invalid(undefined, [{ field: '', reason: 'FieldValueTypeInvalid', message: 'the object must be a JSON object' }]);
+      const meta: Record<string, any> = isObject(input.metadata) ? input.metadata : {};
+      const name = meta.name;
+      const namespace = meta.namespace ?? DEFAULT_NAMESPACE;
+      const errors: FieldError[] = [];
+      errors.push(...validateObjectName(name), ...validateObjectName(namespace, 'metadata.namespace'));
+      errors.push(...metaErrors(meta), ...typeMetaErrors(input));
+      // status is reset on create (the status subresource owns it); metadata is checked above.
+      const { status: _status, metadata: _meta, ...body } = structuredClone(input) as Record<string, any>;
+      const candidate: Record<string, any> = { ...body, apiVersion: API_VERSION, kind: CRD_KIND, metadata: {} };
+      errors.push(...validator.validate(candidate));
+      if (errors.length) throw invalid(name, errors);
+
+      const job: MultiEdgeInference = {
+        apiVersion: API_VERSION,
+        kind: CRD_KIND,
+        metadata: {
+          name,
+          namespace,
+          uid: randomUUID(),
+          resourceVersion: '',
+          generation: 1,
+          creationTimestamp: k8sTime(new Date()),
+          ...(nonEmpty(meta.finalizers) ? { finalizers: [...meta.finalizers] } : {}),
+          ...(nonEmpty(meta.labels) ? { labels: { ...meta.labels } } : {}),
+          ...(nonEmpty(meta.annotations) ? { annotations: { ...meta.annotations } } : {}),
+        },
+        spec: candidate.spec,
+      };
+      try {
+        return await write(async (tx) => {
+          if (await find(tx, namespace, name)) throw new AlreadyExistsError(what(name));
+          return save(tx, 'ADDED', job);
+        });
+      } catch (e) {
+        // A racing create that slipped past the check (should not happen under the write lock).
+        if (e instanceof Prisma.PrismaClientKnownRequestError && e.code === 'P2002') throw new AlreadyExistsError(what(name));
+        throw e;
+      }
+    },
+
+    async get(namespace, name) {
+      const row = await find(prisma, namespace, name);
+      return row ? toObject(row) : undefined;
+    },
+
+    async list(namespace) {
+      const rows = await prisma.job.findMany({ where: namespace ? { namespace } : {}, orderBy: [{ namespace: 'asc' }, { name: 'asc' }] });
+      return rows.map(toObject);
+    },
+
+    async update(obj) {
+      const namespace = checkUpdateTarget(obj);
+      const meta = obj.metadata as unknown as Record<string, any>;
+      const errors = [...metaErrors(meta), ...typeMetaErrors(obj as any)];
+      const candidate: Record<string, any> = { apiVersion: API_VERSION, kind: CRD_KIND, metadata: {}, spec: structuredClone(obj.spec) };
+      if (obj.spec === undefined) delete candidate.spec;
+      errors.push(...validator.validate(candidate));
+      if (errors.length) throw invalid(meta.name, errors);
+
+      return write(async (tx) => {
+        const row = await current(tx, obj, namespace);
+        const cur = toObject(row);
+        const finalizers: string[] = [...(meta.finalizers ?? [])];
+        if (cur.metadata.deletionTimestamp) {
+          const added = finalizers.filter((f) => !(cur.metadata.finalizers ?? []).includes(f));
+          if (added.length)
+            throw invalid(meta.name, [{ field: 'metadata.finalizers', reason: 'FieldValueInvalid', message: `Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers ${JSON.stringify(added)}` }]);
+        }
+        const labels = nonEmpty(meta.labels);
+        const annotations = nonEmpty(meta.annotations);
+        const specChanged = !sameJson(cur.spec, candidate.spec);
+        const unchanged =
+          !specChanged && sameJson(cur.metadata.labels, labels) && sameJson(cur.metadata.annotations, annotations) && sameJson(cur.metadata.finalizers ?? [], finalizers);
+        if (unchanged) return cur; // like kube-apiserver: a no-op update keeps the resourceVersion
+
+        const next: MultiEdgeInference = {
+          ...cur,
+          metadata: {
+            ...cur.metadata,
+            generation: specChanged ? cur.metadata.generation + 1 : cur.metadata.generation,
+            finalizers: finalizers.length ? finalizers : undefined,
+            labels: labels && { ...labels },
+            annotations: annotations && { ...annotations },
+          },
+          spec: candidate.spec,
+        };
+        for (const k of ['finalizers', 'labels', 'annotations'] as const) if (next.metadata[k] === undefined) delete next.metadata[k];
+        // The last finalizer of a deleting object is gone: the object goes now.
+        return save(tx, cur.metadata.deletionTimestamp && !finalizers.length ? 'DELETED' : 'MODIFIED', next);
+      });
+    },
+
+    async updateStatus(obj) {
+      const namespace = checkUpdateTarget(obj);
+      if (obj.status !== undefined && !isObject(obj.status))
+        throw invalid(obj.metadata.name, [{ field: 'status', reason: 'FieldValueTypeInvalid', message: 'Invalid value: status must be an object' }]);
+      return write(async (tx) => {
+        const row = await current(tx, obj, namespace);
+        const cur = toObject(row);
+        const candidate: Record<string, any> = { apiVersion: API_VERSION, kind: CRD_KIND, metadata: {}, spec: structuredClone(cur.spec) };
+        if (obj.status !== undefined) candidate.status = structuredClone(obj.status);
+        const errors = validator.validate(candidate);
+        if (errors.length) throw invalid(obj.metadata.name, errors);
+        if (sameJson(cur.status, candidate.status)) return cur;
+        const next: MultiEdgeInference = { ...cur, metadata: { ...cur.metadata }, status: candidate.status };
+        if (next.status === undefined) delete next.status;
+        return save(tx, 'MODIFIED', next);
+      });
+    },
+
+    async delete(namespace, name) {
+      await write(async (tx) => {
+        const row = await find(tx, namespace, name);
+        if (!row) throw new NotFoundError(what(name));
+        const cur = toObject(row);
+        if (cur.metadata.deletionTimestamp) return; // already being deleted: waits for its finalizers
+        if (cur.metadata.finalizers?.length) {
+          await save(tx, 'MODIFIED', { ...cur, metadata: { ...cur.metadata, deletionTimestamp: k8sTime(new Date()) } });
+        } else {
+          await save(tx, 'DELETED', cur);
+        }
+      });
+    },
+
+    watch(onEvent: (ev: WatchEvent) => void) {
+      return feed.subscribe(onEvent);
+    },
+
+    /** Stops watches. The database belongs to the caller (openDatabase) and stays open. */
+    async close() {
+      closed = true;
+      await feed.close();
+    },
+  };
+}

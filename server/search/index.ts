@@ -1,5 +1,0 @@
-// Vector search over person embeddings (see docs/decisions.md "Vector search").
-export type { SearchFilter, SearchHit, VectorIndex, VectorMeta } from './types.ts';
-export { ExactIndex, readManifest } from './exact-index.ts';
-export { HnswIndex, loadUsearch, type HnswOptions, type HnswStats, type Quantization } from './hnsw-index.ts';
-export { loadEmbeddings, syncEmbeddings, type LoadEmbeddingsOptions, type LoadEmbeddingsResult, type SyncResult } from './db-loader.ts';

@@ -1,0 +1,61 @@
+// createDetector(spec.models.detector): resolves the model and picks the decoder implementation.
+import type { DetectorSpec } from '@mei/contracts/job';
+import type { Detector } from '../types.ts';
+import { ModelError, resolveDetectorModel } from '../models/resolve.ts';
+import { yoloxDecoder, yolov8Decoder } from './decoders.ts';
+import { OnnxDetector, type DetectorOptions } from './onnxDetector.ts';
+
+export type { DetectorOptions } from './onnxDetector.ts';
+export { OnnxDetector } from './onnxDetector.ts';
+
+export interface DetectorEnv {
+  env?: Record<string, string | undefined>;
+  /** onnxruntime intra-op threads (spec.workers[].threads); default 2. */
+  threads?: number;
+  /** Spec path of the detector object, for errors. */
+  field?: string;
+}
+
+/** Turns a spec.models.detector object into the options every detector implementation takes. */
+export function detectorOptions(spec: DetectorSpec, envIn: DetectorEnv = {}): DetectorOptions {
+  const env = envIn.env ?? process.env;
+  const fieldBase = envIn.field ?? 'spec.models.detector';
+  const resolved = resolveDetectorModel(spec, env, fieldBase);
+  for (const k of ['scoreThreshold', 'nmsThreshold'] as const) {
+    const v = spec[k];
+    if (v !== undefined && !(v >= 0 && v <= 1)) throw new ModelError(`${fieldBase}.${k}`, `must be in [0, 1], got ${v}`);
+  }
+  return {
+    modelPath: resolved.file,
+    decoder: resolved.decoder,
+    input: resolved.input,
+    inputSizeFromSpec: spec.inputWidth !== undefined || spec.inputHeight !== undefined,
+    scoreThreshold: spec.scoreThreshold ?? 0.3,
+    nmsThreshold: spec.nmsThreshold ?? 0.45,
+    threads: envIn.threads ?? 2,
+    classIds: [0],
+    field: spec.path ? `${fieldBase}.path` : `${fieldBase}.name`,
+    entry: resolved.entry,
+    env,
+  };
+}
+
+export async function createDetector(spec: DetectorSpec, envIn: DetectorEnv = {}): Promise<Detector> {
+  const opts = detectorOptions(spec, envIn);
+  switch (opts.decoder) {
+    case 'yolox':
+      return OnnxDetector.create(opts, yoloxDecoder);
+    case 'yolov8':
+      return OnnxDetector.create(opts, yolov8Decoder);
+    case 'nanodet': {
+      // The NanoDet module (TFJS -> ONNX conversion + its own decoder) lives in ./nanodet.
+      let mod: { createNanoDetDetector(o: DetectorOptions): Promise<Detector> };
+      try {
+        mod = await import('./nanodet/index.js');
+      } catch (e) {
+        throw new ModelError(`${envIn.field ?? 'spec.models.detector'}.decoder`, `the nanodet decoder is not available: ${(e as Error).message}`);
+      }
+      return mod.createNanoDetDetector(opts);
+    }
+  }
+}
