@@ -1,6 +1,7 @@
 // Columnar in-memory storage of normalised float32 vectors and their metadata, addressed by slot (insertion
 // order). Removal tombstones a slot; slots are never reused, so a slot number is a stable key for the HNSW
 // graph. Both indexes keep their vectors here: the exact scan reads them, the HNSW index reranks with them.
+import { normalizeInPlace } from '@mei/vision/vector';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { SearchFilter, VectorMeta } from './types.ts';
@@ -92,15 +93,12 @@ export function validateVector(vector: ArrayLike<number>, dim: number, field: st
 
 /** Copies `vector` into `out` scaled to unit length. */
 export function normaliseInto(vector: ArrayLike<number>, out: Float32Array, field: string): Float32Array {
-  let sum = 0;
   for (let j = 0; j < out.length; j++) {
     const x = vector[j];
     if (typeof x !== 'number' || !Number.isFinite(x)) throw new TypeError(`${field}[${j}] is not a finite number`);
-    sum += x * x;
+    out[j] = x;
   }
-  if (sum === 0) throw new RangeError(`${field} is all zeros (no direction to compare by cosine)`);
-  const inv = 1 / Math.sqrt(sum);
-  for (let j = 0; j < out.length; j++) out[j] = vector[j] * inv;
+  if (!normalizeInPlace(out)) throw new RangeError(`${field} is all zeros (no direction to compare by cosine)`);
   return out;
 }
 

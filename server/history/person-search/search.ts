@@ -3,6 +3,7 @@
 // cameras and time) -> their tracks, plus every track of the same global identity -> ranked identities, each
 // with its cameras and time spans. Distances are recomputed exactly from the stored vectors, so ranking
 // does not depend on whether the index answered exactly or approximately.
+import { dot, l2NormalizeInPlace } from '@mei/vision/vector';
 import type { CameraSpans, IdentityMatch, MatchedTrack, ModelsSpec, PersonSearchResponse, SearchFilters, StoredTrack } from '@mei/contracts';
 import type { Box, Frame } from '@mei/vision/types';
 import type { HistoryStore } from '../store.ts';
@@ -20,16 +21,8 @@ export interface SearchScope extends SearchFilters {
   jobKey: string;
 }
 
-function dot(a: Float32Array, b: Float32Array): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i] * b[i];
-  return s;
-}
-
-function unit(v: Float32Array): Float32Array {
-  const n = Math.sqrt(dot(v, v));
-  return n > 0 ? v.map((x) => x / n) : v;
-}
+/** A unit-length copy (stored vectors are kept as sent; a zero vector stays zero). */
+const unit = (v: Float32Array): Float32Array => l2NormalizeInPlace(Float32Array.from(v));
 
 export class PersonSearch {
   constructor(
