@@ -31,21 +31,21 @@ function stopReason(job: MultiEdgeInference | undefined, link: AgentLink): strin
 
 export class DownstreamController implements Reconciler {
   private readonly now: () => number;
-  constructor(private readonly d: DownstreamControllerDeps) {
-    this.now = d.now ?? Date.now;
+  constructor(private readonly deps: DownstreamControllerDeps) {
+    this.now = deps.now ?? Date.now;
   }
 
   async reconcile(key: string): Promise<ReconcileResult | void> {
-    const job = this.d.jobs.get(key);
+    const job = this.deps.jobs.get(key);
     const now = this.now();
     let requeueAfterMs: number | undefined;
-    for (const link of this.d.agents.forJob(key)) {
+    for (const link of this.deps.agents.forJob(key)) {
       const reason = stopReason(job, link);
       if (reason) {
         if (link.stopSentAt === undefined) {
-          this.d.log.info(`job ${key}: stopping agent on ${link.node} (${reason})`);
+          this.deps.log.info(`job ${key}: stopping agent on ${link.node} (${reason})`);
           link.sendStop({ jobKey: key, uid: link.uid, reason });
-          this.d.agents.markStopSent(link, now);
+          this.deps.agents.markStopSent(link, now);
         }
         continue;
       }
@@ -56,8 +56,8 @@ export class DownstreamController implements Reconciler {
         requeueAfterMs = Math.min(requeueAfterMs ?? Infinity, TASK_RESEND_MS - (now - sent.at));
         continue;
       }
-      this.d.log.debug(`job ${key}: sending generation ${generation} to the agent on ${link.node}`);
-      link.sendTask(buildTaskAssignment(job!, link.node, this.d.mediaPolicy));
+      this.deps.log.debug(`job ${key}: sending generation ${generation} to the agent on ${link.node}`);
+      link.sendTask(buildTaskAssignment(job!, link.node, this.deps.mediaPolicy));
       link.sentTask = { generation, at: now };
       requeueAfterMs = Math.min(requeueAfterMs ?? Infinity, TASK_RESEND_MS);
     }

@@ -33,19 +33,19 @@ const isTerminal = (phase: MultiEdgeInferenceStatus['phase']) => phase === 'Succ
 export class MainController implements Reconciler {
   private readonly now: () => number;
   private readonly rollout: WorkerRollout;
-  constructor(private readonly d: MainControllerDeps) {
-    this.now = d.now ?? Date.now;
-    this.rollout = new WorkerRollout(d.runtime, d.log, this.now);
+  constructor(private readonly deps: MainControllerDeps) {
+    this.now = deps.now ?? Date.now;
+    this.rollout = new WorkerRollout(deps.runtime, deps.log, this.now);
   }
 
   async reconcile(key: string): Promise<ReconcileResult | void> {
-    const job = this.d.jobs.get(key);
+    const job = this.deps.jobs.get(key);
     if (!job) return this.removeOrphans(key);
     if (job.metadata.deletionTimestamp) return this.finalize(key, job);
 
     let current: MultiEdgeInference | undefined = job;
     if (!job.metadata.finalizers?.includes(FINALIZER)) {
-      current = await updateWithRetry(this.d.backend, job, (j) => {
+      current = await updateWithRetry(this.deps.backend, job, (j) => {
         if (j.metadata.deletionTimestamp || j.metadata.finalizers?.includes(FINALIZER)) return undefined;
         j.metadata.finalizers = [...(j.metadata.finalizers ?? []), FINALIZER];
         return j;
@@ -57,12 +57,12 @@ export class MainController implements Reconciler {
     const uid = current.metadata.uid;
     let waiting = false;
     // Workers of nodes that left the spec, or of an older job that had the same name.
-    for (const w of this.d.workers.get(key)) {
+    for (const w of this.deps.workers.get(key)) {
       if (nodes.includes(w.node) && w.jobUid === uid) continue;
       if (this.stopPending(key, w.node, undefined)) waiting = true;
       else {
-        await this.d.runtime.remove(key, w.node);
-        this.d.agents.forgetStops(key, w.node);
+        await this.deps.runtime.remove(key, w.node);
+        this.deps.agents.forgetStops(key, w.node);
         if (!nodes.includes(w.node)) this.rollout.forget(key, w.node);
       }
     }
@@ -74,10 +74,10 @@ export class MainController implements Reconciler {
       const desired = new Map<string, string | undefined>();
       const live = await this.rollout.observe(key);
       for (const node of nodes) {
-        const token = this.d.mintToken({ jobKey: key, uid, node });
+        const token = this.deps.mintToken({ jobKey: key, uid, node });
         // One node's failure must not keep the others from being created or rolled.
         try {
-          const r = await this.rollout.sync(key, { job: current, node, token, serverUrl: this.d.serverUrl() }, live);
+          const r = await this.rollout.sync(key, { job: current, node, token, serverUrl: this.deps.serverUrl() }, live);
           desired.set(node, r.hash);
           if (r.requeueAfterMs !== undefined) requeueAfterMs = Math.min(requeueAfterMs ?? Infinity, r.requeueAfterMs);
         } catch (err) {
@@ -87,8 +87,8 @@ export class MainController implements Reconciler {
       templates = this.rollout.report(key, current, nodes, desired, await this.rollout.observe(key));
     }
 
-    const observed = this.d.workers.get(key).filter((w) => w.jobUid === uid);
-    await updateStatusWithRetry(this.d.backend, current, (status, latest) => this.computeStatus(status, latest, observed, templates));
+    const observed = this.deps.workers.get(key).filter((w) => w.jobUid === uid);
+    await updateStatusWithRetry(this.deps.backend, current, (status, latest) => this.computeStatus(status, latest, observed, templates));
     // After the status write (it says why), so the work queue retries with backoff.
     if (failure) throw failure;
     if (requeueAfterMs !== undefined) return { requeueAfterMs };
@@ -98,27 +98,27 @@ export class MainController implements Reconciler {
   private async finalize(key: string, job: MultiEdgeInference): Promise<ReconcileResult | void> {
     if (!job.metadata.finalizers?.includes(FINALIZER)) return;
     if (this.stopPending(key, undefined, Date.parse(job.metadata.deletionTimestamp!))) return { requeueAfterMs: 250 };
-    await this.d.runtime.remove(key);
-    this.d.agents.forgetStops(key);
+    await this.deps.runtime.remove(key);
+    this.deps.agents.forgetStops(key);
     this.rollout.forget(key);
     // Ask the runtime itself rather than the cache: releasing the finalizer is final.
-    if ((await this.d.runtime.list(key)).length > 0) return { requeueAfterMs: 500 };
-    await updateWithRetry(this.d.backend, job, (j) => {
+    if ((await this.deps.runtime.list(key)).length > 0) return { requeueAfterMs: 500 };
+    await updateWithRetry(this.deps.backend, job, (j) => {
       if (!j.metadata.finalizers?.includes(FINALIZER)) return undefined;
       j.metadata.finalizers = j.metadata.finalizers.filter((f) => f !== FINALIZER);
       return j;
     });
-    this.d.log.info(`job ${key}: workers removed, finalizer released`);
+    this.deps.log.info(`job ${key}: workers removed, finalizer released`);
   }
 
   /** Workers whose job is gone (deleted without our finalizer, or while the server was down). */
   private async removeOrphans(key: string): Promise<void> {
-    if ((await this.d.runtime.list(key)).length === 0) return;
+    if ((await this.deps.runtime.list(key)).length === 0) return;
     const { namespace, name } = parseJobKey(key);
     // The cache may be a moment behind a create; removing workers must not depend on that.
-    if (await this.d.backend.get(namespace, name)) return;
-    this.d.log.info(`job ${key} is gone: removing its workers`);
-    await this.d.runtime.remove(key);
+    if (await this.deps.backend.get(namespace, name)) return;
+    this.deps.log.info(`job ${key} is gone: removing its workers`);
+    await this.deps.runtime.remove(key);
     this.rollout.forget(key);
   }
 
@@ -130,13 +130,13 @@ export class MainController implements Reconciler {
   private stopPending(key: string, node: string | undefined, since: number | undefined): boolean {
     const now = this.now();
     if (since !== undefined && now - since >= STOP_GRACE_MS) return false;
-    const workers = this.d.workers.get(key);
-    const nodes = new Set([...this.d.agents.forJob(key).map((l) => l.node), ...workers.map((w) => w.node)]);
+    const workers = this.deps.workers.get(key);
+    const nodes = new Set([...this.deps.agents.forJob(key).map((l) => l.node), ...workers.map((w) => w.node)]);
     return [...nodes]
       .filter((n) => node === undefined || n === node)
       .some((n) => {
-        const connected = this.d.agents.forNode(key, n) !== undefined;
-        const sentAt = this.d.agents.stopSentAt(key, n);
+        const connected = this.deps.agents.forNode(key, n) !== undefined;
+        const sentAt = this.deps.agents.stopSentAt(key, n);
         if (sentAt === undefined) return connected;
         const running = workers.some((w) => w.node === n && w.phase === 'Running');
         return (connected || running) && now - sentAt < STOP_GRACE_MS;
@@ -184,7 +184,7 @@ export class MainController implements Reconciler {
         : { type: 'WorkersRunning', status: 'False', reason: failedWorker ? 'WorkerFailed' : phase === 'Succeeded' ? 'WorkersCompleted' : 'WorkersNotRunning', message: `${running}/${nodes.length} workers running` },
       nowIso,
     );
-    const unacked = nodes.filter((n) => (this.d.agents.forNode(jobKey(job), n)?.ackedGeneration ?? -1) < job.metadata.generation);
+    const unacked = nodes.filter((n) => (this.deps.agents.forNode(jobKey(job), n)?.ackedGeneration ?? -1) < job.metadata.generation);
     // A worker still on its old template (terminating, or kept because the new one was refused) is not ready.
     const upToDate = templates && templateCondition(templates);
     if (upToDate) status.conditions = setCondition(status.conditions, upToDate, nowIso);

@@ -79,7 +79,7 @@ export class Colocation<T> {
   private readonly rings = new Map<string, RingFrame<T>[]>();
   /** Coinciding-frame counts per pair; a linked pair stays at -1 so it is reported once. */
   private readonly pairs = new Map<string, { n: number; lastMs: number }>();
-  private readonly o: Required<ColocationOptions>;
+  private readonly options: Required<ColocationOptions>;
 
   constructor(
     views: Record<string, CameraView>,
@@ -87,7 +87,7 @@ export class Colocation<T> {
     options: ColocationOptions = {},
   ) {
     this.views = new Map(Object.entries(views));
-    this.o = { toleranceMs: 40, minIou: 0.5, minFrames: 3, windowMs: 10_000, ...options };
+    this.options = { toleranceMs: 40, minIou: 0.5, minFrames: 3, windowMs: 10_000, ...options };
   }
 
   /** Whether two cameras share pixels (so a person may be in both at once). */
@@ -110,7 +110,7 @@ export class Colocation<T> {
     let at = ring.length;
     while (at > 0 && ring[at - 1].t > t) at--; // a late (resent) batch: keep the ring in time order
     ring.splice(at, 0, { t, entries });
-    while (ring.length && ring[0].t < t - this.o.windowMs) ring.shift();
+    while (ring.length && ring[0].t < t - this.options.windowMs) ring.shift();
     const linked: Array<[T, T]> = [];
     for (const [other, ov] of this.views) {
       if (other === camera || ov.view !== v.view) continue;
@@ -123,12 +123,12 @@ export class Colocation<T> {
         if (!ca) continue;
         for (const b of match.entries) {
           const cb = intersect(b.box, shared);
-          if (!cb || iou(ca, cb) < this.o.minIou) continue;
+          if (!cb || iou(ca, cb) < this.options.minIou) continue;
           const k = pairKey(this.keyOf(a.item), this.keyOf(b.item));
           const p = this.pairs.get(k) ?? this.pairs.set(k, { n: 0, lastMs: t }).get(k)!;
           p.lastMs = Math.max(p.lastMs, t);
           if (p.n < 0) continue;
-          if (++p.n >= this.o.minFrames) {
+          if (++p.n >= this.options.minFrames) {
             p.n = -1;
             linked.push([a.item, b.item]);
           }
@@ -156,7 +156,7 @@ export class Colocation<T> {
     let best: RingFrame<T> | undefined;
     for (const i of [lo - 1, lo]) {
       const f = ring[i];
-      if (f && Math.abs(f.t - t) <= this.o.toleranceMs && (!best || Math.abs(f.t - t) < Math.abs(best.t - t))) best = f;
+      if (f && Math.abs(f.t - t) <= this.options.toleranceMs && (!best || Math.abs(f.t - t) < Math.abs(best.t - t))) best = f;
     }
     return best;
   }

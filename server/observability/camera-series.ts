@@ -21,10 +21,10 @@ export class CameraSeries {
   private timer?: NodeJS.Timeout;
   private readonly now: () => number;
 
-  constructor(private readonly o: CameraSeriesOptions) {
-    this.stepMs = o.stepMs ?? 5_000;
-    this.windowMs = o.windowMs ?? 15 * 60_000;
-    this.now = o.now ?? Date.now;
+  constructor(private readonly options: CameraSeriesOptions) {
+    this.stepMs = options.stepMs ?? 5_000;
+    this.windowMs = options.windowMs ?? 15 * 60_000;
+    this.now = options.now ?? Date.now;
   }
 
   start(): void {
@@ -50,7 +50,7 @@ export class CameraSeries {
   sample(): void {
     const t = this.now();
     const alive = new Set<string>();
-    for (const job of this.o.jobs.list()) {
+    for (const job of this.options.jobs.list()) {
       const jobKey = `${job.metadata.namespace}/${job.metadata.name}`;
       const status = new Map((job.status?.cameras ?? []).map((c) => [c.name, c]));
       for (const cam of job.spec.cameras) {

@@ -60,10 +60,10 @@ export class ObservationOutbox {
   private readonly now: () => number;
   private closed = false;
 
-  constructor(private readonly o: OutboxOptions) {
-    this.window = Math.max(1, o.window ?? DEFAULT_WINDOW);
-    this.maxBatchBytes = o.maxBatchBytes ?? MAX_MESSAGE_BYTES - MESSAGE_OVERHEAD;
-    this.now = o.now ?? Date.now;
+  constructor(private readonly options: OutboxOptions) {
+    this.window = Math.max(1, options.window ?? DEFAULT_WINDOW);
+    this.maxBatchBytes = options.maxBatchBytes ?? MAX_MESSAGE_BYTES - MESSAGE_OVERHEAD;
+    this.now = options.now ?? Date.now;
   }
 
   /** Delivers what `spool` holds (also batches of earlier runs found on disk) and what is pushed to `key`. */
@@ -96,7 +96,7 @@ export class ObservationOutbox {
     const spool = this.spools.get(key);
     if (!spool) throw new Error(`no spool attached for ${key}`);
     const seqs: number[] = [];
-    for (const part of splitToFit(batch, this.maxBatchBytes, (msg) => this.o.log?.(`[${batch.camera}] ${msg}`))) {
+    for (const part of splitToFit(batch, this.maxBatchBytes, (msg) => this.options.log?.(`[${batch.camera}] ${msg}`))) {
       const seq = nextSeq();
       spool.append(batch.session ?? '', seq, part.encode(seq));
       seqs.push(seq);
@@ -116,7 +116,7 @@ export class ObservationOutbox {
 
   /** Sends what every stream's window and pause allow; call again after a reconnect. */
   pump(): void {
-    if (this.closed || !this.o.connected()) return;
+    if (this.closed || !this.options.connected()) return;
     const now = this.now();
     for (const [key, spool] of this.spools) {
       for (const session of spool.activeSessions()) {
@@ -126,13 +126,13 @@ export class ObservationOutbox {
         if (st.goBack !== undefined && (spool.unsent(session).next().value?.seq ?? -1) > st.goBack) st.goBack = undefined;
         const declaration = spool.dropDeclaration(session);
         for (const e of spool.unsent(session, st.next)) {
-          if (st.inFlight >= this.window || !this.o.connected()) break;
+          if (st.inFlight >= this.window || !this.options.connected()) break;
           let payload: Uint8Array | undefined;
           try {
             payload = spool.read(e);
           } catch (err) {
             // Unreadable on disk (removed or damaged from outside): it can never be sent; counted as lost.
-            this.o.log?.(`observations ${key}#${e.seq} unreadable in the spool, dropped: ${(err as Error).message}`);
+            this.options.log?.(`observations ${key}#${e.seq} unreadable in the spool, dropped: ${(err as Error).message}`);
             this.count(key);
             spool.forget(e);
             continue;
@@ -143,7 +143,7 @@ export class ObservationOutbox {
           st.next = e.seq + 1;
           if (st.goBack !== undefined && e.seq <= st.goBack) st.goBack = undefined;
           const epoch = st.epoch;
-          this.o.send(payload, e.seq).then(
+          this.options.send(payload, e.seq).then(
             (ack) => this.answered(key, spool, st, e, epoch, ack, declaration?.count),
             (err: Error) => this.answered(key, spool, st, e, epoch, { code: 'retry-later', retryAfterMs: MIN_RETRY_MS, reason: `send failed: ${err.message}` }),
           );
@@ -166,7 +166,7 @@ export class ObservationOutbox {
     try {
       fn();
     } catch (err) {
-      this.o.log?.(`spool cursor not written: ${(err as Error).message}`);
+      this.options.log?.(`spool cursor not written: ${(err as Error).message}`);
     }
   }
 
@@ -188,7 +188,7 @@ export class ObservationOutbox {
     }
     else if (ack.code === 'refused') {
       this.count(key);
-      this.o.log?.(`observations ${key}#${e.seq} refused (${ack.field}): ${ack.error}`);
+      this.options.log?.(`observations ${key}#${e.seq} refused (${ack.field}): ${ack.error}`);
       this.onDisk(() => spool.forget(e));
     } else if (epoch === st.epoch) {
       // Go-back-N: later sends of this epoch are answered retry-later too and are ignored here.
@@ -203,7 +203,7 @@ export class ObservationOutbox {
       st.timer.unref?.();
     }
     this.pump();
-    this.o.onProgress?.();
+    this.options.onProgress?.();
   }
 }
 

@@ -70,8 +70,8 @@ export class UpstreamMeter {
   private readonly cameras = new Map<string, CameraCounts>();
   private readonly now: () => number;
 
-  constructor(private readonly o: UpstreamMeterOptions = {}) {
-    this.now = o.now ?? Date.now;
+  constructor(private readonly options: UpstreamMeterOptions = {}) {
+    this.now = options.now ?? Date.now;
   }
 
   /** One message `payload` of `event` went out (`wire`: the form it was sent in, e.g. protocol-2 bytes). */
@@ -80,7 +80,7 @@ export class UpstreamMeter {
     const jobKey = String(p.jobKey ?? '');
     const bytes = payloadBytes(wire);
     if (event === 'observations' && p.camera !== undefined) {
-      const embeddings = this.o.detail && (p as ObservationBatch).embeddings?.length ? bytes - this.withoutEmbeddings(p as ObservationBatch, wire) : 0;
+      const embeddings = this.options.detail && (p as ObservationBatch).embeddings?.length ? bytes - this.withoutEmbeddings(p as ObservationBatch, wire) : 0;
       this.add(jobKey, p.camera, 'boxes', bytes - embeddings, 1);
       this.cameras.get(key(jobKey, p.camera))!.frames += (p as ObservationBatch).frames?.length ?? 0;
       if (embeddings) this.add(jobKey, p.camera, 'embeddings', embeddings, (p as ObservationBatch).embeddings!.length);

@@ -115,14 +115,14 @@ interface ProcessConfig {
 export class LocalProcessRuntime implements TemplatedWorkerRuntime {
   private readonly workers = new Map<string, ManagedWorker>();
   private readonly listeners = new Set<(jobKey: string) => void>();
-  private readonly o: Required<Omit<LocalProcessRuntimeOptions, 'env' | 'stateDir'>> & { env: NodeJS.ProcessEnv; stateDir?: string };
+  private readonly options: Required<Omit<LocalProcessRuntimeOptions, 'env' | 'stateDir'>> & { env: NodeJS.ProcessEnv; stateDir?: string };
   private closed = false;
   private readonly killAllOnExit = () => {
     for (const w of this.workers.values()) if (w.child) signalGroup(w.child, 'SIGKILL');
   };
 
   constructor(opts: LocalProcessRuntimeOptions) {
-    this.o = {
+    this.options = {
       command: opts.command ?? DEFAULT_AGENT_COMMAND,
       env: opts.env ?? agentEnv(process.env),
       restartBaseMs: opts.restartBaseMs ?? 1_000,
@@ -188,9 +188,9 @@ export class LocalProcessRuntime implements TemplatedWorkerRuntime {
   /** The one place argv and environment are derived from a launch: spawn() and templateHash() both use it. */
   private processConfig(launch: WorkerLaunch): ProcessConfig {
     return {
-      file: this.o.command[0],
-      args: [...this.o.command.slice(1), 'run', '--server', launch.serverUrl, '--node', launch.node],
-      env: { MEI_JOB: keyOf(launch.job), ...(this.o.stateDir ? { MEI_AGENT_STATE_DIR: path.join(this.o.stateDir, 'agents', launch.node) } : {}) },
+      file: this.options.command[0],
+      args: [...this.options.command.slice(1), 'run', '--server', launch.serverUrl, '--node', launch.node],
+      env: { MEI_JOB: keyOf(launch.job), ...(this.options.stateDir ? { MEI_AGENT_STATE_DIR: path.join(this.options.stateDir, 'agents', launch.node) } : {}) },
     };
   }
 
@@ -214,11 +214,11 @@ export class LocalProcessRuntime implements TemplatedWorkerRuntime {
     const { launch } = w;
     const config = this.processConfig(launch);
     // The token goes through the environment, not argv, so `ps` does not show it.
-    const env = { ...this.o.env, ...config.env, MEI_AGENT_TOKEN: launch.token, MEI_AGENT_PARENT_PID: String(process.pid), MEI_LOG_FORMAT: 'json' };
+    const env = { ...this.options.env, ...config.env, MEI_AGENT_TOKEN: launch.token, MEI_AGENT_PARENT_PID: String(process.pid), MEI_LOG_FORMAT: 'json' };
     // detached: its own process group (see signalGroup).
     const child = spawn(config.file, config.args, { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     w.child = child;
-    const agentLog = withFields(this.o.log, { component: 'agent', ...jobFields(w.jobKey, { node: w.node }) });
+    const agentLog = withFields(this.options.log, { component: 'agent', ...jobFields(w.jobKey, { node: w.node }) });
     for (const stream of [child.stdout, child.stderr]) createInterface({ input: stream! }).on('line', (line) => forwardAgentLine(agentLog, line));
     const startedAt = Date.now();
     child.once('spawn', () => {
@@ -241,22 +241,22 @@ export class LocalProcessRuntime implements TemplatedWorkerRuntime {
     if (code === 0) {
       w.phase = 'Succeeded';
       w.message = undefined;
-      this.o.log.info(`worker ${w.name} finished`);
+      this.options.log.info(`worker ${w.name} finished`);
       return this.notify(w.jobKey);
     }
     const why = error ?? (signal ? `killed by ${signal}` : `exited with code ${code}`);
-    if (Date.now() - startedAt >= this.o.stableRunMs) w.consecutiveFailures = 0;
+    if (Date.now() - startedAt >= this.options.stableRunMs) w.consecutiveFailures = 0;
     w.consecutiveFailures++;
-    if (w.consecutiveFailures > this.o.maxRestarts) {
+    if (w.consecutiveFailures > this.options.maxRestarts) {
       w.phase = 'Failed';
-      w.message = `${why}; gave up after ${this.o.maxRestarts} restarts`;
-      this.o.log.warn(`worker ${w.name} ${w.message}`);
+      w.message = `${why}; gave up after ${this.options.maxRestarts} restarts`;
+      this.options.log.warn(`worker ${w.name} ${w.message}`);
       return this.notify(w.jobKey);
     }
-    const delay = backoffDelay(w.consecutiveFailures - 1, this.o.restartBaseMs, this.o.restartMaxMs);
+    const delay = backoffDelay(w.consecutiveFailures - 1, this.options.restartBaseMs, this.options.restartMaxMs);
     w.phase = 'Pending';
     w.message = `${why}; restarting in ${Math.round(delay / 100) / 10}s`;
-    this.o.log.warn(`worker ${w.name} ${w.message}`);
+    this.options.log.warn(`worker ${w.name} ${w.message}`);
     w.restartTimer = setTimeout(() => {
       w.restartTimer = undefined;
       if (w.stopping || this.closed) return;
@@ -275,7 +275,7 @@ export class LocalProcessRuntime implements TemplatedWorkerRuntime {
       if (child && child.exitCode === null && child.signalCode === null) {
         const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
         signalGroup(child, 'SIGTERM');
-        const timer = setTimeout(() => signalGroup(child, 'SIGKILL'), this.o.stopGraceMs);
+        const timer = setTimeout(() => signalGroup(child, 'SIGKILL'), this.options.stopGraceMs);
         await exited;
         clearTimeout(timer);
       }

@@ -46,17 +46,17 @@ export class KubeEventRecorder implements EventRecorder {
 
   constructor(
     kc: KubeConfig,
-    private readonly o: KubeEventRecorderOptions,
+    private readonly options: KubeEventRecorderOptions,
   ) {
     this.api = kc.makeApiClient(CoreV1Api);
-    this.component = o.component ?? 'mei-server';
-    this.instance = o.instance ?? hostname();
+    this.component = options.component ?? 'mei-server';
+    this.instance = options.instance ?? hostname();
   }
 
   record(job: Pick<MultiEdgeInference, 'metadata'>, type: EventType, reason: string, message: string): void {
     const p = this.write(job, type, reason, message.slice(0, MAX_MESSAGE)).catch((err) => {
       const s = statusOf(err);
-      this.o.log.warn(`event ${reason} for ${job.metadata.namespace}/${job.metadata.name} not recorded: ${s ? `${s.code} ${s.message}` : (err as Error).message}`);
+      this.options.log.warn(`event ${reason} for ${job.metadata.namespace}/${job.metadata.name} not recorded: ${s ? `${s.code} ${s.message}` : (err as Error).message}`);
     });
     this.pending.add(p);
     void p.finally(() => this.pending.delete(p));
@@ -72,7 +72,7 @@ export class KubeEventRecorder implements EventRecorder {
     const key = `${namespace}/${uid}/${type}/${reason}/${message}`;
     const now = new Date();
     const prev = this.recent.get(key);
-    if (prev && now.getTime() - prev.at < (this.o.aggregateMs ?? 10 * 60_000)) {
+    if (prev && now.getTime() - prev.at < (this.options.aggregateMs ?? 10 * 60_000)) {
       prev.count++;
       prev.at = now.getTime();
       try {

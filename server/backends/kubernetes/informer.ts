@@ -37,7 +37,7 @@ export class Informer<T extends KubernetesObject> {
     private readonly kc: KubeConfig,
     private readonly path: string,
     private readonly listFn: () => Promise<KubernetesListObject<T>>,
-    private readonly o: InformerOptions = {},
+    private readonly options: InformerOptions = {},
   ) {}
 
   get running(): boolean {
@@ -57,7 +57,7 @@ export class Informer<T extends KubernetesObject> {
   }
 
   private async firstStart(): Promise<void> {
-    const lw = new ListWatch<T>(this.path, new Watch(this.kc), this.countedList, false, this.o.labelSelector);
+    const lw = new ListWatch<T>(this.path, new Watch(this.kc), this.countedList, false, this.options.labelSelector);
     this.lw = lw;
     const emit = (type: InformerEventType) => (obj: T) => {
       if (this.lw !== lw || this.stopped) return;
@@ -66,7 +66,7 @@ export class Informer<T extends KubernetesObject> {
         try {
           h(type, obj);
         } catch (err) {
-          this.o.onError?.(err);
+          this.options.onError?.(err);
         }
       }
     };
@@ -81,7 +81,7 @@ export class Informer<T extends KubernetesObject> {
       clearTimeout(this.restartTimer);
       throw this.lastError ?? new Error(`listing ${this.path} failed`);
     }
-    if (this.o.resyncMs) this.resyncTimer = setInterval(() => this.resync(), this.o.resyncMs).unref();
+    if (this.options.resyncMs) this.resyncTimer = setInterval(() => this.resync(), this.options.resyncMs).unref();
   }
 
   private readonly countedList = async () => {
@@ -92,10 +92,10 @@ export class Informer<T extends KubernetesObject> {
   private onWatchError(lw: ListWatch<T>, err: unknown): void {
     this.lastError = err;
     if (this.lw !== lw || this.stopped) return;
-    this.o.onError?.(err);
+    this.options.onError?.(err);
     if (this.restartTimer) return;
-    const base = this.o.restartBaseMs ?? 500;
-    const delay = Math.min(base * 2 ** this.failures++, this.o.restartMaxMs ?? 30_000);
+    const base = this.options.restartBaseMs ?? 500;
+    const delay = Math.min(base * 2 ** this.failures++, this.options.restartMaxMs ?? 30_000);
     this.restartTimer = setTimeout(() => {
       this.restartTimer = undefined;
       // Resumes from the last resourceVersion; a compacted one answers 410 and ListWatch relists.

@@ -98,14 +98,14 @@ export class LeaderElector {
 
   constructor(
     kc: KubeConfig,
-    private readonly o: LeaderElectionOptions,
+    private readonly options: LeaderElectionOptions,
   ) {
     this.api = kc.makeApiClient(CoordinationV1Api);
     this.core = kc.makeApiClient(CoreV1Api);
-    this.leaseName = o.name ?? 'mei-server';
-    this.leaseSeconds = o.leaseDurationSeconds ?? 15;
-    this.renewDeadlineMs = o.renewDeadlineMs ?? 10_000;
-    this.retryMs = o.retryPeriodMs ?? 2_000;
+    this.leaseName = options.name ?? 'mei-server';
+    this.leaseSeconds = options.leaseDurationSeconds ?? 15;
+    this.renewDeadlineMs = options.renewDeadlineMs ?? 10_000;
+    this.retryMs = options.retryPeriodMs ?? 2_000;
     if (this.renewDeadlineMs >= this.leaseSeconds * 1000) throw new Error('renewDeadlineMs must be shorter than leaseDurationSeconds');
     if (this.retryMs >= this.renewDeadlineMs) throw new Error('retryPeriodMs must be shorter than renewDeadlineMs');
   }
@@ -164,9 +164,9 @@ export class LeaderElector {
       if (signal.aborted) break;
       this.leading = true;
       this.renewedAt = Date.now();
-      this.o.log.info(`leader election: ${this.o.identity} is the leader (lease ${this.o.namespace}/${this.leaseName})`);
+      this.options.log.info(`leader election: ${this.options.identity} is the leader (lease ${this.options.namespace}/${this.leaseName})`);
       // The label (and so the Service's traffic) only once the controllers run; renewal goes on meanwhile.
-      const starting = this.call(() => this.o.onStartedLeading()).then(async () => {
+      const starting = this.call(() => this.options.onStartedLeading()).then(async () => {
         if (!this.leading) return;
         this.started = true;
         await this.setPodLabel(true);
@@ -180,7 +180,7 @@ export class LeaderElector {
         // The renewal counts from when it was sent (the record carries that time), not from a slow answer.
         const sent = Date.now();
         if (await this.attempt(this.renewedAt + this.renewDeadlineMs - sent)) this.renewedAt = sent;
-        else if (this.lastLeader !== this.o.identity || Date.now() - this.renewedAt > this.renewDeadlineMs) break;
+        else if (this.lastLeader !== this.options.identity || Date.now() - this.renewedAt > this.renewDeadlineMs) break;
       }
       this.leading = false;
       this.started = false;
@@ -189,13 +189,13 @@ export class LeaderElector {
         await starting;
         await this.release();
         await this.setPodLabel(false);
-        await this.call(() => this.o.onStoppedLeading('stopped'));
+        await this.call(() => this.options.onStoppedLeading('stopped'));
         continue;
       }
-      this.o.log.warn(`leader election: ${this.o.identity} lost the lease (last renewed ${Date.now() - this.renewedAt} ms ago)`);
+      this.options.log.warn(`leader election: ${this.options.identity} lost the lease (last renewed ${Date.now() - this.renewedAt} ms ago)`);
       // Stop serving at once (a standby may take the lease as soon as it expires); the label is best effort:
       // the apiserver may be unreachable, and the next leader removes a stale one.
-      await this.call(() => this.o.onStoppedLeading('lost'));
+      await this.call(() => this.options.onStoppedLeading('lost'));
       await this.setPodLabel(false);
       await starting;
     }
@@ -205,7 +205,7 @@ export class LeaderElector {
     try {
       await fn();
     } catch (err) {
-      this.o.log.error('leader election callback failed:', err);
+      this.options.log.error('leader election callback failed:', err);
     }
   }
 
@@ -222,7 +222,7 @@ export class LeaderElector {
   /** One attempt: create, take over an expired or free lease, or renew ours. */
   private async tryAcquireOrRenew(): Promise<boolean> {
     const now = new V1MicroTime();
-    const { namespace } = this.o;
+    const { namespace } = this.options;
     let lease: V1Lease;
     try {
       lease = await this.api.readNamespacedLease({ name: this.leaseName, namespace });
@@ -233,7 +233,7 @@ export class LeaderElector {
           namespace,
           body: {
             metadata: { name: this.leaseName, namespace },
-            spec: { holderIdentity: this.o.identity, leaseDurationSeconds: this.leaseSeconds, acquireTime: now, renewTime: now, leaseTransitions: 0 },
+            spec: { holderIdentity: this.options.identity, leaseDurationSeconds: this.leaseSeconds, acquireTime: now, renewTime: now, leaseTransitions: 0 },
           },
         });
         this.observe(created);
@@ -246,13 +246,13 @@ export class LeaderElector {
     const spec = lease.spec ?? {};
     const holder = spec.holderIdentity ?? '';
     const duration = (spec.leaseDurationSeconds ?? this.leaseSeconds) * 1000;
-    if (holder && holder !== this.o.identity && Date.now() < this.observedAt + duration) return false;
-    const taking = holder !== this.o.identity;
+    if (holder && holder !== this.options.identity && Date.now() < this.observedAt + duration) return false;
+    const taking = holder !== this.options.identity;
     const body: V1Lease = {
       ...lease,
       spec: {
         ...spec,
-        holderIdentity: this.o.identity,
+        holderIdentity: this.options.identity,
         leaseDurationSeconds: this.leaseSeconds,
         renewTime: now,
         acquireTime: taking ? now : spec.acquireTime,
@@ -270,11 +270,11 @@ export class LeaderElector {
 
   private failed(what: string, err: unknown): false {
     if (err instanceof CallTimeout) {
-      this.o.log.warn(`leader election: ${what} lease ${this.o.namespace}/${this.leaseName}: ${err.message}`);
+      this.options.log.warn(`leader election: ${what} lease ${this.options.namespace}/${this.leaseName}: ${err.message}`);
       return false;
     }
     const s = statusOf(err);
-    if (s?.code !== 409) this.o.log.warn(`leader election: ${what} lease ${this.o.namespace}/${this.leaseName} failed: ${s ? `${s.code} ${s.message ?? ''}` : (err as Error).message}`);
+    if (s?.code !== 409) this.options.log.warn(`leader election: ${what} lease ${this.options.namespace}/${this.leaseName} failed: ${s ? `${s.code} ${s.message ?? ''}` : (err as Error).message}`);
     return false;
   }
 
@@ -286,27 +286,27 @@ export class LeaderElector {
     this.observed = { key, holder, rv: lease.metadata?.resourceVersion ?? '' };
     if (holder !== this.lastLeader) {
       this.lastLeader = holder;
-      if (holder) this.o.onNewLeader?.(holder);
+      if (holder) this.options.onNewLeader?.(holder);
     }
   }
 
   /** Gives the lease up (only if still ours), so a standby need not wait for it to expire. */
   private async release(): Promise<void> {
     try {
-      const lease = await within(this.api.readNamespacedLease({ name: this.leaseName, namespace: this.o.namespace }), this.renewDeadlineMs, 'release');
-      if (lease.spec?.holderIdentity !== this.o.identity) return;
+      const lease = await within(this.api.readNamespacedLease({ name: this.leaseName, namespace: this.options.namespace }), this.renewDeadlineMs, 'release');
+      if (lease.spec?.holderIdentity !== this.options.identity) return;
       const now = new V1MicroTime();
       const body = { ...lease, spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: now, acquireTime: now } };
-      await within(this.api.replaceNamespacedLease({ name: this.leaseName, namespace: this.o.namespace, body }), this.renewDeadlineMs, 'release');
+      await within(this.api.replaceNamespacedLease({ name: this.leaseName, namespace: this.options.namespace, body }), this.renewDeadlineMs, 'release');
       this.lastLeader = '';
-      this.o.log.info(`leader election: ${this.o.identity} released the lease`);
+      this.options.log.info(`leader election: ${this.options.identity} released the lease`);
     } catch (err) {
       this.failed('release', err);
     }
   }
 
-  private async setPodLabel(leading: boolean, name = this.o.pod?.name): Promise<void> {
-    const pod = this.o.pod;
+  private async setPodLabel(leading: boolean, name = this.options.pod?.name): Promise<void> {
+    const pod = this.options.pod;
     if (!pod || !name) return;
     try {
       const patch = this.core.patchNamespacedPod(
@@ -317,13 +317,13 @@ export class LeaderElector {
     } catch (err) {
       const s = statusOf(err);
       if (s?.code === 404 && name !== pod.name) return; // gone meanwhile
-      this.o.log.warn(`leader election: cannot ${leading ? 'set' : 'clear'} label ${LEADER_LABEL} on pod ${pod.namespace}/${name}: ${s ? `${s.code} ${s.message ?? ''}` : (err as Error).message}`);
+      this.options.log.warn(`leader election: cannot ${leading ? 'set' : 'clear'} label ${LEADER_LABEL} on pod ${pod.namespace}/${name}: ${s ? `${s.code} ${s.message ?? ''}` : (err as Error).message}`);
     }
   }
 
   /** The new leader takes the label off every other pod: one that led before may not have been able to. */
   private async clearStaleLabels(): Promise<void> {
-    const pod = this.o.pod;
+    const pod = this.options.pod;
     if (!pod) return;
     try {
       // Only this server's replicas: the pods sharing its app.kubernetes.io/name and /instance labels.
@@ -335,13 +335,13 @@ export class LeaderElector {
       for (const p of pods.items) {
         const name = p.metadata?.name;
         if (name && name !== pod.name && this.leading) {
-          this.o.log.info(`leader election: removing the stale ${LEADER_LABEL} label from pod ${pod.namespace}/${name}`);
+          this.options.log.info(`leader election: removing the stale ${LEADER_LABEL} label from pod ${pod.namespace}/${name}`);
           await this.setPodLabel(false, name);
         }
       }
     } catch (err) {
       const s = statusOf(err);
-      this.o.log.warn(`leader election: cannot list pods labelled ${LEADER_LABEL} in ${pod.namespace}: ${s ? `${s.code} ${s.message ?? ''}` : (err as Error).message}`);
+      this.options.log.warn(`leader election: cannot list pods labelled ${LEADER_LABEL} in ${pod.namespace}: ${s ? `${s.code} ${s.message ?? ''}` : (err as Error).message}`);
     }
   }
 }

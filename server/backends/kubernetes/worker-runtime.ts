@@ -137,14 +137,14 @@ export class PodRuntime implements TemplatedWorkerRuntime {
 
   constructor(
     kc: KubeConfig,
-    private readonly o: PodRuntimeOptions,
+    private readonly options: PodRuntimeOptions,
   ) {
     this.core = kc.makeApiClient(CoreV1Api);
-    this.recorder = o.recorder ?? noopRecorder;
-    const opts = { labelSelector: WORKER_SELECTOR, onError: (err: unknown) => o.log.warn(`pod watch: ${(err as Error)?.message ?? err}`) };
+    this.recorder = options.recorder ?? noopRecorder;
+    const opts = { labelSelector: WORKER_SELECTOR, onError: (err: unknown) => options.log.warn(`pod watch: ${(err as Error)?.message ?? err}`) };
     // Only the managed namespaces' pods when the server's RBAC is per namespace (MEI_NAMESPACES).
-    this.pods = o.namespaces
-      ? new NamespacedInformers<V1Pod>(o.namespaces, (namespace) =>
+    this.pods = options.namespaces
+      ? new NamespacedInformers<V1Pod>(options.namespaces, (namespace) =>
           new Informer<V1Pod>(kc, `/api/v1/namespaces/${namespace}/pods`, () => this.core.listNamespacedPod({ namespace, labelSelector: WORKER_SELECTOR }) as Promise<KubernetesListObject<V1Pod>>, opts),
         )
       : new Informer<V1Pod>(kc, '/api/v1/pods', () => this.core.listPodForAllNamespaces({ labelSelector: WORKER_SELECTOR }) as Promise<KubernetesListObject<V1Pod>>, opts);
@@ -171,9 +171,9 @@ export class PodRuntime implements TemplatedWorkerRuntime {
 
     // The Secret first: the pod's MEI_AGENT_TOKEN refers to it.
     await this.ensureSecret(job, node, launch.token);
-    const pod = withTemplateHash(workerPod(job, node, launch.serverUrl, this.o));
+    const pod = withTemplateHash(workerPod(job, node, launch.serverUrl, this.options));
     try {
-      await this.core.createNamespacedPod({ namespace, body: pod, fieldManager: this.o.fieldManager ?? 'mei-server' });
+      await this.core.createNamespacedPod({ namespace, body: pod, fieldManager: this.options.fieldManager ?? 'mei-server' });
     } catch (err) {
       if (statusOf(err)?.code !== 409) throw translate(err, `pod "${name}"`);
       // Created meanwhile (a concurrent ensure, or before a restart): the same worker unless it is an old job's.
@@ -181,12 +181,12 @@ export class PodRuntime implements TemplatedWorkerRuntime {
       if (await this.settleExisting(current, job)) return;
       throw new WorkerBusyError(`pod ${namespace}/${name} belongs to an older job`);
     }
-    this.o.log.info(`job ${keyOf(job)}: created pod ${name} on node ${node}`);
+    this.options.log.info(`job ${keyOf(job)}: created pod ${name} on node ${node}`);
     this.recorder.record(job, 'Normal', 'WorkerCreated', `Created pod ${name} for node ${node}`);
   }
 
   templateHash(launch: WorkerLaunch): string {
-    return podTemplateHash(workerPod(launch.job, launch.node, launch.serverUrl, this.o));
+    return podTemplateHash(workerPod(launch.job, launch.node, launch.serverUrl, this.options));
   }
 
   /**
@@ -194,11 +194,11 @@ export class PodRuntime implements TemplatedWorkerRuntime {
    * a generated name, since the worker's own name is taken by the pod it would replace.
    */
   async checkTemplate(launch: WorkerLaunch): Promise<string | undefined> {
-    const pod = workerPod(launch.job, launch.node, launch.serverUrl, this.o);
+    const pod = workerPod(launch.job, launch.node, launch.serverUrl, this.options);
     const { name, namespace } = pod.metadata as { name: string; namespace: string };
     const body: V1Pod = { ...pod, metadata: { ...pod.metadata, name: undefined, generateName: `${name}-` } };
     try {
-      await this.core.createNamespacedPod({ namespace, body, dryRun: 'All', fieldManager: this.o.fieldManager ?? 'mei-server' });
+      await this.core.createNamespacedPod({ namespace, body, dryRun: 'All', fieldManager: this.options.fieldManager ?? 'mei-server' });
       return undefined;
     } catch (err) {
       const s = statusOf(err);
@@ -229,7 +229,7 @@ export class PodRuntime implements TemplatedWorkerRuntime {
     const { name, namespace } = body.metadata as { name: string; namespace: string };
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
-        await this.core.createNamespacedSecret({ namespace, body, fieldManager: this.o.fieldManager ?? 'mei-server' });
+        await this.core.createNamespacedSecret({ namespace, body, fieldManager: this.options.fieldManager ?? 'mei-server' });
         return;
       } catch (err) {
         if (statusOf(err)?.code !== 409) throw translate(err, `secret "${name}"`);
@@ -270,16 +270,16 @@ export class PodRuntime implements TemplatedWorkerRuntime {
     if (!deletionTimestamp) {
       const deleted = await this.deleteQuietly(() => this.core.deleteNamespacedPod({ name, namespace, propagationPolicy: 'Background' }));
       if (deleted && owner) {
-        this.o.log.info(`deleted pod ${namespace}/${name}`);
+        this.options.log.info(`deleted pod ${namespace}/${name}`);
         this.recorder.record(owner, 'Normal', 'WorkerDeleted', `Deleted pod ${name} of node ${nodeOf(pod)}`);
       }
       return;
     }
-    const overdue = Date.now() - Date.parse(iso(deletionTimestamp)!) > (this.o.forceDeleteAfterMs ?? 60_000);
+    const overdue = Date.now() - Date.parse(iso(deletionTimestamp)!) > (this.options.forceDeleteAfterMs ?? 60_000);
     if (!overdue) return;
     const deleted = await this.deleteQuietly(() => this.core.deleteNamespacedPod({ name, namespace, gracePeriodSeconds: 0 }));
     if (deleted && owner) {
-      this.o.log.warn(`force-deleted pod ${namespace}/${name}: still terminating on node ${nodeOf(pod)}`);
+      this.options.log.warn(`force-deleted pod ${namespace}/${name}: still terminating on node ${nodeOf(pod)}`);
       this.recorder.record(owner, 'Warning', 'WorkerForceDeleted', `Pod ${name} did not terminate on node ${nodeOf(pod)}; deleted it without waiting for the node`);
     }
   }
@@ -307,7 +307,7 @@ export class PodRuntime implements TemplatedWorkerRuntime {
     const namespace = jobKey ? parseJobKey(jobKey).namespace : undefined;
     const out: ObservedWorker[] = [];
     for (const pod of this.pods.list(namespace)) {
-      const w = observeWorkerPod(pod, this.o.maxRestarts);
+      const w = observeWorkerPod(pod, this.options.maxRestarts);
       if (w && (jobKey === undefined || w.jobKey === jobKey)) out.push(w);
     }
     return out;
@@ -315,12 +315,12 @@ export class PodRuntime implements TemplatedWorkerRuntime {
 
   watch(onChange: (jobKey: string) => void): () => void {
     this.listeners.add(onChange);
-    void this.start().catch((err) => this.o.log.error(`pod informer: ${(err as Error).message}`));
+    void this.start().catch((err) => this.options.log.error(`pod informer: ${(err as Error).message}`));
     return () => this.listeners.delete(onChange);
   }
 
   private onPod(type: string, pod: V1Pod): void {
-    const w = observeWorkerPod(pod, this.o.maxRestarts);
+    const w = observeWorkerPod(pod, this.options.maxRestarts);
     if (!w) return;
     const uid = pod.metadata?.uid ?? '';
     if (type === 'DELETED') this.failureRecorded.delete(uid);

@@ -19,13 +19,13 @@ export class JobModels {
   private readonly embedders = new Map<string, Cached<Embedder>>();
   private readonly detectors = new Map<string, Cached<Detector>>();
 
-  constructor(private readonly o: { env?: Record<string, string | undefined>; threads?: number } = {}) {}
+  constructor(private readonly options: { env?: Record<string, string | undefined>; threads?: number } = {}) {}
 
   /** The embedding of `box` in `frame` with the job's ReID model (histograms when it has none). */
   async embed(models: ModelsSpec, frame: Frame, box: Box): Promise<{ model: string; vector: Float32Array }> {
     const key = reidModelKey(models.reid);
     const c = this.cached(this.embedders, JSON.stringify(models.reid ?? null), async () =>
-      (await import('@mei/vision/reid')).createEmbedder(models.reid, { env: this.o.env, threads: this.o.threads ?? 1 }),
+      (await import('@mei/vision/reid')).createEmbedder(models.reid, { env: this.options.env, threads: this.options.threads ?? 1 }),
     );
     const [vector] = await this.run(c, (e) => e.embed(frame, [box]));
     return { model: key, vector };
@@ -38,7 +38,7 @@ export class JobModels {
    */
   async largestPerson(detector: DetectorSpec, frame: Frame): Promise<Box | undefined> {
     const c = this.cached(this.detectors, JSON.stringify(detector), async () =>
-      (await import('@mei/vision/detectors')).createDetector(detector, { env: this.o.env, threads: this.o.threads ?? 1 }),
+      (await import('@mei/vision/detectors')).createDetector(detector, { env: this.options.env, threads: this.options.threads ?? 1 }),
     );
     const largest = (boxes: Box[]) => boxes.reduce<Box | undefined>((best, d) => (!best || area(d) > area(best) ? { x: d.x, y: d.y, w: d.w, h: d.h } : best), undefined);
     const direct = largest(await this.run(c, (d) => d.detect(frame)));
