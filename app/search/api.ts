@@ -12,9 +12,9 @@ export interface TrackFilter {
 
 export function useTracks(jobKey: string, f: TrackFilter, before?: string) {
   const q = new URLSearchParams({ job: jobKey, limit: '200' });
-  if (f.cameras?.length) q.set('camera', f.cameras.join(','));
-  if (f.fromMs !== undefined) q.set('from', String(f.fromMs));
-  if (f.toMs !== undefined) q.set('to', String(f.toMs));
+  if (f.cameras?.length) q.set('cameras', f.cameras.join(','));
+  if (f.fromMs !== undefined) q.set('fromMs', String(f.fromMs));
+  if (f.toMs !== undefined) q.set('toMs', String(f.toMs));
   if (before) q.set('before', before);
   return useQuery({ queryKey: ['history', 'tracks', q.toString()], queryFn: () => apiFetch<TrackList>(`${apiPaths.tracks}?${q}`), staleTime: 5_000 });
 }
@@ -44,8 +44,8 @@ export function useImageSearch() {
       form.set('job', q.job);
       form.set('detect', String(q.detect));
       if (q.cameras?.length) form.set('cameras', q.cameras.join(','));
-      if (q.fromMs !== undefined) form.set('from', String(q.fromMs));
-      if (q.toMs !== undefined) form.set('to', String(q.toMs));
+      if (q.fromMs !== undefined) form.set('fromMs', String(q.fromMs));
+      if (q.toMs !== undefined) form.set('toMs', String(q.toMs));
       if (q.limit) form.set('limit', String(q.limit));
       // No content-type header: the browser sets multipart/form-data with its boundary.
       return apiFetch<PersonSearchResponse>(apiPaths.searchImage, { method: 'POST', body: form });

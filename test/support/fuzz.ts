@@ -121,7 +121,7 @@ export function httpFuzzBodies(rand: () => number, ctx: { aJob: { spec: unknown 
     track: () => ({ path: '/api/search/track', raw: json(mutate(rand, { trackId: ctx.bTrackId, job: 'team-a/a-job', cameras: ['cam'], fromMs: 0, toMs: 1, limit: 10 })) }),
     image: () => {
       const f = new FormData();
-      const fields = mutate(rand, { job: 'team-a/a-job', cameras: 'cam', from: '0', to: '1', limit: '5', detect: 'false' }) as any;
+      const fields = mutate(rand, { job: 'team-a/a-job', cameras: 'cam', fromMs: '0', toMs: '1', limit: '5', detect: 'false' }) as any;
       if (fields && typeof fields === 'object') for (const [k, v] of Object.entries(fields)) f.set(k, typeof v === 'string' ? v : (JSON.stringify(v) ?? ''));
       f.set(rand() < 0.9 ? 'image' : 'img', new Blob([randomImageBytes(rand) as Uint8Array<ArrayBuffer>], { type: rand() < 0.8 ? 'image/jpeg' : 'image/gif' }), 'q.jpg');
       return { path: '/api/search/image', raw: f, type: 'multipart' };
