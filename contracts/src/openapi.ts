@@ -6,6 +6,7 @@ import { ignoreOverride, zodToJsonSchema } from 'zod-to-json-schema';
 import { SESSION_COOKIE } from './api.ts';
 import {
   ApiErrorSchema,
+  JobInputSchema,
   JobSchema,
   MeSchema,
   PersonSearchResponseSchema,
@@ -34,7 +35,9 @@ const JOB_COMPONENT = 'MultiEdgeInference';
 
 function converter() {
   const names = new Map<z.ZodTypeDef, string>(Object.entries(COMPONENTS).map(([n, s]) => [s._def, n]));
+  // A job to create and a stored job: the CRD's schema.
   names.set(JobSchema._def, JOB_COMPONENT);
+  names.set(JobInputSchema._def, JOB_COMPONENT);
   /** JSON schema of `schema` (OpenAPI 3.0 dialect), naming components by $ref except `self`. */
   const toJson = (schema: z.ZodTypeAny, self?: z.ZodTypeAny): Json => {
     const out = zodToJsonSchema(schema, {
