@@ -1,5 +1,5 @@
 // The dashboard's HTTP API (Next.js route handlers under app/api), shared by the handlers and the UI hooks.
-// Every route except /api/auth/login and /api/health needs the session cookie `mei_session`.
+// The route table in http.ts says which routes need the session cookie `mei_session` (all but health, login, logout).
 import type { MultiEdgeInferenceInput } from './job.ts';
 
 export const SESSION_COOKIE = 'mei_session';
