@@ -121,8 +121,11 @@ export const JobParamsSchema = z.object({ namespace: objectName('namespace'), na
 export const TrackParamsSchema = z.object({ id: trackId }).strict();
 export const JobQuerySchema = z.object({ job: jobKey }).strict();
 
-/** A job to create: the CRD's schema (validated against it, 422 naming the field); here only "an object". */
-export const JobInputSchema = z.record(z.string(), z.unknown()).describe('A MultiEdgeInference (the CRD schema; see GET /api/schema).');
+/**
+ * A job to create: the CRD's schema (validated against it, 422 naming the field); here only "an object",
+ * passed on as sent (a z.record would copy it and drop a `__proto__` key that the CRD check must refuse).
+ */
+export const JobInputSchema = z.custom<Record<string, unknown>>((v) => typeof v === 'object' && v !== null && !Array.isArray(v), 'must be a JSON object (a MultiEdgeInference)');
 
 /** Cameras and time range of a search or track list (JSON form; query strings and forms use text). */
 export const SearchFiltersSchema = z.object({

@@ -98,6 +98,9 @@ describe('API handlers (in-memory fake backend)', () => {
     const body = await invalid.json();
     expect(body.field).toBe('spec.cameras[0].fps');
     expect(body.errors[0]).toMatchObject({ field: 'spec.cameras[0].fps', reason: 'FieldValueInvalid' });
+    // A prototype key is an unknown field like any other: refused by name, not dropped.
+    const proto = await handlers.createJob(req('POST', '/api/jobs', { cookie: adminCookie, raw: `{"metadata":{"name":"proto"},"spec":${JSON.stringify(spec).slice(0, -1)},"__proto__":{"admin":true}}}` }));
+    expect([proto.status, (await proto.json()).field]).toEqual([422, 'spec.__proto__']);
     const badName = await handlers.createJob(req('POST', '/api/jobs', { cookie: adminCookie, body: { metadata: { name: 'Bad_Name' }, spec } }));
     expect((await badName.json()).field).toBe('metadata.name');
   });
