@@ -204,6 +204,7 @@ export const HealthSchema = z.object({
   status: z.enum(['ok', 'unavailable']),
   role: z.string().describe('single, leader or standby.'),
   message: z.string().optional(),
+  ingest: z.string().describe('Servers without the dashboard (MEI_DASHBOARD=off) only: the ingest state.').optional(),
 });
 export type Health = z.infer<typeof HealthSchema>;
 
