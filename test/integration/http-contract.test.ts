@@ -4,7 +4,7 @@
 // real answers parse with the response schemas.
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HealthSchema, JobListSchema, MeSchema, ServerInfoSchema, httpRoutes, type HttpRoute } from '@mei/contracts';
+import { HealthSchema, JobListSchema, MeSchema, ServerInfoSchema, TrackListSchema, TracksPerHourSchema, httpRoutes, type HttpRoute } from '@mei/contracts';
 import { loadJobSchema } from '@mei/contracts/crd';
 import { openApiDocument } from '@mei/contracts/openapi';
 import { fetchJson, startServer, type ServerProcess } from './server-process.ts';
@@ -90,9 +90,14 @@ describe('HTTP contract on the real server', () => {
       expect(r.json.error).toMatch(message);
       expect(r.json.error.startsWith(`${field}: `)).toBe(true);
     }
-    // The same routes with good parameters are not refused.
+    // The same routes with good parameters, under the names the UI sends (app/search/api.ts), are answered.
     expect((await call('GET', '/api/health?live')).status).toBe(200);
     expect((await call('GET', '/api/jobs?namespace=default')).status).toBe(200);
+    const page = await call('GET', '/api/search/tracks?job=default/x&cameras=a,b&fromMs=1&toMs=2&limit=5&before=99');
+    expect(page.status, JSON.stringify(page.json)).toBe(200);
+    expect(TrackListSchema.strict().parse(page.json)).toMatchObject({ items: [] });
+    const hourly = await call('GET', '/api/search/hourly?job=default/x');
+    expect(TracksPerHourSchema.strict().parse(hourly.json)).toEqual({ jobKey: 'default/x', buckets: [] });
   });
 
   it('answers parse with the response schemas', async () => {
