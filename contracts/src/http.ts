@@ -463,6 +463,29 @@ export const httpRoutes = {
 
 export type HttpRouteName = keyof typeof httpRoutes;
 
+/** A path template with its `{params}` filled in, each encoded. */
+const fill = (template: string, values: Record<string, string>) => template.replace(/\{(\w+)\}/g, (_, k: string) => encodeURIComponent(values[k]));
+
+/** The URL of each route for the UI, from the table (track ids are decimal strings). */
+export const apiPaths = {
+  login: httpRoutes.login.path,
+  logout: httpRoutes.logout.path,
+  me: httpRoutes.me.path,
+  info: httpRoutes.info.path,
+  schema: httpRoutes.schema.path,
+  openapi: httpRoutes.openapi.path,
+  health: httpRoutes.health.path,
+  jobs: httpRoutes.listJobs.path,
+  job: (namespace: string, name: string) => fill(httpRoutes.getJob.path, { namespace, name }),
+  jobSeries: (namespace: string, name: string) => fill(httpRoutes.jobSeries.path, { namespace, name }),
+  searchImage: httpRoutes.searchImage.path,
+  searchTrack: httpRoutes.searchTrack.path,
+  tracks: httpRoutes.listTracks.path,
+  track: (id: string) => fill(httpRoutes.getTrack.path, { id }),
+  tracksPerHour: httpRoutes.tracksPerHour.path,
+  trackThumbnail: (id: string) => fill(httpRoutes.thumbnail.path, { id }),
+} as const;
+
 // ---- refusals -------------------------------------------------------------------------------------------
 
 /** The field a zod issue is about (`cameras[0]`, `metadata.name`), or undefined for the whole body. */

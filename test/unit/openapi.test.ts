@@ -6,7 +6,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { describe, expect, it } from 'vitest';
-import { FindTrackRequestSchema, ImageSearchFormSchema, TrackListQuerySchema, describeIssue, httpRoutes, type HttpRoute } from '@mei/contracts';
+import { FindTrackRequestSchema, ImageSearchFormSchema, TrackListQuerySchema, apiPaths, describeIssue, httpRoutes, type HttpRoute } from '@mei/contracts';
 import { loadJobSchema } from '@mei/contracts/crd';
 import { openApiDocument } from '@mei/contracts/openapi';
 import { handlers } from '../../server/http/api.ts';
@@ -85,6 +85,15 @@ describe('OpenAPI document', () => {
     expect(image.required).toEqual(['image', 'job']);
     expect(doc.paths['/api/search/track'].post.requestBody.content['application/json'].schema).toMatchObject({ required: ['trackId'], additionalProperties: false });
     expect(doc.paths['/api/jobs'].post.requestBody.content['application/json'].schema).toEqual({ $ref: '#/components/schemas/MultiEdgeInference' });
+  });
+});
+
+describe('apiPaths (the UI\'s URLs) come from the route table', () => {
+  it('fills and encodes path parameters', () => {
+    expect(apiPaths.job('team-a', 'cams')).toBe('/api/jobs/team-a/cams');
+    expect(apiPaths.jobSeries('a b', 'x/y')).toBe('/api/jobs/a%20b/x%2Fy/series');
+    expect(apiPaths.trackThumbnail('12')).toBe('/api/search/tracks/12/thumbnail');
+    expect([apiPaths.jobs, apiPaths.tracks, apiPaths.openapi]).toEqual(['/api/jobs', '/api/search/tracks', '/api/openapi.json']);
   });
 });
 
