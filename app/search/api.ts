@@ -1,20 +1,17 @@
 'use client';
 // Server state of the history and search pages (TanStack Query over the search API in contracts/api.ts).
 import { useMutation, useQuery } from '@tanstack/react-query';
-import { apiPaths, type FindTrackRequest, type PersonSearchResponse, type TrackDetail, type TrackList, type TracksPerHour } from '@mei/contracts';
+import { apiPaths, type FindTrackRequest, type PersonSearchResponse, type SearchFilters, type TrackDetail, type TrackList, type TracksPerHour } from '@mei/contracts';
 import { apiFetch } from '@/app/lib/http';
 
-export interface TrackFilter {
-  cameras?: string[];
-  fromMs?: number;
-  toMs?: number;
-}
+/** The filters of a track list or search (the contract's names: the API refuses any other). */
+export type TrackFilter = Pick<SearchFilters, 'cameras' | 'fromMs' | 'toMs'>;
 
 export function useTracks(jobKey: string, f: TrackFilter, before?: string) {
   const q = new URLSearchParams({ job: jobKey, limit: '200' });
-  if (f.cameras?.length) q.set('camera', f.cameras.join(','));
-  if (f.fromMs !== undefined) q.set('from', String(f.fromMs));
-  if (f.toMs !== undefined) q.set('to', String(f.toMs));
+  if (f.cameras?.length) q.set('cameras', f.cameras.join(','));
+  if (f.fromMs !== undefined) q.set('fromMs', String(f.fromMs));
+  if (f.toMs !== undefined) q.set('toMs', String(f.toMs));
   if (before) q.set('before', before);
   return useQuery({ queryKey: ['history', 'tracks', q.toString()], queryFn: () => apiFetch<TrackList>(`${apiPaths.tracks}?${q}`), staleTime: 5_000 });
 }
@@ -44,8 +41,8 @@ export function useImageSearch() {
       form.set('job', q.job);
       form.set('detect', String(q.detect));
       if (q.cameras?.length) form.set('cameras', q.cameras.join(','));
-      if (q.fromMs !== undefined) form.set('from', String(q.fromMs));
-      if (q.toMs !== undefined) form.set('to', String(q.toMs));
+      if (q.fromMs !== undefined) form.set('fromMs', String(q.fromMs));
+      if (q.toMs !== undefined) form.set('toMs', String(q.toMs));
       if (q.limit) form.set('limit', String(q.limit));
       // No content-type header: the browser sets multipart/form-data with its boundary.
       return apiFetch<PersonSearchResponse>(apiPaths.searchImage, { method: 'POST', body: form });

@@ -4,3 +4,4 @@ export * from './validation.ts';
 export * from './events.ts';
 export * from './api.ts';
 export * from './wire/index.ts';
+export * from './http.ts';

@@ -1,7 +1,7 @@
 // Reads of the stored history: track lists with filters, one track's trajectory, thumbnails, and the rows
 // person search needs (tracks behind embedding ids, an identity's tracks, a track's representatives).
 // Raw SQL on the store's SqlClient, so it runs the same on PGlite and PostgreSQL.
-import type { StoredTrack, TrackDetail, TrajectoryPoint } from '@mei/contracts';
+import { TRACK_ID_PATTERN, type StoredTrack, type TrackDetail, type TrajectoryPoint } from '@mei/contracts';
 import type { SqlClient } from '../store/db.ts';
 
 interface TrackRow {
@@ -48,7 +48,7 @@ export interface TrackQuery {
 }
 
 /** A track id as the API spells it: a positive decimal integer. */
-export const isTrackId = (s: unknown): s is string => typeof s === 'string' && /^[1-9][0-9]{0,17}$/.test(s);
+export const isTrackId = (s: unknown): s is string => typeof s === 'string' && TRACK_ID_PATTERN.test(s);
 
 export class HistoryStore {
   constructor(private readonly sql: SqlClient) {}

@@ -1,8 +1,7 @@
-// Small HTTP helpers for the route handlers: JSON responses and size-limited JSON bodies.
-import type { ApiError } from '@mei/contracts';
-
-/** Largest request body accepted (a job spec is a few KB; 64 cameras with ROIs stay far below this). */
-export const MAX_BODY_BYTES = 256 * 1024;
+// Small HTTP helpers for the route handlers: JSON responses, size-limited JSON bodies, and parsing with the
+// schemas of @mei/contracts/http into a 400 that names the field.
+import type { ZodTypeAny, output } from 'zod';
+import { MAX_BODY_BYTES, describeIssue, type ApiError } from '@mei/contracts';
 
 export function json(body: unknown, status = 200, headers: Record<string, string> = {}): Response {
   return new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...headers } });
@@ -55,4 +54,23 @@ export async function readJsonBody(req: Request, limit = MAX_BODY_BYTES): Promis
   } catch (err) {
     throw new HttpError(apiError(400, `request body is not valid JSON: ${(err as Error).message}`));
   }
+}
+
+/** `value` parsed by `schema`, or a 400 naming the first field at fault (`what`: 'body', 'query', 'path'). */
+export function parseWith<S extends ZodTypeAny>(schema: S, value: unknown, what: string): output<S> {
+  const r = schema.safeParse(value);
+  if (r.success) return r.data;
+  const e = describeIssue(r.error, what, schema);
+  throw new HttpError(apiError(400, e.error, e.field));
+}
+
+/** A query string as an object: a repeated parameter becomes a list (the schema says whether it may be one). */
+export function queryObject(url: string): Record<string, string | string[]> {
+  const q = new URL(url).searchParams;
+  const out: Record<string, string | string[]> = Object.create(null); // `__proto__` stays a key (refused as unknown)
+  for (const k of new Set(q.keys())) {
+    const all = q.getAll(k);
+    out[k] = all.length === 1 ? all[0] : all;
+  }
+  return out;
 }

@@ -1,29 +1,23 @@
-// History and person search API (contracts/api.ts: searchImage, searchTrack, tracks, track, trackThumbnail)
+// History and person search API (contracts/http.ts: searchImage, searchTrack, listTracks, tracksPerHour, getTrack, thumbnail)
 // as Web Request -> Response functions, bound by app/api/search/**. Same rules as api.ts: a session, the
 // user's namespaces, same-origin writes, errors naming the field. The work runs in the history service of
 // the server process (published on globalThis); this file stays free of native modules because Next bundles it.
 import {
+  DEFAULT_TRACKS_PAGE,
+  IMAGE_FIELD,
   MAX_QUERY_IMAGE_BYTES,
+  httpRoutes,
   parseJobKey,
-  validateObjectName,
-  type FindTrackRequest,
   type Me,
   type MultiEdgeInference,
-  type SearchFilters,
   type StoredTrack,
 } from '@mei/contracts';
 import type { ApiContext } from './context.ts';
-import { HttpError, apiError, json, readBodyBytes, readJsonBody } from './respond.ts';
-import { requireNamespace, requireSameOrigin, requireUser, route } from './api.ts';
+import { HttpError, apiError, json, parseWith, readBodyBytes } from './respond.ts';
+import { requireNamespace, route } from './api.ts';
 import { currentHistory } from '../history/context.ts';
 import type { HistoryApi } from '../history/api-types.ts';
-import { isTrackId } from '../history/store.ts';
 import { ImageError, checkImage } from '../history/person-search/image-check.ts';
-import { MAX_LIMIT } from '../history/person-search/search-limits.ts';
-
-/** Room for the other form fields and multipart framing beside the image. */
-const FORM_OVERHEAD = 64 * 1024;
-const MAX_TRACKS_PAGE = 500;
 
 const bad = (status: number, field: string, message: string) => new HttpError(apiError(status, `${field}: ${message}`, field));
 
@@ -33,47 +27,11 @@ function history(): HistoryApi {
   return h;
 }
 
-/** A job key field (<namespace>/<name>) the user may access. */
-function jobKeyField(value: unknown, me: Me, field = 'job'): { namespace: string; name: string; key: string } {
-  if (typeof value !== 'string' || !value) throw bad(400, field, 'required: <namespace>/<name> of a job');
-  let parsed: { namespace: string; name: string };
-  try {
-    parsed = parseJobKey(value);
-  } catch (e) {
-    throw bad(400, field, (e as Error).message);
-  }
-  for (const [part, v] of [['namespace', parsed.namespace], ['name', parsed.name]] as const) {
-    const errs = validateObjectName(v, part);
-    if (errs.length) throw bad(400, field, `${part}: ${errs[0].message}`);
-  }
+/** A job key (<namespace>/<name>, already checked by the route's schema) whose namespace the user may access. */
+function jobOf(me: Me, key: string, field = 'job'): { namespace: string; name: string; key: string } {
+  const parsed = parseJobKey(key);
   requireNamespace(me, parsed.namespace, field);
-  return { ...parsed, key: value };
-}
-
-function numberField(v: unknown, field: string, o: { integer?: boolean; min?: number; max?: number } = {}): number | undefined {
-  if (v === undefined || v === null || v === '') return undefined;
-  const n = typeof v === 'number' ? v : typeof v === 'string' ? Number(v) : NaN;
-  if (!Number.isFinite(n) || (o.integer && !Number.isInteger(n))) throw bad(400, field, `must be ${o.integer ? 'an integer' : 'a number'} (got ${JSON.stringify(v).slice(0, 40)})`);
-  if ((o.min !== undefined && n < o.min) || (o.max !== undefined && n > o.max)) throw bad(400, field, `must be in ${o.min ?? '-∞'}..${o.max ?? '∞'} (got ${n})`);
-  return n;
-}
-
-/** cameras as a list, or one comma-separated string (form fields and query strings). */
-function camerasField(v: unknown): string[] | undefined {
-  if (v === undefined || v === null || v === '') return undefined;
-  const list = Array.isArray(v) ? v : typeof v === 'string' ? v.split(',') : undefined;
-  if (!list || list.some((c) => typeof c !== 'string')) throw bad(400, 'cameras', 'must be a list of camera names');
-  const names = list.map((c: string) => c.trim()).filter(Boolean);
-  for (const c of names) if (c.length > 63) throw bad(400, 'cameras', `camera name "${c.slice(0, 20)}…" is longer than 63 characters`);
-  return names.length ? names : undefined;
-}
-
-/** cameras, from, to and (searches only: track lists page with their own limit) limit. */
-function filters(get: (k: string) => unknown, withLimit = true): SearchFilters {
-  const fromMs = numberField(get('fromMs') ?? get('from'), 'from');
-  const toMs = numberField(get('toMs') ?? get('to'), 'to');
-  if (fromMs !== undefined && toMs !== undefined && fromMs > toMs) throw bad(400, 'from', `is after to (${fromMs} > ${toMs})`);
-  return { cameras: camerasField(get('cameras') ?? get('camera')), fromMs, toMs, limit: withLimit ? numberField(get('limit'), 'limit', { integer: true, min: 1, max: MAX_LIMIT }) : undefined };
+  return { ...parsed, key };
 }
 
 async function existingJob(ctx: ApiContext, j: { namespace: string; name: string; key: string }, field = 'job'): Promise<MultiEdgeInference> {
@@ -88,8 +46,8 @@ async function readBody(req: Request, limit: number, field: string): Promise<Uin
   return new Uint8Array(body); // a copy on its own ArrayBuffer, as the image decoders expect
 }
 
-async function trackOr404(h: HistoryApi, id: unknown, me: Me, field = 'id'): Promise<StoredTrack> {
-  if (!isTrackId(id)) throw bad(400, field, 'must be a track id (a positive integer)');
+/** A track (its id checked by the route's schema) the user may see, else 404. */
+async function trackOr404(h: HistoryApi, id: string, me: Me, field = 'id'): Promise<StoredTrack> {
   const track = await h.getTrack(id);
   // Tracks of namespaces the user may not see are reported as absent, not forbidden.
   if (!track || !canSee(me, track)) throw bad(404, field, `track ${id} not found`);
@@ -113,33 +71,41 @@ function imageErrorResponse(err: unknown): Response | undefined {
   return undefined;
 }
 
+/** The text fields of a multipart form as an object (a repeated field becomes a list), the file left out. */
+function formFields(form: FormData, file: string): Record<string, unknown> {
+  const out: Record<string, unknown> = Object.create(null); // `__proto__` stays a key (refused as unknown)
+  for (const k of new Set(form.keys())) {
+    if (k === file) continue;
+    const all = form.getAll(k).map((v) => (typeof v === 'string' ? v : `(a file: ${v.name || 'unnamed'})`));
+    out[k] = all.length === 1 ? all[0] : all;
+  }
+  return out;
+}
+
+const imageSpec = httpRoutes.searchImage.body;
+
 export const searchHandlers = {
-  /** POST multipart/form-data: image + job (+ cameras, from, to, limit, detect). */
-  searchImage: route(async (req, ctx) => {
-    requireSameOrigin(req);
-    const me = requireUser(req, ctx);
+  /** POST multipart/form-data: image + job (+ cameras, fromMs, toMs, limit, detect). */
+  searchImage: route('searchImage', async (req, ctx, { me }) => {
     const type = req.headers.get('content-type') ?? '';
     if (!/^multipart\/form-data\s*;/i.test(type))
-      throw bad(415, 'image', `send multipart/form-data with an "image" file field (got ${type ? `"${type.slice(0, 60)}"` : 'no content type'})`);
-    const body = await readBody(req, MAX_QUERY_IMAGE_BYTES + FORM_OVERHEAD, 'image');
+      throw bad(415, IMAGE_FIELD, `send multipart/form-data with an "image" file field (got ${type ? `"${type.slice(0, 60)}"` : 'no content type'})`);
+    const body = await readBody(req, imageSpec.maxBytes, IMAGE_FIELD);
     let form: FormData;
     try {
       form = await new Response(body, { headers: { 'content-type': type } }).formData();
     } catch (e) {
-      throw bad(400, 'image', `the multipart body cannot be parsed: ${(e as Error).message}`);
+      throw bad(400, IMAGE_FIELD, `the multipart body cannot be parsed: ${(e as Error).message}`);
     }
-    const file = form.get('image');
-    if (!file || typeof file === 'string') throw bad(422, 'image', 'required: a JPEG or PNG file in the "image" field');
-    const job = jobKeyField(form.get('job'), me);
-    const scope = { jobKey: job.key, ...filters((k) => form.get(k) ?? undefined) };
-    const detectRaw = form.get('detect');
-    if (detectRaw !== null && !['true', 'false', '1', '0', ''].includes(String(detectRaw))) throw bad(400, 'detect', 'must be true or false');
-    const detect = detectRaw === 'true' || detectRaw === '1';
+    const file = form.get(IMAGE_FIELD);
+    if (!file || typeof file === 'string') throw bad(422, IMAGE_FIELD, 'required: a JPEG or PNG file in the "image" field');
+    const { job: jobKey, detect = false, ...filters } = parseWith(imageSpec.schema, formFields(form, IMAGE_FIELD), 'form');
+    const job = jobOf(me, jobKey);
     const bytes = new Uint8Array(await file.arrayBuffer());
     try {
       const image = checkImage(bytes, file.type);
       const spec = (await existingJob(ctx, job)).spec;
-      return json(await history().searchImage(spec.models, image, detect, scope));
+      return json(await history().searchImage(spec.models, image, detect, { jobKey: job.key, ...filters }));
     } catch (err) {
       const r = imageErrorResponse(err);
       if (r) return r;
@@ -148,47 +114,34 @@ export const searchHandlers = {
   }),
 
   /** POST FindTrackRequest: "find this person" from a stored track. */
-  searchTrack: route(async (req, ctx) => {
-    requireSameOrigin(req);
-    const me = requireUser(req, ctx);
-    const body = (await readJsonBody(req, 16 * 1024)) as Partial<FindTrackRequest> | null;
-    if (!body || typeof body !== 'object' || Array.isArray(body)) throw bad(400, 'trackId', 'body must be a JSON object {trackId, job?, cameras?, fromMs?, toMs?, limit?}');
+  searchTrack: route('searchTrack', async (_req, _ctx, { me, body: readJson }) => {
+    const { trackId, job, ...filters } = await readJson();
     const h = history();
-    const track = await trackOr404(h, body.trackId, me, 'trackId');
-    const jobKey = body.job === undefined ? track.jobKey : jobKeyField(body.job, me).key;
-    const scope = { jobKey, ...filters((k) => (body as Record<string, unknown>)[k]) };
-    return json(await h.searchTrack(track, scope));
+    const track = await trackOr404(h, trackId, me, 'trackId');
+    const jobKey = job === undefined ? track.jobKey : jobOf(me, job).key;
+    return json(await h.searchTrack(track, { jobKey, ...filters }));
   }),
 
-  /** GET ?job=&camera=&from=&to=&limit=&before= */
-  listTracks: route(async (req, ctx) => {
-    const me = requireUser(req, ctx);
-    const q = new URL(req.url).searchParams;
-    const job = jobKeyField(q.get('job'), me);
-    const f = filters((k) => (k === 'cameras' || k === 'camera' ? q.getAll(k).join(',') || undefined : (q.get(k) ?? undefined)), false);
-    const before = q.get('before') ?? undefined;
-    if (before !== undefined && !isTrackId(before)) throw bad(400, 'before', 'must be a track id');
-    const limit = numberField(q.get('limit') ?? undefined, 'limit', { integer: true, min: 1, max: MAX_TRACKS_PAGE }) ?? 100;
-    return json(await history().listTracks({ jobKey: job.key, cameras: f.cameras, fromMs: f.fromMs, toMs: f.toMs, limit, before }));
+  /** GET ?job=&cameras=&fromMs=&toMs=&limit=&before= */
+  listTracks: route('listTracks', async (_req, _ctx, { me, query: { job, limit = DEFAULT_TRACKS_PAGE, ...filters } }) => {
+    const { key } = jobOf(me, job);
+    return json(await history().listTracks({ jobKey: key, ...filters, limit }));
   }),
 
   /** GET ?job= : tracks started per hour and camera (the history page's chart). */
-  tracksPerHour: route(async (req, ctx) => {
-    const me = requireUser(req, ctx);
-    const job = jobKeyField(new URL(req.url).searchParams.get('job'), me);
-    return json({ jobKey: job.key, buckets: await history().tracksPerHour(job.key) });
+  tracksPerHour: route('tracksPerHour', async (_req, _ctx, { me, query }) => {
+    const { key } = jobOf(me, query.job);
+    return json({ jobKey: key, buckets: await history().tracksPerHour(key) });
   }),
 
-  getTrack: route(async (req, ctx, params) => {
-    const me = requireUser(req, ctx);
+  getTrack: route('getTrack', async (_req, _ctx, { me, params }) => {
     const h = history();
     const track = await trackOr404(h, params.id, me);
     const detail = await h.trackDetail(track.id);
     return detail ? json(detail) : apiError(404, `id: track ${track.id} not found`, 'id');
   }),
 
-  thumbnail: route(async (req, ctx, params) => {
-    const me = requireUser(req, ctx);
+  thumbnail: route('thumbnail', async (_req, _ctx, { me, params }) => {
     const h = history();
     const track = await trackOr404(h, params.id, me);
     const t = await h.thumbnail(track.id);

@@ -104,6 +104,7 @@ describe('tenant isolation: team-a is refused team-b on every route and event', 
       ['GET /api/health', async () => ({ status: 403, json: {} }), [403]],
       ['GET /api/info', async () => ({ status: 403, json: {} }), [403]],
       ['GET /api/schema', async () => ({ status: 403, json: {} }), [403]],
+      ['GET /api/openapi.json', async () => ({ status: 403, json: {} }), [403]],
       ['GET /api/auth/me', async () => {
         const r = await api('alice', 'GET', '/api/auth/me');
         return { status: r.json.namespaces.includes('team-b') ? 200 : 403, json: r.json };

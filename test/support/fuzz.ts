@@ -1,7 +1,7 @@
 // Generated malformed input for the hostile-input suite (test/integration/hostile-input.test.ts) and the full
 // HTTP body fuzz (scripts/fuzz-http.ts): wrong types, bounds +-1, huge arrays, deep nesting, lone surrogates
 // and invalid UTF-8 bytes, prototype keys. Seeded: a run repeats exactly.
-import { BOUNDS, MAX_PREVIEW_SIDE, MAX_THUMBNAIL_SIDE } from '@mei/contracts';
+import { BOUNDS, MAX_PREVIEW_SIDE, MAX_THUMBNAIL_SIDE, httpRoutes } from '@mei/contracts';
 
 const BAD_STRINGS = ['', ' ', '\u0000', '\ud800', '\udfff\ud800', '💥'.repeat(300), 'x'.repeat(70_000), '../../etc/passwd', '${MEI_SECRET}', 'team-b/b-job', '__proto__', 'constructor', 'a/b/c', '\u202e', '%ff%fe'];
 const PROTO_KEYS = ['__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty'];
@@ -84,7 +84,7 @@ export function randomImageBytes(rand: () => number): Uint8Array {
   return b;
 }
 
-/** The four JSON/multipart bodies the dashboard API takes, each fuzzed POST by team-a's user. */
+/** The four JSON/multipart bodies the dashboard API takes (paths from the route table), each fuzzed POST by team-a's user. */
 export const HTTP_FUZZ_ROUTES = ['jobs', 'login', 'track', 'image'] as const;
 export type HttpFuzzRoute = (typeof HTTP_FUZZ_ROUTES)[number];
 export interface HttpFuzzRequest {
@@ -109,22 +109,22 @@ export function httpFuzzBodies(rand: () => number, ctx: { aJob: { spec: unknown 
     return text;
   };
   return {
-    jobs: () => ({ path: '/api/jobs', raw: json(mutate(rand, { apiVersion: 'sedna.io/v1alpha1', kind: 'MultiEdgeInference', metadata: { name: 'fuzz-job', namespace: 'team-a' }, spec: ctx.aJob.spec })) }),
+    jobs: () => ({ path: httpRoutes.createJob.path, raw: json(mutate(rand, { apiVersion: 'sedna.io/v1alpha1', kind: 'MultiEdgeInference', metadata: { name: 'fuzz-job', namespace: 'team-a' }, spec: ctx.aJob.spec })) }),
     // Rarely a well-formed {username, password} (the template's password is a number): few count as guesses.
     // From a random client address behind a trusted proxy: the per-address throttle would otherwise answer
     // 429 before parsing once 10 of them failed (the per-user throttle still counts).
     login: () => ({
-      path: '/api/auth/login',
+      path: httpRoutes.login.path,
       raw: json(mutate(rand, { username: badValue(rand, 'alice'), password: 12345 })),
       headers: { 'x-forwarded-for': `10.${Math.floor(rand() * 256)}.${Math.floor(rand() * 256)}.${1 + Math.floor(rand() * 254)}` },
     }),
-    track: () => ({ path: '/api/search/track', raw: json(mutate(rand, { trackId: ctx.bTrackId, job: 'team-a/a-job', cameras: ['cam'], fromMs: 0, toMs: 1, limit: 10 })) }),
+    track: () => ({ path: httpRoutes.searchTrack.path, raw: json(mutate(rand, { trackId: ctx.bTrackId, job: 'team-a/a-job', cameras: ['cam'], fromMs: 0, toMs: 1, limit: 10 })) }),
     image: () => {
       const f = new FormData();
-      const fields = mutate(rand, { job: 'team-a/a-job', cameras: 'cam', from: '0', to: '1', limit: '5', detect: 'false' }) as any;
+      const fields = mutate(rand, { job: 'team-a/a-job', cameras: 'cam', fromMs: '0', toMs: '1', limit: '5', detect: 'false' }) as any;
       if (fields && typeof fields === 'object') for (const [k, v] of Object.entries(fields)) f.set(k, typeof v === 'string' ? v : (JSON.stringify(v) ?? ''));
       f.set(rand() < 0.9 ? 'image' : 'img', new Blob([randomImageBytes(rand) as Uint8Array<ArrayBuffer>], { type: rand() < 0.8 ? 'image/jpeg' : 'image/gif' }), 'q.jpg');
-      return { path: '/api/search/image', raw: f, type: 'multipart' };
+      return { path: httpRoutes.searchImage.path, raw: f, type: 'multipart' };
     },
   };
 }

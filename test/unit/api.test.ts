@@ -67,7 +67,12 @@ describe('API handlers (in-memory fake backend)', () => {
   it('login: me, info and schema with the cookie; wrong password 401; rate limited per address and per user', async () => {
     expect(await (await handlers.me(req('GET', '/api/auth/me', { cookie: teamCookie }))).json()).toEqual({ username: 'alice', namespaces: ['team-a'] });
     expect(await (await handlers.info(req('GET', '/api/info', { cookie: adminCookie }))).json()).toEqual(ctx.info);
-    expect((await (await handlers.schema(req('GET', '/api/schema', { cookie: adminCookie }))).json()).properties.spec).toBeDefined();
+    // The CRD's openAPIV3Schema itself (the browser form validates with it), with its spec's required fields.
+    const schema = await handlers.schema(req('GET', '/api/schema', { cookie: adminCookie }));
+    expect(schema.status).toBe(200);
+    const served = await schema.json();
+    expect(served).toEqual(ctx.jobSchema);
+    expect(served.properties.spec.required).toEqual(expect.arrayContaining(['cameras', 'models']));
     const attempt = (ip: string) => handlers.login(req('POST', '/api/auth/login', { body: { username: 'admin', password: 'nope' }, headers: { [CLIENT_IP_HEADER]: ip } }));
     for (let i = 0; i < 3; i++) expect((await attempt('10.9.9.9')).status).toBe(401);
     const limited = await attempt('10.9.9.9');
@@ -93,6 +98,9 @@ describe('API handlers (in-memory fake backend)', () => {
     const body = await invalid.json();
     expect(body.field).toBe('spec.cameras[0].fps');
     expect(body.errors[0]).toMatchObject({ field: 'spec.cameras[0].fps', reason: 'FieldValueInvalid' });
+    // A prototype key is an unknown field like any other: refused by name, not dropped.
+    const proto = await handlers.createJob(req('POST', '/api/jobs', { cookie: adminCookie, raw: `{"metadata":{"name":"proto"},"spec":${JSON.stringify(spec).slice(0, -1)},"__proto__":{"admin":true}}}` }));
+    expect([proto.status, (await proto.json()).field]).toEqual([422, 'spec.__proto__']);
     const badName = await handlers.createJob(req('POST', '/api/jobs', { cookie: adminCookie, body: { metadata: { name: 'Bad_Name' }, spec } }));
     expect((await badName.json()).field).toBe('metadata.name');
   });

@@ -152,7 +152,11 @@ describe('POST /api/search/image refusals', () => {
     await expectError(await upload({ image: { bytes: jpegOf(64, 128), type: 'image/jpeg' } }), 400, 'job', /required/);
     await expectError(await upload({ job: 'default/none', image: { bytes: jpegOf(64, 128), type: 'image/jpeg' } }), 404, 'job', /job default\/none not found/);
     await expectError(await upload({ job: 'default/cams', limit: '0', image: { bytes: jpegOf(64, 128), type: 'image/jpeg' } }), 400, 'limit', /1\.\.100/);
-    await expectError(await upload({ job: 'default/cams', from: '9', to: '3', image: { bytes: jpegOf(64, 128), type: 'image/jpeg' } }), 400, 'from', /after to/);
+    await expectError(await upload({ job: 'default/cams', fromMs: '9', toMs: '3', image: { bytes: jpegOf(64, 128), type: 'image/jpeg' } }), 400, 'fromMs', /after toMs/);
+    // One name per parameter: the old names are refused with the new one, not silently ignored.
+    await expectError(await upload({ job: 'default/cams', from: '9', image: { bytes: jpegOf(64, 128), type: 'image/jpeg' } }), 400, 'from', /renamed.*fromMs/);
+    await expectError(await upload({ job: 'default/cams', fromMs: 'soon', image: { bytes: jpegOf(64, 128), type: 'image/jpeg' } }), 400, 'fromMs', /Expected number, received string/);
+    await expectError(await upload({ job: 'default/cams', detect: 'maybe', image: { bytes: jpegOf(64, 128), type: 'image/jpeg' } }), 400, 'detect', /true or false/);
   });
 
   it('no person in the image (the job\'s detector, YOLOX-Nano): 422 naming image', async () => {

@@ -1,3 +1,2 @@
-// Result limits of person search, shared by the search and the API (which must not import the search itself).
-export const DEFAULT_LIMIT = 20;
-export const MAX_LIMIT = 100;
+// Result limits of person search: the HTTP contract's (contracts/http.ts), which the API enforces.
+export { DEFAULT_SEARCH_LIMIT as DEFAULT_LIMIT, MAX_SEARCH_LIMIT as MAX_LIMIT } from '@mei/contracts';
