@@ -2,7 +2,7 @@
 // passes; every bad field is refused with an error naming it (describeZodError), never a crash.
 import { describe, expect, it } from 'vitest';
 import { MAX_THUMBNAIL_BYTES, MAX_THUMBNAIL_SIDE, TrackThumbnailSchema, describeZodError } from '@mei/contracts';
-import { encodeCrop } from '../../edge-agent/src/agent/preview-encoder.ts';
+import { encodeCrop } from '../src/agent/preview-encoder.ts';
 
 const crop = encodeCrop({ width: 120, height: 200, data: new Uint8Array(120 * 200 * 3).map((_, i) => (i * 7) % 256) }, { x: 10, y: 10, w: 60, h: 150 });
 const good = { jobKey: 'default/job', camera: 'left', session: 'abc', localId: 4, frameIndex: 12, timestampMs: 1200, width: crop.width, height: crop.height, jpeg: crop.jpeg };
