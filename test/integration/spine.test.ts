@@ -178,7 +178,6 @@ describe('spine (real server, embedded store, worker processes)', () => {
     await new Promise<void>((resolve, reject) => (s.once('connect', () => resolve()), s.once('connect_error', reject)));
 
     let acked = 0;
-    const stateAccepted: number[] = [];
     for (let i = 0; i < 300; i++) {
       const event = pick(['state', 'task:ack', 'observations', 'state', 'bogus']);
       const payload = rand() < 0.3 ? { jobKey: 'default/fuzz-target', uid: created.json.metadata.uid, phase: 'Running', sentAt: new Date().toISOString(), cameras: randomValue() } : randomValue();
@@ -199,13 +198,14 @@ describe('spine (real server, embedded store, worker processes)', () => {
             ? { ok: false, field: 'jobKey', error: 'jobKey: this connection belongs to default/fuzz-target' }
             : { ok: true };
         expect(ack, `${event} ${JSON.stringify(payload).slice(0, 200)}`).toEqual(expected);
-        if (expected.ok) stateAccepted.push(i);
       }
       acked++;
     }
     expect(acked).toBe(300);
-    // The seeded run includes accepted state reports, so the test sees both answers.
-    expect(stateAccepted.length).toBeGreaterThan(0);
+    // The seed happens to draw no valid report; a valid one after all that fuzz is still taken.
+    const report = { jobKey: 'default/fuzz-target', uid: created.json.metadata.uid, phase: 'Running', sentAt: new Date().toISOString(), cameras: [] };
+    expect(AgentStateSchema.safeParse(report).success).toBe(true);
+    expect(await s.timeout(5000).emitWithAck('state', report)).toEqual({ ok: true });
     // Over the transport limit: the server drops the connection instead of parsing it.
     const disconnected = new Promise<string>((resolve) => s.once('disconnect', (reason) => resolve(reason)));
     s.emit('state', { blob: 'y'.repeat(MAX_MESSAGE_BYTES + 10) });
