@@ -221,7 +221,14 @@ export class KubernetesJobBackend implements JobBackend {
     this.assertOpen();
     const informer = await this.sharedInformer();
     // Same tick: the snapshot and the subscription see the same cache, so nothing is missed or doubled.
-    for (const raw of informer.list()) onEvent({ type: 'ADDED', object: toJob(raw) });
+    // A watcher that throws is reported, as the informer does for its events, and still subscribed.
+    for (const raw of informer.list()) {
+      try {
+        onEvent({ type: 'ADDED', object: toJob(raw) });
+      } catch (err) {
+        this.watchError(err);
+      }
+    }
     const unsubscribe = informer.subscribe((type, raw) => onEvent({ type, object: toJob(raw) }));
     return () => {
       unsubscribe();
@@ -230,6 +237,11 @@ export class KubernetesJobBackend implements JobBackend {
         this.informer = undefined;
       }
     };
+  }
+
+  private watchError(err: unknown): void {
+    if (this.o.onError) this.o.onError(err);
+    else console.warn('[kubernetes] job watch:', (err as Error)?.message ?? err);
   }
 
   /** The informer behind watch() (tests read its relist count). */
@@ -241,7 +253,7 @@ export class KubernetesJobBackend implements JobBackend {
     if (!this.informer) {
       const opts = {
         resyncMs: this.o.resyncMs ?? 10 * 60_000,
-        onError: this.o.onError ?? ((e: unknown) => console.warn('[kubernetes] job watch:', (e as Error)?.message ?? e)),
+        onError: (e: unknown) => this.watchError(e),
       };
       const namespaces = this.o.namespaces;
       this.informer = namespaces

@@ -113,7 +113,7 @@ describe('the invalid-spec table: one table, two backends', () => {
 // CRUD, optimistic concurrency, finalizers and watch: the conformance suite every JobBackend passes.
 const opened: KubernetesJobBackend[] = [];
 jobBackendSuite('the kube-apiserver', {
-  caps: { durable: true }, // etcd keeps the jobs when every backend (server) is gone
+  caps: { durable: true, generationOnDelete: true }, // etcd keeps the jobs when every backend (server) is gone
   async open(options = {}) {
     const b = new KubernetesJobBackend(kc, { resyncMs: 0, onError: options.onError });
     opened.push(b);

@@ -10,7 +10,7 @@ const opened: JobBackend[] = [];
 let n = 0;
 
 jobBackendSuite('the in-memory fake', {
-  caps: { durable: false },
+  caps: { durable: false, generationOnDelete: false },
   async open(options = {}) {
     const b = new MemoryBackend(store, options);
     opened.push(b);
