@@ -20,7 +20,7 @@ import { API_VERSION, CRD_GROUP, CRD_KIND, CRD_PLURAL, loadJobSchema } from '@me
 import { AlreadyExistsError, ConflictError, NotFoundError, type JobBackend } from '../backend/types.ts';
 import type { Database } from './db.ts';
 import { JOB_EVENTS_CHANNEL, JOB_WRITE_LOCK, JobFeed, type Snapshot } from './job-feed.ts';
-import { k8sTime, sameJson, validateAnnotations, validateFinalizers, validateLabels } from './object-meta.ts';
+import { k8sTime, metaErrors, nonEmpty, sameJson, typeMetaErrors } from './object-meta.ts';
 
 export interface EmbeddedBackendOptions {
   /** Validator for the CRD schema; default: createValidator(loadJobSchema()). */
@@ -39,22 +39,7 @@ type Json = Prisma.InputJsonValue;
 const what = (name: string) => `${CRD_PLURAL}.${CRD_GROUP} "${name}"`;
 const invalid = (name: unknown, errors: FieldError[]) => new ValidationError(`${CRD_KIND}.${CRD_GROUP} "${typeof name === 'string' ? name : ''}"`, errors);
 const isObject = (v: unknown): v is Record<string, any> => v !== null && typeof v === 'object' && !Array.isArray(v);
-/** Empty maps are stored and returned as absent (as kube-apiserver does). */
-const nonEmpty = <T extends object>(m: T | undefined | null): T | undefined => (m && Object.keys(m).length ? m : undefined);
 const PRUNE_EVERY = 200n;
-
-function typeMetaErrors(obj: Record<string, any>): FieldError[] {
-  const out: FieldError[] = [];
-  if (obj.apiVersion !== undefined && obj.apiVersion !== API_VERSION)
-    out.push({ field: 'apiVersion', reason: 'FieldValueInvalid', message: `Invalid value: ${JSON.stringify(obj.apiVersion)}: must be ${API_VERSION}` });
-  if (obj.kind !== undefined && obj.kind !== CRD_KIND)
-    out.push({ field: 'kind', reason: 'FieldValueInvalid', message: `Invalid value: ${JSON.stringify(obj.kind)}: must be ${CRD_KIND}` });
-  return out;
-}
-
-function metaErrors(meta: Record<string, any>): FieldError[] {
-  return [...validateLabels(meta.labels), ...validateAnnotations(meta.annotations), ...validateFinalizers(meta.finalizers)];
-}
 
 function toObject(row: JobRow): MultiEdgeInference {
   const metadata: ObjectMeta = {

@@ -17,27 +17,13 @@ import {
 } from '@mei/contracts';
 import { API_VERSION, CRD_GROUP, CRD_KIND, CRD_PLURAL, loadJobSchema } from '@mei/contracts/crd';
 import { AlreadyExistsError, ConflictError, NotFoundError, type JobBackend } from '../../server/backend/types.ts';
-import { k8sTime, sameJson, validateAnnotations, validateFinalizers, validateLabels } from '../../server/store/object-meta.ts';
+import { k8sTime, metaErrors, nonEmpty, sameJson, typeMetaErrors } from '../../server/store/object-meta.ts';
 
 const validator = createValidator(loadJobSchema());
 const clone = <T>(v: T): T => structuredClone(v);
 const what = (name: unknown) => `${CRD_PLURAL}.${CRD_GROUP} "${String(name)}"`;
 const invalid = (name: unknown, errors: FieldError[]) => new ValidationError(`${CRD_KIND}.${CRD_GROUP} "${typeof name === 'string' ? name : ''}"`, errors);
 const isObject = (v: unknown): v is Record<string, any> => v !== null && typeof v === 'object' && !Array.isArray(v);
-/** Empty maps and lists are kept as absent (as kube-apiserver does). */
-const nonEmpty = <T extends object>(m: T | undefined | null): T | undefined => (m && Object.keys(m).length ? m : undefined);
-
-function metaErrors(meta: Record<string, any>): FieldError[] {
-  return [...validateLabels(meta.labels), ...validateAnnotations(meta.annotations), ...validateFinalizers(meta.finalizers)];
-}
-
-function typeMetaErrors(obj: Record<string, any>): FieldError[] {
-  const out: FieldError[] = [];
-  if (obj.apiVersion !== undefined && obj.apiVersion !== API_VERSION) out.push({ field: 'apiVersion', reason: 'FieldValueInvalid', message: `Invalid value: must be ${API_VERSION}` });
-  if (obj.kind !== undefined && obj.kind !== CRD_KIND) out.push({ field: 'kind', reason: 'FieldValueInvalid', message: `Invalid value: must be ${CRD_KIND}` });
-  return out;
-}
-
 interface Watcher {
   onEvent: (ev: WatchEvent) => void;
   onError: (err: unknown) => void;
