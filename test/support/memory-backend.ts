@@ -1,29 +1,15 @@
-// Test fake: an in-memory JobBackend for unit tests of the controllers, the API and the live view. It is held to
-// the same conformance suite as the real backends (test/unit/memory-backend.test.ts runs
-// test/support/job-backend-suite.ts on it): CRD validation and defaults, optimistic concurrency on
-// resourceVersion, generation bumps on spec changes, no-op updates, finalizers, watch. Backends made over one
-// MemoryStore share its jobs, as servers share a database.
-import { randomUUID } from 'node:crypto';
-import {
-  DEFAULT_NAMESPACE,
-  ValidationError,
-  createValidator,
-  jobKey,
-  validateObjectName,
-  type FieldError,
-  type MultiEdgeInference,
-  type MultiEdgeInferenceInput,
-  type WatchEvent,
-} from '@mei/contracts';
-import { API_VERSION, CRD_GROUP, CRD_KIND, CRD_PLURAL, loadJobSchema } from '@mei/contracts/crd';
+// Test fake: an in-memory JobBackend for unit tests of the controllers, the API and the live view. What a write
+// does to the object is the embedded store's own code (server/store/job-object.ts); only storage and watch are
+// the fake's, and it is held to the conformance suite the real backends pass (test/unit/memory-backend.test.ts).
+// Backends made over one MemoryStore share its jobs, as servers share a database.
+import { createValidator, jobKey, type MultiEdgeInference, type MultiEdgeInferenceInput, type WatchEvent } from '@mei/contracts';
+import { loadJobSchema } from '@mei/contracts/crd';
 import { AlreadyExistsError, ConflictError, NotFoundError, type JobBackend } from '../../server/backend/types.ts';
-import { k8sTime, metaErrors, nonEmpty, sameJson, typeMetaErrors } from '../../server/store/object-meta.ts';
+import { checkStatusShape, deletion, jobWhat, newJob, updateRequest, updateTarget, updatedJob, withStatus } from '../../server/store/job-object.ts';
 
 const validator = createValidator(loadJobSchema());
 const clone = <T>(v: T): T => structuredClone(v);
-const what = (name: unknown) => `${CRD_PLURAL}.${CRD_GROUP} "${String(name)}"`;
-const invalid = (name: unknown, errors: FieldError[]) => new ValidationError(`${CRD_KIND}.${CRD_GROUP} "${typeof name === 'string' ? name : ''}"`, errors);
-const isObject = (v: unknown): v is Record<string, any> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
 interface Watcher {
   onEvent: (ev: WatchEvent) => void;
   onError: (err: unknown) => void;
@@ -70,33 +56,10 @@ export class MemoryBackend implements JobBackend {
 
   async create(input: MultiEdgeInferenceInput): Promise<MultiEdgeInference> {
     this.assertOpen();
-    if (!isObject(input)) throw invalid(undefined, [{ field: '', reason: 'FieldValueTypeInvalid', message: 'the object must be a JSON object' }]);
-    const meta: Record<string, any> = isObject(input.metadata) ? input.metadata : {};
-    const { name } = meta;
-    const namespace = meta.namespace ?? DEFAULT_NAMESPACE;
-    // status and server-owned metadata sent on create are ignored; the schema defaults the spec.
-    const { status: _status, metadata: _meta, ...body } = clone(input) as Record<string, any>;
-    const candidate: Record<string, any> = { ...body, apiVersion: API_VERSION, kind: CRD_KIND, metadata: {} };
-    const errors = [...validateObjectName(name), ...validateObjectName(namespace, 'metadata.namespace'), ...metaErrors(meta), ...typeMetaErrors(input), ...validator.validate(candidate)];
-    if (errors.length) throw invalid(name, errors);
-    const key = `${namespace}/${name}`;
-    if (this.store.jobs.has(key)) throw new AlreadyExistsError(what(name));
-    const obj: MultiEdgeInference = {
-      apiVersion: API_VERSION,
-      kind: CRD_KIND,
-      metadata: {
-        name,
-        namespace,
-        uid: randomUUID(),
-        resourceVersion: String(++this.store.rv),
-        generation: 1,
-        creationTimestamp: k8sTime(new Date()),
-        ...(nonEmpty(meta.finalizers) ? { finalizers: [...meta.finalizers] } : {}),
-        ...(nonEmpty(meta.labels) ? { labels: { ...meta.labels } } : {}),
-        ...(nonEmpty(meta.annotations) ? { annotations: { ...meta.annotations } } : {}),
-      },
-      spec: candidate.spec,
-    };
+    const obj = newJob(input, validator);
+    const key = jobKey(obj);
+    if (this.store.jobs.has(key)) throw new AlreadyExistsError(jobWhat(obj.metadata.name));
+    obj.metadata.resourceVersion = String(++this.store.rv);
     this.store.jobs.set(key, obj);
     this.store.emit('ADDED', obj);
     return clone(obj);
@@ -118,72 +81,30 @@ export class MemoryBackend implements JobBackend {
 
   async update(obj: MultiEdgeInference) {
     this.calls.update++;
-    this.checkUpdateTarget(obj);
-    const meta = obj.metadata as unknown as Record<string, any>;
-    const candidate: Record<string, any> = { apiVersion: API_VERSION, kind: CRD_KIND, metadata: {}, spec: clone(obj.spec) };
-    const errors = [...metaErrors(meta), ...typeMetaErrors(obj as any), ...validator.validate(candidate)];
-    if (errors.length) throw invalid(meta.name, errors);
+    this.assertOpen();
+    updateTarget(obj);
+    const request = updateRequest(obj, validator);
     const cur = this.current(obj);
-    const finalizers: string[] = [...(meta.finalizers ?? [])];
-    if (cur.metadata.deletionTimestamp) {
-      const added = finalizers.filter((f) => !(cur.metadata.finalizers ?? []).includes(f));
-      if (added.length) throw invalid(meta.name, [{ field: 'metadata.finalizers', reason: 'FieldValueInvalid', message: `Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers ${JSON.stringify(added)}` }]);
-    }
-    const labels = nonEmpty(meta.labels);
-    const annotations = nonEmpty(meta.annotations);
-    const specChanged = !sameJson(cur.spec, candidate.spec);
-    if (!specChanged && sameJson(cur.metadata.labels, labels) && sameJson(cur.metadata.annotations, annotations) && sameJson(cur.metadata.finalizers ?? [], finalizers)) return clone(cur);
-    const next: MultiEdgeInference = { ...clone(cur), spec: candidate.spec };
-    next.metadata.generation += specChanged ? 1 : 0;
-    next.metadata.resourceVersion = String(++this.store.rv);
-    for (const [k, v] of [['finalizers', nonEmpty(finalizers)], ['labels', labels], ['annotations', annotations]] as const) {
-      if (v === undefined) delete next.metadata[k];
-      else (next.metadata as any)[k] = clone(v);
-    }
-    if (next.metadata.deletionTimestamp && !next.metadata.finalizers) {
-      this.store.jobs.delete(jobKey(next));
-      this.store.emit('DELETED', next);
-    } else {
-      this.store.jobs.set(jobKey(next), next);
-      this.store.emit('MODIFIED', next);
-    }
-    return clone(next);
+    const change = updatedJob(clone(cur), request);
+    return change ? this.save(change.type, change.next) : clone(cur);
   }
 
   async updateStatus(obj: MultiEdgeInference) {
     this.calls.updateStatus++;
-    this.checkUpdateTarget(obj);
-    if (obj.status !== undefined && !isObject(obj.status)) throw invalid(obj.metadata.name, [{ field: 'status', reason: 'FieldValueTypeInvalid', message: 'Invalid value: status must be an object' }]);
+    this.assertOpen();
+    updateTarget(obj);
+    checkStatusShape(obj);
     const cur = this.current(obj);
-    const candidate: Record<string, any> = { apiVersion: API_VERSION, kind: CRD_KIND, metadata: {}, spec: clone(cur.spec) };
-    if (obj.status !== undefined) candidate.status = clone(obj.status);
-    const errors = validator.validate(candidate);
-    if (errors.length) throw invalid(cur.metadata.name, errors);
-    if (sameJson(cur.status, candidate.status)) return clone(cur);
-    const next: MultiEdgeInference = { ...clone(cur), status: candidate.status };
-    if (next.status === undefined) delete next.status;
-    next.metadata.resourceVersion = String(++this.store.rv);
-    this.store.jobs.set(jobKey(next), next);
-    this.store.emit('MODIFIED', next);
-    return clone(next);
+    const next = withStatus(clone(cur), obj, validator);
+    return next ? this.save('MODIFIED', next) : clone(cur);
   }
 
   async delete(namespace: string, name: string) {
     this.assertOpen();
-    const key = `${namespace}/${name}`;
-    const cur = this.store.jobs.get(key);
-    if (!cur) throw new NotFoundError(what(name));
-    if (cur.metadata.deletionTimestamp) return; // already being deleted: waits for its finalizers
-    if (cur.metadata.finalizers?.length) {
-      const next = clone(cur);
-      next.metadata.deletionTimestamp = k8sTime(new Date());
-      next.metadata.resourceVersion = String(++this.store.rv);
-      this.store.jobs.set(key, next);
-      this.store.emit('MODIFIED', next);
-      return;
-    }
-    this.store.jobs.delete(key);
-    this.store.emit('DELETED', { ...clone(cur), metadata: { ...cur.metadata, resourceVersion: String(++this.store.rv) } });
+    const cur = this.store.jobs.get(`${namespace}/${name}`);
+    if (!cur) throw new NotFoundError(jobWhat(name));
+    const change = deletion(clone(cur));
+    if (change) this.save(change.type, change.next);
   }
 
   async watch(onEvent: (ev: WatchEvent) => void) {
@@ -221,26 +142,27 @@ export class MemoryBackend implements JobBackend {
     if (this.closed) throw new Error('the memory job backend is closed');
   }
 
-  private checkUpdateTarget(obj: MultiEdgeInference): void {
-    this.assertOpen();
-    if (!isObject(obj) || !isObject(obj.metadata)) throw invalid(undefined, [{ field: 'metadata', reason: 'FieldValueRequired', message: 'Required value: the object must have metadata' }]);
-    const rv = obj.metadata.resourceVersion;
-    const errors = [...validateObjectName(obj.metadata.name), ...validateObjectName(obj.metadata.namespace ?? DEFAULT_NAMESPACE, 'metadata.namespace')];
-    if (rv === undefined || rv === null || rv === '') errors.push({ field: 'metadata.resourceVersion', reason: 'FieldValueInvalid', message: 'Invalid value: 0x0: must be specified for an update' });
-    if (errors.length) throw invalid(obj.metadata.name, errors);
+  /** Stores a change under a new resourceVersion and tells the watchers. */
+  private save(type: 'MODIFIED' | 'DELETED', obj: MultiEdgeInference): MultiEdgeInference {
+    const next = clone(obj);
+    next.metadata.resourceVersion = String(++this.store.rv);
+    if (type === 'DELETED') this.store.jobs.delete(jobKey(next));
+    else this.store.jobs.set(jobKey(next), next);
+    this.store.emit(type, next);
+    return clone(next);
   }
 
   /** The stored object an update targets, after its preconditions (uid, resourceVersion). */
   private current(obj: MultiEdgeInference): MultiEdgeInference {
     const cur = this.store.jobs.get(jobKey(obj));
-    if (!cur) throw new NotFoundError(what(obj.metadata.name));
+    if (!cur) throw new NotFoundError(jobWhat(obj.metadata.name));
     if (this.conflictsToInject > 0) {
       this.conflictsToInject--;
       cur.metadata.resourceVersion = String(++this.store.rv);
-      throw new ConflictError(what(obj.metadata.name));
+      throw new ConflictError(jobWhat(obj.metadata.name));
     }
-    if (obj.metadata.uid && obj.metadata.uid !== cur.metadata.uid) throw new ConflictError(what(obj.metadata.name));
-    if (String(obj.metadata.resourceVersion) !== cur.metadata.resourceVersion) throw new ConflictError(what(obj.metadata.name));
+    if (obj.metadata.uid && obj.metadata.uid !== cur.metadata.uid) throw new ConflictError(jobWhat(obj.metadata.name));
+    if (String(obj.metadata.resourceVersion) !== cur.metadata.resourceVersion) throw new ConflictError(jobWhat(obj.metadata.name));
     return cur;
   }
 }
