@@ -17,7 +17,9 @@
 import { encodeObservations, parseObservationPayload, type IngestAck, type MultiEdgeInference, type ObservationBatch, type WireProtocol, decodeObservations } from '@mei/contracts';
 import type { Logger } from '../log.ts';
 import type { SqlClient } from '../store/db.ts';
-import { LiveError, type AgentIdentity, type LiveHub, type LiveTicket } from '../live/live-hub.ts';
+import { LiveError, type AgentIdentity } from '../live/live-error.ts';
+import type { LiveHub } from '../live/live-hub.ts';
+import type { LiveTicket } from './apply-queue.ts';
 import { ByteBudget } from './byte-budget.ts';
 import { ingestMetrics, registerIngestBytes } from '../observability/metrics.ts';
 import { GoBackN } from './go-back-n.ts';

@@ -10,7 +10,7 @@ import { openDatabase } from '../../server/store/db.ts';
 import { createEmbeddedBackend } from '../../server/backends/embedded/job-backend.ts';
 import { migrationStatus, readMigrations, runMigrations } from '../../server/store/migrate.ts';
 import { baseJob } from '../fixtures/invalid-specs.ts';
-import { jobBackendSuite, waitFor } from '../support/job-backend-suite.ts';
+import { databaseTarget, historyTablesSuite, jobBackendSuite, waitFor } from '../support/job-backend-suite.ts';
 import { startPostgres, type TestPostgres } from '../support/postgres.ts';
 import { runPrisma } from '../support/prisma-cli.ts';
 
@@ -49,7 +49,9 @@ async function freshDatabase(): Promise<string> {
   return u.toString();
 }
 
-jobBackendSuite('PostgreSQL', () => serverReady.then(() => openDatabase({ url: server.url })));
+const postgres = databaseTarget(() => serverReady.then(() => openDatabase({ url: server.url })));
+jobBackendSuite('PostgreSQL', postgres);
+historyTablesSuite('PostgreSQL', postgres);
 
 describe('PostgreSQL migrations', () => {
   beforeAll(() => serverReady, 120_000);

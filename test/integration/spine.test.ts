@@ -10,7 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { io, type Socket } from 'socket.io-client';
-import { MAX_MESSAGE_BYTES, type MultiEdgeInference, type TaskAssignment } from '@mei/contracts';
+import { AgentStateSchema, MAX_MESSAGE_BYTES, TaskAckSchema, describeZodError, type MultiEdgeInference, type TaskAssignment } from '@mei/contracts';
 import { REPO_ROOT, fetchJson, startServer, type ServerProcess } from './server-process.ts';
 import { seededRandom as mulberry32 } from '../support/random.ts'; // replayable fuzz cases
 
@@ -186,17 +186,31 @@ describe('spine (real server, embedded store, worker processes)', () => {
       if (event === 'observations') {
         expect(['committed', 'retry-later', 'refused']).toContain(ack.code);
         if (ack.code === 'refused') expect(typeof ack.error).toBe('string');
+      } else if (event === 'bogus') {
+        expect(ack).toEqual({ ok: false, error: 'unknown event "bogus"' });
       } else {
-        expect(typeof ack.ok).toBe('boolean');
-        if (!ack.ok) expect(typeof ack.error).toBe('string');
+        // The exact answer the contract predicts: the schema's first problem (field and message), else a
+        // message of another job is refused naming jobKey, else the state report is taken.
+        const parsed = (event === 'state' ? AgentStateSchema : TaskAckSchema).safeParse(payload);
+        const expected = !parsed.success
+          ? { ok: false, ...describeZodError(parsed.error) }
+          : (parsed.data as { jobKey: string }).jobKey !== 'default/fuzz-target'
+            ? { ok: false, field: 'jobKey', error: 'jobKey: this connection belongs to default/fuzz-target' }
+            : { ok: true };
+        expect(ack, `${event} ${JSON.stringify(payload).slice(0, 200)}`).toEqual(expected);
       }
       acked++;
     }
     expect(acked).toBe(300);
+    // The seed happens to draw no valid report; a valid one after all that fuzz is still taken.
+    const report = { jobKey: 'default/fuzz-target', uid: created.json.metadata.uid, phase: 'Running', sentAt: new Date().toISOString(), cameras: [] };
+    expect(AgentStateSchema.safeParse(report).success).toBe(true);
+    expect(await s.timeout(5000).emitWithAck('state', report)).toEqual({ ok: true });
     // Over the transport limit: the server drops the connection instead of parsing it.
     const disconnected = new Promise<string>((resolve) => s.once('disconnect', (reason) => resolve(reason)));
     s.emit('state', { blob: 'y'.repeat(MAX_MESSAGE_BYTES + 10) });
-    expect(await disconnected).toBeTruthy();
+    // The server closes the WebSocket (1009, message too big): the client did not leave and was not kicked out.
+    expect(await disconnected).toBe('transport close');
 
     const statuses = new Map<number, number>();
     for (let i = 0; i < 200; i++) {

@@ -1,20 +1,21 @@
 // The Kubernetes JobBackend against a real kube-apiserver: the shared invalid-spec table is rejected with the
 // same field paths as by the embedded backend (both backends run each case), and CRUD, optimistic
-// concurrency, finalizers and watch behave as the embedded backend's do (test/support/job-backend-suite.ts).
+// concurrency, finalizers and watch pass the JobBackend conformance suite (test/support/job-backend-suite.ts).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ValidationError, type MultiEdgeInference, type WatchEvent } from '@mei/contracts';
+import { ValidationError } from '@mei/contracts';
 import { CRD_PATH } from '@mei/contracts/crd';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { AlreadyExistsError, ConflictError, NotFoundError, type JobBackend } from '../../server/backends/types.ts';
+import type { JobBackend } from '../../server/backends/types.ts';
 import { KubernetesJobBackend } from '../../server/backends/kubernetes/job-backend.ts';
 import { openDatabase, type Database } from '../../server/store/db.ts';
 import { createEmbeddedBackend } from '../../server/backends/embedded/job-backend.ts';
 import { INVALID_SPECS, VALID_SPECS, baseJob, valueAtPath } from '../fixtures/invalid-specs.ts';
 import { installCrd, kubeConfigFor, useKube } from './cluster.ts';
-import { fieldsOf, freshNamespace, waitFor } from './support.ts';
+import { fieldsOf, freshNamespace } from './support.ts';
+import { jobBackendSuite } from '../support/job-backend-suite.ts';
 
 const kube = useKube();
 let kc: KubeConfig;
@@ -109,152 +110,39 @@ describe('the invalid-spec table: one table, two backends', () => {
   });
 });
 
-describe('CRUD and optimistic concurrency (parity with the embedded backend)', () => {
-  it('creates with server-set metadata and defaults; get and list return it; status and uid on create are ignored', async () => {
-    const input = { ...job('alpha'), status: { phase: 'Succeeded' } };
-    input.metadata.uid = 'client-chosen';
-    input.metadata.labels = { app: 'mei' };
-    const created = await backend.create(input);
-    expect(created.apiVersion).toBe('sedna.io/v1alpha1');
-    expect(created.metadata.uid).toMatch(/^[0-9a-f-]{36}$/);
-    expect(created.metadata.uid).not.toBe('client-chosen');
-    expect(created.metadata.generation).toBe(1);
-    expect(created.metadata.resourceVersion).toMatch(/^\d+$/);
-    expect(created.metadata.creationTimestamp).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
-    expect(created.metadata.labels).toEqual({ app: 'mei' });
-    expect(created.status).toBeUndefined();
-    expect(created.spec.cameras[0].fps).toBe(10);
-    expect(Object.keys(created.metadata)).not.toContain('managedFields');
-    expect(await backend.get(ns, 'alpha')).toEqual(created);
-    expect(await backend.get(ns, 'nope')).toBeUndefined();
-    await backend.create(job('beta'));
-    expect((await backend.list(ns)).map((j) => j.metadata.name)).toEqual(expect.arrayContaining(['alpha', 'beta']));
-    expect((await backend.list()).some((j) => j.metadata.namespace === ns && j.metadata.name === 'beta')).toBe(true);
-  });
-
-  it('refuses a duplicate name with AlreadyExistsError', async () => {
-    await backend.create(job('dup'));
-    const err = await backend.create(job('dup')).catch((e) => e);
-    expect(err).toBeInstanceOf(AlreadyExistsError);
-    expect(err.message).toBe('multiedgeinferences.sedna.io "dup" already exists');
-  });
-
-  it('update: stale resourceVersion or wrong uid is a ConflictError; missing rv names the field; missing job is NotFound', async () => {
-    const v1 = await backend.create(job('conf'));
-    const v2 = await backend.update({ ...v1, spec: { ...v1.spec, mode: 'history' } });
-    expect(BigInt(v2.metadata.resourceVersion)).toBeGreaterThan(BigInt(v1.metadata.resourceVersion));
-    expect(v2.metadata.generation).toBe(2);
-    await expect(backend.update({ ...v1, spec: { ...v1.spec, mode: 'live' } })).rejects.toBeInstanceOf(ConflictError);
-    await expect(backend.updateStatus({ ...v1, status: { phase: 'Running' } })).rejects.toBeInstanceOf(ConflictError);
-    await expect(backend.update({ ...v2, metadata: { ...v2.metadata, uid: '00000000-0000-4000-8000-000000000000' } })).rejects.toBeInstanceOf(ConflictError);
-    expect(await backend.get(ns, 'conf')).toEqual(v2);
-    expect(await fieldsOf(backend.update({ ...v2, metadata: { ...v2.metadata, resourceVersion: '' } }))).toEqual(['metadata.resourceVersion']);
-    await expect(backend.update({ ...v2, metadata: { ...v2.metadata, name: 'missing', uid: '' } })).rejects.toBeInstanceOf(NotFoundError);
-  });
-
-  it('generation counts spec changes only; a no-op update keeps the resourceVersion; update validates', async () => {
-    const v1 = await backend.create(job('gen'));
-    const v2 = await backend.update({ ...v1, metadata: { ...v1.metadata, labels: { tier: 'gold' } } });
-    expect(v2.metadata.generation).toBe(1);
-    expect(v2.metadata.resourceVersion).not.toBe(v1.metadata.resourceVersion);
-    const same = await backend.update(structuredClone(v2));
-    expect(same.metadata.resourceVersion).toBe(v2.metadata.resourceVersion);
-    const bad = structuredClone(v2) as any;
-    bad.spec.cameras[1].fps = 0;
-    bad.spec.models.detector.decoder = 'ssd';
-    expect((await fieldsOf(backend.update(bad))).sort()).toEqual(['spec.cameras[1].fps', 'spec.models.detector.decoder']);
-    bad.spec.extra = 1;
-    expect((await fieldsOf(backend.update(bad))).sort()).toEqual(['spec.cameras[1].fps', 'spec.extra', 'spec.models.detector.decoder']);
-    expect(await backend.get(ns, 'gen')).toEqual(v2);
-  });
-
-  it('update ignores status; updateStatus changes only status (status subresource)', async () => {
-    const v1 = await backend.create(job('stat'));
-    const v2 = await backend.update({ ...v1, status: { phase: 'Failed' } } as MultiEdgeInference);
-    expect(v2.status).toBeUndefined();
-    const status = { phase: 'Running' as const, observedGeneration: 1, cameraCount: 2, conditions: [{ type: 'Ready', status: 'True' as const }] };
-    const v3 = await backend.updateStatus({ ...v2, spec: { ...v2.spec, mode: 'history' }, metadata: { ...v2.metadata, labels: { x: 'y' } }, status });
-    expect(v3.status).toEqual(status);
-    expect(v3.spec.mode).toBe('live');
-    expect(v3.metadata.labels).toBeUndefined();
-    expect(v3.metadata.generation).toBe(1);
-    expect(await fieldsOf(backend.updateStatus({ ...v3, status: { phase: 'Exploded' } as any }))).toEqual(['status.phase']);
-    expect(await fieldsOf(backend.updateStatus({ ...v3, status: { ...status, workers: [{ name: 'w' }] } as any }))).toEqual(['status.workers[0].node']);
-  });
-
-  it('delete: removes a job without finalizers; with finalizers marks it until the last is removed', async () => {
-    await backend.create(job('gone'));
-    await backend.delete(ns, 'gone');
-    expect(await backend.get(ns, 'gone')).toBeUndefined();
-    await expect(backend.delete(ns, 'gone')).rejects.toBeInstanceOf(NotFoundError);
-
-    const v1 = await backend.create({ ...job('fin'), metadata: { name: 'fin', namespace: ns, finalizers: ['sedna.io/workers', 'sedna.io/history'] } });
-    await backend.delete(ns, 'fin');
-    const v2 = (await backend.get(ns, 'fin'))!;
-    expect(v2.metadata.deletionTimestamp).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
-    await backend.delete(ns, 'fin'); // again: still waiting, no error
-    const addMore = { ...v2, metadata: { ...v2.metadata, finalizers: ['sedna.io/workers', 'sedna.io/history', 'example.com/new'] } };
-    expect(await fieldsOf(backend.update(addMore))).toEqual(['metadata.finalizers']);
-    const v3 = await backend.updateStatus({ ...v2, status: { phase: 'Succeeded' } });
-    const v4 = await backend.update({ ...v3, metadata: { ...v3.metadata, finalizers: ['sedna.io/history'] } });
-    expect(v4.metadata.finalizers).toEqual(['sedna.io/history']);
-    await backend.update({ ...v4, metadata: { ...v4.metadata, finalizers: [] } });
-    expect(await backend.get(ns, 'fin')).toBeUndefined();
-    expect(v1.metadata.uid).toBe(v4.metadata.uid);
-  });
+// CRUD, optimistic concurrency, finalizers and watch: the conformance suite every JobBackend passes.
+const opened: KubernetesJobBackend[] = [];
+jobBackendSuite('the kube-apiserver', {
+  caps: { durable: true, generationOnDelete: true }, // etcd keeps the jobs when every backend (server) is gone
+  async open(options = {}) {
+    const b = new KubernetesJobBackend(kc, { resyncMs: 0, onError: options.onError });
+    opened.push(b);
+    return b;
+  },
+  async close() {
+    for (const b of opened.splice(0)) await b.close();
+  },
+  namespace: () => freshNamespace(kc, 'mei-conf'),
 });
 
 describe('watch (informer: list + watch)', () => {
-  it('ADDED for every existing job first, then changes in order; stop() ends delivery', async () => {
+  it('the watchers share one informer, which stops with the last of them', async () => {
     const wns = await freshNamespace(kc, 'mei-watch');
-    await backend.create(job('w-old-1', wns));
-    await backend.create(job('w-old-2', wns));
-    const events: WatchEvent[] = [];
-    const stop = await backend.watch((ev) => events.push(ev));
-    const mine = () => events.filter((e) => e.object.metadata.namespace === wns).map((e) => `${e.type} ${e.object.metadata.name}`);
-    expect(mine()).toEqual(['ADDED w-old-1', 'ADDED w-old-2']);
-
-    const a = await backend.create(job('w-new', wns));
-    const b = await backend.update({ ...a, metadata: { ...a.metadata, finalizers: ['sedna.io/workers'] } });
-    const c = await backend.updateStatus({ ...b, status: { phase: 'Running' } });
-    await backend.delete(wns, 'w-new');
-    await backend.delete(wns, 'w-old-1');
-    const d = (await backend.get(wns, 'w-new'))!;
-    await backend.update({ ...d, metadata: { ...d.metadata, finalizers: [] } });
-    await waitFor('8 events', () => mine().length >= 8);
-    expect(mine()).toEqual([
-      'ADDED w-old-1',
-      'ADDED w-old-2',
-      'ADDED w-new',
-      'MODIFIED w-new',
-      'MODIFIED w-new',
-      'MODIFIED w-new',
-      'DELETED w-old-1',
-      'DELETED w-new',
-    ]);
-    const tail = events.filter((e) => e.object.metadata.namespace === wns).slice(2);
-    expect(tail[0].object).toEqual(a);
-    expect(tail[2].object).toEqual(c);
-    expect(tail[3].object.metadata.deletionTimestamp).toBeDefined();
-
-    // A second watcher shares the informer and still gets its own ADDED snapshot.
+    await backend.create(job('w-old', wns));
+    const first: string[] = [];
     const second: string[] = [];
+    const stop1 = await backend.watch((ev) => ev.object.metadata.namespace === wns && first.push(`${ev.type} ${ev.object.metadata.name}`));
+    const informer = backend.jobInformer;
+    expect(informer).toBeDefined();
     const stop2 = await backend.watch((ev) => ev.object.metadata.namespace === wns && second.push(`${ev.type} ${ev.object.metadata.name}`));
-    expect(second).toEqual(['ADDED w-old-2']);
-    stop();
+    expect(backend.jobInformer).toBe(informer);
+    expect(informer!.subscribers).toBe(2);
+    expect(first).toEqual(['ADDED w-old']);
+    expect(second).toEqual(['ADDED w-old']);
+    stop1();
+    expect(backend.jobInformer).toBe(informer);
     stop2();
     expect(backend.jobInformer).toBeUndefined();
-    const before = events.length;
-    await backend.create(job('after-stop', wns));
-    await new Promise((r) => setTimeout(r, 500));
-    expect(events.length).toBe(before);
-  });
-
-  it('concurrent writers: exactly one update wins per resourceVersion, the rest are ConflictErrors', async () => {
-    const target = await backend.create(job('race'));
-    const results = await Promise.allSettled([1, 2, 3].map((fps) => backend.update({ ...target, spec: { ...target.spec, cameras: [{ ...target.spec.cameras[0], fps }] } })));
-    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
-    expect(results.filter((r) => r.status === 'rejected').every((r) => (r as PromiseRejectedResult).reason instanceof ConflictError)).toBe(true);
   });
 
   it('rejects watch() when jobs cannot be listed (a user without RBAC), naming the status', async () => {

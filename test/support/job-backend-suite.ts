@@ -1,6 +1,8 @@
-// The JobBackend behaviour every database must show, run against real PGlite (test/unit/store-backend.test.ts)
-// and a real PostgreSQL server (test/integration/db-postgres.test.ts).
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+// The JobBackend conformance suite: the behaviour the controllers rely on, run against every backend —
+// the in-memory fake (test/unit/memory-backend.test.ts), PGlite (test/unit/store-backend.test.ts), a real
+// PostgreSQL server (test/integration/db-postgres.test.ts) and a real kube-apiserver (test/kube/backend.test.ts).
+// What genuinely differs by backend is a declared capability of the target, and the test asserts each side of it.
+import { describe, expect, it, beforeAll, afterAll, beforeEach } from 'vitest';
 import type { MultiEdgeInference, WatchEvent } from '@mei/contracts';
 import { ValidationError } from '@mei/contracts';
 import { AlreadyExistsError, ConflictError, NotFoundError, type JobBackend } from '../../server/backends/types.ts';
@@ -27,27 +29,70 @@ export async function fieldsOf(p: Promise<unknown>): Promise<string[]> {
   return (err as ValidationError).errors.map((e) => e.field);
 }
 
-/** `open` must return the same database each time it is called (same data dir / URL). */
-export function jobBackendSuite(label: string, open: () => Promise<Database>) {
-  describe(`JobBackend on ${label}`, () => {
-    let db: Database;
+/** Where backends differ by design; each test asserts the declared side. */
+export interface BackendCapabilities {
+  /** Jobs outlive closing every backend and the store behind them (a database, etcd); not the in-memory fake. */
+  durable: boolean;
+  /**
+   * Marking a job with finalizers for deletion bumps metadata.generation, as kube-apiserver does for every
+   * object; the embedded store (and its fake) count spec changes only.
+   */
+  generationOnDelete: boolean;
+}
+
+/** A backend under test: any number of backends over one store, as several servers share a database or cluster. */
+export interface JobBackendTarget {
+  readonly caps: BackendCapabilities;
+  /** A new backend over the target's store (opening the store first if needed). */
+  open(options?: { onError?: (err: unknown) => void }): Promise<JobBackend>;
+  /** Closes every backend opened and the store; the next open() starts again from what the store kept. */
+  close(): Promise<void>;
+  /** A namespace jobs can be created in, new on each call. */
+  namespace(): Promise<string>;
+}
+
+/** The embedded backend over a database: `open` must return the same database each time (same data dir / URL). */
+export function databaseTarget(openDb: () => Promise<Database>): JobBackendTarget & { db(): Database } {
+  let db: Database | undefined;
+  const backends: JobBackend[] = [];
+  let n = 0;
+  return {
+    caps: { durable: true, generationOnDelete: false },
+    async open(options = {}) {
+      db ??= await openDb();
+      const b = createEmbeddedBackend(db, { pollMs: 500, onError: options.onError });
+      backends.push(b);
+      return b;
+    },
+    async close() {
+      for (const b of backends.splice(0)) await b.close();
+      await db?.close();
+      db = undefined;
+    },
+    // Each test works in its own namespace of the one database.
+    async namespace() {
+      return `t${++n}-${Date.now().toString(36)}`;
+    },
+    db() {
+      if (!db) throw new Error('the database is not open');
+      return db;
+    },
+  };
+}
+
+export function jobBackendSuite(label: string, target: JobBackendTarget) {
+  describe(`JobBackend conformance on ${label}`, () => {
     let backend: JobBackend;
     let ns: string;
-    let n = 0;
-    const job = (name: string) => ({ ...baseJob(name), metadata: { name, namespace: ns } });
+    const job = (name: string, namespace = ns) => ({ ...baseJob(name), metadata: { name, namespace } });
 
     beforeAll(async () => {
-      db = await open();
-      backend = createEmbeddedBackend(db, { pollMs: 500 });
+      backend = await target.open();
     }, 600_000); // a fresh PGlite runs initdb in WASM: seconds on a busy machine
-    afterAll(async () => {
-      await backend?.close();
-      await db?.close();
-    }, 600_000);
-    // Each test works in its own namespace of the one database.
-    beforeEach(() => {
-      ns = `t${++n}-${Date.now().toString(36)}`;
-    });
+    afterAll(() => target.close(), 600_000);
+    beforeEach(async () => {
+      ns = await target.namespace();
+    }, 120_000);
 
     it('creates a job with server-set metadata and schema defaults; get and list return it', async () => {
       const created = await backend.create(job('alpha') as any);
@@ -70,6 +115,12 @@ export function jobBackendSuite(label: string, open: () => Promise<Database>) {
       expect(all.filter((j) => j.metadata.namespace === ns)).toHaveLength(2);
     });
 
+    it('requires metadata.name (generateName is not served) and names the field', async () => {
+      const { name: _n, ...meta } = job('unnamed').metadata;
+      expect(await fieldsOf(backend.create({ ...job('unnamed'), metadata: { ...meta, generateName: 'gen-' } } as any))).toEqual(['metadata.name']);
+      expect(await backend.list(ns)).toEqual([]);
+    });
+
     it('ignores status and server-owned metadata sent on create', async () => {
       const input: any = { ...job('gamma'), status: { phase: 'Succeeded' } };
       input.metadata.uid = 'client-chosen';
@@ -84,8 +135,9 @@ export function jobBackendSuite(label: string, open: () => Promise<Database>) {
       await backend.create(job('dup') as any);
       await expect(backend.create(job('dup') as any)).rejects.toBeInstanceOf(AlreadyExistsError);
       await expect(backend.create(job('dup') as any)).rejects.toThrow('multiedgeinferences.sedna.io "dup" already exists');
-      const other = await backend.create({ ...job('dup'), metadata: { name: 'dup', namespace: `${ns}-x` } } as any);
-      expect(other.metadata.namespace).toBe(`${ns}-x`);
+      const otherNs = await target.namespace();
+      const other = await backend.create(job('dup', otherNs) as any);
+      expect(other.metadata.namespace).toBe(otherNs);
     });
 
     it('update: a stale resourceVersion is a ConflictError and changes nothing', async () => {
@@ -164,7 +216,7 @@ export function jobBackendSuite(label: string, open: () => Promise<Database>) {
       await backend.delete(ns, 'fin');
       const v2 = (await backend.get(ns, 'fin'))!;
       expect(v2.metadata.deletionTimestamp).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
-      expect(v2.metadata.generation).toBe(1);
+      expect(v2.metadata.generation).toBe(target.caps.generationOnDelete ? 2 : 1);
       await backend.delete(ns, 'fin'); // again: still waiting, no error
       expect((await backend.get(ns, 'fin'))!.metadata.resourceVersion).toBe(v2.metadata.resourceVersion);
 
@@ -214,11 +266,18 @@ export function jobBackendSuite(label: string, open: () => Promise<Database>) {
       expect(rvs).toEqual([...rvs].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0)));
       expect(new Set(rvs).size).toBe(rvs.length);
 
+      // A second watcher gets its own ADDED snapshot of what is there now.
+      const second: string[] = [];
+      const stop2 = await backend.watch((ev) => ev.object.metadata.namespace === ns && second.push(`${ev.type} ${ev.object.metadata.name}`));
+      expect(second).toEqual(['ADDED w-old-2']);
+
       stop();
       const before = events.length;
       await backend.create(job('after-stop') as any);
-      await new Promise((r) => setTimeout(r, 700)); // longer than a poll interval
+      // Once the watcher still running has the event, a stopped one would have had it too.
+      await waitFor('the running watcher to see after-stop', () => second.includes('ADDED after-stop'));
       expect(events.length).toBe(before);
+      stop2();
     });
 
     it('concurrent writers: every write gets its own rv and watchers see them all, in rv order', async () => {
@@ -227,8 +286,8 @@ export function jobBackendSuite(label: string, open: () => Promise<Database>) {
       const names = Array.from({ length: 12 }, (_, i) => `c-${i}`);
       const created = await Promise.all(names.map((nm) => backend.create(job(nm) as any)));
       // Racing updates of one object: exactly one wins per resourceVersion.
-      const target = created[0];
-      const results = await Promise.allSettled([1, 2, 3].map((fps) => backend.update({ ...target, spec: { ...target.spec, cameras: [{ ...target.spec.cameras[0], fps }] } })));
+      const contended = created[0];
+      const results = await Promise.allSettled([1, 2, 3].map((fps) => backend.update({ ...contended, spec: { ...contended.spec, cameras: [{ ...contended.spec.cameras[0], fps }] } })));
       expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
       expect(results.filter((r) => r.status === 'rejected').every((r) => (r as PromiseRejectedResult).reason instanceof ConflictError)).toBe(true);
       await waitFor('13 events', () => seen.length >= 13);
@@ -241,22 +300,54 @@ export function jobBackendSuite(label: string, open: () => Promise<Database>) {
 
     it('a throwing watcher does not stop the others', async () => {
       const errors: unknown[] = [];
-      const b2 = createEmbeddedBackend(db, { pollMs: 500, onError: (e) => errors.push(e) });
+      const b2 = await target.open({ onError: (e) => errors.push(e) });
+      await b2.create(job('before') as any); // so the snapshot of each new watch is not empty
       const good: string[] = [];
+      // It throws on its snapshot too: watch() still succeeds.
       const stopBad = await b2.watch(() => {
         throw new Error('watcher bug');
       });
-      const stopGood = await b2.watch((ev) => ev.object.metadata.namespace === ns && good.push(ev.object.metadata.name));
-      await backend.create(job('robust') as any); // written through another backend on the same database
-      await waitFor('event for robust', () => good.includes('robust'));
       expect(errors.length).toBeGreaterThan(0);
+      const stopGood = await b2.watch((ev) => ev.object.metadata.namespace === ns && good.push(ev.object.metadata.name));
+      const before = errors.length;
+      await backend.create(job('robust') as any); // written through another backend on the same store
+      await waitFor('event for robust', () => good.includes('robust'));
+      await waitFor('the bad watcher to fail on robust too', () => errors.length > before);
+      expect(errors.every((e) => (e as Error).message === 'watcher bug')).toBe(true);
       stopBad();
       stopGood();
-      await b2.close();
     });
 
+    it(`${target.caps.durable ? 'keeps' : 'loses'} the data across close and reopen`, async () => {
+      const v1 = await backend.create({ ...job('durable'), metadata: { name: 'durable', namespace: ns, labels: { keep: 'yes' }, finalizers: ['sedna.io/workers'] } } as any);
+      const v2 = await backend.updateStatus({ ...v1, status: { phase: 'Running', identities: 3 } });
+      await target.close();
+      backend = await target.open();
+      if (!target.caps.durable) {
+        expect(await backend.list()).toEqual([]);
+        return;
+      }
+      expect(await backend.get(ns, 'durable')).toEqual(v2);
+      // resourceVersions keep growing after a restart (the changelog sequence is durable too).
+      const v3 = await backend.update({ ...v2, metadata: { ...v2.metadata, labels: { keep: 'still' } } });
+      expect(BigInt(v3.metadata.resourceVersion)).toBeGreaterThan(BigInt(v2.metadata.resourceVersion));
+      const events: WatchEvent[] = [];
+      const stop = await backend.watch((ev) => events.push(ev));
+      expect(events.find((e) => e.object.metadata.namespace === ns && e.object.metadata.name === 'durable')?.object).toEqual(v3);
+      stop();
+    });
+  });
+}
+
+/** The history tables next to the jobs, on a database target (PGlite and PostgreSQL). */
+export function historyTablesSuite(label: string, target: ReturnType<typeof databaseTarget>) {
+  describe(`history tables on ${label}`, () => {
+    afterAll(() => target.close(), 600_000);
     it('history tables: a track with trajectory segments and real[] embeddings round-trips; deleting it cascades', async () => {
-      const jobUid = (await backend.create(job('hist') as any)).metadata.uid;
+      const backend = await target.open();
+      const db = target.db();
+      const ns = await target.namespace();
+      const jobUid = (await backend.create({ ...baseJob('hist'), metadata: { name: 'hist', namespace: ns } } as any)).metadata.uid;
       const vector = Array.from({ length: 512 }, (_, i) => Math.fround(Math.sin(i) / 16)); // float4-exact values
       const track = await db.prisma.track.create({
         data: {
@@ -280,24 +371,6 @@ export function jobBackendSuite(label: string, open: () => Promise<Database>) {
       await db.prisma.track.delete({ where: { id: track.id } });
       expect(await db.prisma.embedding.count({ where: { trackId: track.id } })).toBe(0);
       expect(await db.prisma.trackSegment.count({ where: { trackId: track.id } })).toBe(0);
-    });
-
-    it('keeps the data across close and reopen', async () => {
-      const v1 = await backend.create({ ...job('durable'), metadata: { name: 'durable', namespace: ns, labels: { keep: 'yes' }, finalizers: ['sedna.io/workers'] } } as any);
-      const v2 = await backend.updateStatus({ ...v1, status: { phase: 'Running', identities: 3 } });
-      await backend.close();
-      await db.close();
-
-      db = await open();
-      backend = createEmbeddedBackend(db, { pollMs: 500 });
-      expect(await backend.get(ns, 'durable')).toEqual(v2);
-      // resourceVersions keep growing after a restart (the changelog sequence is durable too).
-      const v3 = await backend.update({ ...v2, metadata: { ...v2.metadata, labels: { keep: 'still' } } });
-      expect(BigInt(v3.metadata.resourceVersion)).toBeGreaterThan(BigInt(v2.metadata.resourceVersion));
-      const events: WatchEvent[] = [];
-      const stop = await backend.watch((ev) => events.push(ev));
-      expect(events.find((e) => e.object.metadata.namespace === ns && e.object.metadata.name === 'durable')?.object).toEqual(v3);
-      stop();
     });
   });
 }

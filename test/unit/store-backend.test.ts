@@ -6,12 +6,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { openDatabase } from '../../server/store/db.ts';
 import { DataDirLockedError, lockDataDir } from '../../server/store/lock.ts';
-import { jobBackendSuite, waitFor } from '../support/job-backend-suite.ts';
+import { databaseTarget, historyTablesSuite, jobBackendSuite, waitFor } from '../support/job-backend-suite.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mei-store-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-jobBackendSuite('PGlite', () => openDatabase({ dataDir: path.join(tmp, 'db') }));
+const pglite = databaseTarget(() => openDatabase({ dataDir: path.join(tmp, 'db') }));
+jobBackendSuite('PGlite', pglite);
+historyTablesSuite('PGlite', pglite);
 
 describe('PGlite data directory lock', () => {
   it('refuses a second open of a locked directory in the same process, and frees it on release', async () => {

@@ -1,14 +1,9 @@
 // JobBackend on MEI's own database (PGlite or PostgreSQL): jobs behave like a Kubernetes custom resource —
 // the CRD schema validates and defaults them, resourceVersion gives optimistic concurrency, generation counts
 // spec changes, finalizers delay deletion, and a watch streams changes in commit order (see job-feed.ts).
-import { randomUUID } from 'node:crypto';
 import { Prisma, type Job as JobRow } from '@prisma/client';
 import {
-  DEFAULT_NAMESPACE,
-  ValidationError,
   createValidator,
-  validateObjectName,
-  type FieldError,
   type MultiEdgeInference,
   type MultiEdgeInferenceInput,
   type ObjectMeta,
@@ -16,12 +11,12 @@ import {
   type WatchEvent,
   type WatchEventType,
 } from '@mei/contracts';
-import { API_VERSION, CRD_GROUP, CRD_KIND, CRD_PLURAL, loadJobSchema } from '@mei/contracts/crd';
+import { API_VERSION, CRD_KIND, loadJobSchema } from '@mei/contracts/crd';
 import { AlreadyExistsError, ConflictError, NotFoundError, type JobBackend } from '../types.ts';
 import type { Database } from '../../store/db.ts';
 import { JOB_EVENTS_CHANNEL, JOB_WRITE_LOCK, JobFeed, type Snapshot } from './job-feed.ts';
-import { sameJson } from '../../lib/canonical-json.ts';
-import { k8sTime, validateAnnotations, validateFinalizers, validateLabels } from './object-meta.ts';
+import { k8sTime } from './object-meta.ts';
+import { checkStatusShape, deletion, jobWhat, newJob, updateRequest, updateTarget, updatedJob, withStatus } from './job-object.ts';
 
 export interface EmbeddedBackendOptions {
   /** Validator for the CRD schema; default: createValidator(loadJobSchema()). */
@@ -37,25 +32,8 @@ export interface EmbeddedBackendOptions {
 type Tx = Prisma.TransactionClient;
 type Json = Prisma.InputJsonValue;
 
-const what = (name: string) => `${CRD_PLURAL}.${CRD_GROUP} "${name}"`;
-const invalid = (name: unknown, errors: FieldError[]) => new ValidationError(`${CRD_KIND}.${CRD_GROUP} "${typeof name === 'string' ? name : ''}"`, errors);
-const isObject = (v: unknown): v is Record<string, any> => v !== null && typeof v === 'object' && !Array.isArray(v);
-/** Empty maps are stored and returned as absent (as kube-apiserver does). */
-const nonEmpty = <T extends object>(m: T | undefined | null): T | undefined => (m && Object.keys(m).length ? m : undefined);
+const what = jobWhat;
 const PRUNE_EVERY = 200n;
-
-function typeMetaErrors(obj: Record<string, any>): FieldError[] {
-  const out: FieldError[] = [];
-  if (obj.apiVersion !== undefined && obj.apiVersion !== API_VERSION)
-    out.push({ field: 'apiVersion', reason: 'FieldValueInvalid', message: `Invalid value: ${JSON.stringify(obj.apiVersion)}: must be ${API_VERSION}` });
-  if (obj.kind !== undefined && obj.kind !== CRD_KIND)
-    out.push({ field: 'kind', reason: 'FieldValueInvalid', message: `Invalid value: ${JSON.stringify(obj.kind)}: must be ${CRD_KIND}` });
-  return out;
-}
-
-function metaErrors(meta: Record<string, any>): FieldError[] {
-  return [...validateLabels(meta.labels), ...validateAnnotations(meta.annotations), ...validateFinalizers(meta.finalizers)];
-}
 
 function toObject(row: JobRow): MultiEdgeInference {
   const metadata: ObjectMeta = {
@@ -167,52 +145,12 @@ export function createEmbeddedBackend(db: Database, opts: EmbeddedBackendOptions
     return row;
   };
 
-  /** Shape checks shared by update and updateStatus; returns the namespace. */
-  const checkUpdateTarget = (obj: unknown): string => {
-    if (!isObject(obj) || !isObject(obj.metadata))
-      throw invalid(undefined, [{ field: 'metadata', reason: 'FieldValueRequired', message: 'Required value: the object must have metadata' }]);
-    const namespace = obj.metadata.namespace ?? DEFAULT_NAMESPACE;
-    const errors = [...validateObjectName(obj.metadata.name), ...validateObjectName(namespace, 'metadata.namespace')];
-    const rv = obj.metadata.resourceVersion;
-    if (rv === undefined || rv === null || rv === '')
-      errors.push({ field: 'metadata.resourceVersion', reason: 'FieldValueInvalid', message: 'Invalid value: 0x0: must be specified for an update' });
-    if (errors.length) throw invalid(obj.metadata.name, errors);
-    return namespace;
-  };
-
   return {
     mode: 'embedded',
 
     async create(input: MultiEdgeInferenceInput) {
-      if (!isObject(input)) throw invalid(undefined, [{ field: '', reason: 'FieldValueTypeInvalid', message: 'the object must be a JSON object' }]);
-      const meta: Record<string, any> = isObject(input.metadata) ? input.metadata : {};
-      const name = meta.name;
-      const namespace = meta.namespace ?? DEFAULT_NAMESPACE;
-      const errors: FieldError[] = [];
-      errors.push(...validateObjectName(name), ...validateObjectName(namespace, 'metadata.namespace'));
-      errors.push(...metaErrors(meta), ...typeMetaErrors(input));
-      // status is reset on create (the status subresource owns it); metadata is checked above.
-      const { status: _status, metadata: _meta, ...body } = structuredClone(input) as Record<string, any>;
-      const candidate: Record<string, any> = { ...body, apiVersion: API_VERSION, kind: CRD_KIND, metadata: {} };
-      errors.push(...validator.validate(candidate));
-      if (errors.length) throw invalid(name, errors);
-
-      const job: MultiEdgeInference = {
-        apiVersion: API_VERSION,
-        kind: CRD_KIND,
-        metadata: {
-          name,
-          namespace,
-          uid: randomUUID(),
-          resourceVersion: '',
-          generation: 1,
-          creationTimestamp: k8sTime(new Date()),
-          ...(nonEmpty(meta.finalizers) ? { finalizers: [...meta.finalizers] } : {}),
-          ...(nonEmpty(meta.labels) ? { labels: { ...meta.labels } } : {}),
-          ...(nonEmpty(meta.annotations) ? { annotations: { ...meta.annotations } } : {}),
-        },
-        spec: candidate.spec,
-      };
+      const job = newJob(input, validator);
+      const { name, namespace } = job.metadata;
       try {
         return await write(async (tx) => {
           if (await find(tx, namespace, name)) throw new AlreadyExistsError(what(name));
@@ -236,62 +174,22 @@ export function createEmbeddedBackend(db: Database, opts: EmbeddedBackendOptions
     },
 
     async update(obj) {
-      const namespace = checkUpdateTarget(obj);
-      const meta = obj.metadata as unknown as Record<string, any>;
-      const errors = [...metaErrors(meta), ...typeMetaErrors(obj as any)];
-      const candidate: Record<string, any> = { apiVersion: API_VERSION, kind: CRD_KIND, metadata: {}, spec: structuredClone(obj.spec) };
-      if (obj.spec === undefined) delete candidate.spec;
-      errors.push(...validator.validate(candidate));
-      if (errors.length) throw invalid(meta.name, errors);
-
+      const namespace = updateTarget(obj);
+      const request = updateRequest(obj, validator);
       return write(async (tx) => {
-        const row = await current(tx, obj, namespace);
-        const cur = toObject(row);
-        const finalizers: string[] = [...(meta.finalizers ?? [])];
-        if (cur.metadata.deletionTimestamp) {
-          const added = finalizers.filter((f) => !(cur.metadata.finalizers ?? []).includes(f));
-          if (added.length)
-            throw invalid(meta.name, [{ field: 'metadata.finalizers', reason: 'FieldValueInvalid', message: `Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers ${JSON.stringify(added)}` }]);
-        }
-        const labels = nonEmpty(meta.labels);
-        const annotations = nonEmpty(meta.annotations);
-        const specChanged = !sameJson(cur.spec, candidate.spec);
-        const unchanged =
-          !specChanged && sameJson(cur.metadata.labels, labels) && sameJson(cur.metadata.annotations, annotations) && sameJson(cur.metadata.finalizers ?? [], finalizers);
-        if (unchanged) return cur; // like kube-apiserver: a no-op update keeps the resourceVersion
-
-        const next: MultiEdgeInference = {
-          ...cur,
-          metadata: {
-            ...cur.metadata,
-            generation: specChanged ? cur.metadata.generation + 1 : cur.metadata.generation,
-            finalizers: finalizers.length ? finalizers : undefined,
-            labels: labels && { ...labels },
-            annotations: annotations && { ...annotations },
-          },
-          spec: candidate.spec,
-        };
-        for (const k of ['finalizers', 'labels', 'annotations'] as const) if (next.metadata[k] === undefined) delete next.metadata[k];
-        // The last finalizer of a deleting object is gone: the object goes now.
-        return save(tx, cur.metadata.deletionTimestamp && !finalizers.length ? 'DELETED' : 'MODIFIED', next);
+        const cur = toObject(await current(tx, obj, namespace));
+        const change = updatedJob(cur, request);
+        return change ? save(tx, change.type, change.next) : cur;
       });
     },
 
     async updateStatus(obj) {
-      const namespace = checkUpdateTarget(obj);
-      if (obj.status !== undefined && !isObject(obj.status))
-        throw invalid(obj.metadata.name, [{ field: 'status', reason: 'FieldValueTypeInvalid', message: 'Invalid value: status must be an object' }]);
+      const namespace = updateTarget(obj);
+      checkStatusShape(obj);
       return write(async (tx) => {
-        const row = await current(tx, obj, namespace);
-        const cur = toObject(row);
-        const candidate: Record<string, any> = { apiVersion: API_VERSION, kind: CRD_KIND, metadata: {}, spec: structuredClone(cur.spec) };
-        if (obj.status !== undefined) candidate.status = structuredClone(obj.status);
-        const errors = validator.validate(candidate);
-        if (errors.length) throw invalid(obj.metadata.name, errors);
-        if (sameJson(cur.status, candidate.status)) return cur;
-        const next: MultiEdgeInference = { ...cur, metadata: { ...cur.metadata }, status: candidate.status };
-        if (next.status === undefined) delete next.status;
-        return save(tx, 'MODIFIED', next);
+        const cur = toObject(await current(tx, obj, namespace));
+        const next = withStatus(cur, obj, validator);
+        return next ? save(tx, 'MODIFIED', next) : cur;
       });
     },
 
@@ -299,13 +197,8 @@ export function createEmbeddedBackend(db: Database, opts: EmbeddedBackendOptions
       await write(async (tx) => {
         const row = await find(tx, namespace, name);
         if (!row) throw new NotFoundError(what(name));
-        const cur = toObject(row);
-        if (cur.metadata.deletionTimestamp) return; // already being deleted: waits for its finalizers
-        if (cur.metadata.finalizers?.length) {
-          await save(tx, 'MODIFIED', { ...cur, metadata: { ...cur.metadata, deletionTimestamp: k8sTime(new Date()) } });
-        } else {
-          await save(tx, 'DELETED', cur);
-        }
+        const change = deletion(toObject(row));
+        if (change) await save(tx, change.type, change.next);
       });
     },
 

@@ -1,6 +1,7 @@
 // Object metadata rules the embedded backend enforces the way kube-apiserver does for a custom resource
 // (names, labels, annotations, finalizers), so a client sees the same field errors in both modes.
 import type { FieldError } from '@mei/contracts';
+import { API_VERSION, CRD_KIND } from '@mei/contracts/crd';
 
 // Kubernetes qualified name: optional DNS-subdomain prefix + "/" + name of at most 63 characters.
 const QUALIFIED_NAME = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
@@ -61,3 +62,21 @@ export function validateFinalizers(finalizers: unknown, field = 'metadata.finali
 
 /** Kubernetes timestamps are RFC 3339 with second precision. */
 export const k8sTime = (d: Date) => new Date(Math.floor(d.getTime() / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+
+/** Empty maps are stored and returned as absent (as kube-apiserver does). */
+export const nonEmpty = <T extends object>(m: T | undefined | null): T | undefined => (m && Object.keys(m).length ? m : undefined);
+
+/** apiVersion and kind, when sent, must be this CRD's. */
+export function typeMetaErrors(obj: Record<string, any>): FieldError[] {
+  const out: FieldError[] = [];
+  if (obj.apiVersion !== undefined && obj.apiVersion !== API_VERSION)
+    out.push({ field: 'apiVersion', reason: 'FieldValueInvalid', message: `Invalid value: ${JSON.stringify(obj.apiVersion)}: must be ${API_VERSION}` });
+  if (obj.kind !== undefined && obj.kind !== CRD_KIND)
+    out.push({ field: 'kind', reason: 'FieldValueInvalid', message: `Invalid value: ${JSON.stringify(obj.kind)}: must be ${CRD_KIND}` });
+  return out;
+}
+
+/** The writable metadata a client sends: labels, annotations, finalizers. */
+export function metaErrors(meta: Record<string, any>): FieldError[] {
+  return [...validateLabels(meta.labels), ...validateAnnotations(meta.annotations), ...validateFinalizers(meta.finalizers)];
+}

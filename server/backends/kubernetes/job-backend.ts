@@ -86,13 +86,19 @@ export class KubernetesJobBackend implements JobBackend {
   private informer?: SharedInformer<any>;
   private closed = false;
   private readonly fieldManager: string;
+  private readonly resyncMs: number;
+  private readonly onError?: (err: unknown) => void;
+  private readonly namespaces?: readonly string[];
 
   constructor(
     private readonly kc: KubeConfig,
-    private readonly options: KubernetesBackendOptions = {},
+    { resyncMs = 10 * 60_000, fieldManager = 'mei-server', onError, namespaces }: KubernetesBackendOptions = {},
   ) {
     this.api = kc.makeApiClient(CustomObjectsApi);
-    this.fieldManager = options.fieldManager ?? 'mei-server';
+    this.fieldManager = fieldManager;
+    this.resyncMs = resyncMs;
+    this.onError = onError;
+    this.namespaces = namespaces;
   }
 
   async create(input: MultiEdgeInferenceInput): Promise<MultiEdgeInference> {
@@ -102,7 +108,7 @@ export class KubernetesJobBackend implements JobBackend {
     const namespace = meta.namespace ?? DEFAULT_NAMESPACE;
     const nsErrors = validateObjectName(namespace, 'metadata.namespace');
     if (!nsErrors.length && !this.manages(namespace))
-      nsErrors.push({ field: 'metadata.namespace', reason: 'FieldValueNotSupported', message: `Unsupported value: "${namespace}": this server manages jobs in ${this.options.namespaces!.join(', ')} only` });
+      nsErrors.push({ field: 'metadata.namespace', reason: 'FieldValueNotSupported', message: `Unsupported value: "${namespace}": this server manages jobs in ${this.namespaces!.join(', ')} only` });
     if (nsErrors.length) throw new ValidationError(kindAndName(meta.name), nsErrors);
     // MEI's own name rule (63 characters); the apiserver still gets the object so every other error shows too.
     const local = validateObjectName(meta.name);
@@ -156,14 +162,14 @@ export class KubernetesJobBackend implements JobBackend {
 
   /** Whether jobs in `namespace` are this server's (MEI_NAMESPACES). */
   manages(namespace: string): boolean {
-    return !this.options.namespaces || this.options.namespaces.includes(namespace);
+    return !this.namespaces || this.namespaces.includes(namespace);
   }
 
   async list(namespace?: string): Promise<MultiEdgeInference[]> {
     this.assertOpen();
     const listIn = async (ns: string | undefined) =>
       ((await withRetry(() => (ns ? this.api.listNamespacedCustomObject({ ...where, namespace: ns }) : this.api.listClusterCustomObject(where)))) as KubernetesListObject<any>).items;
-    const scope = namespace !== undefined ? (this.manages(namespace) ? [namespace] : []) : (this.options.namespaces ?? [undefined]);
+    const scope = namespace !== undefined ? (this.manages(namespace) ? [namespace] : []) : (this.namespaces ?? [undefined]);
     const items = (await Promise.all(scope.map(listIn))).flat();
     return items.map(toJob).sort((a, b) => a.metadata.namespace.localeCompare(b.metadata.namespace) || a.metadata.name.localeCompare(b.metadata.name));
   }
@@ -221,7 +227,14 @@ export class KubernetesJobBackend implements JobBackend {
     this.assertOpen();
     const informer = await this.sharedInformer();
     // Same tick: the snapshot and the subscription see the same cache, so nothing is missed or doubled.
-    for (const raw of informer.list()) onEvent({ type: 'ADDED', object: toJob(raw) });
+    // A watcher that throws is reported, as the informer does for its events, and still subscribed.
+    for (const raw of informer.list()) {
+      try {
+        onEvent({ type: 'ADDED', object: toJob(raw) });
+      } catch (err) {
+        this.watchError(err);
+      }
+    }
     const unsubscribe = informer.subscribe((type, raw) => onEvent({ type, object: toJob(raw) }));
     return () => {
       unsubscribe();
@@ -232,6 +245,11 @@ export class KubernetesJobBackend implements JobBackend {
     };
   }
 
+  private watchError(err: unknown): void {
+    if (this.onError) this.onError(err);
+    else console.warn('[kubernetes] job watch:', (err as Error)?.message ?? err);
+  }
+
   /** The informer behind watch() (tests read its relist count). */
   get jobInformer(): SharedInformer<any> | undefined {
     return this.informer;
@@ -240,10 +258,10 @@ export class KubernetesJobBackend implements JobBackend {
   private async sharedInformer(): Promise<SharedInformer<any>> {
     if (!this.informer) {
       const opts = {
-        resyncMs: this.options.resyncMs ?? 10 * 60_000,
-        onError: this.options.onError ?? ((e: unknown) => console.warn('[kubernetes] job watch:', (e as Error)?.message ?? e)),
+        resyncMs: this.resyncMs,
+        onError: (e: unknown) => this.watchError(e),
       };
-      const namespaces = this.options.namespaces;
+      const namespaces = this.namespaces;
       this.informer = namespaces
         ? new NamespacedInformers<any>(namespaces, (namespace) =>
             new Informer<any>(this.kc, `/apis/${CRD_GROUP}/${CRD_VERSION}/namespaces/${namespace}/${CRD_PLURAL}`, () => withRetry(() => this.api.listNamespacedCustomObject({ ...where, namespace })) as Promise<KubernetesListObject<any>>, opts),

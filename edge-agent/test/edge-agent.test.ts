@@ -1,10 +1,10 @@
 // The connected edge agent's task handling with a fake transport and fake camera runners (mock: no server,
-// no video); the same agent over real sockets is in realtime-agent.test.ts and the integration test.
+// no video); the same agent over real sockets is in test/unit/realtime-agent.test.ts and the integration test.
 import { describe, expect, it } from 'vitest';
 import { decodeObservations, type Ack, type CameraReport, type ObservationBatch, type TaskAssignment } from '@mei/contracts';
-import { EdgeAgent } from '../../edge-agent/src/agent/agent.ts';
-import type { CameraRunner, CameraRunnerContext } from '../../edge-agent/src/agent/camera-runner.ts';
-import { runAgentCommand } from '../../edge-agent/src/cli/run.ts';
+import { EdgeAgent } from '../src/agent/agent.ts';
+import type { CameraRunner, CameraRunnerContext } from '../src/agent/camera-runner.ts';
+import { runAgentCommand } from '../src/cli/run.ts';
 
 class FakeTransport {
   connected = true;
