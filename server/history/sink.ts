@@ -3,7 +3,7 @@
 // persistence happens later, in batches, off the live path.
 import type { LiveTrack } from '@mei/contracts';
 import type { IdentityEvent } from '../identity/types.ts';
-import type { LogKey } from '../ingest/stream.ts';
+import type { LogKey } from '../lib/stream-key.ts';
 
 /** One frame of a camera: its tracks labelled with global identities ('' while a track has none yet). */
 export interface HistoryFrame {

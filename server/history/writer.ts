@@ -20,7 +20,7 @@ import type { HistoryObservations, HistoryPreview, HistorySink, HistoryThumbnail
 import { reidModelKey } from './model-key.ts';
 import { cropFrame, decodeJpeg, encodeJpeg } from './person-search/image.ts';
 import { IngestLog } from '../ingest/ingest-log.ts';
-import type { LogKey } from '../ingest/stream.ts';
+import type { LogKey } from '../lib/stream-key.ts';
 
 /** CRD defaults of spec.retention. */
 export const RETENTION_DEFAULTS = { tracksDays: 30, thumbnailsDays: 7 } as const;

@@ -5,7 +5,7 @@
 // pruned batch is still recognised as a duplicate (agents send a stream in seq order, so every seq at or
 // below it was committed or refused before).
 import type { SqlClient } from '../store/db.ts';
-import type { LogKey } from './stream.ts';
+import type { LogKey } from '../lib/stream-key.ts';
 
 export interface LogRow extends LogKey {
   /** The batch in wire protocol 2. */

@@ -19,13 +19,13 @@ import type { Logger } from '../log.ts';
 import type { SqlClient } from '../store/db.ts';
 import { LiveError, type AgentIdentity } from '../live/live-error.ts';
 import type { LiveHub } from '../live/live-hub.ts';
-import type { LiveTicket } from './apply-queue.ts';
+import type { LiveTicket } from '../live/apply-queue.ts';
 import { ByteBudget } from './byte-budget.ts';
 import { ingestMetrics, registerIngestBytes } from '../observability/metrics.ts';
 import { GoBackN } from './go-back-n.ts';
 import { GroupCommitter, type GroupCommitOptions } from './group-commit.ts';
 import { IngestLog } from './ingest-log.ts';
-import { streamKey, type LogKey } from './stream.ts';
+import { streamKey, type LogKey } from '../lib/stream-key.ts';
 
 export interface IngestServiceOptions {
   sql: SqlClient;

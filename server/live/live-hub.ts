@@ -13,14 +13,14 @@ import type { Logger } from '../log.ts';
 import { LiveFanout, type FanoutStats } from './fanout.ts';
 import type { ThumbnailBoard } from './thumbnail-board.ts';
 import type { HistoryObservations, HistorySink } from '../history/sink.ts';
-import { ApplyQueue, toHistory, type IngestedBatch, type LiveTicket } from '../ingest/apply-queue.ts';
+import { ApplyQueue, toHistory, type IngestedBatch, type LiveTicket } from './apply-queue.ts';
 import { IdentityStatus, type IdentityStatusOptions } from './identity-status.ts';
 import { LiveJobs } from './job-states.ts';
 import { LiveError, type AgentIdentity } from './live-error.ts';
 import { admitPreview, admitSnapshotRequest, thumbnailRefusal, thumbnailsAllowed } from './privacy.ts';
 
 export { LiveError, type AgentIdentity } from './live-error.ts';
-export type { CommitResult, IngestedBatch, LiveTicket } from '../ingest/apply-queue.ts';
+export type { CommitResult, IngestedBatch, LiveTicket } from './apply-queue.ts';
 
 export interface LiveHubOptions {
   jobs: LiveJobSource;

@@ -8,7 +8,7 @@
 import type { ObservationBatch } from '@mei/contracts';
 import type { Logger } from '../log.ts';
 import type { HistoryObservations, HistorySink } from '../history/sink.ts';
-import { logKeyString, type LogKey } from './stream.ts';
+import { logKeyString, type LogKey } from '../lib/stream-key.ts';
 
 /** What became of a batch's ingest log append (server/ingest/group-commit.ts). */
 export type CommitResult = 'fresh' | 'duplicate' | 'unavailable' | 'refused';
