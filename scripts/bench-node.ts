@@ -14,7 +14,7 @@ import { availableParallelism, cpus, loadavg } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import type { CameraSpec, ModelsSpec, ObservationBatch, TaskAssignment } from '@mei/contracts';
+import { applyTaskDefaults, type CameraSpec, type ModelsSpec, type ObservationBatch } from '@mei/contracts';
 import { pipelineRunnerFactory } from '@mei/edge-agent/src/agent/pipeline-runner.ts';
 import { findFfmpeg, inputArgs, probeVideo } from '@mei/edge-agent/src/sources/ffmpeg.ts';
 import { parseSource } from '@mei/edge-agent/src/sources/uri.ts';
@@ -86,7 +86,7 @@ async function runNode(n: number, o: { nativeFps: number; fps: number; maxFrames
     fps: o.fps,
     ...(p.region ? { roi: { x: p.region.x, y: p.region.y, width: p.region.w, height: p.region.h } } : {}),
   }));
-  const task: TaskAssignment = { jobKey: 'bench/node', uid: 'bench', generation: 1, node: 'edge-1', mode: 'live', cameras, models: o.models, ...(o.threads ? { threads: o.threads } : {}), ...(o.slots ? { inferenceSlots: o.slots } : {}) };
+  const task = applyTaskDefaults({ jobKey: 'bench/node', uid: 'bench', generation: 1, node: 'edge-1', mode: 'live', cameras, models: o.models, ...(o.threads ? { threads: o.threads } : {}), ...(o.slots ? { inferenceSlots: o.slots } : {}) });
   const factory = pipelineRunnerFactory(process.env, { maxFrames: o.maxFrames, readRate: o.fps / o.nativeFps });
   const rows = new Map<string, MotBox[]>(plans.map((p) => [p.name, []]));
   const seen = new Map<string, { first: number; last: number; frames: number; maxIndex: number }>();

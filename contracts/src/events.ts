@@ -2,7 +2,18 @@
 // Payload schemas are zod so every receiver validates what arrives (bad input gets an error ack, never a
 // crash); the TypeScript event maps below are derived from them and imported by server, app and edge-agent.
 import { z } from 'zod';
-import type { CameraSpec, CrossCameraSpec, ModelsSpec, PrivacySpec, TrackingSpec } from './generated/job.ts';
+import type {
+  CameraSpec,
+  CrossCameraSpec,
+  DefaultedCameraSpec,
+  DefaultedCrossCameraSpec,
+  DefaultedModelsSpec,
+  DefaultedPrivacySpec,
+  DefaultedTrackingSpec,
+  ModelsSpec,
+  PrivacySpec,
+  TrackingSpec,
+} from './generated/job.ts';
 import type { WatchEvent } from './job.ts';
 import { BOUNDS } from './bounds.ts';
 
@@ -22,18 +33,22 @@ const isoTime = z.string().max(40).refine((s) => !Number.isNaN(Date.parse(s)), '
 const finite = z.number().finite();
 
 // ---- server -> agent -------------------------------------------------------------------------------
-/** The task a worker runs: the job's settings and the cameras on the worker's node (downstream). */
-export interface TaskAssignment {
+/**
+ * The task a worker runs: the job's settings and the cameras on the worker's node (downstream), as sent. The
+ * agent runs it as a TaskAssignment: the same with the CRD's defaults applied (applyTaskDefaults).
+ */
+export interface TaskAssignmentInput {
   jobKey: string;
   uid: string;
   generation: number;
   node: string;
-  mode: 'live' | 'history';
+  mode?: 'live' | 'history';
   cameras: CameraSpec[];
   models: ModelsSpec;
   tracking?: TrackingSpec;
   crossCamera?: CrossCameraSpec;
   privacy?: PrivacySpec;
+  /** spec.workers[].threads of this node. */
   threads?: number;
   /** spec.workers[].inferenceSlots of this node: camera frames in the networks at once (absent: no budget). */
   inferenceSlots?: number;
@@ -41,6 +56,16 @@ export interface TaskAssignment {
   spoolBytes?: number;
   /** What this job's sources and models may open on the node (edge-agent/src/policy/media-policy.ts). */
   media?: MediaAccess;
+}
+/** A task with the CRD's defaults applied: what the server sends and the agent runs. */
+export interface TaskAssignment extends Omit<TaskAssignmentInput, 'mode' | 'cameras' | 'models' | 'tracking' | 'crossCamera' | 'privacy' | 'threads'> {
+  mode: 'live' | 'history';
+  cameras: DefaultedCameraSpec[];
+  models: DefaultedModelsSpec;
+  tracking: DefaultedTrackingSpec;
+  crossCamera: DefaultedCrossCameraSpec;
+  privacy: DefaultedPrivacySpec;
+  threads: number;
 }
 /** The media policy as it applies to one job's workers, resolved by the control plane. */
 export interface MediaAccess {
@@ -268,7 +293,7 @@ export interface AgentToServerEvents {
   thumbnail: (msg: z.input<typeof TrackThumbnailSchema>, ack?: AckFn) => void;
 }
 export interface ServerToAgentEvents {
-  task: (task: TaskAssignment) => void;
+  task: (task: TaskAssignmentInput) => void;
   'task:stop': (stop: TaskStop) => void;
   'preview:request': (req: PreviewRequest) => void;
 }

@@ -8,7 +8,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { accessSync, constants, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Ack, AgentState, AgentToServerEvents, CameraReport, IngestAck, ObservationBatch, PreviewFrame, PreviewRequest, TaskAssignment, TaskStop, TrackThumbnail } from '@mei/contracts';
+import { applyTaskDefaults, type Ack, type AgentState, type AgentToServerEvents, type CameraReport, type IngestAck, type ObservationBatch, type PreviewFrame, type PreviewRequest, type TaskAssignment, type TaskAssignmentInput, type TaskStop, type TrackThumbnail } from '@mei/contracts';
 import { ObservationOutbox } from '../transport/outbox.ts';
 import { Spool } from '../transport/spool.ts';
 import { toIngestAck } from '../transport/connection.ts';
@@ -116,8 +116,9 @@ export class EdgeAgent {
     this.heartbeat = setInterval(() => void this.sendStates(), o.heartbeatMs ?? HEARTBEAT_MS);
   }
 
-  handleTask(task: TaskAssignment): Promise<void> {
-    return this.serial(() => this.applyTask(task));
+  handleTask(task: TaskAssignmentInput): Promise<void> {
+    // Defaults applied here, once, so no runner restates one (and a task from an older server works).
+    return this.serial(() => this.applyTask(applyTaskDefaults(task)));
   }
 
   handleStop(stop: TaskStop): Promise<void> {

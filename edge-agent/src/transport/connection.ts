@@ -13,7 +13,7 @@ import {
   type ObservationBatch,
   type ServerToAgentEvents,
   type PreviewRequest,
-  type TaskAssignment,
+  type TaskAssignmentInput,
   type TaskStop,
   type WireProtocol,
 } from '@mei/contracts';
@@ -46,7 +46,7 @@ export interface AgentConnectionOptions {
 }
 
 export interface AgentConnectionHandlers {
-  onTask(task: TaskAssignment): void;
+  onTask(task: TaskAssignmentInput): void;
   onStop(stop: TaskStop): void;
   /** privacy.preview 'snapshot': a browser asked for one still frame of a camera. */
   onPreviewRequest?(req: PreviewRequest): void;
