@@ -93,7 +93,7 @@ async function runNode(n: number, o: { nativeFps: number; fps: number; maxFrames
   const finished = new Map<string, () => void>();
   const done = plans.map((p) => new Promise<void>((r) => finished.set(p.name, r)));
   const loadStart = load();
-  const runners = cameras.map((camera) => {
+  const runners = task.cameras.map((camera) => {
     const runner = factory({
       task,
       camera,
@@ -114,7 +114,7 @@ async function runNode(n: number, o: { nativeFps: number; fps: number; maxFrames
         }
       },
       observationBacklog: () => 0,
-      privacy: () => undefined,
+      privacy: () => task.privacy,
       emitPreview: () => {},
       thumbnailSlots: () => 0,
       emitThumbnail: () => {},

@@ -57,7 +57,7 @@ async function busyCamera(maxFrames: number): Promise<{ batches: Uint8Array[]; f
       batches.push(encodeObservations({ ...b, jobKey: task.jobKey, session: 'bench', seq: seq++ } as ObservationBatch));
     },
     observationBacklog: () => 0,
-    privacy: () => undefined,
+    privacy: () => task.privacy,
     emitPreview: () => {},
     thumbnailSlots: () => 0,
     emitThumbnail: () => {},

@@ -171,14 +171,14 @@ describe('the node inference budget (spec.workers[].inferenceSlots)', () => {
     const task = applyTaskDefaults({ jobKey: 'j/x', uid: 'u', generation: 1, node: 'n', mode: 'history', cameras, models: { detector: YOLOX }, inferenceSlots: 1 });
     const factory = pipelineRunnerFactory(modelEnv(), { maxFrames: 4 });
     const frames = new Map<string, number>();
-    const runners = cameras.map((camera) => {
+    const runners = task.cameras.map((camera) => {
       const r = factory({
         task,
         camera,
         onChange: () => {},
         emitObservations: (b) => frames.set(b.camera, (frames.get(b.camera) ?? 0) + b.frames.length),
         observationBacklog: () => 0,
-        privacy: () => undefined,
+        privacy: () => task.privacy,
         emitPreview: () => {},
         thumbnailSlots: () => 0,
         emitThumbnail: () => {},

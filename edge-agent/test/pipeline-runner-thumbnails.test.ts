@@ -43,7 +43,7 @@ async function run(privacy: PrivacySpec): Promise<Run> {
   let runner!: PipelineCameraRunner;
   const ctx: CameraRunnerContext = {
     task,
-    camera,
+    camera: task.cameras[0],
     onChange: () => {
       const s = runner.report().state;
       if (s === 'Completed' || s === 'Failed') finished();

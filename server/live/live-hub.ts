@@ -14,6 +14,8 @@ import { createHash } from 'node:crypto';
 import type { Namespace, Socket } from 'socket.io';
 import {
   parseJobKey,
+  previewAllows,
+  previewOf,
   type LiveFrame,
   type LivePreview,
   type LiveThumbnail,
@@ -129,8 +131,6 @@ export interface LiveTicket {
  * unacknowledged seq (go-back-N), so this holds about one window per stream during a store outage.
  */
 const MAX_UNCOMMITTED = 4_096;
-
-type Preview = 'none' | 'snapshot' | 'thumbnails' | 'live';
 
 interface JobState {
   uid: string;
@@ -258,14 +258,14 @@ export class LiveHub {
   preview(agent: AgentIdentity, msg: PreviewFrame): void {
     const job = this.agentCamera(agent, msg.camera);
     const st = this.state(job);
-    const mode = previewMode(job);
+    const mode = previewOf(job.spec);
     if (mode === 'snapshot') {
       const asked = st.snapshotAsked.get(msg.camera);
       if (asked === undefined || this.now() - asked > SNAPSHOT_WINDOW_MS) {
         throw new LiveError('jpeg', `privacy.preview of ${agent.jobKey} is "snapshot": a still frame is accepted only when a browser asked for one`);
       }
       st.snapshotAsked.delete(msg.camera);
-    } else if (mode !== 'live') {
+    } else if (!previewAllows(job.spec, 'stream')) {
       throw new LiveError('jpeg', `privacy.preview of ${agent.jobKey} is "${mode}": no pixels may leave the edge`);
     }
     const preview: LivePreview = { ...msg, jobKey: agent.jobKey };
@@ -282,8 +282,8 @@ export class LiveHub {
    */
   thumbnail(agent: AgentIdentity, msg: TrackThumbnail): void {
     const job = this.agentCamera(agent, msg.camera);
-    const mode = previewMode(job);
-    if (mode !== 'thumbnails' && mode !== 'live') {
+    const mode = previewOf(job.spec);
+    if (!previewAllows(job.spec, 'crops')) {
       this.counters.thumbnailsRefused++;
       throw new LiveError('jpeg', `privacy.preview of ${agent.jobKey} is "${mode}": no person crops may leave the edge`);
     }
@@ -336,8 +336,8 @@ export class LiveHub {
     if (!job) throw new LiveError('jobKey', `no job ${jobKey}`);
     const cam = job.spec.cameras.find((c) => c.name === camera);
     if (!cam) throw new LiveError('camera', `job ${jobKey} has no camera "${camera}"`);
-    const mode = previewMode(job);
-    if (mode !== 'snapshot' && mode !== 'live') throw new LiveError('camera', `privacy.preview of ${jobKey} is "${mode}": no pixels may leave the edge`);
+    const mode = previewOf(job.spec);
+    if (!previewAllows(job.spec, 'snapshot')) throw new LiveError('camera', `privacy.preview of ${jobKey} is "${mode}": no pixels may leave the edge`);
     const targets = [...(this.agents?.sockets.values() ?? [])].filter((s) => {
       const c = s.data?.claims as AgentIdentity | undefined;
       return c?.jobKey === jobKey && c.uid === job.metadata.uid && c.node === cam.node;
@@ -561,9 +561,6 @@ export class LiveHub {
   }
 }
 
-function previewMode(job: MultiEdgeInference): Preview {
-  return (job.spec.privacy?.preview ?? 'none') as Preview;
-}
 
 /** Fingerprints per spec object: the informer hands out the same object until the job changes. */
 const fingerprints = new WeakMap<object, string>();
