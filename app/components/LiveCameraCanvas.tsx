@@ -4,7 +4,7 @@
 // by global identity. A visually hidden list mirrors the drawn labels ("P3@x,y,w,h") for tests and
 // screen readers.
 import { useEffect, useRef } from 'react';
-import { previewAllows, type LiveFrame, type Preview } from '@mei/contracts';
+import { isVisible, previewAllows, type LiveFrame, type Preview } from '@mei/contracts';
 import { identityColor, trackKey, type CameraView, type LiveStore } from '@/app/lib/liveStore';
 
 const UNASSIGNED = '#9aa3b2';
@@ -58,7 +58,7 @@ export function LiveCameraCanvas({ store, camera, aspect, preview }: { store: Li
 
 function mirrorLabels(list: HTMLUListElement, f: LiveFrame): void {
   const items = f.tracks
-    .filter((t) => t.state === 'confirmed' || t.state === 'tentative')
+    .filter((t) => isVisible(t.state))
     .map((t) => {
       const li = document.createElement('li');
       li.textContent = `${trackKey(t)}@${Math.round(t.x)},${Math.round(t.y)},${Math.round(t.w)},${Math.round(t.h)}`;

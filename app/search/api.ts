@@ -1,14 +1,11 @@
 'use client';
 // Server state of the history and search pages (TanStack Query over the search API in contracts/api.ts).
 import { useMutation, useQuery } from '@tanstack/react-query';
-import { apiPaths, type FindTrackRequest, type PersonSearchResponse, type TrackDetail, type TrackList, type TracksPerHour } from '@mei/contracts';
+import { apiPaths, type FindTrackRequest, type PersonSearchResponse, type SearchFilters, type TrackDetail, type TrackList, type TracksPerHour } from '@mei/contracts';
 import { apiFetch } from '@/app/lib/http';
 
-export interface TrackFilter {
-  cameras?: string[];
-  fromMs?: number;
-  toMs?: number;
-}
+/** The history page's filter: the search API's filters without the result limit. */
+export type TrackFilter = Omit<SearchFilters, 'limit'>;
 
 export function useTracks(jobKey: string, f: TrackFilter, before?: string) {
   const q = new URLSearchParams({ job: jobKey, limit: '200' });

@@ -16,6 +16,9 @@ import type {
 } from './generated/job.ts';
 import type { WatchEvent } from './job.ts';
 import { BOUNDS } from './bounds.ts';
+import { ENUMS } from './generated/enums.ts';
+
+export { ENUMS } from './generated/enums.ts';
 
 export { BOUNDS, IMAGE_BOUNDS, MAX_INT32 } from './bounds.ts';
 
@@ -92,8 +95,19 @@ export interface PreviewRequest {
 }
 
 // ---- agent -> server -------------------------------------------------------------------------------
-export const workerPhase = z.enum(['Pending', 'Starting', 'Running', 'Succeeded', 'Failed', 'Stopped']);
-export const cameraState = z.enum(['Pending', 'Connecting', 'Streaming', 'Retrying', 'Completed', 'Failed']);
+/** Who an agent is, from its verified token (never from a message): the claims the server signs for it. */
+export interface AgentIdentity {
+  jobKey: string;
+  uid: string;
+  node: string;
+}
+export const workerPhase = z.enum(ENUMS['status.workers[].phase']);
+export const cameraState = z.enum(ENUMS['status.cameras[].state']);
+/** A worker's phase (status.workers[].phase; runtimes observe a subset, server/backend/types.ts). */
+export type WorkerPhase = z.infer<typeof workerPhase>;
+/** A track's state on its camera; browsers show the visible ones (isVisible). */
+export const trackState = z.enum(['tentative', 'confirmed', 'lost', 'removed']);
+export type TrackState = z.infer<typeof trackState>;
 
 export const TaskAckSchema = z.object({ jobKey, uid: z.string().min(1).max(64), generation: z.number().int().min(0) }).strict();
 export type TaskAck = z.infer<typeof TaskAckSchema>;
@@ -139,7 +153,7 @@ export const TrackObservationSchema = z
     w: finite.min(0).max(BOUNDS.coordinate),
     h: finite.min(0).max(BOUNDS.coordinate),
     score: finite.min(0).max(1),
-    state: z.enum(['tentative', 'confirmed', 'lost', 'removed']),
+    state: trackState,
   })
   .strict();
 export type TrackObservation = z.infer<typeof TrackObservationSchema>;

@@ -3,6 +3,7 @@ export * from './job.ts';
 export * from './validation.ts';
 export * from './defaults.ts';
 export * from './privacy.ts';
+export * from './identities.ts';
 export * from './events.ts';
 export * from './api.ts';
 export * from './wire/index.ts';

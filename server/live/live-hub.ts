@@ -13,6 +13,8 @@
 import { createHash } from 'node:crypto';
 import type { Namespace, Socket } from 'socket.io';
 import {
+  isVisible,
+  type AgentIdentity,
   parseJobKey,
   previewAllows,
   previewOf,
@@ -36,12 +38,7 @@ import type { HistorySink } from '../history/sink.ts';
 import { logKeyString, type LogKey } from '../ingest/stream.ts';
 import type { HistoryObservations } from '../history/sink.ts';
 
-/** Who sent a message, from the agent's verified token (never from the message). */
-export interface AgentIdentity {
-  jobKey: string;
-  uid: string;
-  node: string;
-}
+export type { AgentIdentity } from '@mei/contracts';
 
 /** A refused request, naming the payload field at fault. */
 export class LiveError extends Error {
@@ -152,7 +149,6 @@ interface JobState {
   statusSentAt: number;
 }
 
-const VISIBLE = new Set(['tentative', 'confirmed']);
 /** A snapshot preview is accepted this long after a browser asked for it. */
 const SNAPSHOT_WINDOW_MS = 15_000;
 
@@ -467,7 +463,7 @@ export class LiveHub {
     // Every frame feeds the roster; only the newest frame of the newest queued batch is drawn.
     const frames = batch.frames.map((f) => ({ f, tracks: service.liveTracks(camera, f.tracks) }));
     for (const { tracks } of frames) {
-      st.roster.frame(camera, tracks.filter((t) => VISIBLE.has(t.state)).map((t) => t.globalId), receivedAt);
+      st.roster.frame(camera, tracks.filter((t) => isVisible(t.state)).map((t) => t.globalId), receivedAt);
       if (st.thumbs.pendingCount) for (const t of tracks) this.trackThumbnail(st.thumbs, camera, t);
     }
     const record: HistoryObservations = { jobKey, jobUid: job.metadata.uid, camera, session: batch.session, frames: frames.map(({ f, tracks }) => ({ ...f, tracks })), embeddings: batch.embeddings, events: result.events };

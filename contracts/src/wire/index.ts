@@ -22,7 +22,7 @@
 // Decoding checks every bound and names the field it fails on; the server then runs ObservationBatchSchema on
 // the result as for protocol 1.
 import { decode, encode } from '@msgpack/msgpack';
-import { ObservationBatchSchema, describeZodError, type ObservationBatch, type TrackObservation } from '../events.ts';
+import { ObservationBatchSchema, describeZodError, trackState, type ObservationBatch, type TrackObservation } from '../events.ts';
 
 /** Protocol 1: today's JSON payloads. Protocol 2: observations as `encodeObservations` bytes. */
 export const WIRE_PROTOCOLS = [1, 2] as const;
@@ -46,7 +46,8 @@ export class WireError extends Error {
   }
 }
 
-const STATES: TrackObservation['state'][] = ['tentative', 'confirmed', 'lost', 'removed'];
+// The wire codes of track states are their positions in the contract's enum: append, never reorder.
+const STATES: readonly TrackObservation['state'][] = trackState.options;
 const STATE_CODE = new Map(STATES.map((s, i) => [s, i]));
 const MAX_FRAMES = 100;
 const MAX_TRACKS = 500;
