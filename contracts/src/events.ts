@@ -132,7 +132,10 @@ export const CameraReportSchema = z
   .strict();
 export type CameraReport = z.infer<typeof CameraReportSchema>;
 
-/** Heartbeat and state in one message (upstream): sent on every change and at least every few seconds. */
+/** An agent sends `state` at least this often; the server's upstream controller judges silence by it. */
+export const HEARTBEAT_MS = 2_000;
+
+/** Heartbeat and state in one message (upstream): sent on every change and at least every HEARTBEAT_MS. */
 export const AgentStateSchema = z
   .object({
     jobKey,
@@ -406,6 +409,40 @@ export interface ServerToUiEvents {
   'live:thumbnail': (thumb: LiveThumbnail, ack: LiveAckFn) => void;
   'live:identities': (msg: LiveIdentities, ack: LiveAckFn) => void;
 }
+
+// ---- event tables ------------------------------------------------------------------------------------
+/**
+ * `observations` in either protocol: a JSON batch (protocol 1) or its wire/index.ts bytes (protocol 2). The
+ * ingest parses it for the connection's negotiated protocol (parseObservationPayload); this only types it.
+ */
+const ObservationPayloadSchema = z.custom<ObservationBatch | Uint8Array>((v) => v instanceof Uint8Array || (v !== null && typeof v === 'object'), 'must be an observation batch');
+
+/**
+ * Every event an agent may send, with the schema its payload must pass. The server registers its handlers
+ * from this table (server/realtime/socket-server.ts) and answers any other event with an error.
+ */
+export const AGENT_EVENTS = {
+  'task:ack': TaskAckSchema,
+  state: AgentStateSchema,
+  observations: ObservationPayloadSchema,
+  preview: PreviewFrameSchema,
+  thumbnail: TrackThumbnailSchema,
+} as const satisfies { [K in keyof AgentToServerEvents]: z.ZodType };
+
+/** Every event a browser may send, with the schema its payload must pass (as AGENT_EVENTS). */
+export const UI_EVENTS = {
+  'jobs:subscribe': SubscribeJobsSchema,
+  'jobs:unsubscribe': SubscribeJobsSchema,
+  'live:subscribe': SubscribeLiveSchema,
+  'live:unsubscribe': SubscribeLiveSchema,
+  'live:snapshot': SnapshotRequestSchema,
+} as const satisfies { [K in keyof UiToServerEvents]: z.ZodType };
+
+export type AgentEvent = keyof typeof AGENT_EVENTS;
+export type UiEvent = keyof typeof UI_EVENTS;
+/** A payload of `event` of `table` as a sender writes it (input) and as the receiver gets it after validation (output). */
+export type EventInput<T extends Record<string, z.ZodType>, K extends keyof T> = z.input<T[K]>;
+export type EventPayload<T extends Record<string, z.ZodType>, K extends keyof T> = z.output<T[K]>;
 
 /** Formats a zod failure as one line naming the field, e.g. `cameras[0].fps: Expected number`. */
 export function describeZodError(err: z.ZodError): { error: string; field: string } {

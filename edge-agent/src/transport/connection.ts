@@ -8,6 +8,7 @@ import {
   decodeObservations,
   observationPayload,
   type Ack,
+  type AgentEvent,
   type AgentToServerEvents,
   type IngestAck,
   type ObservationBatch,
@@ -21,7 +22,7 @@ import { agentParser } from '@mei/contracts/wire/socket-parser';
 import { UpstreamMeter } from './upstream-meter.ts';
 
 export type AgentSocket = Socket<ServerToAgentEvents, AgentToServerEvents>;
-type Emitted = keyof AgentToServerEvents;
+type Emitted = AgentEvent;
 type Payload<E extends Emitted> = Parameters<AgentToServerEvents[E]>[0];
 
 export interface AgentConnectionOptions {
