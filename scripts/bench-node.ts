@@ -14,7 +14,7 @@ import { availableParallelism, cpus, loadavg } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { applyTaskDefaults, type CameraSpec, type ModelsSpec, type ObservationBatch } from '@mei/contracts';
+import { applyTaskDefaults, withDefaults, type CameraSpec, type ModelsSpec, type ObservationBatch } from '@mei/contracts';
 import { pipelineRunnerFactory } from '@mei/edge-agent/src/agent/pipeline-runner.ts';
 import { findFfmpeg, inputArgs, probeVideo } from '@mei/edge-agent/src/sources/ffmpeg.ts';
 import { parseSource } from '@mei/edge-agent/src/sources/uri.ts';
@@ -228,11 +228,11 @@ async function main(): Promise<void> {
   const reid: ModelsSpec['reid'] = values.reid === 'none' ? undefined : values.reid === 'histogram' ? { kind: 'histogram' } : { kind: 'onnx', name: values.reid };
   const models: ModelsSpec = {
     // The CRD's default score threshold; detectEvery only when given (absent = the pipeline's default).
-    detector: { name: values.detector, decoder, scoreThreshold: 0.3, ...(detectEvery ? { detectEvery } : {}), ...(values['decode-at-input-size'] ? { decodeAtInputSize: true } : {}), ...(values['cadence-on-load'] ? { cadenceOnLoad: true } : {}) },
+    detector: { name: values.detector, decoder, scoreThreshold: withDefaults('models.detector').scoreThreshold, ...(detectEvery ? { detectEvery } : {}), ...(values['decode-at-input-size'] ? { decodeAtInputSize: true } : {}), ...(values['cadence-on-load'] ? { cadenceOnLoad: true } : {}) },
     ...(reid ? { reid } : {}),
   };
   const ffmpeg = findFfmpeg();
-  const nativeFps = (await probeVideo(ffmpeg, inputArgs(parseSource(path.join(dataDir, 'vtest.avi')), { realtime: false, loop: false }))).fps ?? 10;
+  const nativeFps = (await probeVideo(ffmpeg, inputArgs(parseSource(path.join(dataDir, 'vtest.avi')), { realtime: false, loop: false }))).fps ?? 10; // crd-default-ok: a guess at the file's rate, not camera fps
   const gtRows = readMotFile(path.join(dataDir, 'PETS09-S2L1/gt/gt.txt'), { kind: 'gt' }).rows.filter((r) => r.frame <= maxFrames);
   const report = {
     benchmark: 'node capacity: N live cameras on one agent (PETS09-S2L1)',
@@ -240,8 +240,8 @@ async function main(): Promise<void> {
     command: `npm run bench:node -- ${process.argv.slice(2).join(' ')}`.trim(),
     machine: { cpuModel: cpus()[0]?.model ?? 'unknown', cores: availableParallelism(), node: process.version },
     models,
-    threads: threads ?? 2,
-    inferenceSlots: slots ?? 0,
+    threads: threads ?? withDefaults('workers[]').threads,
+    inferenceSlots: slots ?? withDefaults('workers[]').inferenceSlots,
     holdRule: `every camera processes >= ${HOLD_SHARE * 100} % of its frames at >= ${HOLD_SHARE * 100} % of --fps`,
     runs: [] as Array<Awaited<ReturnType<typeof runNode>>>,
   };
