@@ -17,7 +17,7 @@ import { NANODET_INPUT } from '../src/detectors/nanodet/detector.ts';
 import { attr, foldTransposes, type OnnxGraph, parseOnnx, serializeOnnx } from '../src/detectors/nanodet/onnx-graph.ts';
 import { convertTfjsGraphToOnnx } from '../src/detectors/nanodet/tfjs-to-onnx.ts';
 import { float16ToFloat32, TfjsModelError, type TfjsModelJson } from '../src/detectors/nanodet/tfjs-model.ts';
-import { normalisationFor } from '../src/detectors/resize.ts';
+import { normalizationFor } from '../src/detectors/resize.ts';
 import { PETS_VIDEO, readVideoFrames } from './nanodet-fixtures.ts';
 
 const source = nanodetSource();
@@ -35,7 +35,7 @@ afterAll(async () => {
 async function frameTensor(): Promise<Float32Array> {
   const [frame] = await readVideoFrames(PETS_VIDEO, [100]);
   const t = new Float32Array(3 * SIZE * SIZE);
-  letterboxInto(frame, t, SIZE, SIZE, normalisationFor(NANODET_INPUT));
+  letterboxInto(frame, t, SIZE, SIZE, normalizationFor(NANODET_INPUT));
   return t;
 }
 

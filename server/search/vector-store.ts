@@ -91,7 +91,7 @@ export function validateVector(vector: ArrayLike<number>, dim: number, field: st
 }
 
 /** Copies `vector` into `out` scaled to unit length. */
-export function normaliseInto(vector: ArrayLike<number>, out: Float32Array, field: string): Float32Array {
+export function normalizeInto(vector: ArrayLike<number>, out: Float32Array, field: string): Float32Array {
   let sum = 0;
   for (let j = 0; j < out.length; j++) {
     const x = vector[j];
