@@ -440,8 +440,7 @@ export const UI_EVENTS = {
 
 export type AgentEvent = keyof typeof AGENT_EVENTS;
 export type UiEvent = keyof typeof UI_EVENTS;
-/** A payload of `event` of `table` as a sender writes it (input) and as the receiver gets it after validation (output). */
-export type EventInput<T extends Record<string, z.ZodType>, K extends keyof T> = z.input<T[K]>;
+/** The payload of `event` of an event table as the receiver gets it after validation. */
 export type EventPayload<T extends Record<string, z.ZodType>, K extends keyof T> = z.output<T[K]>;
 
 /** Formats a zod failure as one line naming the field, e.g. `cameras[0].fps: Expected number`. */
