@@ -67,6 +67,7 @@ const body = [
 function defaultsTree(s: JSONSchema): JSONSchema | undefined {
   const out: JSONSchema = {};
   if (s.default !== undefined) out.default = s.default;
+  if (s.default !== undefined && s.nullable === true) out.nullable = true;
   const props = Object.entries(s.properties ?? {}).flatMap(([k, sub]) => {
     const t = defaultsTree(sub);
     return t ? [[k, t] as const] : [];
@@ -83,6 +84,7 @@ const defaults = [
   '/** A schema node as far as defaulting reads it. */',
   'export interface DefaultsNode {',
   '  default?: unknown;',
+  '  nullable?: boolean;',
   '  properties?: Record<string, DefaultsNode>;',
   '  items?: DefaultsNode;',
   '}',

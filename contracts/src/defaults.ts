@@ -29,10 +29,11 @@ export { SPEC_DEFAULTS, type DefaultsNode };
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 /**
- * Kubernetes structural defaulting, in place: a missing property with a `default` gets a copy of it, then
- * every present value is walked (so `default: {}` on a section fills that section's own defaults). Works on
- * the CRD's openAPIV3Schema and on the generated SPEC_DEFAULTS tree alike. Values of the wrong type are left
- * for validation to report.
+ * Kubernetes structural defaulting (apiextensions-apiserver's defaulting.Default), in place: a missing
+ * property with a `default`, or a null one that is not `nullable`, gets a copy of it, then every present
+ * value is walked (so `default: {}` on a section fills that section's own defaults). Works on the CRD's
+ * openAPIV3Schema and on the generated SPEC_DEFAULTS tree alike. Values of the wrong type are left for
+ * validation to report.
  */
 export function applySchemaDefaults(schema: DefaultsNode, value: unknown): void {
   if (Array.isArray(value)) {
@@ -41,7 +42,7 @@ export function applySchemaDefaults(schema: DefaultsNode, value: unknown): void 
   }
   if (!isObject(value) || !schema.properties) return;
   for (const [key, sub] of Object.entries(schema.properties)) {
-    if (value[key] === undefined && sub.default !== undefined) value[key] = structuredClone(sub.default);
+    if (sub.default !== undefined && (value[key] === undefined || (value[key] === null && !sub.nullable))) value[key] = structuredClone(sub.default);
     if (value[key] !== undefined) applySchemaDefaults(sub, value[key]);
   }
 }

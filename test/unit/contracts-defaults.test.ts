@@ -68,6 +68,10 @@ describe('job defaults from the CRD', () => {
     const bad = { apiVersion: 'sedna.io/v1alpha1', kind: 'MultiEdgeInference', metadata: { name: 'j' }, spec: { ...minimal(), privacy: { previewFps: 99 } } };
     expect(createValidator(loadJobSchema()).validate(bad).map((e) => e.field)).toEqual(['spec.privacy.previewFps']);
     expect(bad.spec.privacy).toEqual({ preview: 'none', previewFps: 99 });
+    // As kube-apiserver: a null where the schema has a default (and no nullable) is defaulted, not refused.
+    const nulls = { apiVersion: 'sedna.io/v1alpha1', kind: 'MultiEdgeInference', metadata: { name: 'j' }, spec: { ...minimal(), mode: null, privacy: null } };
+    expect(createValidator(loadJobSchema()).validate(nulls)).toEqual([]);
+    expect(nulls.spec).toMatchObject({ mode: 'live', privacy: { preview: 'none', previewFps: 2 } });
   });
 
   it('withDefaults gives one part of a spec, and its defaults alone', () => {

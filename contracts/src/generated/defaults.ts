@@ -3,6 +3,7 @@
 /** A schema node as far as defaulting reads it. */
 export interface DefaultsNode {
   default?: unknown;
+  nullable?: boolean;
   properties?: Record<string, DefaultsNode>;
   items?: DefaultsNode;
 }
