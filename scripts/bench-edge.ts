@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { numberFlag } from './bench-args.ts';
 import { childCpuMs } from './bench-cpu.ts';
-import type { DetectorSpec, ModelsSpec } from '@mei/contracts';
+import { withDefaults, type DetectorSpec, type ModelsSpec } from '@mei/contracts';
 import { motLines } from '../edge-agent/src/cli/track.ts';
 import { evaluateMot, parseMot, type MotSummary } from '../tools/src/mot-eval/index.ts';
 import { createCameraPipeline, type FrameResult, type StageTimings } from '../edge-agent/src/pipeline/pipeline.ts';
@@ -167,7 +167,7 @@ async function runSet(set: ModelSet, o: { dataDir: string; gtText: string; maxFr
     // The pipeline splits --threads between two ONNX networks running at once (pipelineThreads).
     threads: { detector: threads.detector, embedder: set.models.reid?.kind === 'onnx' ? threads.embedder : null },
     detectAhead: summary.detectAhead,
-    detectEvery: o.detectEvery ?? 1,
+    detectEvery: o.detectEvery ?? withDefaults('models.detector').detectEvery,
     decodeSize: pipeline.decodeSize ?? null,
     detectedFrames: summary.detectedFrames,
     frames,

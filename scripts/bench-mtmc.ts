@@ -96,7 +96,7 @@ async function main(): Promise<void> {
   const maxFrames = num(values['max-frames'], '--max-frames', VIDEO_FRAMES, 1, VIDEO_FRAMES, true);
   const threshold = num(values.threshold, '--threshold', DEFAULT_THRESHOLD, 0, 2);
   const maxGapSeconds = num(values['max-gap'], '--max-gap', DEFAULT_MAX_GAP_S, 0, 86400);
-  const { cadence, describe: cadenceDescription } = cadenceFromFlags(values);
+  const { cadence, embeddingLevels, describe: cadenceDescription } = cadenceFromFlags(values);
   const threads = num(values.threads, '--threads', 1, 1, 64, true);
   // Same defaults as scripts/test.mjs: the shared folder beside the repository.
   const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -154,7 +154,7 @@ async function main(): Promise<void> {
   const frameRecorder = values['record-frames'] ? createWriteStream(values['record-frames']) : undefined;
   if (values['replay-frames']) {
     const file = values['replay-frames'];
-    const replayed = replayCameraFrames({ cameras, maxFrames, jobKey: 'bench/mtmc', cadence, batchFrames: BATCH_FRAMES }, readFrameLines(file, readFileSync(file, 'utf8')), deliver);
+    const replayed = replayCameraFrames({ cameras, maxFrames, jobKey: 'bench/mtmc', cadence, embeddingLevels, batchFrames: BATCH_FRAMES }, readFrameLines(file, readFileSync(file, 'utf8')), deliver);
     edge = { cpuMsPerFrame: null, ...replayed }; // no vision: bytes and embeddings only
   } else if (values.replay) {
     const lines = readFileSync(values.replay, 'utf8').split('\n');
@@ -166,7 +166,7 @@ async function main(): Promise<void> {
     });
   } else {
     const recordFrame = frameRecorder && ((camera: string, f: Parameters<typeof frameLine>[1]) => void frameRecorder.write(`${frameLine(camera, f)}\n`));
-    const measured = await runCamerasInVideoTimeOrder({ cameras, models, maxFrames, threads, jobKey: 'bench/mtmc', cadence, batchFrames: BATCH_FRAMES, recordFrame }, deliver);
+    const measured = await runCamerasInVideoTimeOrder({ cameras, models, maxFrames, threads, jobKey: 'bench/mtmc', cadence, embeddingLevels, batchFrames: BATCH_FRAMES, recordFrame }, deliver);
     for (const [name, f] of measured.fps) fps.set(name, f);
     edge = { cpuMsPerFrame: round(measured.edgeCpuMsPerFrame, 2), wireBytes: measured.wireBytes, embeddings: measured.embeddings };
   }

@@ -14,7 +14,7 @@ import { availableParallelism, cpus, loadavg } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import type { CameraSpec, ModelsSpec, ObservationBatch, TaskAssignment } from '@mei/contracts';
+import { applyTaskDefaults, withDefaults, type CameraSpec, type ModelsSpec, type ObservationBatch } from '@mei/contracts';
 import { pipelineRunnerFactory } from '../edge-agent/src/agent/pipeline-runner.ts';
 import { findFfmpeg, inputArgs, probeVideo } from '../edge-agent/src/sources/ffmpeg.ts';
 import { parseSource } from '../edge-agent/src/sources/uri.ts';
@@ -86,14 +86,14 @@ async function runNode(n: number, o: { nativeFps: number; fps: number; maxFrames
     fps: o.fps,
     ...(p.region ? { roi: { x: p.region.x, y: p.region.y, width: p.region.w, height: p.region.h } } : {}),
   }));
-  const task: TaskAssignment = { jobKey: 'bench/node', uid: 'bench', generation: 1, node: 'edge-1', mode: 'live', cameras, models: o.models, ...(o.threads ? { threads: o.threads } : {}), ...(o.slots ? { inferenceSlots: o.slots } : {}) };
+  const task = applyTaskDefaults({ jobKey: 'bench/node', uid: 'bench', generation: 1, node: 'edge-1', mode: 'live', cameras, models: o.models, ...(o.threads ? { threads: o.threads } : {}), ...(o.slots ? { inferenceSlots: o.slots } : {}) });
   const factory = pipelineRunnerFactory(process.env, { maxFrames: o.maxFrames, readRate: o.fps / o.nativeFps });
   const rows = new Map<string, MotBox[]>(plans.map((p) => [p.name, []]));
   const seen = new Map<string, { first: number; last: number; frames: number; maxIndex: number }>();
   const finished = new Map<string, () => void>();
   const done = plans.map((p) => new Promise<void>((r) => finished.set(p.name, r)));
   const loadStart = load();
-  const runners = cameras.map((camera) => {
+  const runners = task.cameras.map((camera) => {
     const runner = factory({
       task,
       camera,
@@ -114,7 +114,7 @@ async function runNode(n: number, o: { nativeFps: number; fps: number; maxFrames
         }
       },
       observationBacklog: () => 0,
-      privacy: () => undefined,
+      privacy: () => task.privacy,
       emitPreview: () => {},
       thumbnailSlots: () => 0,
       emitThumbnail: () => {},
@@ -228,11 +228,11 @@ async function main(): Promise<void> {
   const reid: ModelsSpec['reid'] = values.reid === 'none' ? undefined : values.reid === 'histogram' ? { kind: 'histogram' } : { kind: 'onnx', name: values.reid };
   const models: ModelsSpec = {
     // The CRD's default score threshold; detectEvery only when given (absent = the pipeline's default).
-    detector: { name: values.detector, decoder, scoreThreshold: 0.3, ...(detectEvery ? { detectEvery } : {}), ...(values['decode-at-input-size'] ? { decodeAtInputSize: true } : {}), ...(values['cadence-on-load'] ? { cadenceOnLoad: true } : {}) },
+    detector: { name: values.detector, decoder, scoreThreshold: withDefaults('models.detector').scoreThreshold, ...(detectEvery ? { detectEvery } : {}), ...(values['decode-at-input-size'] ? { decodeAtInputSize: true } : {}), ...(values['cadence-on-load'] ? { cadenceOnLoad: true } : {}) },
     ...(reid ? { reid } : {}),
   };
   const ffmpeg = findFfmpeg();
-  const nativeFps = (await probeVideo(ffmpeg, inputArgs(parseSource(path.join(dataDir, 'vtest.avi')), { realtime: false, loop: false }))).fps ?? 10;
+  const nativeFps = (await probeVideo(ffmpeg, inputArgs(parseSource(path.join(dataDir, 'vtest.avi')), { realtime: false, loop: false }))).fps ?? 10; // crd-default-ok: a guess at the file's rate, not camera fps
   const gtRows = readMotFile(path.join(dataDir, 'PETS09-S2L1/gt/gt.txt'), { kind: 'gt' }).rows.filter((r) => r.frame <= maxFrames);
   const report = {
     benchmark: 'node capacity: N live cameras on one agent (PETS09-S2L1)',
@@ -240,8 +240,8 @@ async function main(): Promise<void> {
     command: `npm run bench:node -- ${process.argv.slice(2).join(' ')}`.trim(),
     machine: { cpuModel: cpus()[0]?.model ?? 'unknown', cores: availableParallelism(), node: process.version },
     models,
-    threads: threads ?? 2,
-    inferenceSlots: slots ?? 0,
+    threads: threads ?? withDefaults('workers[]').threads,
+    inferenceSlots: slots ?? withDefaults('workers[]').inferenceSlots,
     holdRule: `every camera processes >= ${HOLD_SHARE * 100} % of its frames at >= ${HOLD_SHARE * 100} % of --fps`,
     runs: [] as Array<Awaited<ReturnType<typeof runNode>>>,
   };

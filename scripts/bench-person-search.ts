@@ -86,7 +86,7 @@ async function main(): Promise<void> {
   if (values.help) return void console.log(USAGE);
   const maxFrames = num(values['max-frames'], '--max-frames', VIDEO_FRAMES, 1, VIDEO_FRAMES);
   const threads = num(values.threads, '--threads', 1, 1, 64);
-  const { cadence, describe: cadenceDescription } = cadenceFromFlags(values);
+  const { cadence, embeddingLevels, describe: cadenceDescription } = cadenceFromFlags(values);
   const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
   process.env.MEI_DATA_DIR ??= path.resolve(root, '../shared/data');
   process.env.MEI_MODEL_DIR ??= path.resolve(root, '../shared/models');
@@ -159,13 +159,13 @@ async function main(): Promise<void> {
   if (values['replay-frames']) {
     const file = values['replay-frames'];
     const batches: ObservationBatch[] = [];
-    edge = replayCameraFrames({ cameras, maxFrames, jobKey: jobKeyStr, cadence, batchFrames: BATCH_FRAMES }, readFrameLines(file, readFileSync(file, 'utf8')), (b) => batches.push(b));
+    edge = replayCameraFrames({ cameras, maxFrames, jobKey: jobKeyStr, cadence, embeddingLevels, batchFrames: BATCH_FRAMES }, readFrameLines(file, readFileSync(file, 'utf8')), (b) => batches.push(b));
     await replayBatches(batches);
   } else if (values.replay) {
     await replayBatches(readFileSync(values.replay, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as ObservationBatch));
   } else {
     const recordFrame = frameRecorder && ((camera: string, f: CameraFrame) => void frameRecorder.write(`${frameLine(camera, f)}\n`));
-    const measured = await runCamerasInVideoTimeOrder({ cameras, models, maxFrames, threads, jobKey: jobKeyStr, cadence, batchFrames: BATCH_FRAMES, recordFrame }, deliver);
+    const measured = await runCamerasInVideoTimeOrder({ cameras, models, maxFrames, threads, jobKey: jobKeyStr, cadence, embeddingLevels, batchFrames: BATCH_FRAMES, recordFrame }, deliver);
     for (const [name, f] of measured.fps) fps[name] = round(f, 2);
     edge = { wireBytes: measured.wireBytes, embeddings: measured.embeddings };
   }

@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { encodeObservations, type ObservationBatch, type TaskAssignment } from '@mei/contracts';
+import { applyTaskDefaults, encodeObservations, type ObservationBatch } from '@mei/contracts';
 import { DEFAULT_SPOOL_BYTES } from '../edge-agent/src/agent/agent.ts';
 import { pipelineRunnerFactory } from '../edge-agent/src/agent/pipeline-runner.ts';
 import { Spool } from '../edge-agent/src/transport/spool.ts';
@@ -29,7 +29,7 @@ const round = (v: number, d = 1) => Math.round(v * 10 ** d) / 10 ** d;
 /** Runs the real pipeline over the video and returns the batches it emits (as the agent would spool them). */
 async function busyCamera(maxFrames: number): Promise<{ batches: Uint8Array[]; frames: number; wallMs: number; cpuMs: number }> {
   const dataDir = process.env.MEI_DATA_DIR ?? path.resolve('data');
-  const task: TaskAssignment = {
+  const task = applyTaskDefaults({
     jobKey: 'bench/spool',
     uid: 'bench',
     generation: 1,
@@ -37,7 +37,7 @@ async function busyCamera(maxFrames: number): Promise<{ batches: Uint8Array[]; f
     mode: 'history',
     cameras: [{ name: 'pets', node: 'edge-1', source: path.join(dataDir, 'vtest.avi') }],
     models: { detector: { name: 'yolox-nano', decoder: 'yolox' }, reid: { kind: 'onnx', name: 'osnet-x0.25-msmt17' } },
-  };
+  });
   const batches: Uint8Array[] = [];
   let seq = Date.now() * 1000;
   let frames = 0;
@@ -57,7 +57,7 @@ async function busyCamera(maxFrames: number): Promise<{ batches: Uint8Array[]; f
       batches.push(encodeObservations({ ...b, jobKey: task.jobKey, session: 'bench', seq: seq++ } as ObservationBatch));
     },
     observationBacklog: () => 0,
-    privacy: () => undefined,
+    privacy: () => task.privacy,
     emitPreview: () => {},
     thumbnailSlots: () => 0,
     emitThumbnail: () => {},

@@ -1,7 +1,7 @@
 'use client';
 import Link from 'next/link';
 import { useRouter } from 'next/navigation';
-import type { MultiEdgeInference } from '@mei/contracts';
+import { applyDefaults, type MultiEdgeInference } from '@mei/contracts';
 import { Age } from './Age';
 import { DataTable } from './DataTable';
 import { PhaseBadge, displayPhase } from './PhaseBadge';
@@ -47,7 +47,7 @@ export function JobsTable({ jobs }: { jobs: MultiEdgeInference[] }) {
           { header: 'Phase', cell: (j) => <PhaseBadge phase={displayPhase(j)} /> },
           { header: 'Cameras', cell: (j) => j.status?.cameraCount ?? j.spec.cameras.length, num: true, testId: 'cameras' },
           { header: 'Identities', cell: (j) => j.status?.identities ?? 0, num: true, testId: 'identities' },
-          { header: 'Mode', cell: (j) => j.spec.mode ?? 'live', className: 'muted' },
+          { header: 'Mode', cell: (j) => applyDefaults(j.spec).mode, className: 'muted' },
           { header: 'Age', cell: (j) => <Age since={j.metadata.creationTimestamp} />, num: true },
         ]}
       />

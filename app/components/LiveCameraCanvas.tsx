@@ -4,15 +4,13 @@
 // by global identity. A visually hidden list mirrors the drawn labels ("P3@x,y,w,h") for tests and
 // screen readers.
 import { useEffect, useRef } from 'react';
-import type { LiveFrame, PrivacySpec } from '@mei/contracts';
+import { isVisible, previewAllows, type LiveFrame, type Preview } from '@mei/contracts';
 import { identityColor, trackKey, type CameraView, type LiveStore } from '@/app/lib/liveStore';
-
-type PreviewMode = NonNullable<PrivacySpec['preview']>;
 
 const UNASSIGNED = '#9aa3b2';
 const BACKGROUND = '#1b202b';
 
-export function LiveCameraCanvas({ store, camera, aspect, preview }: { store: LiveStore; camera: string; aspect: number; preview: PreviewMode }) {
+export function LiveCameraCanvas({ store, camera, aspect, preview }: { store: LiveStore; camera: string; aspect: number; preview: Preview }) {
   const canvasRef = useRef<HTMLCanvasElement>(null);
   const listRef = useRef<HTMLUListElement>(null);
 
@@ -60,7 +58,7 @@ export function LiveCameraCanvas({ store, camera, aspect, preview }: { store: Li
 
 function mirrorLabels(list: HTMLUListElement, f: LiveFrame): void {
   const items = f.tracks
-    .filter((t) => t.state === 'confirmed' || t.state === 'tentative')
+    .filter((t) => isVisible(t.state))
     .map((t) => {
       const li = document.createElement('li');
       li.textContent = `${trackKey(t)}@${Math.round(t.x)},${Math.round(t.y)},${Math.round(t.w)},${Math.round(t.h)}`;
@@ -71,7 +69,7 @@ function mirrorLabels(list: HTMLUListElement, f: LiveFrame): void {
   list.replaceChildren(...items);
 }
 
-function paint(ctx: CanvasRenderingContext2D, W: number, H: number, dpr: number, v: CameraView, following: string | null, preview: PreviewMode): void {
+function paint(ctx: CanvasRenderingContext2D, W: number, H: number, dpr: number, v: CameraView, following: string | null, preview: Preview): void {
   ctx.setTransform(1, 0, 0, 1, 0, 0);
   const f = v.frame;
   if (v.preview) ctx.drawImage(v.preview.bitmap, 0, 0, W, H);
@@ -82,7 +80,7 @@ function paint(ctx: CanvasRenderingContext2D, W: number, H: number, dpr: number,
     ctx.font = `${12 * dpr}px system-ui, sans-serif`;
     ctx.textAlign = 'center';
     const note =
-      preview === 'live' ? 'waiting for the preview…' : preview === 'snapshot' ? 'no snapshot yet (video stays on the edge)' : 'privacy: no video leaves the edge';
+      previewAllows(preview, 'stream') ? 'waiting for the preview…' : previewAllows(preview, 'snapshot') ? 'no snapshot yet (video stays on the edge)' : 'privacy: no video leaves the edge';
     ctx.fillText(f ? note : 'waiting for frames…', W / 2, H - 12 * dpr);
     ctx.textAlign = 'start';
   }

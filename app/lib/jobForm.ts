@@ -4,8 +4,15 @@
 import {
   DEFAULT_NAMESPACE,
   validateObjectName,
+  applyDefaults,
+  withDefaults,
+  type DefaultedJobSpec,
+  type DetectorSpec,
   type FieldError,
   type MultiEdgeInferenceInput,
+  type Preview,
+  type ReidSpec,
+  type TrackingSpec,
   type Validator,
 } from '@mei/contracts';
 
@@ -24,12 +31,12 @@ export interface CameraForm {
 export interface JobForm {
   name: string;
   namespace: string;
-  mode: 'live' | 'history';
+  mode: DefaultedJobSpec['mode'];
   cameras: CameraForm[];
-  detector: { decoder: 'yolox' | 'nanodet' | 'yolov8'; name: string; path: string; scoreThreshold: string };
-  reid: { kind: 'none' | 'onnx' | 'histogram'; name: string; path: string };
-  tracking: { type: 'multi' | 'single'; targetIdentity: string };
-  preview: 'none' | 'snapshot' | 'thumbnails' | 'live';
+  detector: { decoder: DetectorSpec['decoder']; name: string; path: string; scoreThreshold: string };
+  reid: { kind: 'none' | ReidSpec['kind']; name: string; path: string };
+  tracking: { type: NonNullable<TrackingSpec['type']>; targetIdentity: string };
+  preview: Preview;
   tracksDays: string;
 }
 
@@ -40,20 +47,24 @@ let rowIds = 0;
 export const nextRowId = () => `cam-${++rowIds}`;
 
 export function newCamera(index: number, node = 'edge-local'): CameraForm {
-  return { id: nextRowId(), name: `cam-${index + 1}`, node, source: SAMPLE_SOURCE, fps: '10', loop: true, roiEnabled: false, roi: { x: '0', y: '0', width: '384', height: '288' } };
+  return { id: nextRowId(), name: `cam-${index + 1}`, node, source: SAMPLE_SOURCE, fps: String(withDefaults('cameras[]').fps), loop: true, roiEnabled: false, roi: { x: '0', y: '0', width: '384', height: '288' } };
 }
+
+/** A minimal spec with the CRD's defaults applied. */
+const SPEC = applyDefaults({ cameras: [], models: { detector: { decoder: 'yolox' } } });
 
 export function defaultJobForm(namespace = DEFAULT_NAMESPACE): JobForm {
   return {
     name: '',
     namespace,
-    mode: 'live',
+    // The CRD's defaults, shown as the form's starting values.
+    mode: SPEC.mode,
     cameras: [newCamera(0)],
-    detector: { decoder: 'yolox', name: 'yolox-nano', path: '', scoreThreshold: '0.3' },
+    detector: { decoder: 'yolox', name: 'yolox-nano', path: '', scoreThreshold: String(SPEC.models.detector.scoreThreshold) },
     reid: { kind: 'onnx', name: 'osnet-x0.25-msmt17', path: '' },
-    tracking: { type: 'multi', targetIdentity: '' },
-    preview: 'none',
-    tracksDays: '30',
+    tracking: { type: SPEC.tracking.type, targetIdentity: '' },
+    preview: SPEC.privacy.preview,
+    tracksDays: String(SPEC.retention.tracksDays),
   };
 }
 

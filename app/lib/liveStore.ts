@@ -2,7 +2,7 @@
 // identity, the identity list, the followed identity, and draw statistics. Socket handlers write here and
 // canvases read here on requestAnimationFrame, so a frame never goes through React state; React only
 // hears about the identity list and follow alerts (a few times a second at most).
-import type { LiveFrame, LiveIdentities, LiveIdentity, LiveTrack } from '@mei/contracts';
+import { isVisible, mergeNewer, type LiveFrame, type LiveIdentities, type LiveIdentity, type LiveTrack } from '@mei/contracts';
 
 /** Positions kept per trail (box bottom centres, in camera pixels). */
 export const TRAIL_LENGTH = 20;
@@ -82,7 +82,7 @@ export class LiveStore {
     v.frame = f;
     v.version++;
     for (const t of f.tracks) {
-      if (t.state !== 'confirmed' && t.state !== 'tentative') continue;
+      if (!isVisible(t.state)) continue;
       const k = trackKey(t);
       let trail = v.trails.get(k);
       if (!trail) v.trails.set(k, (trail = { points: [], at: now }));
@@ -166,7 +166,7 @@ export class LiveStore {
   }
 
   private checkFollowed(f: LiveFrame, v: CameraView, now: number): void {
-    const present = f.tracks.some((t) => t.globalId === this.following && (t.state === 'confirmed' || t.state === 'tentative'));
+    const present = f.tracks.some((t) => t.globalId === this.following && isVisible(t.state));
     if (!present) return;
     const away = v.followSeenAt === undefined || now - v.followSeenAt > REAPPEAR_MS;
     v.followSeenAt = now;
@@ -181,12 +181,7 @@ export class LiveStore {
   /** `from` became `into`: trails and the follow target move with it. */
   private merge(from: string, into: string): void {
     for (const v of this.cameras.values()) {
-      const a = v.trails.get(from);
-      if (!a) continue;
-      v.trails.delete(from);
-      const b = v.trails.get(into);
-      v.trails.set(into, b && b.at >= a.at ? b : a);
-      v.version++;
+      if (mergeNewer(v.trails, from, into, (t) => t.at)) v.version++;
     }
     if (this.following === from) {
       this.following = into;

@@ -2,7 +2,7 @@
 // URLs for <img>. Every URL is revoked when its crop is replaced, merged away, evicted or the view closes,
 // so a long session does not pile up blobs. Outside React like LiveStore; the identity list reads
 // `snapshot` (a new map on every change, a few times a second at most).
-import type { LiveThumbnail } from '@mei/contracts';
+import { mergeNewer, type LiveThumbnail } from '@mei/contracts';
 
 export interface IdentityThumb {
   url: string;
@@ -42,15 +42,9 @@ export class ThumbnailStore {
 
   /** `from` became `into` (LiveIdentities.merged): the newer crop of the two stays, under `into`. */
   merge(from: string, into: string): void {
-    const a = this.thumbs.get(from);
-    if (!a || from === into) return;
-    this.thumbs.delete(from);
-    const b = this.thumbs.get(into);
-    if (b && b.receivedAt >= a.receivedAt) URL.revokeObjectURL(a.url);
-    else {
-      this.drop(into);
-      this.thumbs.set(into, a);
-    }
+    const r = mergeNewer(this.thumbs, from, into, (t) => t.receivedAt);
+    if (!r) return;
+    if (r.dropped) URL.revokeObjectURL(r.dropped.url);
     this.changed();
   }
 

@@ -2,9 +2,23 @@
 // Payload schemas are zod so every receiver validates what arrives (bad input gets an error ack, never a
 // crash); the TypeScript event maps below are derived from them and imported by server, app and edge-agent.
 import { z } from 'zod';
-import type { CameraSpec, CrossCameraSpec, ModelsSpec, PrivacySpec, TrackingSpec } from './generated/job.ts';
+import type {
+  CameraSpec,
+  CrossCameraSpec,
+  DefaultedCameraSpec,
+  DefaultedCrossCameraSpec,
+  DefaultedModelsSpec,
+  DefaultedPrivacySpec,
+  DefaultedTrackingSpec,
+  ModelsSpec,
+  PrivacySpec,
+  TrackingSpec,
+} from './generated/job.ts';
 import type { WatchEvent } from './job.ts';
 import { BOUNDS } from './bounds.ts';
+import { ENUMS } from './generated/enums.ts';
+
+export { ENUMS } from './generated/enums.ts';
 
 export { BOUNDS, IMAGE_BOUNDS, MAX_INT32 } from './bounds.ts';
 
@@ -22,18 +36,22 @@ const isoTime = z.string().max(40).refine((s) => !Number.isNaN(Date.parse(s)), '
 const finite = z.number().finite();
 
 // ---- server -> agent -------------------------------------------------------------------------------
-/** The task a worker runs: the job's settings and the cameras on the worker's node (downstream). */
-export interface TaskAssignment {
+/**
+ * The task a worker runs: the job's settings and the cameras on the worker's node (downstream), as sent. The
+ * agent runs it as a TaskAssignment: the same with the CRD's defaults applied (applyTaskDefaults).
+ */
+export interface TaskAssignmentInput {
   jobKey: string;
   uid: string;
   generation: number;
   node: string;
-  mode: 'live' | 'history';
+  mode?: 'live' | 'history';
   cameras: CameraSpec[];
   models: ModelsSpec;
   tracking?: TrackingSpec;
   crossCamera?: CrossCameraSpec;
   privacy?: PrivacySpec;
+  /** spec.workers[].threads of this node. */
   threads?: number;
   /** spec.workers[].inferenceSlots of this node: camera frames in the networks at once (absent: no budget). */
   inferenceSlots?: number;
@@ -41,6 +59,16 @@ export interface TaskAssignment {
   spoolBytes?: number;
   /** What this job's sources and models may open on the node (contracts/src/media-policy.ts). */
   media?: MediaAccess;
+}
+/** A task with the CRD's defaults applied: what the server sends and the agent runs. */
+export interface TaskAssignment extends Omit<TaskAssignmentInput, 'mode' | 'cameras' | 'models' | 'tracking' | 'crossCamera' | 'privacy' | 'threads'> {
+  mode: 'live' | 'history';
+  cameras: DefaultedCameraSpec[];
+  models: DefaultedModelsSpec;
+  tracking: DefaultedTrackingSpec;
+  crossCamera: DefaultedCrossCameraSpec;
+  privacy: DefaultedPrivacySpec;
+  threads: number;
 }
 /** The media policy as it applies to one job's workers, resolved by the control plane. */
 export interface MediaAccess {
@@ -67,8 +95,19 @@ export interface PreviewRequest {
 }
 
 // ---- agent -> server -------------------------------------------------------------------------------
-export const workerPhase = z.enum(['Pending', 'Starting', 'Running', 'Succeeded', 'Failed', 'Stopped']);
-export const cameraState = z.enum(['Pending', 'Connecting', 'Streaming', 'Retrying', 'Completed', 'Failed']);
+/** Who an agent is, from its verified token (never from a message): the claims the server signs for it. */
+export interface AgentIdentity {
+  jobKey: string;
+  uid: string;
+  node: string;
+}
+export const workerPhase = z.enum(ENUMS['status.workers[].phase']);
+export const cameraState = z.enum(ENUMS['status.cameras[].state']);
+/** A worker's phase (status.workers[].phase; runtimes observe a subset, server/backend/types.ts). */
+export type WorkerPhase = z.infer<typeof workerPhase>;
+/** A track's state on its camera; browsers show the visible ones (isVisible). */
+export const trackState = z.enum(['tentative', 'confirmed', 'lost', 'removed']);
+export type TrackState = z.infer<typeof trackState>;
 
 export const TaskAckSchema = z.object({ jobKey, uid: z.string().min(1).max(64), generation: z.number().int().min(0) }).strict();
 export type TaskAck = z.infer<typeof TaskAckSchema>;
@@ -93,7 +132,10 @@ export const CameraReportSchema = z
   .strict();
 export type CameraReport = z.infer<typeof CameraReportSchema>;
 
-/** Heartbeat and state in one message (upstream): sent on every change and at least every few seconds. */
+/** An agent sends `state` at least this often; the server's upstream controller judges silence by it. */
+export const HEARTBEAT_MS = 2_000;
+
+/** Heartbeat and state in one message (upstream): sent on every change and at least every HEARTBEAT_MS. */
 export const AgentStateSchema = z
   .object({
     jobKey,
@@ -114,7 +156,7 @@ export const TrackObservationSchema = z
     w: finite.min(0).max(BOUNDS.coordinate),
     h: finite.min(0).max(BOUNDS.coordinate),
     score: finite.min(0).max(1),
-    state: z.enum(['tentative', 'confirmed', 'lost', 'removed']),
+    state: trackState,
   })
   .strict();
 export type TrackObservation = z.infer<typeof TrackObservationSchema>;
@@ -268,7 +310,7 @@ export interface AgentToServerEvents {
   thumbnail: (msg: z.input<typeof TrackThumbnailSchema>, ack?: AckFn) => void;
 }
 export interface ServerToAgentEvents {
-  task: (task: TaskAssignment) => void;
+  task: (task: TaskAssignmentInput) => void;
   'task:stop': (stop: TaskStop) => void;
   'preview:request': (req: PreviewRequest) => void;
 }
@@ -367,6 +409,39 @@ export interface ServerToUiEvents {
   'live:thumbnail': (thumb: LiveThumbnail, ack: LiveAckFn) => void;
   'live:identities': (msg: LiveIdentities, ack: LiveAckFn) => void;
 }
+
+// ---- event tables ------------------------------------------------------------------------------------
+/**
+ * `observations` in either protocol: a JSON batch (protocol 1) or its wire/index.ts bytes (protocol 2). The
+ * ingest parses it for the connection's negotiated protocol (parseObservationPayload); this only types it.
+ */
+const ObservationPayloadSchema = z.custom<ObservationBatch | Uint8Array>((v) => v instanceof Uint8Array || (v !== null && typeof v === 'object'), 'must be an observation batch');
+
+/**
+ * Every event an agent may send, with the schema its payload must pass. The server registers its handlers
+ * from this table (server/realtime/socket-server.ts) and answers any other event with an error.
+ */
+export const AGENT_EVENTS = {
+  'task:ack': TaskAckSchema,
+  state: AgentStateSchema,
+  observations: ObservationPayloadSchema,
+  preview: PreviewFrameSchema,
+  thumbnail: TrackThumbnailSchema,
+} as const satisfies { [K in keyof AgentToServerEvents]: z.ZodType };
+
+/** Every event a browser may send, with the schema its payload must pass (as AGENT_EVENTS). */
+export const UI_EVENTS = {
+  'jobs:subscribe': SubscribeJobsSchema,
+  'jobs:unsubscribe': SubscribeJobsSchema,
+  'live:subscribe': SubscribeLiveSchema,
+  'live:unsubscribe': SubscribeLiveSchema,
+  'live:snapshot': SnapshotRequestSchema,
+} as const satisfies { [K in keyof UiToServerEvents]: z.ZodType };
+
+export type AgentEvent = keyof typeof AGENT_EVENTS;
+export type UiEvent = keyof typeof UI_EVENTS;
+/** The payload of `event` of an event table as the receiver gets it after validation. */
+export type EventPayload<T extends Record<string, z.ZodType>, K extends keyof T> = z.output<T[K]>;
 
 /** Formats a zod failure as one line naming the field, e.g. `cameras[0].fps: Expected number`. */
 export function describeZodError(err: z.ZodError): { error: string; field: string } {

@@ -2,6 +2,7 @@
 // (structural defaults, strict unknown-field rejection, list-type=map keys), reporting Kubernetes-style
 // field paths such as `spec.cameras[0].fps`. Isomorphic: the server and the browser form both use it.
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
+import { applySchemaDefaults } from './defaults.ts';
 
 export type JSONSchema = Record<string, unknown> & {
   type?: string;
@@ -166,13 +167,15 @@ export interface Validator {
 }
 
 export function createValidator(schema: JSONSchema): Validator {
-  const ajv = new Ajv({ allErrors: true, strict: false, useDefaults: true, formats: { 'date-time': true, int64: true, int32: true, double: true, float: true } });
+  const ajv = new Ajv({ allErrors: true, strict: false, useDefaults: false, formats: { 'date-time': true, int64: true, int32: true, double: true, float: true } });
   const compiled: ValidateFunction = ajv.compile(toAjvSchema(schema));
   return {
     validate(obj) {
       if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) return [{ field: '', reason: 'FieldValueTypeInvalid', message: 'the object must be a JSON object' }];
       const errors: FieldError[] = [];
       const seen = new Set<string>();
+      // Defaults first, as kube-apiserver does, through the one defaulting walk (defaults.ts), not Ajv's own.
+      applySchemaDefaults(schema, obj);
       if (!compiled(obj)) {
         for (const e of compiled.errors ?? []) {
           const fe = toFieldError(e, obj);

@@ -3,7 +3,7 @@
 // while disconnected, never resent. The real runner and real sockets are in pipeline-runner-thumbnails.test.ts
 // and test/integration/history-thumbnails.test.ts.
 import { describe, expect, it } from 'vitest';
-import { decodeObservations, type Ack, type ObservationBatch, type TaskAssignment, type TrackThumbnail } from '@mei/contracts';
+import { decodeObservations, type Ack, type ObservationBatch, type TaskAssignmentInput, type TrackThumbnail } from '@mei/contracts';
 import { EdgeAgent, MAX_THUMBNAILS_IN_FLIGHT } from '../src/agent/agent.ts';
 import { encodeCrop } from '@mei/vision/image';
 import { ScriptedRunner } from './support/scripted-runner.ts';
@@ -34,7 +34,7 @@ describe('edge agent thumbnails (mock transport and runner)', () => {
     const transport = new HeldTransport();
     const runners: ScriptedRunner[] = [];
     const agent = new EdgeAgent({ node: 'edge-1', transport, runners: (ctx) => (runners.push(new ScriptedRunner(ctx)), runners.at(-1)!), heartbeatMs: 60_000 });
-    const task: TaskAssignment = {
+    const task: TaskAssignmentInput = {
       jobKey: 'default/job',
       uid: 'uid-1',
       generation: 1,

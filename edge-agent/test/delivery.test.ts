@@ -13,7 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Server, type Socket } from 'socket.io';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AGENT_NAMESPACE, MAX_MESSAGE_BYTES, parseObservationPayload, type AgentState, type IngestAck, type ObservationBatch, type TaskAssignment } from '@mei/contracts';
+import { AGENT_NAMESPACE, MAX_MESSAGE_BYTES, parseObservationPayload, type AgentState, type IngestAck, type ObservationBatch, type TaskAssignmentInput } from '@mei/contracts';
 import { serverParser } from '@mei/contracts/wire/socket-parser';
 import { DEFAULT_WINDOW } from '../src/transport/outbox.ts';
 import { seededRandom } from '../../test/support/random.ts';
@@ -50,7 +50,7 @@ class IngestServer {
   private readonly io = new Server(this.http, { maxHttpBufferSize: MAX_MESSAGE_BYTES, parser: serverParser });
   url = '';
 
-  constructor(private readonly task: TaskAssignment) {
+  constructor(private readonly task: TaskAssignmentInput) {
     this.io.of(AGENT_NAMESPACE).on('connection', (socket) => this.accept(socket));
   }
 
@@ -169,7 +169,7 @@ function produced(out: string, camera: string): Map<number, { last: number; pois
   return runs;
 }
 
-const task = (mode: 'live' | 'history', over: Partial<TaskAssignment> = {}): TaskAssignment => ({
+const task = (mode: 'live' | 'history', over: Partial<TaskAssignmentInput> = {}): TaskAssignmentInput => ({
   jobKey: 'default/spool',
   uid: 'uid-spool-1',
   generation: 1,
@@ -180,7 +180,7 @@ const task = (mode: 'live' | 'history', over: Partial<TaskAssignment> = {}): Tas
   ...over,
 });
 
-async function serve(mode: 'live' | 'history', over: Partial<TaskAssignment> = {}): Promise<IngestServer> {
+async function serve(mode: 'live' | 'history', over: Partial<TaskAssignmentInput> = {}): Promise<IngestServer> {
   const s = new IngestServer(task(mode, over));
   servers.push(s);
   await s.start();

@@ -1,10 +1,10 @@
 // The connected edge agent's task handling with a fake transport and fake camera runners (mock: no server,
 // no video); the same agent over real sockets is in test/unit/realtime-agent.test.ts and the integration test.
 import { describe, expect, it } from 'vitest';
-import { decodeObservations, type Ack, type CameraReport, type ObservationBatch, type TaskAssignment } from '@mei/contracts';
-import { EdgeAgent } from '../src/agent/agent.ts';
-import type { CameraRunner, CameraRunnerContext } from '../src/agent/camera-runner.ts';
-import { runAgentCommand } from '../src/cli/run.ts';
+import { decodeObservations, type Ack, type CameraReport, type ObservationBatch, type TaskAssignmentInput } from '@mei/contracts';
+import { EdgeAgent } from '../../edge-agent/src/agent/agent.ts';
+import type { CameraRunner, CameraRunnerContext } from '../../edge-agent/src/agent/camera-runner.ts';
+import { runAgentCommand } from '../../edge-agent/src/cli/run.ts';
 
 class FakeTransport {
   connected = true;
@@ -49,7 +49,7 @@ function setup(node = 'edge-1') {
   return { transport, runners, agent };
 }
 
-const task = (over: Partial<TaskAssignment> = {}): TaskAssignment => ({
+const task = (over: Partial<TaskAssignmentInput> = {}): TaskAssignmentInput => ({
   jobKey: 'default/job',
   uid: 'uid-1',
   generation: 1,

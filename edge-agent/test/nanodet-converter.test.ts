@@ -17,7 +17,7 @@ import { NANODET_INPUT } from '@mei/vision/detectors/nanodet/detector';
 import { attr, foldTransposes, type OnnxGraph, parseOnnx, serializeOnnx } from '@mei/vision/detectors/nanodet/onnx-graph';
 import { convertTfjsGraphToOnnx } from '@mei/vision/detectors/nanodet/tfjs-to-onnx';
 import { float16ToFloat32, TfjsModelError, type TfjsModelJson } from '@mei/vision/detectors/nanodet/tfjs-model';
-import { normalisationFor } from '@mei/vision/detectors/resize';
+import { normalizationFor } from '@mei/vision/detectors/resize';
 import { PETS_VIDEO, readVideoFrames } from './nanodet-fixtures.ts';
 
 const source = nanodetSource();
@@ -35,7 +35,7 @@ afterAll(async () => {
 async function frameTensor(): Promise<Float32Array> {
   const [frame] = await readVideoFrames(PETS_VIDEO, [100]);
   const t = new Float32Array(3 * SIZE * SIZE);
-  letterboxInto(frame, t, SIZE, SIZE, normalisationFor(NANODET_INPUT));
+  letterboxInto(frame, t, SIZE, SIZE, normalizationFor(NANODET_INPUT));
   return t;
 }
 

@@ -1,7 +1,7 @@
 // Issue #16 levers for many cameras on a small node: the spec fields (detection cadence, reduced-resolution
 // decode), the int8 registry entries, and the live pacing bench:node uses. Real YOLOX-nano on PETS09-S2L1.
 import { describe, expect, it } from 'vitest';
-import { createValidator } from '@mei/contracts';
+import { applyTaskDefaults, createValidator } from '@mei/contracts';
 import { loadJobSchema } from '@mei/contracts/crd';
 import { findModel, MODEL_REGISTRY } from '@mei/vision/models/registry';
 import { resolveDetectorModel, resolveReidModel } from '@mei/vision/models/resolve';
@@ -168,17 +168,17 @@ describe('the node inference budget (spec.workers[].inferenceSlots)', () => {
   it('two cameras of one agent run the real pipeline to the end under a one-slot budget', async () => {
     const { pipelineRunnerFactory } = await import('../src/agent/pipeline-runner.ts');
     const cameras = ['a', 'b'].map((name) => ({ name, node: 'n', source: VTEST }));
-    const task = { jobKey: 'j/x', uid: 'u', generation: 1, node: 'n', mode: 'history' as const, cameras, models: { detector: YOLOX }, inferenceSlots: 1 };
+    const task = applyTaskDefaults({ jobKey: 'j/x', uid: 'u', generation: 1, node: 'n', mode: 'history', cameras, models: { detector: YOLOX }, inferenceSlots: 1 });
     const factory = pipelineRunnerFactory(modelEnv(), { maxFrames: 4 });
     const frames = new Map<string, number>();
-    const runners = cameras.map((camera) => {
+    const runners = task.cameras.map((camera) => {
       const r = factory({
         task,
         camera,
         onChange: () => {},
         emitObservations: (b) => frames.set(b.camera, (frames.get(b.camera) ?? 0) + b.frames.length),
         observationBacklog: () => 0,
-        privacy: () => undefined,
+        privacy: () => task.privacy,
         emitPreview: () => {},
         thumbnailSlots: () => 0,
         emitThumbnail: () => {},

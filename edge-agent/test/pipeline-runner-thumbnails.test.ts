@@ -5,7 +5,7 @@
 // 'snapshot' it sends none. The context records what the runner hands to the agent.
 import { describe, expect, it } from 'vitest';
 import jpeg from 'jpeg-js';
-import { TrackThumbnailSchema, type CameraSpec, type ObservationBatch, type PreviewFrame, type PrivacySpec, type TaskAssignment, type TrackThumbnail } from '@mei/contracts';
+import { TrackThumbnailSchema, applyTaskDefaults, type CameraSpec, type ObservationBatch, type PreviewFrame, type PrivacySpec, type TrackThumbnail } from '@mei/contracts';
 import { PipelineCameraRunner } from '../src/agent/pipeline-runner.ts';
 import type { CameraRunnerContext } from '../src/agent/camera-runner.ts';
 import { cropRegion, cropSize } from '@mei/vision/image';
@@ -26,7 +26,7 @@ interface Run {
 /** Runs the real pipeline runner on FRAMES frames of the sample video with `privacy`. */
 async function run(privacy: PrivacySpec): Promise<Run> {
   const camera: CameraSpec = { name: 'cam', node: 'n1', source: VTEST };
-  const task: TaskAssignment = {
+  const task = applyTaskDefaults({
     jobKey: 'default/thumbs',
     uid: 'u1',
     generation: 1,
@@ -36,14 +36,14 @@ async function run(privacy: PrivacySpec): Promise<Run> {
     models: { detector: { name: 'yolox-nano', decoder: 'yolox' } },
     privacy,
     threads: 2,
-  };
+  });
   const out: Run = { frames: [], thumbnails: [], previews: [], slotQueries: 0 };
   let finished!: () => void;
   const done = new Promise<void>((r) => (finished = r));
   let runner!: PipelineCameraRunner;
   const ctx: CameraRunnerContext = {
     task,
-    camera,
+    camera: task.cameras[0],
     onChange: () => {
       const s = runner.report().state;
       if (s === 'Completed' || s === 'Failed') finished();

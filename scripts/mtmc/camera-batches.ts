@@ -2,7 +2,7 @@
 // the ObservationBatch messages an agent sends (same embedding cadence rule as the agent, on video time).
 // Each batch goes through the wire as production sends it (protocol 2: integer-pixel boxes, int8
 // embeddings) and is read back by the server's parser, so the benches score what the server receives.
-import { encodeObservations, parseObservationPayload, type CameraSpec, type ModelsSpec, type ObservationBatch, type TrackObservation } from '@mei/contracts';
+import { EMBEDDING_LEVELS, encodeObservations, parseObservationPayload, type CameraSpec, type ModelsSpec, type ObservationBatch, type TrackObservation } from '@mei/contracts';
 import { createCameraPipeline } from '../../edge-agent/src/pipeline/pipeline.ts';
 import { EMBEDDING_EVERY_MS, EMBEDDING_REFRESH_MS, EMBEDDING_SECOND_MS, EmbeddingCadence, LOOK_CHANGE_DISTANCE, type EmbeddingCadenceOptions } from '../../edge-agent/src/agent/embedding-cadence.ts';
 import { numberFlag } from '../bench-args.ts';
@@ -20,6 +20,8 @@ export interface CameraBatchOptions {
   cadence?: EmbeddingCadenceOptions | number;
   /** Frames per batch. */
   batchFrames: number;
+  /** Levels per sign of the int8 embeddings on the wire (--embedding-levels; default the agent's). */
+  embeddingLevels?: number;
   /** Every frame a camera's pipeline produced, with every confirmed track's embedding (--record-frames). */
   recordFrame?: (camera: string, frame: CameraFrame) => void;
 }
@@ -80,7 +82,7 @@ class CameraBatcher {
   flush(): void {
     if (!this.pending.length) return;
     const embeddings = this.pendingEmb;
-    const bytes = encodeObservations({ jobKey: this.o.jobKey, camera: this.camera, seq: this.seq++, frames: this.pending, ...(embeddings.length ? { embeddings } : {}) });
+    const bytes = encodeObservations({ jobKey: this.o.jobKey, camera: this.camera, seq: this.seq++, frames: this.pending, ...(embeddings.length ? { embeddings } : {}) }, this.o.embeddingLevels);
     this.totals.wireBytes += bytes.length;
     this.totals.embeddings += embeddings.length;
     this.totals.frames += this.pending.length;
@@ -199,20 +201,23 @@ export const CADENCE_FLAGS = {
   'embed-second-ms': { type: 'string' },
   'record-frames': { type: 'string' },
   'replay-frames': { type: 'string' },
+  'embedding-levels': { type: 'string' },
 } as const;
 export const CADENCE_USAGE = `       [--embed-every-ms MS (a fixed cadence) | --embed-min-ms MS (${EMBEDDING_EVERY_MS}) --embed-refresh-ms MS (${EMBEDDING_REFRESH_MS}) --look-change D (${LOOK_CHANGE_DISTANCE}) --embed-second-ms MS|off (${Number.isFinite(EMBEDDING_SECOND_MS) ? EMBEDDING_SECOND_MS : "off"})]
        [--record-frames <file.jsonl>]   also save every frame's tracks and confirmed embeddings (large)
-       [--replay-frames <file.jsonl>]   skip the vision pipelines: batch saved frames under the embedding rule given`;
+       [--replay-frames <file.jsonl>]   skip the vision pipelines: batch saved frames under the embedding rule given
+       [--embedding-levels N]           int8 levels per sign of embeddings on the wire (${EMBEDDING_LEVELS}, 1..127)`;
 
 /** The embedding rule the flags ask for, and how a result describes it. */
-export function cadenceFromFlags(v: Partial<Record<keyof typeof CADENCE_FLAGS, string>>): { cadence: EmbeddingCadenceOptions | number; describe: Record<string, unknown> } {
+export function cadenceFromFlags(v: Partial<Record<keyof typeof CADENCE_FLAGS, string>>): { cadence: EmbeddingCadenceOptions | number; embeddingLevels: number; describe: Record<string, unknown> } {
+  const embeddingLevels = numberFlag(v['embedding-levels'], '--embedding-levels', EMBEDDING_LEVELS, 1, 127, true);
   if (v['embed-every-ms'] !== undefined) {
     const everyMs = numberFlag(v['embed-every-ms'], '--embed-every-ms', 0, 0, 60_000);
-    return { cadence: everyMs, describe: { rule: 'fixed', everyMs } };
+    return { cadence: everyMs, embeddingLevels, describe: { rule: 'fixed', everyMs, embeddingLevels } };
   }
   const everyMs = numberFlag(v['embed-min-ms'], '--embed-min-ms', EMBEDDING_EVERY_MS, 0, 60_000);
   const refreshMs = numberFlag(v['embed-refresh-ms'], '--embed-refresh-ms', EMBEDDING_REFRESH_MS, 0, 600_000);
   const lookChange = numberFlag(v['look-change'], '--look-change', LOOK_CHANGE_DISTANCE, 0, 2);
   const secondMs = v['embed-second-ms'] === 'off' ? Infinity : numberFlag(v['embed-second-ms'], '--embed-second-ms', EMBEDDING_SECOND_MS, 0, 600_000);
-  return { cadence: { everyMs, refreshMs, lookChange, secondMs }, describe: { rule: 'look change', everyMs, refreshMs, lookChange, secondMs: Number.isFinite(secondMs) ? secondMs : 'off' } };
+  return { cadence: { everyMs, refreshMs, lookChange, secondMs }, embeddingLevels, describe: { rule: 'look change', everyMs, refreshMs, lookChange, secondMs: Number.isFinite(secondMs) ? secondMs : 'off', embeddingLevels } };
 }

@@ -1,12 +1,9 @@
 // Per-worker agent credentials: signed claims {jobKey, uid, node, iat}. A valid signature is not enough:
 // the job must still exist as the same object (uid) and still list the node, so a token dies with its job.
-import { jobNodes, parseJobKey, type MultiEdgeInference } from '@mei/contracts';
+import { jobNodes, parseJobKey, type AgentIdentity, type MultiEdgeInference } from '@mei/contracts';
 import { deriveKey, signClaims, verifyClaims } from './signing.ts';
 
-export interface AgentClaims {
-  jobKey: string;
-  uid: string;
-  node: string;
+export interface AgentClaims extends AgentIdentity {
   /** Issued at, seconds since the epoch. */
   iat: number;
 }

@@ -1,7 +1,7 @@
 // The one interface the controllers are written against. The embedded backend (Prisma store + local agent
 // processes) and the Kubernetes backend (kube-apiserver + Pods on KubeEdge edge nodes) both implement it,
 // so no controller knows which one it runs on.
-import type { MultiEdgeInference, MultiEdgeInferenceInput, WatchEvent } from '@mei/contracts';
+import type { MultiEdgeInference, MultiEdgeInferenceInput, WatchEvent, WorkerPhase as ContractWorkerPhase } from '@mei/contracts';
 
 export class NotFoundError extends Error {
   readonly code = 404;
@@ -45,7 +45,8 @@ export interface JobBackend {
   close(): Promise<void>;
 }
 
-export type WorkerPhase = 'Pending' | 'Running' | 'Succeeded' | 'Failed';
+/** What a runtime observes of a worker process or Pod: part of the contract's WorkerPhase. */
+export type WorkerPhase = Extract<ContractWorkerPhase, 'Pending' | 'Running' | 'Succeeded' | 'Failed'>;
 
 /** A worker as its runtime observes it: a local process or a Pod. */
 export interface ObservedWorker {

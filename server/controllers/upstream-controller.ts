@@ -2,7 +2,7 @@
 // cameras[], each worker's lastHeartbeat and message, history progress, identities (counted by the live
 // hub from the agents' observations), and a Degraded condition when a running worker has gone quiet or a
 // camera failed.
-import { jobNodes, type CameraStatus, type MultiEdgeInference, type MultiEdgeInferenceStatus } from '@mei/contracts';
+import { HEARTBEAT_MS, jobNodes, type CameraStatus, type MultiEdgeInference, type MultiEdgeInferenceStatus } from '@mei/contracts';
 import type { JobBackend, ObservedWorker } from '../backends/types.ts';
 import type { AgentRegistry } from './agent-registry.ts';
 import type { ReconcileResult, Reconciler } from '../controller-runtime/controller.ts';
@@ -12,8 +12,6 @@ import type { AgentReport, ReportCache } from '../controller-runtime/report-cach
 import { patchWorkerEntries, setCondition, updateStatusWithRetry } from './status.ts';
 import type { WorkerCache } from '../controller-runtime/worker-cache.ts';
 
-/** Agents send `state` this often (edge-agent uses the same period). */
-export const HEARTBEAT_MS = 2_000;
 /** A running worker silent for this long is reported as Degraded. */
 export const HEARTBEAT_STALE_MS = 3 * HEARTBEAT_MS;
 

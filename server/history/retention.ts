@@ -2,10 +2,9 @@
 // trajectory and embeddings, by cascade) expire tracksDays after their last write (seen_at), thumbnails
 // thumbnailsDays after they were taken. Running jobs' current specs decide; a deleted job's rows keep the
 // days they were written with (keep_days), so its history still goes away.
-import type { MultiEdgeInference } from '@mei/contracts';
+import { withDefaults, type MultiEdgeInference } from '@mei/contracts';
 import type { SqlClient } from '../store/db.ts';
 import type { Logger } from '../log.ts';
-import { RETENTION_DEFAULTS } from './writer.ts';
 
 export interface RetentionOptions {
   sql: SqlClient;
@@ -58,11 +57,10 @@ export class RetentionSweeper {
 
   private async sweepOnce(): Promise<SweepResult> {
     const now = this.now();
-    const current = [...this.o.jobs()].map((j) => ({
-      u: j.metadata.uid,
-      t: j.spec.retention?.tracksDays ?? RETENTION_DEFAULTS.tracksDays,
-      h: j.spec.retention?.thumbnailsDays ?? RETENTION_DEFAULTS.thumbnailsDays,
-    }));
+    const current = [...this.o.jobs()].map((j) => {
+      const r = withDefaults('retention', j.spec.retention);
+      return { u: j.metadata.uid, t: r.tracksDays, h: r.thumbnailsDays };
+    });
     const params = [new Date(now).toISOString(), JSON.stringify(current), this.o.batch ?? 2000];
     const cur = `cur AS (SELECT (r->>'u')::uuid AS uid, (r->>'t')::int AS t, (r->>'h')::int AS h FROM jsonb_array_elements($2::jsonb) r)`;
     const out: SweepResult = { tracks: 0, embeddings: 0, thumbnails: 0 };

@@ -13,7 +13,7 @@
 // the newer one is the better estimate). Thumbnails (privacy.preview 'thumbnails' or 'live') are the agents'
 // track crops, or cut from preview frames; both are checked (decoded) at flush time, off the ingest path.
 // A track keeps one thumbnail, replaced only by a crop with thumbnailUpgrade times its pixels.
-import type { MultiEdgeInference, PrivacySpec } from '@mei/contracts';
+import { previewAllows, withDefaults, type DefaultedPrivacySpec, type MultiEdgeInference } from '@mei/contracts';
 import type { SqlClient } from '../store/db.ts';
 import type { Logger } from '../log.ts';
 import type { HistoryObservations, HistoryPreview, HistorySink, HistoryThumbnail } from './sink.ts';
@@ -23,7 +23,6 @@ import { IngestLog } from '../ingest/ingest-log.ts';
 import type { LogKey } from '../lib/stream-key.ts';
 
 /** CRD defaults of spec.retention. */
-export const RETENTION_DEFAULTS = { tracksDays: 30, thumbnailsDays: 7 } as const;
 
 export interface HistoryWriterOptions {
   sql: SqlClient;
@@ -129,7 +128,7 @@ interface JobInfo {
   model: string;
   tracksDays: number;
   thumbnailsDays: number;
-  preview: NonNullable<PrivacySpec['preview']>;
+  privacy: DefaultedPrivacySpec;
 }
 
 interface PendingPreview extends HistoryPreview {
@@ -321,7 +320,7 @@ export class HistoryWriter implements HistorySink {
         }
         boxes.push({ localId: t.localId, session, x: t.x, y: t.y, w: t.w, h: t.h });
       }
-      if (info.preview === 'thumbnails' || info.preview === 'live') {
+      if (previewAllows(info, 'crops')) {
         if (!recent) this.recentFrames.set(camKey, (recent = new Map()));
         recent.set(f.frameIndex, { width: f.width, height: f.height, boxes });
         if (recent.size > RECENT_FRAMES) recent.delete(recent.keys().next().value!);
@@ -354,7 +353,7 @@ export class HistoryWriter implements HistorySink {
   preview(p: HistoryPreview): void {
     if (this.closed) return;
     const info = this.jobInfo(p.jobKey);
-    if (info.preview !== 'thumbnails' && info.preview !== 'live') return; // privacy: no pixels kept
+    if (!previewAllows(info, 'crops')) return; // privacy: no pixels kept
     const camKey = `${p.jobUid}\u0000${p.camera}`;
     const list = this.previews.get(camKey) ?? [];
     list.push({ ...p, receivedAt: this.now() });
@@ -366,7 +365,7 @@ export class HistoryWriter implements HistorySink {
   thumbnail(t: HistoryThumbnail): void {
     if (this.closed) return;
     const info = this.jobInfo(t.jobKey);
-    if (info.preview !== 'thumbnails' && info.preview !== 'live') {
+    if (!previewAllows(info, 'crops')) {
       this.counters.thumbnailsRefused++; // privacy: no pixels kept, whatever the agent thought
       return;
     }
@@ -425,13 +424,12 @@ export class HistoryWriter implements HistorySink {
     const job = this.opts.jobs.get(jobKey);
     if (!job) {
       // Deleted while its batches were queued: keep what was known, else the CRD defaults.
-      return this.jobInfos.get(jobKey) ?? { model: reidModelKey(undefined), ...RETENTION_DEFAULTS, preview: 'none' };
+      return this.jobInfos.get(jobKey) ?? { model: reidModelKey(undefined), ...withDefaults('retention'), privacy: withDefaults('privacy') };
     }
     const info: JobInfo = {
       model: reidModelKey(job.spec.models?.reid),
-      tracksDays: job.spec.retention?.tracksDays ?? RETENTION_DEFAULTS.tracksDays,
-      thumbnailsDays: job.spec.retention?.thumbnailsDays ?? RETENTION_DEFAULTS.thumbnailsDays,
-      preview: job.spec.privacy?.preview ?? 'none',
+      ...withDefaults('retention', job.spec.retention),
+      privacy: withDefaults('privacy', job.spec.privacy),
     };
     this.jobInfos.set(jobKey, info);
     return info;

@@ -27,7 +27,7 @@
 // only identities seen within the hand-off window: O(A x (S + 1) x D) for A active identities, S samples
 // per gallery, D the embedding size; conflict checks add O(A x recent segments per identity). An
 // observation costs O(1) plus O(recent segments of its identity). Nothing scans all history.
-import type { LiveTrack, ObservationBatch, TrackObservation } from '@mei/contracts';
+import { isVisible, type LiveTrack, type ObservationBatch, type TrackObservation } from '@mei/contracts';
 import { ActiveIndex } from './active-index.ts';
 import { Colocation } from './colocation.ts';
 import { CameraTopology } from './topology.ts';
@@ -121,7 +121,6 @@ function resolveOptions(o: IdentityServiceOptions): Resolved {
   };
 }
 
-const VISIBLE = new Set<TrackObservation['state']>(['tentative', 'confirmed']);
 
 export class IdentityService {
   private readonly topo: CameraTopology;
@@ -174,7 +173,7 @@ export class IdentityService {
         for (const t of f.tracks) {
           const seg = this.observeIdx(cam, t.id, f.timestampMs, t.state);
           lastSeen.set(t.id, f.timestampMs);
-          if (seg && VISIBLE.has(t.state)) present.push({ item: seg, box: t });
+          if (seg && isVisible(t.state)) present.push({ item: seg, box: t });
         }
         if (this.coloc.enabled && this.cfg.enabled) {
           for (const [a, b] of this.coloc.frame(batch.camera, f.timestampMs, present)) this.link(a, b, f.timestampMs);
@@ -287,7 +286,7 @@ export class IdentityService {
     const tr = this.tracklet(cam, localId, t);
     if (state === 'removed') tr.removed = true;
     this.advanceClock(t);
-    if (!VISIBLE.has(state)) return undefined;
+    if (!isVisible(state)) return undefined;
     tr.lastMs = Math.max(tr.lastMs, t);
     const seg = tr.segments[tr.segments.length - 1];
     if (t < seg.firstMs) seg.firstMs = t; // late (resent) batch

@@ -1,13 +1,9 @@
 // Public types of the cross-camera identity service (cloud side of MEI).
-import type { CameraSpec, CrossCameraSpec } from '@mei/contracts';
-import { loadJobSchema } from '@mei/contracts/crd';
+import { withDefaults, type CameraSpec, type CrossCameraSpec } from '@mei/contracts';
 import type { CameraView, ColocationOptions } from './colocation.ts';
 
-/** Defaults of spec.crossCamera, read from the CRD (the one place they are defined). */
-export const CROSS_CAMERA_DEFAULTS: Required<CrossCameraSpec> = (() => {
-  const props = (loadJobSchema().properties!.spec.properties!.crossCamera.properties ?? {}) as Record<string, { default?: unknown }>;
-  return { enabled: props.enabled.default, matchThreshold: props.matchThreshold.default, maxGapSeconds: props.maxGapSeconds.default } as Required<CrossCameraSpec>;
-})();
+/** Defaults of spec.crossCamera, from the contract (generated from the CRD). */
+export const CROSS_CAMERA_DEFAULTS: Required<CrossCameraSpec> = withDefaults('crossCamera');
 
 export interface IdentityServiceOptions {
   /** The job's cameras: names and (symmetric) overlaps. */

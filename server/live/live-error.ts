@@ -1,11 +1,6 @@
 // Who sent an agent message, and how the live view refuses one: shared by ingest and the live view.
 
-/** Who sent a message, from the agent's verified token (never from the message). */
-export interface AgentIdentity {
-  jobKey: string;
-  uid: string;
-  node: string;
-}
+export type { AgentIdentity } from '@mei/contracts';
 
 /** A refused request, naming the payload field at fault. */
 export class LiveError extends Error {

@@ -6,7 +6,7 @@
 // (privacy.ts); crops show beside their identity (ThumbnailBoard: a crop whose track has no identity yet waits
 // for one). Per-job state and its lifetime: job-states.ts; identity lists and status counts: identity-status.ts.
 import type { Namespace, Socket } from 'socket.io';
-import { parseJobKey, type LiveFrame, type LivePreview, type LiveThumbnail, type LiveTrack, type MultiEdgeInference, type ObservationBatch, type PreviewFrame, type TrackThumbnail, type WatchEvent } from '@mei/contracts';
+import { isVisible, parseJobKey, type LiveFrame, type LivePreview, type LiveThumbnail, type LiveTrack, type MultiEdgeInference, type ObservationBatch, type PreviewFrame, type TrackThumbnail, type WatchEvent } from '@mei/contracts';
 import { IdentityInputError, JobIdentities } from '../identity/index.ts';
 import { identityMatchSeconds } from '../observability/service-metrics.ts';
 import type { Logger } from '../log.ts';
@@ -67,7 +67,6 @@ export interface LiveStats extends FanoutStats {
   queueLength: number;
 }
 
-const VISIBLE = new Set(['tentative', 'confirmed']);
 
 export class LiveHub {
   private readonly identities = new JobIdentities();
@@ -279,7 +278,7 @@ export class LiveHub {
     // Every frame feeds the roster; only the newest frame of the newest queued batch is drawn.
     const frames = batch.frames.map((f) => ({ f, tracks: service.liveTracks(camera, f.tracks) }));
     for (const { tracks } of frames) {
-      st.roster.frame(camera, tracks.filter((t) => VISIBLE.has(t.state)).map((t) => t.globalId), receivedAt);
+      st.roster.frame(camera, tracks.filter((t) => isVisible(t.state)).map((t) => t.globalId), receivedAt);
       if (st.thumbs.pendingCount) for (const t of tracks) this.trackThumbnail(st.thumbs, camera, t);
     }
     const record: HistoryObservations = { jobKey, jobUid: job.metadata.uid, camera, session: batch.session, frames: frames.map(({ f, tracks }) => ({ ...f, tracks })), embeddings: batch.embeddings, events: result.events };

@@ -4,7 +4,7 @@
 // its camera and local id (bounded too) until a frame shows the track with an identity, and is published
 // then. Merges move the newer crop of the two ids to the id that stays, so nothing is kept (or sent to a
 // late subscriber) under a merged-away id.
-import type { LiveThumbnail, TrackThumbnail } from '@mei/contracts';
+import { mergeNewer, type LiveThumbnail, type TrackThumbnail } from '@mei/contracts';
 
 export interface ThumbnailBoardOptions {
   /** Identities whose newest crop is kept (oldest crop evicted first). */
@@ -91,16 +91,8 @@ export class ThumbnailBoard {
    * `into` when that changed (to publish), else undefined.
    */
   merge(from: string, into: string): LiveThumbnail | undefined {
-    if (from === into) return undefined;
-    const a = this.byIdentity.get(from);
-    if (!a) return undefined;
-    this.byIdentity.delete(from);
-    const b = this.byIdentity.get(into);
-    if (b && b.receivedAt >= a.receivedAt) return undefined;
-    const moved: LiveThumbnail = { ...a, identity: into };
-    this.byIdentity.delete(into);
-    this.byIdentity.set(into, moved);
-    return moved;
+    const r = mergeNewer(this.byIdentity, from, into, (t) => t.receivedAt, (t) => ({ ...t, identity: into }));
+    return r?.moved ? r.kept : undefined;
   }
 
   /** Every identity's newest crop, oldest first (what a browser gets when it subscribes). */

@@ -5,19 +5,16 @@ import type { Server as HttpServer } from 'node:http';
 import { Server, type Namespace, type Socket } from 'socket.io';
 import type { ZodType } from 'zod';
 import {
+  AGENT_EVENTS,
   AGENT_NAMESPACE,
-  AgentStateSchema,
   MAX_MESSAGE_BYTES,
-  PreviewFrameSchema,
-  SnapshotRequestSchema,
-  SubscribeJobsSchema,
   SubscribeLiveSchema,
-  TaskAckSchema,
-  TrackThumbnailSchema,
+  UI_EVENTS,
   UI_NAMESPACE,
   describeZodError,
   negotiatedProtocol,
   type Ack,
+  type EventPayload,
   type AgentToServerEvents,
   type IngestAck,
   type IngestAckFn,
@@ -62,8 +59,8 @@ export interface RealtimeDeps {
 type AgentSocket = Socket<AgentToServerEvents, ServerToAgentEvents, Record<string, never>, { claims: AgentClaims; protocol: WireProtocol }>;
 type UiSocket = Socket<UiToServerEvents, ServerToUiEvents, Record<string, never>, { me: Me }>;
 
-const KNOWN_AGENT_EVENTS = new Set(['task:ack', 'state', 'observations', 'preview', 'thumbnail']);
-const KNOWN_UI_EVENTS = new Set(['jobs:subscribe', 'jobs:unsubscribe', 'live:subscribe', 'live:unsubscribe', 'live:snapshot']);
+const KNOWN_AGENT_EVENTS = new Set(Object.keys(AGENT_EVENTS));
+const KNOWN_UI_EVENTS = new Set(Object.keys(UI_EVENTS));
 
 /** Room of the browsers watching a namespace; '*' for users who may see all. */
 const jobsRoom = (namespace: string) => `jobs:${namespace}`;
@@ -120,12 +117,20 @@ function errorAck(err: unknown): Ack {
 }
 
 /**
- * Registers `event` with payload validation. The ack (if the client asked for one) is the last argument;
- * `handle` returns the ack to send (default ok), or a promise of it, or throws to answer with its message.
+ * Registers `event` of an event table (AGENT_EVENTS, UI_EVENTS) with validation by the table's payload schema
+ * (or `schema`). The ack (if the client asked for one) is the last argument; `handle` returns the ack to send
+ * (default ok), or a promise of it, or throws to answer with its message.
  */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- events are checked at run time by `schema`
-function on<T>(socket: Socket<any, any, any, any>, event: string, schema: ZodType<T>, handle: (msg: T) => Ack | void | Promise<Ack | void>, log: Logger): void {
-  socket.on(event, (...args: unknown[]) => {
+function on<T extends Record<string, ZodType>, K extends keyof T & string>(
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- events are checked at run time by the schema
+  socket: Socket<any, any, any, any>,
+  table: T,
+  event: K,
+  handle: (msg: EventPayload<T, K>) => Ack | void | Promise<Ack | void>,
+  log: Logger,
+  schema: ZodType = table[event],
+): void {
+  socket.on(event as string, (...args: unknown[]) => {
     const ack = typeof args[args.length - 1] === 'function' ? (args.pop() as (res: Ack) => void) : undefined;
     const reply = (res: Ack) => {
       if (!res.ok) log.debug(`${socket.nsp.name} ${socket.id} ${event}: ${res.error}`);
@@ -134,7 +139,7 @@ function on<T>(socket: Socket<any, any, any, any>, event: string, schema: ZodTyp
     const parsed = schema.safeParse(args[0]);
     if (!parsed.success) return reply({ ok: false, ...describeZodError(parsed.error) });
     try {
-      const res = handle(parsed.data);
+      const res = handle(parsed.data as EventPayload<T, K>);
       if (res instanceof Promise) res.then((r) => reply(r ?? { ok: true }), (err) => reply(errorAck(err)));
       else reply(res ?? { ok: true });
     } catch (err) {
@@ -196,11 +201,11 @@ function setUpAgents(nsp: Namespace<AgentToServerEvents, ServerToAgentEvents>, d
       if (msg.jobKey !== claims.jobKey) throw new Refused('jobKey', `this connection belongs to ${claims.jobKey}`);
       if (msg.uid !== undefined && msg.uid !== claims.uid) throw new Refused('uid', 'does not match the job of this connection');
     };
-    on(socket, 'task:ack', TaskAckSchema, (msg) => {
+    on(socket, AGENT_EVENTS, 'task:ack', (msg) => {
       sameJob(msg);
       controllers.agents.acknowledge(socket.id, msg.generation);
     }, log);
-    on(socket, 'state', AgentStateSchema, (msg) => {
+    on(socket, AGENT_EVENTS, 'state', (msg) => {
       sameJob(msg);
       controllers.reports.put(claims.jobKey, { node: claims.node, state: msg, receivedAt: Date.now() });
     }, log);
@@ -217,13 +222,13 @@ function setUpAgents(nsp: Namespace<AgentToServerEvents, ServerToAgentEvents>, d
       // Server trouble (anything not about the batch's content) is worth a retry, never a refusal.
       ingest.receive(args[0]).then(reply, (err: Error) => reply({ code: 'retry-later', retryAfterMs: 1_000, reason: err.message }));
     });
-    on(socket, 'preview', PreviewFrameSchema, (msg) => {
+    on(socket, AGENT_EVENTS, 'preview', (msg) => {
       sameJob(msg);
       if (!deps.live) throw new Refused('jpeg', 'this server has no live view');
       deps.live.preview(claims, msg);
     }, log);
     // A track crop for the history store; the live hub checks the camera and the job's privacy.preview.
-    on(socket, 'thumbnail', TrackThumbnailSchema, (msg) => {
+    on(socket, AGENT_EVENTS, 'thumbnail', (msg) => {
       sameJob(msg);
       if (!deps.live) throw new Refused('jpeg', 'this server has no live view');
       deps.live.thumbnail(claims, msg);
@@ -287,8 +292,8 @@ function setUpUi(nsp: Namespace<UiToServerEvents, ServerToUiEvents>, deps: Realt
       }
       return me.namespaces.includes('*') ? [jobsRoom('*')] : me.namespaces.map(jobsRoom);
     };
-    on(socket, 'jobs:subscribe', SubscribeJobsSchema, ({ namespace }) => void socket.join(rooms(namespace)), log);
-    on(socket, 'jobs:unsubscribe', SubscribeJobsSchema, ({ namespace }) => rooms(namespace).forEach((r) => void socket.leave(r)), log);
+    on(socket, UI_EVENTS, 'jobs:subscribe', ({ namespace }) => void socket.join(rooms(namespace)), log);
+    on(socket, UI_EVENTS, 'jobs:unsubscribe', ({ namespace }) => rooms(namespace).forEach((r) => void socket.leave(r)), log);
     const live = deps.live;
     if (live) {
       // A job's live room is open to users allowed its namespace; others get an error ack and nothing.
@@ -297,13 +302,14 @@ function setUpUi(nsp: Namespace<UiToServerEvents, ServerToUiEvents>, deps: Realt
         const namespace = jobKey.slice(0, jobKey.indexOf('/'));
         if (!canAccessNamespace(me, namespace)) throw new Refused('jobKey', `user "${me.username}" may not access namespace "${namespace}"`);
       };
-      on(socket, 'live:subscribe', SubscribeLiveSchema, async ({ jobKey }) => (mayWatch(jobKey), await live.subscribe(socket as unknown as Socket, jobKey)), log);
-      on(socket, 'live:unsubscribe', SubscribeLiveSchema, async ({ jobKey }) => void (await live.unsubscribe(socket as unknown as Socket, jobKey)), log);
-      on(socket, 'live:snapshot', SnapshotRequestSchema, ({ jobKey, camera }) => (mayWatch(jobKey), live.snapshot(jobKey, camera)), log);
+      on(socket, UI_EVENTS, 'live:subscribe', async ({ jobKey }) => (mayWatch(jobKey), await live.subscribe(socket as unknown as Socket, jobKey)), log);
+      on(socket, UI_EVENTS, 'live:unsubscribe', async ({ jobKey }) => void (await live.unsubscribe(socket as unknown as Socket, jobKey)), log);
+      on(socket, UI_EVENTS, 'live:snapshot', ({ jobKey, camera }) => (mayWatch(jobKey), live.snapshot(jobKey, camera)), log);
       socket.on('disconnect', () => live.disconnected(socket.id));
     } else {
       const noLive = (): Ack => ({ ok: false, error: 'live view is not available on this server' });
-      for (const ev of ['live:subscribe', 'live:unsubscribe', 'live:snapshot']) on(socket, ev, SubscribeLiveSchema.passthrough(), noLive, log);
+      // Any payload naming a job gets the same answer (not a complaint about its other fields).
+      for (const ev of ['live:subscribe', 'live:unsubscribe', 'live:snapshot'] as const) on(socket, UI_EVENTS, ev, noLive, log, SubscribeLiveSchema.passthrough());
     }
     rejectUnknown(socket, KNOWN_UI_EVENTS);
   });

@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { SearchFilter, SearchHit, VectorIndex, VectorMeta } from './types.ts';
-import { TopK, VectorStore, normaliseInto, replaceDir, validateId, validateMeta, validateVector, type StoreSnapshot, type StoreSummary } from './vector-store.ts';
+import { TopK, VectorStore, normalizeInto, replaceDir, validateId, validateMeta, validateVector, type StoreSnapshot, type StoreSummary } from './vector-store.ts';
 
 export const INDEX_FORMAT = 'mei-vector-index';
 export const INDEX_FORMAT_VERSION = 1;
@@ -66,7 +66,7 @@ export class ExactIndex implements VectorIndex {
     validateId(id);
     validateVector(vector, this.dim, 'vector');
     validateMeta(meta);
-    normaliseInto(vector, this.scratch, 'vector');
+    normalizeInto(vector, this.scratch, 'vector');
     this.remove(id);
     this.store.append(id, this.scratch, meta);
   }
@@ -85,7 +85,7 @@ export class ExactIndex implements VectorIndex {
   protected unitQuery(query: ArrayLike<number>, k: number): Float32Array {
     validateVector(query, this.dim, 'query');
     validateK(k);
-    return normaliseInto(query, new Float32Array(this.dim), 'query');
+    return normalizeInto(query, new Float32Array(this.dim), 'query');
   }
 
   search(query: ArrayLike<number>, k: number, filter?: SearchFilter): SearchHit[] {

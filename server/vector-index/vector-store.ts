@@ -92,7 +92,7 @@ export function validateVector(vector: ArrayLike<number>, dim: number, field: st
 }
 
 /** Copies `vector` into `out` scaled to unit length. */
-export function normaliseInto(vector: ArrayLike<number>, out: Float32Array, field: string): Float32Array {
+export function normalizeInto(vector: ArrayLike<number>, out: Float32Array, field: string): Float32Array {
   for (let j = 0; j < out.length; j++) {
     const x = vector[j];
     if (typeof x !== 'number' || !Number.isFinite(x)) throw new TypeError(`${field}[${j}] is not a finite number`);

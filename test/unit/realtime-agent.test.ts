@@ -5,7 +5,7 @@ import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { io as connect, type Socket } from 'socket.io-client';
-import type { CameraReport, MultiEdgeInferenceInput, TaskAssignment, WatchEvent } from '@mei/contracts';
+import type { CameraReport, MultiEdgeInferenceInput, TaskAssignmentInput, WatchEvent } from '@mei/contracts';
 import { AgentTokens } from '../../server/auth/agent-tokens.ts';
 import { Sessions } from '../../server/auth/sessions.ts';
 import { silentLogger } from '../../server/log.ts';
@@ -112,7 +112,7 @@ describe('agent namespace (in-memory fake backend, fake camera runner)', () => {
     await expect.poll(() => runtime.workers.get('default/e2e@edge-1')?.token, { timeout: 60_000 }).toBeDefined();
     const token = runtime.workers.get('default/e2e@edge-1')!.token;
     const runners: FakeRunner[] = [];
-    const tasks: TaskAssignment[] = [];
+    const tasks: TaskAssignmentInput[] = [];
     let agent!: EdgeAgent;
     const conn = new AgentConnection(
       { serverUrl: url, token },

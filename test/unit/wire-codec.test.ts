@@ -118,6 +118,17 @@ describe('wire protocol 2 codec', () => {
     expect(worstCos).toBeGreaterThan(0.994);
   });
 
+  it('quantizes embeddings to the levels the encoder is given (benches compare level counts)', () => {
+    const r = rng(11);
+    const batch = ObservationBatchSchema.parse(genBatch(r));
+    batch.embeddings = [{ id: 1, vector: unit(r, 512) }];
+    const err = (levels?: number) => 1 - cosine(decodeObservations(encodeObservations(batch, levels)).embeddings![0].vector, batch.embeddings![0].vector);
+    expect(err()).toBe(err(19)); // the default is EMBEDDING_LEVELS
+    expect(err(127)).toBeLessThan(err(19));
+    expect(err(3)).toBeGreaterThan(err(19));
+    for (const bad of [0, 128, 2.5]) expect(() => encodeObservations(batch, bad)).toThrow(/embedding levels must be an integer in 1\.\.127/);
+  });
+
   it('is far smaller than the JSON form of the same batch', () => {
     const r = rng(3);
     const batch = ObservationBatchSchema.parse(genBatch(r));

@@ -49,7 +49,8 @@ export interface Embedder {
   dispose(): Promise<void>;
 }
 
-export type TrackState = 'tentative' | 'confirmed' | 'lost' | 'removed';
+import type { TrackState } from '@mei/contracts/events';
+export type { TrackState };
 
 export interface TrackOutput extends Box {
   /** Local track id, unique per camera and job run. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { LETTERBOX_PAD, letterboxGeometry, letterboxInto, unletterboxBox } from '../src/detectors/letterbox.ts';
-import { normalisationFor } from '../src/detectors/resize.ts';
+import { normalizationFor } from '../src/detectors/resize.ts';
 
 function solidFrame(w: number, h: number, rgb: [number, number, number]) {
   const data = new Uint8Array(w * h * 3);
@@ -19,7 +19,7 @@ describe('letterbox', () => {
   it('fills the image area with the frame (BGR order, 0-255) and the rest with pad 114', () => {
     const frame = solidFrame(80, 40, [10, 20, 30]);
     const out = new Float32Array(3 * 64 * 64).fill(-1);
-    const lb = letterboxInto(frame, out, 64, 64, normalisationFor({ channelOrder: 'bgr', scale: 1 }));
+    const lb = letterboxInto(frame, out, 64, 64, normalizationFor({ channelOrder: 'bgr', scale: 1 }));
     expect(lb.width).toBe(64);
     expect(lb.height).toBe(32);
     const plane = 64 * 64;
@@ -35,7 +35,7 @@ describe('letterbox', () => {
   it('applies scale and mean/std normalisation in RGB order', () => {
     const frame = solidFrame(16, 16, [255, 0, 128]);
     const out = new Float32Array(3 * 16 * 16);
-    letterboxInto(frame, out, 16, 16, normalisationFor({ channelOrder: 'rgb', scale: 1 / 255, mean: [0.5, 0.5, 0.5], std: [0.5, 0.25, 1] }));
+    letterboxInto(frame, out, 16, 16, normalizationFor({ channelOrder: 'rgb', scale: 1 / 255, mean: [0.5, 0.5, 0.5], std: [0.5, 0.25, 1] }));
     expect(out[0]).toBeCloseTo((1 - 0.5) / 0.5, 5);
     expect(out[256]).toBeCloseTo((0 - 0.5) / 0.25, 5);
     expect(out[512]).toBeCloseTo(128 / 255 - 0.5, 5);
@@ -45,7 +45,7 @@ describe('letterbox', () => {
     const frame = solidFrame(200, 100, [0, 0, 0]);
     for (let y = 40; y < 60; y++) for (let x = 120; x < 160; x++) frame.data.set([255, 255, 255], (y * 200 + x) * 3);
     const out = new Float32Array(3 * 100 * 100);
-    const lb = letterboxInto(frame, out, 100, 100, normalisationFor({ channelOrder: 'rgb', scale: 1 }));
+    const lb = letterboxInto(frame, out, 100, 100, normalizationFor({ channelOrder: 'rgb', scale: 1 }));
     expect(lb.scale).toBe(0.5);
     // In input pixels the square spans x 60-80, y 20-30.
     expect(out[25 * 100 + 70]).toBeCloseTo(255);

@@ -418,3 +418,105 @@ export interface CameraStatus {
    */
   droppedBatches?: number;
 }
+
+/**
+ * A MultiEdgeInferenceSpec after defaulting (applyDefaults): every field with a CRD default is present.
+ */
+export interface DefaultedJobSpec {
+  mode: 'live' | 'history';
+  /**
+   * @minItems 1
+   * @maxItems 64
+   */
+  cameras: DefaultedCameraSpec[];
+  /**
+   * @maxItems 64
+   */
+  workers?: DefaultedWorkerSpec[];
+  models: DefaultedModelsSpec;
+  tracking: DefaultedTrackingSpec;
+  crossCamera: DefaultedCrossCameraSpec;
+  privacy: DefaultedPrivacySpec;
+  retention: DefaultedRetentionSpec;
+}
+export interface DefaultedCameraSpec {
+  name: string;
+  node: string;
+  source: string;
+  fps: number;
+  loop: boolean;
+  roi?: DefaultedRegionOfInterest;
+  /**
+   * @maxItems 64
+   */
+  overlaps?: string[];
+}
+export interface DefaultedRegionOfInterest {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+export interface DefaultedWorkerSpec {
+  node: string;
+  threads: number;
+  inferenceSlots: number;
+  image?: string;
+  spoolBytes?: number;
+  resources?: {
+    [k: string]: unknown;
+  };
+}
+export interface DefaultedModelsSpec {
+  detector: DefaultedDetectorSpec;
+  reid?: DefaultedReidSpec;
+}
+export interface DefaultedDetectorSpec {
+  name?: string;
+  path?: string;
+  decoder: 'yolox' | 'nanodet' | 'yolov8';
+  inputWidth?: number;
+  inputHeight?: number;
+  scoreThreshold: number;
+  nmsThreshold: number;
+  detectEvery: number;
+  cadenceOnLoad: boolean;
+  decodeAtInputSize: boolean;
+}
+export interface DefaultedReidSpec {
+  kind: 'onnx' | 'histogram';
+  name?: string;
+  path?: string;
+  inputWidth?: number;
+  inputHeight?: number;
+  batchSize: number;
+}
+export interface DefaultedTrackingSpec {
+  type: 'multi' | 'single';
+  target?: {
+    identity?: string;
+    /**
+     * @minItems 8
+     * @maxItems 4096
+     */
+    embedding?: number[];
+  };
+  highThreshold: number;
+  lowThreshold: number;
+  maxLostSeconds: number;
+  minHits: number;
+  appearanceWeight: number;
+}
+export interface DefaultedCrossCameraSpec {
+  enabled: boolean;
+  matchThreshold: number;
+  maxGapSeconds: number;
+}
+export interface DefaultedPrivacySpec {
+  preview: 'none' | 'snapshot' | 'thumbnails' | 'live';
+  previewFps: number;
+}
+export interface DefaultedRetentionSpec {
+  tracksDays: number;
+  thumbnailsDays: number;
+}

@@ -22,7 +22,7 @@
 // Decoding checks every bound and names the field it fails on; the server then runs ObservationBatchSchema on
 // the result as for protocol 1.
 import { decode, encode } from '@msgpack/msgpack';
-import { ObservationBatchSchema, describeZodError, type ObservationBatch, type TrackObservation } from '../events.ts';
+import { ObservationBatchSchema, describeZodError, trackState, type ObservationBatch, type TrackObservation } from '../events.ts';
 
 /** Protocol 1: today's JSON payloads. Protocol 2: observations as `encodeObservations` bytes. */
 export const WIRE_PROTOCOLS = [1, 2] as const;
@@ -46,7 +46,8 @@ export class WireError extends Error {
   }
 }
 
-const STATES: TrackObservation['state'][] = ['tentative', 'confirmed', 'lost', 'removed'];
+// The wire codes of track states are their positions in the contract's enum: append, never reorder.
+const STATES: readonly TrackObservation['state'][] = trackState.options;
 const STATE_CODE = new Map(STATES.map((s, i) => [s, i]));
 const MAX_FRAMES = 100;
 const MAX_TRACKS = 500;
@@ -125,16 +126,13 @@ class Reader {
  * multiplies by the scale, so this is the encoder's choice and any level count decodes. 19: on OSNet
  * vectors about 185 instead of 320 deflated bytes, mean cosine error ~2e-3 (127: 6e-5), and the same
  * cross-camera IDF1, person-search mAP (within 0.1) and rank-1 on the replayed PETS09 run; 15 cost 5 points
- * of search rank-1 (docs/benchmarks.md, "Bandwidth"). The benches override it with MEI_EMBEDDING_LEVELS (1..127).
+ * of search rank-1 (docs/benchmarks.md, "Bandwidth"). Benches compare others (encodeObservations' `levels`).
  */
-export const EMBEDDING_LEVELS = embeddingLevels(globalThis.process?.env?.MEI_EMBEDDING_LEVELS);
-function embeddingLevels(v: string | undefined): number {
-  const n = Number(v);
-  return v && Number.isInteger(n) && n >= 1 && n <= 127 ? n : 19;
-}
+export const EMBEDDING_LEVELS = 19;
 
 /** int8 with one scale per vector: |error| per component <= scale/2 (about max|v|/(2 x levels)). */
 export function quantizeEmbedding(vector: ArrayLike<number>, levels = EMBEDDING_LEVELS): { scale: number; q: Int8Array } {
+  if (!(Number.isInteger(levels) && levels >= 1 && levels <= 127)) throw new RangeError(`embedding levels must be an integer in 1..127, got ${levels}`);
   let max = 0;
   for (let i = 0; i < vector.length; i++) max = Math.max(max, Math.abs(vector[i]));
   const scale = Math.fround(max > 0 ? max / levels : 1);
@@ -172,8 +170,11 @@ function readTrack(rd: Reader): TrackObservation {
   return { id: Math.floor(idState / 4), x: rd.svar(), y: rd.svar(), w: rd.uvar(), h: rd.uvar(), score: rd.u8() / 255, state: STATES[idState % 4] };
 }
 
-/** Encodes a canonical batch (already valid by ObservationBatchSchema) as protocol 2 bytes (layout 3). */
-export function encodeObservations(batch: ObservationBatch): Uint8Array {
+/**
+ * Encodes a canonical batch (already valid by ObservationBatchSchema) as protocol 2 bytes (layout 3), its
+ * embeddings quantized to `embeddingLevels` per sign (agents use the default; benches try others).
+ */
+export function encodeObservations(batch: ObservationBatch, embeddingLevels = EMBEDDING_LEVELS): Uint8Array {
   const f0 = batch.frames[0];
   const w = new Writer();
   let prev = { frameIndex: f0.frameIndex, ts: us(f0.timestampMs), emittedAt: Math.round(f0.emittedAt) };
@@ -195,7 +196,7 @@ export function encodeObservations(batch: ObservationBatch): Uint8Array {
     prev = cur;
   });
   const embeddings = batch.embeddings?.map((e) => {
-    const { scale, q } = quantizeEmbedding(e.vector);
+    const { scale, q } = quantizeEmbedding(e.vector, embeddingLevels);
     return [e.id, scale, new Uint8Array(q.buffer)];
   });
   const fields: unknown[] = [3, batch.jobKey, batch.camera, batch.seq, batch.session ?? null, w.bytes(), embeddings ?? null];

@@ -8,14 +8,12 @@ import { createHash, randomBytes } from 'node:crypto';
 import { accessSync, constants, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Ack, AgentState, AgentToServerEvents, CameraReport, IngestAck, ObservationBatch, PreviewFrame, PreviewRequest, TaskAssignment, TaskStop, TrackThumbnail } from '@mei/contracts';
+import { HEARTBEAT_MS, applyTaskDefaults, type Ack, type AgentState, type AgentToServerEvents, type CameraReport, type IngestAck, type ObservationBatch, type PreviewFrame, type PreviewRequest, type TaskAssignment, type TaskAssignmentInput, type TaskStop, type TrackThumbnail } from '@mei/contracts';
 import { ObservationOutbox } from '../transport/outbox.ts';
 import { Spool } from '../transport/spool.ts';
 import { toIngestAck } from '../transport/connection.ts';
 import type { CameraRunner, CameraRunnerFactory } from './camera-runner.ts';
 
-/** The server's upstream controller expects a heartbeat this often (server/controllers/upstream-controller.ts). */
-export const HEARTBEAT_MS = 2_000;
 /** State changes are coalesced for this long before they are sent. */
 const CHANGE_DEBOUNCE_MS = 100;
 /** Track thumbnails of one camera on their way at once; more wait in the runner (it picks them again later). */
@@ -116,8 +114,9 @@ export class EdgeAgent {
     this.heartbeat = setInterval(() => void this.sendStates(), o.heartbeatMs ?? HEARTBEAT_MS);
   }
 
-  handleTask(task: TaskAssignment): Promise<void> {
-    return this.serial(() => this.applyTask(task));
+  handleTask(task: TaskAssignmentInput): Promise<void> {
+    // Defaults applied here, once, so no runner restates one (and a task from an older server works).
+    return this.serial(() => this.applyTask(applyTaskDefaults(task)));
   }
 
   handleStop(stop: TaskStop): Promise<void> {

@@ -1,6 +1,6 @@
 // The seam between the connected agent and the vision pipeline: the agent starts, stops and reads one
 // CameraRunner per camera of its task and knows nothing else about video or models.
-import type { CameraReport, CameraSpec, ObservationBatch, PreviewFrame, PrivacySpec, TaskAssignment, TrackThumbnail } from '@mei/contracts';
+import type { CameraReport, DefaultedCameraSpec, DefaultedPrivacySpec, ObservationBatch, PreviewFrame, TaskAssignment, TrackThumbnail } from '@mei/contracts';
 
 export interface CameraRunner {
   readonly camera: string;
@@ -16,7 +16,7 @@ export interface CameraRunner {
 
 export interface CameraRunnerContext {
   task: TaskAssignment;
-  camera: CameraSpec;
+  camera: DefaultedCameraSpec;
   /** Call when report() changed in a way the server should hear about now (state, error). */
   onChange(): void;
   /** Hands per-frame observations to the transport (jobKey, seq and session are filled in by the agent). */
@@ -24,7 +24,7 @@ export interface CameraRunnerContext {
   /** Batches handed over but not yet acknowledged by the server (live mode sends each frame when this is 0). */
   observationBacklog(): number;
   /** The task's current privacy settings (a privacy change does not restart the runner). */
-  privacy(): PrivacySpec | undefined;
+  privacy(): DefaultedPrivacySpec;
   /** Sends a preview JPEG now if the previous one of this camera got through (never queued). */
   emitPreview(preview: Omit<PreviewFrame, 'jobKey'>): void;
   /** How many track thumbnails emitThumbnail takes now (0 while disconnected or while earlier ones are in flight). */

@@ -3,7 +3,7 @@
 // each frame goes out at once while the link keeps up, so overlays lag by one round trip, not a batch).
 // With privacy.preview 'live' it also sends a downscaled JPEG at previewFps; 'snapshot': one on request.
 // With 'thumbnails' or 'live' it sends small crops of confirmed tracks (ThumbnailPicker decides which).
-import type { CameraReport, ObservationBatch, TrackObservation } from '@mei/contracts';
+import { previewAllows, type CameraReport, type ObservationBatch, type TrackObservation } from '@mei/contracts';
 import { createCameraPipeline, type CameraPipelineOptions, type FrameResult, type Pipeline } from '../pipeline/pipeline.ts';
 import { encodeCrop, encodePreview } from '@mei/vision/image';
 import { MAX_THUMBNAILS_PER_FRAME, ThumbnailPicker } from './thumbnail-picker.ts';
@@ -25,8 +25,6 @@ const STATE: Record<SourceState, CameraReport['state']> = {
 const BATCH_MS = 250;
 const BATCH_FRAMES = 25;
 const FPS_WINDOW_MS = 5_000;
-/** CRD default of privacy.previewFps. */
-const DEFAULT_PREVIEW_FPS = 2;
 
 /** Pipeline settings that are not in the task (tests and benchmarks bound a recording with maxFrames). */
 export type PipelineRunnerOptions = Pick<CameraPipelineOptions, 'maxFrames' | 'readRate'> & {
@@ -196,8 +194,7 @@ export class PipelineCameraRunner implements CameraRunner {
 
   /** privacy.preview 'thumbnails' / 'live': crops of confirmed tracks, as many as the transport takes now. */
   private maybeThumbnails(r: FrameResult): void {
-    const mode = this.ctx.privacy()?.preview ?? 'none';
-    if (mode !== 'thumbnails' && mode !== 'live') return;
+    if (!previewAllows({ privacy: this.ctx.privacy() }, 'crops')) return;
     // Picked even when nothing can go out, so removed tracks are forgotten; encoding waits for a free slot.
     const picks = this.thumbnails.pick(r.tracks, r.width, r.height, r.timestampMs);
     const slots = picks.length ? Math.min(MAX_THUMBNAILS_PER_FRAME, this.ctx.thumbnailSlots()) : 0;
@@ -217,10 +214,9 @@ export class PipelineCameraRunner implements CameraRunner {
   }
 
   private maybePreview(r: FrameResult, now: number): void {
-    const privacy = this.ctx.privacy();
-    const mode = privacy?.preview ?? 'none';
-    const due = mode === 'live' && now - this.lastPreviewAt >= 1000 / (privacy?.previewFps ?? DEFAULT_PREVIEW_FPS);
-    const snapshot = this.snapshotWanted && (mode === 'snapshot' || mode === 'live');
+    const task = { privacy: this.ctx.privacy() };
+    const due = previewAllows(task, 'stream') && now - this.lastPreviewAt >= 1000 / task.privacy.previewFps;
+    const snapshot = this.snapshotWanted && previewAllows(task, 'snapshot');
     if (!due && !snapshot) return;
     this.snapshotWanted = false;
     this.lastPreviewAt = now;

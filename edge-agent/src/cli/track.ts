@@ -2,6 +2,7 @@
 // (frame,id,x,y,w,h,score,-1,-1,-1 with 1-based frames) for evaluation with mei-eval or py-motmetrics.
 import { createWriteStream } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { withDefaults } from '@mei/contracts/defaults';
 import type { DetectorSpec, ReidSpec, TrackingSpec } from '@mei/contracts/job';
 import { createCameraPipeline, type FrameResult } from '../pipeline/pipeline.ts';
 import { UsageError } from './usage.ts';
@@ -98,7 +99,7 @@ export async function runTrackCommand(argv: string[]): Promise<number> {
     appearanceWeight: num(values['appearance-weight'], '--appearance-weight', 0, 1),
   };
   // The tracker's second stage needs the weak detections: by default keep everything above lowThreshold.
-  detector.scoreThreshold = num(values.score, '--score', 0, 1) ?? tracking.lowThreshold ?? 0.1;
+  detector.scoreThreshold = num(values.score, '--score', 0, 1) ?? withDefaults('tracking', tracking).lowThreshold;
   const reid = reidSpecFromFlag(values.reid);
   const pipeline = await createCameraPipeline({
     camera: { source: values.video },

@@ -2,6 +2,7 @@
 // Decoding runs in the ffmpeg child process. With a detector in a worker thread (workerDetector.ts) the
 // detection of frame t+1 runs while frame t is embedded and tracked; the tracker still sees the frames in
 // order with the same inputs, so the output is the same as running the stages one after the other.
+import { withDefaults } from '@mei/contracts/defaults';
 import type { CameraSpec, DetectorSpec, ModelsSpec, TrackingSpec } from '@mei/contracts/job';
 import { findModel } from '@mei/vision/models/registry';
 import { createDetector } from '@mei/vision/detectors';
@@ -130,7 +131,7 @@ export function createPipeline(parts: PipelineParts): Pipeline {
   let stopped = false;
   const { source, detector, embedder, tracker } = parts;
   const ahead = parts.detectAhead ?? detector.offThread === true;
-  const every = Math.max(1, Math.floor(parts.detectEvery ?? 1));
+  const every = Math.max(1, Math.floor(parts.detectEvery ?? withDefaults('models.detector').detectEvery));
   const canCoast = every > 1 && tracker.coast !== undefined;
 
   /** Embeddings aligned with `detections` (undefined where not computed). */
@@ -320,7 +321,7 @@ function toCameraPixels(r: FrameResult, sx: number, sy: number, width: number, h
 
 /** Intra-op threads of each network (see CameraPipelineOptions.threads). */
 export function pipelineThreads(o: Pick<CameraPipelineOptions, 'threads' | 'embedderThreads' | 'detectorWorker' | 'models'>): { detector: number; embedder: number } {
-  const n = o.threads ?? 2;
+  const n = o.threads ?? withDefaults('workers[]').threads;
   if (o.embedderThreads !== undefined) return { detector: n, embedder: o.embedderThreads };
   const shared = o.detectorWorker !== false && o.models.reid?.kind === 'onnx';
   return shared ? { detector: Math.max(1, Math.ceil(n / 2)), embedder: Math.max(1, Math.floor(n / 2)) } : { detector: n, embedder: n };

@@ -5,12 +5,13 @@
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import type { Readable } from 'node:stream';
+import type { DefaultedJobSpec, RegionOfInterest } from '@mei/contracts/job';
 import type { Frame } from '@mei/vision/types';
 import { decoderArgs, findFfmpeg, inputArgs, parseOutputSize, probeVideo, type VideoInfo } from './ffmpeg.ts';
 import { FrameQueue } from './frameQueue.ts';
 import { parseSource, SourceError, type ParsedSource } from './uri.ts';
 
-export type SourceMode = 'live' | 'history';
+export type SourceMode = DefaultedJobSpec['mode'];
 
 /** Mirrors status.cameras[].state of the CRD (minus Pending, which is before open). */
 export type SourceState = 'connecting' | 'streaming' | 'retrying' | 'completed' | 'failed';
@@ -24,12 +25,7 @@ export interface SourceStateEvent {
   retryInMs?: number;
 }
 
-export interface Roi {
-  x: number;
-  y: number;
-  width: number;
-  height: number;
-}
+export type Roi = RegionOfInterest;
 
 export interface VideoSourceOptions {
   /** spec.cameras[].source: a path, file://, dir:// (MOTChallenge images), rtsp://, http(s)://. */

@@ -1,5 +1,9 @@
 // Tracker settings: spec.tracking fields plus association constants tuned on PETS09-S2L1 (see docs/benchmarks.md).
+import { withDefaults } from '@mei/contracts/defaults';
 import type { TrackingSpec } from '@mei/contracts/job';
+
+/** spec.tracking's CRD defaults (the contract's), the rest of the options tuned here. */
+const SPEC = withDefaults('tracking');
 import type { AppearanceOptions } from './track.ts';
 
 export interface TrackerOptions extends AppearanceOptions {
@@ -40,12 +44,12 @@ export interface TrackerOptions extends AppearanceOptions {
 }
 
 export const DEFAULT_TRACKER_OPTIONS: TrackerOptions = {
-  highThreshold: 0.5,
-  lowThreshold: 0.1,
+  highThreshold: SPEC.highThreshold,
+  lowThreshold: SPEC.lowThreshold,
   newTrackThreshold: 0.7,
-  minHits: 3,
-  maxLostSeconds: 3,
-  appearanceWeight: 0.5,
+  minHits: SPEC.minHits,
+  maxLostSeconds: SPEC.maxLostSeconds,
+  appearanceWeight: SPEC.appearanceWeight,
   matchThreshold: 0.8,
   lowMatchThreshold: 0.5,
   tentativeMatchThreshold: 0.7,
@@ -77,18 +81,18 @@ export function assertTrackerOptions(o: TrackerOptions): void {
 
 /** Tracker options from spec.tracking (unset fields keep the defaults). */
 export function trackerOptionsFromSpec(spec: TrackingSpec | undefined): TrackerOptions {
-  const s = spec ?? {};
-  const high = s.highThreshold ?? DEFAULT_TRACKER_OPTIONS.highThreshold;
+  const s = withDefaults('tracking', spec);
+  const high = s.highThreshold;
   return {
     ...DEFAULT_TRACKER_OPTIONS,
     highThreshold: high,
-    lowThreshold: s.lowThreshold ?? DEFAULT_TRACKER_OPTIONS.lowThreshold,
+    lowThreshold: s.lowThreshold,
     // Births need more confidence than continuations: on PETS09-S2L1 (YOLOX-nano) + 0.2 instead of
     // ByteTrack's + 0.1 keeps a sign that scores ~0.55 from becoming a track (MOTA 75.6 -> 80.5).
     // (At most halfway from highThreshold to 1, so a strict highThreshold still lets tracks start.)
     newTrackThreshold: Math.min(high + 0.2, (high + 1) / 2),
-    minHits: s.minHits ?? DEFAULT_TRACKER_OPTIONS.minHits,
-    maxLostSeconds: s.maxLostSeconds ?? DEFAULT_TRACKER_OPTIONS.maxLostSeconds,
-    appearanceWeight: s.appearanceWeight ?? DEFAULT_TRACKER_OPTIONS.appearanceWeight,
+    minHits: s.minHits,
+    maxLostSeconds: s.maxLostSeconds,
+    appearanceWeight: s.appearanceWeight,
   };
 }

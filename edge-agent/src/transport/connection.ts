@@ -8,12 +8,13 @@ import {
   decodeObservations,
   observationPayload,
   type Ack,
+  type AgentEvent,
   type AgentToServerEvents,
   type IngestAck,
   type ObservationBatch,
   type ServerToAgentEvents,
   type PreviewRequest,
-  type TaskAssignment,
+  type TaskAssignmentInput,
   type TaskStop,
   type WireProtocol,
 } from '@mei/contracts';
@@ -21,7 +22,7 @@ import { agentParser } from '@mei/contracts/wire/socket-parser';
 import { UpstreamMeter } from './upstream-meter.ts';
 
 export type AgentSocket = Socket<ServerToAgentEvents, AgentToServerEvents>;
-type Emitted = keyof AgentToServerEvents;
+type Emitted = AgentEvent;
 type Payload<E extends Emitted> = Parameters<AgentToServerEvents[E]>[0];
 
 export interface AgentConnectionOptions {
@@ -46,7 +47,7 @@ export interface AgentConnectionOptions {
 }
 
 export interface AgentConnectionHandlers {
-  onTask(task: TaskAssignment): void;
+  onTask(task: TaskAssignmentInput): void;
   onStop(stop: TaskStop): void;
   /** privacy.preview 'snapshot': a browser asked for one still frame of a camera. */
   onPreviewRequest?(req: PreviewRequest): void;

@@ -1,4 +1,5 @@
 // createDetector(spec.models.detector): resolves the model and picks the decoder implementation.
+import { withDefaults } from '@mei/contracts/defaults';
 import type { DetectorSpec } from '@mei/contracts/job';
 import type { Detector } from '../types.ts';
 import { ModelError, resolveDetectorModel } from '../models/resolve.ts';
@@ -10,7 +11,7 @@ export { OnnxDetector } from './onnxDetector.ts';
 
 export interface DetectorEnv {
   env?: Record<string, string | undefined>;
-  /** onnxruntime intra-op threads (spec.workers[].threads); default 2. */
+  /** onnxruntime intra-op threads (spec.workers[].threads); default: the CRD's. */
   threads?: number;
   /** Spec path of the detector object, for errors. */
   field?: string;
@@ -30,9 +31,9 @@ export function detectorOptions(spec: DetectorSpec, envIn: DetectorEnv = {}): De
     decoder: resolved.decoder,
     input: resolved.input,
     inputSizeFromSpec: spec.inputWidth !== undefined || spec.inputHeight !== undefined,
-    scoreThreshold: spec.scoreThreshold ?? 0.3,
-    nmsThreshold: spec.nmsThreshold ?? 0.45,
-    threads: envIn.threads ?? 2,
+    scoreThreshold: withDefaults('models.detector', spec).scoreThreshold,
+    nmsThreshold: withDefaults('models.detector', spec).nmsThreshold,
+    threads: envIn.threads ?? withDefaults('workers[]').threads,
     classIds: [0],
     field: spec.path ? `${fieldBase}.path` : `${fieldBase}.name`,
     entry: resolved.entry,

@@ -1,7 +1,7 @@
 // Letterbox: scale the frame to fit the network input keeping its aspect ratio, place it top-left
 // and pad the rest with grey 114 (the YOLOX / YOLOv8 convention).
 import type { Box } from '../types.ts';
-import { resizeRegionToPlanar, type Normalisation, type RgbImage } from './resize.ts';
+import { resizeRegionToPlanar, type Normalization, type RgbImage } from './resize.ts';
 
 export const LETTERBOX_PAD = 114;
 
@@ -32,7 +32,7 @@ export function letterboxInto(
   out: Float32Array,
   inputW: number,
   inputH: number,
-  norm: Normalisation,
+  norm: Normalization,
 ): Letterbox {
   const lb = letterboxGeometry(frame.width, frame.height, inputW, inputH);
   resizeRegionToPlanar(frame, 0, 0, frame.width, frame.height, out, 0, inputW, inputH, lb.width, lb.height, norm);

@@ -8,7 +8,7 @@ import type { DecodeContext, OutputDecoder } from './decoders.ts';
 import { letterboxInto, unletterboxBox } from './letterbox.ts';
 import { nms } from './nms.ts';
 import { openOnnxModel, type OnnxModel } from './onnxSession.ts';
-import { normalisationFor, type Normalisation } from './resize.ts';
+import { normalizationFor, type Normalization } from './resize.ts';
 
 /** What every detector implementation takes (also passed to the NanoDet module's createNanoDetDetector). */
 export interface DetectorOptions {
@@ -38,7 +38,7 @@ const MIN_BOX_SIDE = 2;
 export class OnnxDetector implements Detector {
   readonly name: string;
   private readonly tensor: Float32Array;
-  private readonly norm: Normalisation;
+  private readonly norm: Normalization;
   private readonly ctx: DecodeContext;
 
   private constructor(
@@ -50,7 +50,7 @@ export class OnnxDetector implements Detector {
   ) {
     this.name = `${opts.entry?.name ?? opts.decoder}@${inputWidth}x${inputHeight}`;
     this.tensor = new Float32Array(3 * inputWidth * inputHeight);
-    this.norm = normalisationFor(opts.input);
+    this.norm = normalizationFor(opts.input);
     this.ctx = { inputWidth, inputHeight, scoreThreshold: opts.scoreThreshold, classIds: opts.classIds };
   }
 

@@ -1,5 +1,6 @@
 // onnxruntime-node session wrapper shared by the detector and the ReID embedder.
 import ort from 'onnxruntime-node';
+import { withDefaults } from '@mei/contracts/defaults';
 import { ModelError } from '../models/resolve.ts';
 
 export interface OnnxModel {
@@ -14,7 +15,7 @@ export interface OnnxModel {
 }
 
 export interface OnnxOptions {
-  /** Intra-op threads (default 2: the edge boxes MEI targets have few cores). */
+  /** Intra-op threads (default spec.workers[].threads: the edge boxes MEI targets have few cores). */
   threads?: number;
   /** Name of the input tensor; default the model's first input. */
   inputName?: string;
@@ -26,7 +27,7 @@ export interface OnnxOptions {
 export async function openOnnxModel(file: string, opts: OnnxOptions, bytes?: Uint8Array): Promise<OnnxModel> {
   let session: ort.InferenceSession;
   const sessionOptions: ort.InferenceSession.SessionOptions = {
-    intraOpNumThreads: opts.threads ?? 2,
+    intraOpNumThreads: opts.threads ?? withDefaults('workers[]').threads,
     interOpNumThreads: 1,
     executionMode: 'sequential',
     graphOptimizationLevel: 'all',

@@ -10,13 +10,13 @@ export interface RgbImage {
 }
 
 /** Per output plane: which RGB byte to read, and value = byte * mul + add. */
-export interface Normalisation {
+export interface Normalization {
   srcChannel: [number, number, number];
   mul: [number, number, number];
   add: [number, number, number];
 }
 
-export function normalisationFor(input: Pick<InputSpec, 'channelOrder' | 'scale' | 'mean' | 'std'>): Normalisation {
+export function normalizationFor(input: Pick<InputSpec, 'channelOrder' | 'scale' | 'mean' | 'std'>): Normalization {
   const srcChannel: [number, number, number] = input.channelOrder === 'bgr' ? [2, 1, 0] : [0, 1, 2];
   const mean = input.mean ?? [0, 0, 0];
   const std = input.std ?? [1, 1, 1];
@@ -48,7 +48,7 @@ export function resizeRegionToPlanar(
   planeH: number,
   dw: number,
   dh: number,
-  norm: Normalisation,
+  norm: Normalization,
 ): void {
   const { width: W, height: H, data } = img;
   if (xs0.length < dw) {

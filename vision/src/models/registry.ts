@@ -1,8 +1,9 @@
 // MEI's model registry: the models a job may name in spec.models.*.name, with where a user gets each file.
 // Files are never downloaded at run time: they are looked up in MEI_MODEL_DIR (see resolve.ts).
+import type { DetectorSpec } from '@mei/contracts/job';
 import { NANODET_DEFAULTS, NANODET_INPUT, NANODET_ONNX_FILE } from '../detectors/nanodet/model.ts';
 
-export type DetectorDecoder = 'yolox' | 'nanodet' | 'yolov8';
+export type DetectorDecoder = DetectorSpec['decoder'];
 
 /** How pixels are turned into the network's input tensor. */
 export interface InputSpec {

@@ -1,7 +1,7 @@
 // ReID embedder for any ONNX network [N,3,H,W] -> [N,D]: crops are resized (stretched, as in training)
 // into one batch tensor per call of up to batchSize crops; outputs are L2-normalised.
 import { openOnnxModel, type OnnxModel } from '../detectors/onnxSession.ts';
-import { normalisationFor, resizeRegionToPlanar, type Normalisation } from '../detectors/resize.ts';
+import { normalizationFor, resizeRegionToPlanar, type Normalization } from '../detectors/resize.ts';
 import type { InputSpec } from '../models/registry.ts';
 import { checkInputShape, ModelError } from '../models/resolve.ts';
 import { clipBox } from '../geometry.ts';
@@ -22,7 +22,7 @@ export class OnnxEmbedder implements Embedder {
   readonly name: string;
   // OSNet on PETS09-S2L1: same person 0.16, different people 0.54 on average.
   readonly gateDistance = 0.6;
-  private readonly norm: Normalisation;
+  private readonly norm: Normalization;
   private batch: Float32Array;
 
   private constructor(
@@ -35,7 +35,7 @@ export class OnnxEmbedder implements Embedder {
     name: string,
   ) {
     this.name = name;
-    this.norm = normalisationFor(input);
+    this.norm = normalizationFor(input);
     this.batch = new Float32Array(0);
   }
 

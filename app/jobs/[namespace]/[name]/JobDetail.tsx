@@ -1,4 +1,5 @@
 'use client';
+import { applyDefaults } from '@mei/contracts';
 import Link from 'next/link';
 import { Age } from '@/app/components/Age';
 import { LiveIndicator } from '@/app/components/LiveIndicator';
@@ -42,7 +43,7 @@ export function JobDetail({ namespace, name }: { namespace: string; name: string
       <dl className="facts card">
         <div>
           <dt>Mode</dt>
-          <dd>{j.spec.mode ?? 'live'}</dd>
+          <dd>{applyDefaults(j.spec).mode}</dd>
         </div>
         <div>
           <dt>Cameras</dt>

@@ -8,7 +8,7 @@ import { checkInputShape } from '../../models/resolve.ts';
 import { letterboxInto, unletterboxBox } from '../letterbox.ts';
 import { nms } from '../nms.ts';
 import { openOnnxModel, type OnnxModel } from '../onnxSession.ts';
-import { normalisationFor, type Normalisation } from '../resize.ts';
+import { normalizationFor, type Normalization } from '../resize.ts';
 import { ensureNanoDetOnnx, type EnvVars } from './cache.ts';
 import { decodeNanoDet, matchNanoDetOutputs, type NamedOutput } from './decode.ts';
 import { NANODET_DEFAULTS, NANODET_INPUT } from './model.ts';
@@ -58,7 +58,7 @@ function checkFrame(frame: Frame): void {
 class NanoDetDetector implements Detector {
   readonly name: string;
   private readonly tensor: Float32Array;
-  private readonly norm: Normalisation = normalisationFor(NANODET_INPUT);
+  private readonly norm: Normalization = normalizationFor(NANODET_INPUT);
   /** detect() calls run one at a time: they share the input buffer. */
   private queue: Promise<unknown> = Promise.resolve();
   private disposed = false;

@@ -4,7 +4,7 @@
 // alert when it shows up in another camera. Frames never pass through React state (see LiveCameraCanvas).
 import Link from 'next/link';
 import { useState } from 'react';
-import type { CameraSpec, PrivacySpec } from '@mei/contracts';
+import { previewAllows, previewOf, type CameraSpec, type Preview } from '@mei/contracts';
 import { IdentityList } from '@/app/components/IdentityList';
 import { LiveCameraCanvas } from '@/app/components/LiveCameraCanvas';
 import { LiveIndicator } from '@/app/components/LiveIndicator';
@@ -16,9 +16,7 @@ import type { ThumbnailStore } from '@/app/lib/liveThumbnails';
 import './live.css';
 import { JobPlaceholder } from '@/app/components/JobPlaceholder';
 
-type PreviewMode = NonNullable<PrivacySpec['preview']>;
-
-const PRIVACY_NOTE: Record<PreviewMode, string> = {
+const PRIVACY_NOTE: Record<Preview, string> = {
   none: 'Privacy: no pixels leave the edge — overlays are drawn on a neutral background.',
   snapshot: 'Privacy: one still frame per camera on request.',
   thumbnails: 'Privacy: small person crops are shown beside identities (and kept for search); cameras show overlays only.',
@@ -33,7 +31,7 @@ export function LiveView({ namespace, name }: { namespace: string; name: string 
   if (!job.data) return <JobPlaceholder job={job} namespace={namespace} name={name} />;
 
   const j = job.data;
-  const preview: PreviewMode = j.spec.privacy?.preview ?? 'none';
+  const preview = previewOf(j.spec);
   return (
     <article aria-labelledby="live-title" className="live-view">
       <nav className="crumbs" aria-label="Breadcrumb">
@@ -66,7 +64,7 @@ export function LiveView({ namespace, name }: { namespace: string; name: string 
   );
 }
 
-function CameraPanel({ camera, store, preview, snapshot }: { camera: CameraSpec; store: LiveStore; preview: PreviewMode; snapshot(camera: string): Promise<string | undefined> }) {
+function CameraPanel({ camera, store, preview, snapshot }: { camera: CameraSpec; store: LiveStore; preview: Preview; snapshot(camera: string): Promise<string | undefined> }) {
   const [note, setNote] = useState<string>();
   const aspect = camera.roi ? camera.roi.width / camera.roi.height : 4 / 3;
   return (
@@ -74,7 +72,7 @@ function CameraPanel({ camera, store, preview, snapshot }: { camera: CameraSpec;
       <LiveCameraCanvas store={store} camera={camera.name} aspect={aspect} preview={preview} />
       <figcaption>
         <strong>{camera.name}</strong> <span className="muted">on {camera.node}</span>
-        {(preview === 'snapshot' || preview === 'live') && (
+        {previewAllows(preview, 'snapshot') && (
           <button
             type="button"
             className="btn btn-sm"
