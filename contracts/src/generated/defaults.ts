@@ -53,6 +53,12 @@ export const SPEC_DEFAULTS: DefaultsNode = {
             cadenceOnLoad: {
               default: false
             },
+            detectIntervalMs: {
+              default: 0
+            },
+            coastMaxShift: {
+              default: 0.2
+            },
             decodeAtInputSize: {
               default: false
             }

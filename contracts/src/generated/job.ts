@@ -153,6 +153,14 @@ export interface DetectorSpec {
    */
   cadenceOnLoad?: boolean;
   /**
+   * Detection cadence in time (replaces detectEvery when > 0): detect the next frame once this many ms have passed since the last detected one, carrying tracks on their Kalman prediction in between; a new track, two overlapping people or a track that may have moved more than coastMaxShift force a detection. A skipped frame costs accuracy by how far people move between frames, so a time keeps the cost alike across frame rates. With cadenceOnLoad it applies only while the live source drops frames. 0 = off (docs/benchmarks.md, issue #16).
+   */
+  detectIntervalMs?: number;
+  /**
+   * With a detection cadence (detectEvery > 1 or detectIntervalMs): detect the next frame anyway when the fastest confirmed track will have moved, on its Kalman velocity, more than this fraction of its box width since it was last detected. Fast or near people are detected often, slow or far ones coast.
+   */
+  coastMaxShift?: number;
+  /**
    * Decode each camera scaled down to the detector's input scale (ffmpeg scales in the decoder) when that is smaller than the frame: less decoding, copying and resizing per frame. Boxes are still reported in the camera's pixels; ReID crops then come from the smaller frame.
    */
   decodeAtInputSize?: boolean;
@@ -481,6 +489,8 @@ export interface DefaultedDetectorSpec {
   nmsThreshold: number;
   detectEvery: number;
   cadenceOnLoad: boolean;
+  detectIntervalMs: number;
+  coastMaxShift: number;
   decodeAtInputSize: boolean;
 }
 export interface DefaultedReidSpec {

@@ -96,7 +96,24 @@ export interface PipelineParts {
    * on its own drops, so all of them degrade alike.
    */
   cadenceOnLoad?: boolean;
+  /**
+   * Detection cadence in time (replaces detectEvery when > 0): the next frame is detected once this many ms
+   * have passed since the last detected one. A skipped frame costs accuracy by how far people move between
+   * frames, so a time interval keeps the loss alike across frame rates where a frame count does not. The
+   * busy-scene and coastMaxShift triggers still apply. With cadenceOnLoad it grows from 0 to this value in
+   * LOAD_STEPS steps as the source drops frames.
+   */
+  detectIntervalMs?: number;
+  /**
+   * Uncertainty trigger of either cadence: detect the next frame anyway when the fastest confirmed track will
+   * have coasted more than this fraction of its box width since its last detection (Kalman velocity). Scale-
+   * and rate-free: fast or near people get detected often, slow or far ones coast. Absent: no such trigger.
+   */
+  coastMaxShift?: number;
 }
+
+/** Steps of a load-stretched time cadence (cadenceOnLoad with detectIntervalMs): 0, 1/4 … 4/4 of it. */
+export const LOAD_STEPS = 4;
 
 /** Frames without a dropped one before a load-stretched cadence steps back (2 s at 10 fps). */
 export const CALM_FRAMES = 20;
@@ -131,8 +148,13 @@ export function createPipeline(parts: PipelineParts): Pipeline {
   let stopped = false;
   const { source, detector, embedder, tracker } = parts;
   const ahead = parts.detectAhead ?? detector.offThread === true;
-  const every = Math.max(1, Math.floor(parts.detectEvery ?? withDefaults('models.detector').detectEvery));
-  const canCoast = every > 1 && tracker.coast !== undefined;
+  const detectorDefaults = withDefaults('models.detector');
+  const intervalMs = Math.max(0, parts.detectIntervalMs ?? detectorDefaults.detectIntervalMs);
+  const every = intervalMs > 0 ? 1 : Math.max(1, Math.floor(parts.detectEvery ?? detectorDefaults.detectEvery));
+  const canCoast = (every > 1 || intervalMs > 0) && tracker.coast !== undefined;
+  const maxShift = parts.coastMaxShift ?? Infinity;
+  // Load levels of cadenceOnLoad: frame cadence 1 … every (level + 1 frames), time cadence 0 … LOAD_STEPS.
+  const maxLevel = intervalMs > 0 ? LOAD_STEPS : every - 1;
 
   /** Embeddings aligned with `detections` (undefined where not computed). */
   async function embedFor(frame: Frame, detections: Detection[]): Promise<Array<Float32Array | undefined> | undefined> {
@@ -154,17 +176,27 @@ export function createPipeline(parts: PipelineParts): Pipeline {
       // Coasted frames since the last detected one, and whether the last tracks asked for a detection.
       let gap = 0;
       let busy = false;
+      let lastDetectedMs = -Infinity;
       // Decided before the current frame is tracked, in both modes, so that ahead and in-turn agree.
-      let interval = parts.cadenceOnLoad ? 1 : every;
+      let level = parts.cadenceOnLoad ? 0 : maxLevel;
       let lastDropped = source.dropped ?? 0;
       let calm = 0;
       const followLoad = () => {
         const dropped = source.dropped ?? 0;
-        if (dropped > lastDropped) [interval, calm] = [Math.min(every, interval + 1), 0];
-        else if (++calm >= CALM_FRAMES) [interval, calm] = [Math.max(1, interval - 1), 0];
+        if (dropped > lastDropped) [level, calm] = [Math.min(maxLevel, level + 1), 0];
+        else if (++calm >= CALM_FRAMES) [level, calm] = [Math.max(0, level - 1), 0];
         lastDropped = dropped;
       };
-      const detectNext = (curDetected: boolean) => !canCoast || busy || (curDetected ? 0 : gap + 1) + 1 >= interval;
+      /** Whether the frame after the current one is detected, as a function of its timestamp. */
+      const detectNext = (curDetected: boolean, curMs: number): ((nextMs: number) => boolean) => {
+        if (!canCoast || busy) return () => true;
+        const since = curDetected ? 0 : gap + 1; // coasted frames since the last detection, after this one
+        if ((tracker.motionPerFrame?.() ?? 0) * (since + 1) > maxShift) return () => true;
+        if (intervalMs === 0) return () => since + 1 >= level + 1;
+        const last = curDetected ? curMs : lastDetectedMs;
+        const wait = (intervalMs * level) / LOAD_STEPS;
+        return (nextMs) => nextMs - last >= wait - 1; // 1 ms: timestamps of a 25 fps stream are 40 ± rounding
+      };
       const start = performance.now();
       const cpu0 = process.cpuUsage();
       const it = source[Symbol.asyncIterator]();
@@ -188,19 +220,19 @@ export function createPipeline(parts: PipelineParts): Pipeline {
           const { detections, ms: detectMs } = curDetect ? await (curDet ?? startDetect(frame)) : { detections: [] as Detection[], ms: 0 };
           const t1 = performance.now();
           if (parts.cadenceOnLoad && canCoast) followLoad();
-          const nextDetect = detectNext(curDetect);
+          const decide = detectNext(curDetect, frame.timestampMs);
           let next: { frame: Frame; sourceMs: number } | undefined;
           let nextDet: Promise<TimedDetections> | undefined;
           if (ahead && !stopped) {
             next = await nextFrame();
-            if (next && nextDetect) nextDet = startDetect(next.frame);
+            if (next && decide(next.frame.timestampMs)) nextDet = startDetect(next.frame);
           }
           const t2 = performance.now();
           const embeddings = curDetect ? await embedFor(frame, detections) : undefined;
           const t3 = performance.now();
           const tracks = curDetect ? tracker.update(detections, embeddings, frame.timestampMs, frame) : tracker.coast!();
           const t4 = performance.now();
-          if (curDetect) detectedFrames++;
+          if (curDetect) [detectedFrames, lastDetectedMs] = [detectedFrames + 1, frame.timestampMs];
           gap = curDetect ? 0 : gap + 1;
           busy = canCoast && busyScene(tracks);
           const detectWaitMs = t1 - t0 + (t2 - t1 - (next?.sourceMs ?? 0));
@@ -227,7 +259,7 @@ export function createPipeline(parts: PipelineParts): Pipeline {
           if (!ahead) next = stopped ? undefined : await nextFrame();
           cur = stopped ? undefined : next;
           curDet = nextDet;
-          curDetect = nextDetect;
+          curDetect = !cur || decide(cur.frame.timestampMs);
         }
       } finally {
         await it.return?.();
@@ -244,7 +276,7 @@ export function createPipeline(parts: PipelineParts): Pipeline {
         dropped: source.dropped ?? 0,
         detectAhead: ahead,
         detectedFrames,
-        detectEvery: canCoast ? interval : 1,
+        detectEvery: canCoast && intervalMs === 0 ? level + 1 : 1,
         cpuMsPerFrame: frames ? (cpu.user + cpu.system) / 1000 / frames : 0,
       };
     },
@@ -296,6 +328,8 @@ export interface CameraPipelineOptions {
   histogramFallback?: boolean;
   /** PipelineParts.detectEvery (default: spec.models.detector.detectEvery, else 1 = every frame). */
   detectEvery?: number;
+  /** PipelineParts.detectIntervalMs (default: spec.models.detector.detectIntervalMs, else 0 = off). */
+  detectIntervalMs?: number;
   /** VideoSourceOptions.readRate: pacing of a recorded file played live (benchmarks). */
   readRate?: number;
   /** Wraps the loaded networks (the node's inference budget, agent/inference-budget.ts). */
@@ -377,6 +411,9 @@ export async function createCameraPipeline(
       lazyAppearance: !(embedder instanceof HistogramEmbedder),
       detectEvery: o.detectEvery ?? o.models.detector.detectEvery,
       cadenceOnLoad: o.models.detector.cadenceOnLoad,
+      detectIntervalMs: o.detectIntervalMs ?? o.models.detector.detectIntervalMs,
+      // The CRD's default (chosen on TUD, docs/benchmarks.md) unless the spec sets one.
+      coastMaxShift: withDefaults('models.detector', o.models.detector).coastMaxShift,
     });
     if (decodeSize && frameSize) {
       const inner = pipeline.run.bind(pipeline);

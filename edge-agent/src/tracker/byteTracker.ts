@@ -150,6 +150,16 @@ export class ByteTracker {
   }
 
   /**
+   * How far the fastest confirmed track moves per frame on its Kalman velocity, as a fraction of its box width:
+   * the uncertainty a detection cadence accumulates per coasted frame (0 without confirmed tracks).
+   */
+  motionPerFrame(): number {
+    let most = 0;
+    for (const t of this.tracks) if (t.state === 'confirmed') most = Math.max(most, t.motionPerFrame());
+    return most;
+  }
+
+  /**
    * Which detections need an embedding this frame (the rest are matched on motion alone): all of them while
    * there is no track, else those that could start a track or re-find a lost one, those near more than one
    * track or near a track that overlaps another detection (crossings), and those continuing a track whose

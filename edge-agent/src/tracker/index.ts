@@ -17,6 +17,8 @@ export interface Tracker {
   appearanceNeeded?(dets: readonly Detection[]): boolean[];
   /** A frame the detector skipped: tracks move on their motion model (absent: detect every frame). */
   coast?(): TrackOutput[];
+  /** Fastest confirmed track's motion per frame in box widths (ByteTracker.motionPerFrame; absent: 0). */
+  motionPerFrame?(): number;
 }
 
 /** Cosine distance under which a track is the single-mode target (for ReID-network embeddings). */
@@ -38,5 +40,6 @@ export function createTracker(
     update: (dets, embs, ts, frame) => selector.select(tracker.update(dets, embs, ts, frame)),
     appearanceNeeded: (dets) => tracker.appearanceNeeded(dets),
     coast: () => selector.select(tracker.coast()),
+    motionPerFrame: () => tracker.motionPerFrame(),
   };
 }

@@ -53,6 +53,12 @@ export class Track {
     return { x: m[0] + m[4] - (m[2] + m[6]) / 2, y: m[1] + m[5] - (m[3] + m[7]) / 2, w: m[2] + m[6], h: m[3] + m[7] };
   }
 
+  /** Centre speed on the Kalman velocity, in box widths per frame. */
+  motionPerFrame(): number {
+    const m = this.kf.mean;
+    return Math.hypot(m[4], m[5]) / Math.max(m[2], 1);
+  }
+
   predict(): void {
     // A box whose height would collapse makes the filter's noise model degenerate; freeze the size instead.
     if (this.kf.mean[3] + this.kf.mean[7] <= 1) this.kf.mean[7] = 0;
