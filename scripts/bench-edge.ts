@@ -3,7 +3,7 @@
 // (video frame n = GT frame n + 1), with the machine's facts and load average at start and end.
 //
 //   npm run bench:edge -- [--json] [--sets a,b] [--max-frames N] [--threads N|D,E] [--score S]
-//                         [--input-size WxH] [--sequential] [--detect-every K] [--out <dir>]
+//                         [--input-size WxH] [--sequential] [--detect-every K] [--detect-interval-ms MS] [--out <dir>]
 //   a: YOLOX-nano + OSNet x0.25 (files from MEI_MODEL_DIR)
 //   q: set a quantized to int8 (scripts/quantize-models.sh; MEI_MODEL_DIR = its output folder)
 //   b: NanoDet-g (converted from the npm package at first use, cached) + colour histograms: needs nothing
@@ -25,7 +25,7 @@ import { evaluateMot, parseMot, type MotSummary } from '../tools/src/mot-eval/in
 import { createCameraPipeline, type FrameResult, type StageTimings } from '../edge-agent/src/pipeline/pipeline.ts';
 
 const USAGE = `usage: npm run bench:edge -- [--json] [--sets a,b] [--max-frames N] [--threads N|D,E] [--score S]
-       [--input-size WxH] [--sequential] [--detect-every K] [--decode-at-input-size] [--peer] [--out <dir>]
+       [--input-size WxH] [--sequential] [--detect-every K] [--detect-interval-ms MS] [--decode-at-input-size] [--peer] [--out <dir>]
   --sets a,b        a = YOLOX-nano + OSNet x0.25 (MEI_MODEL_DIR), b = NanoDet-g (npm) + colour histograms,
                     q = a in int8 (scripts/quantize-models.sh writes it; MEI_MODEL_DIR = its --out),
                     qd = int8 YOLOX-nano + float OSNet, qr = float YOLOX-nano + int8 OSNet
@@ -37,6 +37,7 @@ const USAGE = `usage: npm run bench:edge -- [--json] [--sets a,b] [--max-frames 
   --sequential      run the detector on the main thread, in turn with ReID (default: in a worker, ahead)
   --detect-every K  detection cadence: detect at most every K frames, Kalman prediction between, every
                     frame while the scene is busy (default 1)
+  --detect-interval-ms MS  detection cadence in time (models.detector.detectIntervalMs; replaces --detect-every)
   --peer            also run the usual Python pipeline on the same video (OpenCV decode, YOLOX-nano 416x416
                     in onnxruntime, PyPI ByteTrack; no ReID) in a venv made here (MEI_PEER_VENV, default
                     ~/.cache/mei/peer-venv) and print both with the ratio against the first MEI set
@@ -117,7 +118,7 @@ function machine() {
   };
 }
 
-async function runSet(set: ModelSet, o: { dataDir: string; gtText: string; maxFrames?: number; threads?: number; embedderThreads?: number; score: number; inputSize?: [number, number]; sequential: boolean; decodeAtInputSize: boolean; detectEvery?: number; outDir?: string }) {
+async function runSet(set: ModelSet, o: { dataDir: string; gtText: string; maxFrames?: number; threads?: number; embedderThreads?: number; score: number; inputSize?: [number, number]; sequential: boolean; decodeAtInputSize: boolean; detectEvery?: number; detectIntervalMs?: number; outDir?: string }) {
   const detector: DetectorSpec = { ...set.models.detector, scoreThreshold: o.score, ...(o.decodeAtInputSize ? { decodeAtInputSize: true } : {}) };
   if (o.inputSize) [detector.inputWidth, detector.inputHeight] = o.inputSize;
   const loadStart = load();
@@ -132,6 +133,7 @@ async function runSet(set: ModelSet, o: { dataDir: string; gtText: string; maxFr
     embedderThreads: o.embedderThreads,
     detectorWorker: !o.sequential,
     detectEvery: o.detectEvery,
+    detectIntervalMs: o.detectIntervalMs,
   });
   const setupMs = performance.now() - t0;
   // name@WxH: the input size the detector runs at (fitted to the frame unless --input-size).
@@ -168,6 +170,7 @@ async function runSet(set: ModelSet, o: { dataDir: string; gtText: string; maxFr
     threads: { detector: threads.detector, embedder: set.models.reid?.kind === 'onnx' ? threads.embedder : null },
     detectAhead: summary.detectAhead,
     detectEvery: o.detectEvery ?? withDefaults('models.detector').detectEvery,
+    detectIntervalMs: o.detectIntervalMs ?? withDefaults('models.detector').detectIntervalMs,
     decodeSize: pipeline.decodeSize ?? null,
     detectedFrames: summary.detectedFrames,
     frames,
@@ -255,6 +258,7 @@ async function main(): Promise<void> {
         'input-size': { type: 'string' },
         sequential: { type: 'boolean', default: false },
         'detect-every': { type: 'string' },
+        'detect-interval-ms': { type: 'string' },
         'decode-at-input-size': { type: 'boolean', default: false },
         peer: { type: 'boolean', default: false },
         out: { type: 'string' },
@@ -296,7 +300,7 @@ async function main(): Promise<void> {
     loadAverageEnd: [0, 0, 0] as [number, number, number],
   };
   for (const k of keys) {
-    report.sets.push(await runSet(SETS[k], { dataDir, gtText, maxFrames, threads, embedderThreads, score, inputSize, sequential: values.sequential, decodeAtInputSize: values['decode-at-input-size'], detectEvery: num(values['detect-every'], '--detect-every', 1, 100, true), outDir: values.out }));
+    report.sets.push(await runSet(SETS[k], { dataDir, gtText, maxFrames, threads, embedderThreads, score, inputSize, sequential: values.sequential, decodeAtInputSize: values['decode-at-input-size'], detectEvery: num(values['detect-every'], '--detect-every', 1, 100, true), detectIntervalMs: num(values['detect-interval-ms'], '--detect-interval-ms', 0, 2000, true), outDir: values.out }));
   }
   const peer = values.peer ? runPeer({ dataDir, gtText, maxFrames }) : undefined;
   const first = report.sets[0];

@@ -8,7 +8,7 @@
 // (agent process, all threads, + its ffmpeg decoders), CPU use of the node, load average.
 //
 //   npm run bench:node -- [--json] [--cameras N[,N...]] [--fps F] [--max-frames F] [--split FILE]
-//                         [--detect-every K] [--cadence-on-load] [--decode-at-input-size] [--detector NAME] [--reid NAME|histogram|none] [--threads T] [--slots S]
+//                         [--detect-every K] [--detect-interval-ms MS] [--cadence-on-load] [--decode-at-input-size] [--detector NAME] [--reid NAME|histogram|none] [--threads T] [--slots S]
 // Needs MEI_DATA_DIR (vtest.avi, PETS09-S2L1/gt/gt.txt) and MEI_MODEL_DIR (default: ../shared beside the repo).
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import path from 'node:path';
@@ -24,12 +24,13 @@ import { childCpuMs } from './bench-cpu.ts';
 import { DEFAULT_SPLIT, loadSplit, splitGroundTruth, type CameraRegion } from './mtmc/split-gt.ts';
 
 const USAGE = `usage: npm run bench:node -- [--json] [--cameras N[,N...]] [--fps F] [--max-frames F] [--split FILE]
-       [--detect-every K] [--cadence-on-load] [--decode-at-input-size] [--detector NAME] [--reid NAME|histogram|none] [--threads T]
+       [--detect-every K] [--detect-interval-ms MS] [--cadence-on-load] [--decode-at-input-size] [--detector NAME] [--reid NAME|histogram|none] [--threads T]
   --cameras N,...   cameras on the one agent, one run per value (default 1)
   --fps F           each camera's rate (default 10; vtest.avi's own rate is 10 fps, replayed F/10 times faster)
   --max-frames F    first F frames of the video per camera (default all 795)
   --split FILE      regions for the virtual cameras (default scripts/splits/pets-two-cameras.json)
   --detect-every K  spec.models.detector.detectEvery (default: the CRD's, 1)
+  --detect-interval-ms MS  spec.models.detector.detectIntervalMs: a cadence in time (replaces --detect-every)
   --cadence-on-load spec.models.detector.cadenceOnLoad: detectEvery only while a camera drops frames
   --decode-at-input-size  spec.models.detector.decodeAtInputSize (ffmpeg decodes at the detector's scale)
   --detector NAME   registry detector (default yolox-nano)
@@ -198,6 +199,7 @@ async function main(): Promise<void> {
       'max-frames': { type: 'string' },
       split: { type: 'string' },
       'detect-every': { type: 'string' },
+      'detect-interval-ms': { type: 'string' },
       'decode-at-input-size': { type: 'boolean', default: false },
       'cadence-on-load': { type: 'boolean', default: false },
       slots: { type: 'string' },
@@ -212,6 +214,7 @@ async function main(): Promise<void> {
   const fps = numberFlag(values.fps, '--fps', 10, 0.5, 60);
   const maxFrames = numberFlag(values['max-frames'], '--max-frames', VIDEO_FRAMES, 10, VIDEO_FRAMES, true);
   const detectEvery = numberFlag(values['detect-every'], '--detect-every', undefined, 1, 10, true);
+  const detectIntervalMs = numberFlag(values['detect-interval-ms'], '--detect-interval-ms', undefined, 0, 2000, true);
   const threads = numberFlag(values.threads, '--threads', undefined, 1, 64, true);
   const slots = numberFlag(values.slots, '--slots', undefined, 1, 64, true);
   const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -228,7 +231,7 @@ async function main(): Promise<void> {
   const reid: ModelsSpec['reid'] = values.reid === 'none' ? undefined : values.reid === 'histogram' ? { kind: 'histogram' } : { kind: 'onnx', name: values.reid };
   const models: ModelsSpec = {
     // The CRD's default score threshold; detectEvery only when given (absent = the pipeline's default).
-    detector: { name: values.detector, decoder, scoreThreshold: withDefaults('models.detector').scoreThreshold, ...(detectEvery ? { detectEvery } : {}), ...(values['decode-at-input-size'] ? { decodeAtInputSize: true } : {}), ...(values['cadence-on-load'] ? { cadenceOnLoad: true } : {}) },
+    detector: { name: values.detector, decoder, scoreThreshold: withDefaults('models.detector').scoreThreshold, ...(detectEvery ? { detectEvery } : {}), ...(detectIntervalMs ? { detectIntervalMs } : {}), ...(values['decode-at-input-size'] ? { decodeAtInputSize: true } : {}), ...(values['cadence-on-load'] ? { cadenceOnLoad: true } : {}) },
     ...(reid ? { reid } : {}),
   };
   const ffmpeg = findFfmpeg();
