@@ -90,7 +90,9 @@ export function applyTaskDefaults(task: TaskAssignmentInput): TaskAssignment {
   const out = structuredClone(task) as TaskAssignment;
   if (!isObject(out)) return out; // not a task: the receiver reports it
   applySchemaDefaults(SPEC_DEFAULTS, out);
-  out.threads ??= withDefaults('workers[]', { node: out.node }).threads;
+  const worker = withDefaults('workers[]', { node: out.node });
+  out.threads ??= worker.threads;
+  out.floorFps ??= worker.floorFps;
   return out;
 }
 

@@ -55,13 +55,17 @@ export interface TaskAssignmentInput {
   threads?: number;
   /** spec.workers[].inferenceSlots of this node: camera frames in the networks at once (absent: no budget). */
   inferenceSlots?: number;
+  /** spec.workers[].floorFps of this node (absent: the CRD default, 2). */
+  floorFps?: number;
+  /** spec.workers[].shareReid of this node: one batched ReID network for all its cameras. */
+  shareReid?: boolean;
   /** spec.workers[].spoolBytes of this node: bound of each camera's spool (absent: the agent's default). */
   spoolBytes?: number;
   /** What this job's sources and models may open on the node (contracts/src/media-policy.ts). */
   media?: MediaAccess;
 }
 /** A task with the CRD's defaults applied: what the server sends and the agent runs. */
-export interface TaskAssignment extends Omit<TaskAssignmentInput, 'mode' | 'cameras' | 'models' | 'tracking' | 'crossCamera' | 'privacy' | 'threads'> {
+export interface TaskAssignment extends Omit<TaskAssignmentInput, 'mode' | 'cameras' | 'models' | 'tracking' | 'crossCamera' | 'privacy' | 'threads' | 'floorFps'> {
   mode: 'live' | 'history';
   cameras: DefaultedCameraSpec[];
   models: DefaultedModelsSpec;
@@ -69,6 +73,7 @@ export interface TaskAssignment extends Omit<TaskAssignmentInput, 'mode' | 'came
   crossCamera: DefaultedCrossCameraSpec;
   privacy: DefaultedPrivacySpec;
   threads: number;
+  floorFps: number;
 }
 /** The media policy as it applies to one job's workers, resolved by the control plane. */
 export interface MediaAccess {
@@ -128,6 +133,9 @@ export const CameraReportSchema = z
     spooledBytes: z.number().int().min(0).max(BOUNDS.seq).optional(),
     oldestUnsentSeconds: z.number().int().min(0).max(BOUNDS.seq).optional(),
     droppedBatches: z.number().int().min(0).max(BOUNDS.seq).optional(),
+    /** Fair degradation (spec.workers[].floorFps): the floor this camera is given and whether it holds it. */
+    floorFps: finite.min(0).max(1000).optional(),
+    belowFloor: z.boolean().optional(),
   })
   .strict();
 export type CameraReport = z.infer<typeof CameraReportSchema>;

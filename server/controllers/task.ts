@@ -20,6 +20,8 @@ export function buildTaskAssignment(job: MultiEdgeInference, node: string, polic
     threads: worker.threads,
     ...(worker.spoolBytes !== undefined ? { spoolBytes: worker.spoolBytes } : {}),
     ...(worker.inferenceSlots ? { inferenceSlots: worker.inferenceSlots } : {}),
+    floorFps: worker.floorFps,
+    ...(worker.shareReid ? { shareReid: true } : {}),
     media: mediaAccessFor(policy, metadata.namespace),
   };
 }

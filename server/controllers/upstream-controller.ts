@@ -124,5 +124,7 @@ function cameraStatus(name: string, report: AgentReport | undefined): CameraStat
     spooledBytes: c.spooledBytes,
     oldestUnsentSeconds: c.oldestUnsentSeconds,
     droppedBatches: c.droppedBatches,
+    floorFps: c.floorFps,
+    belowFloor: c.belowFloor,
   };
 }

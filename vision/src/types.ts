@@ -46,6 +46,8 @@ export interface Embedder {
   readonly gateDistance: number;
   /** One L2-normalised embedding per box, computed from crops of the frame (batched). */
   embed(frame: Frame, boxes: Box[]): Promise<Float32Array[]>;
+  /** Crops of several frames (several cameras) in as few network runs as the batch size allows. */
+  embedCrops?(crops: ReadonlyArray<{ frame: Frame; box: Box }>): Promise<Float32Array[]>;
   dispose(): Promise<void>;
 }
 

@@ -91,6 +91,14 @@ export interface WorkerSpec {
    */
   inferenceSlots?: number;
   /**
+   * The frame rate every camera of this node keeps when the node is overloaded (capped at the camera's own fps): with an inference budget (inferenceSlots) a camera below it gets the next slot before any camera above it. Each camera reports it and whether it holds it in status.cameras[] (floorFps, belowFloor). 0 = no floor.
+   */
+  floorFps?: number;
+  /**
+   * One ONNX ReID network for all this node's cameras instead of one per camera (one session and one thread pool): crops from cameras whose frames wait at the same time go through it in one batched run. The embeddings are the same network's; what changes is fewer threads and fewer calls (docs/benchmarks.md, issue #16).
+   */
+  shareReid?: boolean;
+  /**
    * Container image of the edge agent (Kubernetes mode).
    */
   image?: string;
@@ -425,6 +433,14 @@ export interface CameraStatus {
    * Observation batches lost: dropped because the spool was full, or refused by the server for their content.
    */
   droppedBatches?: number;
+  /**
+   * The floor frame rate this camera is given under overload (spec.workers[].floorFps, capped at the camera's fps; 0: none).
+   */
+  floorFps?: number;
+  /**
+   * True while the camera's frame rate over the last 5 s is below floorFps after its first 5 s of frames: the node has more cameras than it can serve at the floor.
+   */
+  belowFloor?: boolean;
 }
 
 /**

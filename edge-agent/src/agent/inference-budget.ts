@@ -3,15 +3,24 @@
 // served least over the last WINDOW_MS, so an overloaded node gives every camera the same frame rate (each
 // camera's live source drops what it cannot take) instead of letting the busiest scenes or the luckiest
 // threads take the cores. Without a budget each camera runs its networks as soon as it has a frame.
+// A floor (spec.workers[].floorFps) comes first: a camera running below its floor gets the next slot before
+// any camera above its own, so a node with too many cameras still gives each of them the floor if it can.
 import type { Box, Detection, Detector, Embedder, Frame } from '@mei/vision/types';
 import type { TimedDetections } from '../pipeline/workerDetector.ts';
 
 const WINDOW_MS = 5_000;
 
+export interface CameraFloor {
+  floorFps: number;
+  /** The camera's frame rate now (its runner's 5 s average). */
+  fps(): number;
+}
+
 export class InferenceBudget {
   private busy = 0;
   private readonly waiting: Array<{ camera: string; since: number; grant: () => void }> = [];
   private readonly grants = new Map<string, number[]>();
+  private readonly floors = new Map<string, CameraFloor>();
 
   constructor(readonly slots: number) {
     if (!(Number.isInteger(slots) && slots >= 1)) throw new RangeError(`inference slots must be a whole number >= 1, got ${slots}`);
@@ -36,6 +45,18 @@ export class InferenceBudget {
     });
   }
 
+  /** Registers (or with undefined removes) a camera's floor; cameras below theirs are served first. */
+  setFloor(camera: string, floor: CameraFloor | undefined): void {
+    if (floor && floor.floorFps > 0) this.floors.set(camera, floor);
+    else this.floors.delete(camera);
+  }
+
+  /** Whether `camera` runs below its floor now. */
+  belowFloor(camera: string): boolean {
+    const f = this.floors.get(camera);
+    return f !== undefined && f.fps() < f.floorFps;
+  }
+
   /** Grants in the last window, per camera (what the scheduler balances). */
   recentGrants(camera: string): number {
     return this.served(camera).length;
@@ -51,11 +72,16 @@ export class InferenceBudget {
 
   private next(): void {
     while (this.busy < this.slots && this.waiting.length) {
-      // The camera served least recently wins; equal counts go first come, first served.
+      // A camera below its floor first; then the camera served least recently; equal counts first come, first served.
       let best = 0;
+      const below = this.waiting.map((w) => this.belowFloor(w.camera));
       for (let i = 1; i < this.waiting.length; i++) {
         const a = this.waiting[i];
         const b = this.waiting[best];
+        if (below[i] !== below[best]) {
+          if (below[i]) best = i;
+          continue;
+        }
         const [na, nb] = [this.served(a.camera).length, this.served(b.camera).length];
         if (na < nb || (na === nb && a.since < b.since)) best = i;
       }

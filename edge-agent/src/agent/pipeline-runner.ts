@@ -9,6 +9,7 @@ import { encodeCrop, encodePreview } from '@mei/vision/image';
 import { MAX_THUMBNAILS_PER_FRAME, ThumbnailPicker } from './thumbnail-picker.ts';
 import { EmbeddingCadence } from './embedding-cadence.ts';
 import { budgetedDetector, budgetedEmbedder, InferenceBudget } from './inference-budget.ts';
+import { SharedEmbedders } from './shared-embedder.ts';
 import { observeFrame, registerCamera } from './metrics.ts';
 import type { SourceState } from '../sources/index.ts';
 import { confineCamera, DEFAULT_ACCESS, nodeRootsFromEnv } from '@mei/contracts/media-policy';
@@ -37,21 +38,26 @@ export type PipelineRunnerOptions = Pick<CameraPipelineOptions, 'maxFrames' | 'r
   embeddingCadence?: ConstructorParameters<typeof EmbeddingCadence>[0];
   /** The node's inference budget shared with the agent's other cameras (absent: none). */
   budget?: InferenceBudget;
+  /** The node's shared ReID networks (spec.workers[].shareReid; absent: one network per camera). */
+  sharedReid?: SharedEmbedders;
 };
 
 export function pipelineRunnerFactory(env: Record<string, string | undefined> = process.env, options: PipelineRunnerOptions = {}): CameraRunnerFactory {
   // One budget for all cameras this agent runs (spec.workers[].inferenceSlots; a new size replaces it).
   let budget: InferenceBudget | undefined;
+  // Batched runs of the shared ReID network take a slot of whatever budget is current.
+  const shared = options.sharedReid ?? new SharedEmbedders(() => budget);
   return (ctx) => {
     const slots = ctx.task.inferenceSlots;
     if (slots && budget?.slots !== slots) budget = new InferenceBudget(slots);
-    return new PipelineCameraRunner(ctx, env, { ...options, budget: slots ? budget : undefined });
+    return new PipelineCameraRunner(ctx, env, { ...options, budget: slots ? budget : undefined, sharedReid: ctx.task.shareReid ? shared : undefined });
   };
 }
 
+// A shared ReID network takes its budget slot per batched run (shared-embedder.ts), not per camera call.
 const withBudget =
-  (budget: InferenceBudget, camera: string): CameraPipelineOptions['wrapModels'] =>
-  ({ detector, embedder }) => ({ detector: budgetedDetector(detector, budget, camera), embedder: embedder && budgetedEmbedder(embedder, budget, camera) });
+  (budget: InferenceBudget, camera: string, sharedReid: boolean): CameraPipelineOptions['wrapModels'] =>
+  ({ detector, embedder }) => ({ detector: budgetedDetector(detector, budget, camera), embedder: embedder && !sharedReid ? budgetedEmbedder(embedder, budget, camera) : embedder });
 
 export class PipelineCameraRunner implements CameraRunner {
   readonly camera: string;
@@ -62,6 +68,9 @@ export class PipelineCameraRunner implements CameraRunner {
   private activeTracks = 0;
   private lastFrameTime?: string;
   private readonly frameTimes: number[] = [];
+  private firstFrameAt?: number;
+  /** spec.workers[].floorFps capped at the camera's own rate (0: none). */
+  readonly floorFps: number;
   private pending: ObservationBatch['frames'] = [];
   private pendingEmbeddings: NonNullable<ObservationBatch['embeddings']> = [];
   private readonly embeddingCadence: EmbeddingCadence;
@@ -81,6 +90,7 @@ export class PipelineCameraRunner implements CameraRunner {
   ) {
     this.camera = ctx.camera.name;
     this.embeddingCadence = new EmbeddingCadence(options.embeddingCadence);
+    this.floorFps = Math.min(ctx.task.floorFps, ctx.camera.fps);
   }
 
   async start(): Promise<void> {
@@ -100,7 +110,8 @@ export class PipelineCameraRunner implements CameraRunner {
         field: cameraField(camera.name),
         maxFrames: this.options.maxFrames,
         readRate: this.options.readRate,
-        wrapModels: this.options.budget ? withBudget(this.options.budget, camera.name) : undefined,
+        wrapModels: this.options.budget ? withBudget(this.options.budget, camera.name, this.options.sharedReid !== undefined && task.models.reid?.kind === 'onnx') : undefined,
+        sharedEmbedder: this.options.sharedReid && ((spec, threads, create) => this.options.sharedReid!.acquire(spec, threads, create)),
       });
     } catch (err) {
       // Bad source or model: the message names the spec field; the agent keeps running the other cameras.
@@ -109,6 +120,7 @@ export class PipelineCameraRunner implements CameraRunner {
     }
     if (this.stopped) return void (await pipeline.dispose());
     this.pipeline = pipeline;
+    this.options.budget?.setFloor(this.camera, { floorFps: this.floorFps, fps: () => this.fps() });
     this.unregisterMetrics = registerCamera(this.camera, { dropped: () => pipeline.source.dropped ?? 0, threads: () => pipeline.threads });
     this.totalFrames = pipeline.source.info.totalFrames;
     pipeline.source.on('state', (ev: { state: SourceState; reason?: string }) => {
@@ -126,6 +138,7 @@ export class PipelineCameraRunner implements CameraRunner {
         (err: Error) => this.setState('Failed', err.message),
       )
       .finally(async () => {
+        this.options.budget?.setFloor(this.camera, undefined);
         this.unregisterMetrics?.();
         this.flush();
         await pipeline.dispose();
@@ -138,14 +151,29 @@ export class PipelineCameraRunner implements CameraRunner {
     await this.running;
   }
 
+  /** Frames per second over the last FPS_WINDOW_MS, counted to now (a stalled camera falls to 0). */
+  fps(now = Date.now()): number {
+    const recent = this.frameTimes.filter((t) => now - t <= FPS_WINDOW_MS);
+    if (!recent.length) return 0;
+    // Over the whole window once the camera has run that long, else since its first frame.
+    const span = Math.min(FPS_WINDOW_MS, now - (this.firstFrameAt ?? now)) / 1000;
+    return span > 0 ? Math.round((recent.length / span) * 100) / 100 : 0;
+  }
+
+  /** Below the floor after a full window of frames, while streaming (not starting, retrying or done). */
+  belowFloor(now = Date.now()): boolean {
+    const settled = this.firstFrameAt !== undefined && now - this.firstFrameAt >= FPS_WINDOW_MS;
+    return this.floorFps > 0 && settled && this.state === 'Streaming' && this.fps(now) < this.floorFps;
+  }
+
   report(): CameraReport {
     const now = Date.now();
-    const recent = this.frameTimes.filter((t) => now - t <= FPS_WINDOW_MS);
-    const span = recent.length > 1 ? (recent[recent.length - 1] - recent[0]) / 1000 : 0;
     return {
       name: this.camera,
       state: this.state,
-      fps: span > 0 ? Math.round(((recent.length - 1) / span) * 100) / 100 : 0,
+      fps: this.fps(now),
+      floorFps: this.floorFps,
+      belowFloor: this.belowFloor(now),
       activeTracks: this.activeTracks,
       framesProcessed: this.framesProcessed,
       totalFrames: this.totalFrames,
@@ -171,6 +199,7 @@ export class PipelineCameraRunner implements CameraRunner {
     this.framesProcessed++;
     this.lastFrameTime = new Date(now).toISOString();
     this.frameTimes.push(now);
+    this.firstFrameAt ??= now;
     while (this.frameTimes.length && now - this.frameTimes[0] > FPS_WINDOW_MS) this.frameTimes.shift();
     this.activeTracks = r.tracks.filter((t) => t.state === 'confirmed').length;
     if (this.state !== 'Streaming' && this.state !== 'Retrying') this.setState('Streaming');

@@ -332,6 +332,11 @@ export interface CameraPipelineOptions {
   detectIntervalMs?: number;
   /** VideoSourceOptions.readRate: pacing of a recorded file played live (benchmarks). */
   readRate?: number;
+  /**
+   * Supplies the ONNX ReID network instead of loading one per camera (spec.workers[].shareReid,
+   * agent/shared-embedder.ts): called with the loader and the network's threads.
+   */
+  sharedEmbedder?: (spec: NonNullable<ModelsSpec['reid']>, threads: number, create: () => Promise<Embedder>) => Promise<Embedder>;
   /** Wraps the loaded networks (the node's inference budget, agent/inference-budget.ts). */
   wrapModels?: (m: { detector: Detector; embedder?: Embedder }) => { detector: Detector; embedder?: Embedder };
 }
@@ -380,7 +385,9 @@ export async function createCameraPipeline(
   const detector = inWorker ? await createWorkerDetector(detectorSpec, detectorEnv) : await createDetector(detectorSpec, detectorEnv);
   let embedder: Embedder | undefined;
   try {
-    embedder = useReid ? await createEmbedder(o.models.reid, { env, threads: threads.embedder }) : undefined;
+    const load = () => createEmbedder(o.models.reid, { env, threads: threads.embedder });
+    const reid = o.models.reid;
+    embedder = !useReid ? undefined : o.sharedEmbedder && reid?.kind === 'onnx' ? await o.sharedEmbedder(reid, threads.embedder, load) : await load();
     const source = await openVideoSource({
       source: o.camera.source,
       mode: o.mode,

@@ -58,16 +58,20 @@ export class OnnxEmbedder implements Embedder {
     }
   }
 
-  async embed(frame: Frame, boxes: Box[]): Promise<Float32Array[]> {
+  embed(frame: Frame, boxes: Box[]): Promise<Float32Array[]> {
+    return this.embedCrops(boxes.map((box) => ({ frame, box })));
+  }
+
+  async embedCrops(crops: ReadonlyArray<{ frame: Frame; box: Box }>): Promise<Float32Array[]> {
     const { width: w, height: h } = this.input;
     const per = 3 * w * h;
     const out: Float32Array[] = [];
-    for (let start = 0; start < boxes.length; start += this.batchSize) {
-      const chunk = boxes.slice(start, start + this.batchSize);
+    for (let start = 0; start < crops.length; start += this.batchSize) {
+      const chunk = crops.slice(start, start + this.batchSize);
       // Fixed-batch models need a full batch; dynamic ones get exactly the crops.
       const n = this.fixedBatch ? this.batchSize : chunk.length;
       if (this.batch.length < n * per) this.batch = new Float32Array(n * per);
-      chunk.forEach((b, i) => {
+      chunk.forEach(({ frame, box: b }, i) => {
         const c = clipBox(b, frame.width, frame.height);
         // Degenerate boxes still get an embedding (of the nearest pixel) so outputs align with inputs.
         resizeRegionToPlanar(frame, c.x, c.y, Math.max(c.w, 1), Math.max(c.h, 1), this.batch, i * per, w, h, w, h, this.norm);
