@@ -373,15 +373,15 @@ describe('upstream controller (in-memory fake backend)', () => {
       node: 'node-1',
       receivedAt: now,
       state: state(job, [
-        { name: 'cam-a', state: 'Streaming', framesProcessed: 300, totalFrames: 400, spooledBytes: 52_000, oldestUnsentSeconds: 12, droppedBatches: 3 },
+        { name: 'cam-a', state: 'Streaming', framesProcessed: 300, totalFrames: 400, spooledBytes: 52_000, oldestUnsentSeconds: 12, droppedBatches: 3, floorFps: 2, belowFloor: true },
         { name: 'cam-b', state: 'Failed', framesProcessed: 0, totalFrames: 200, message: 'spec.cameras[name=cam-b].source: video file not found' },
       ]),
     });
     await upstream.reconcile(KEY);
     const s = (await stored()).status!;
     expect(s.progress).toBeCloseTo(300 / 600, 6);
-    // The agent's delivery counts reach the job status as they are.
-    expect(s.cameras![0]).toMatchObject({ spooledBytes: 52_000, oldestUnsentSeconds: 12, droppedBatches: 3 });
+    // The agent's delivery counts and its floor (issue #16) reach the job status as they are.
+    expect(s.cameras![0]).toMatchObject({ spooledBytes: 52_000, oldestUnsentSeconds: 12, droppedBatches: 3, floorFps: 2, belowFloor: true });
     expect(s.conditions!.find((c) => c.type === 'Degraded')).toMatchObject({ status: 'True', reason: 'CameraFailed' });
     const writes = backend.calls.updateStatus;
     await upstream.reconcile(KEY);
