@@ -9,6 +9,7 @@
 //
 //   npm run bench:node -- [--json] [--cameras N[,N...]] [--fps F] [--max-frames F] [--split FILE]
 //                         [--detect-every K] [--detect-interval-ms MS] [--cadence-on-load] [--decode-at-input-size] [--detector NAME] [--reid NAME|histogram|none] [--threads T] [--slots S]
+//                         [--floor-fps F] [--share-reid]
 // Needs MEI_DATA_DIR (vtest.avi, PETS09-S2L1/gt/gt.txt) and MEI_MODEL_DIR (default: ../shared beside the repo).
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import path from 'node:path';
@@ -16,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { applyTaskDefaults, withDefaults, type CameraSpec, type ModelsSpec, type ObservationBatch } from '@mei/contracts';
 import { pipelineRunnerFactory } from '../edge-agent/src/agent/pipeline-runner.ts';
+import { SharedEmbedders } from '../edge-agent/src/agent/shared-embedder.ts';
 import { findFfmpeg, inputArgs, probeVideo } from '../edge-agent/src/sources/ffmpeg.ts';
 import { parseSource } from '../edge-agent/src/sources/uri.ts';
 import { evaluateMot, formatMotRows, parseMot, readMotFile, type MotBox, type MotRow } from '../tools/src/mot-eval/index.ts';
@@ -36,7 +38,9 @@ const USAGE = `usage: npm run bench:node -- [--json] [--cameras N[,N...]] [--fps
   --detector NAME   registry detector (default yolox-nano)
   --reid NAME       registry ReID network, or histogram, or none (default osnet-x0.25-msmt17)
   --threads T       spec.workers[].threads (default: the CRD's, 2)
-  --slots S         spec.workers[].inferenceSlots: the node's inference budget (default: the CRD's, 0 = none)`;
+  --slots S         spec.workers[].inferenceSlots: the node's inference budget (default: the CRD's, 0 = none)
+  --floor-fps F     spec.workers[].floorFps: the rate each camera keeps under overload (default: the CRD's, 2)
+  --share-reid      spec.workers[].shareReid: one batched ReID network for all cameras`;
 
 const FRAME = { width: 768, height: 576 };
 const VIDEO_FRAMES = 795;
@@ -76,9 +80,11 @@ interface CameraResult {
   idf1: number;
   hota: number;
   idsw: number;
+  /** Share of the 1 s status samples in which the camera reported belowFloor (status.cameras[].belowFloor). */
+  belowFloorShare: number;
 }
 
-async function runNode(n: number, o: { nativeFps: number; fps: number; maxFrames: number; regions: CameraRegion[]; gtRows: MotRow[]; models: ModelsSpec; threads?: number; slots?: number; dataDir: string }) {
+async function runNode(n: number, o: { nativeFps: number; fps: number; maxFrames: number; regions: CameraRegion[]; gtRows: MotRow[]; models: ModelsSpec; threads?: number; slots?: number; floorFps?: number; shareReid: boolean; dataDir: string }) {
   const plans = planCameras(n, o.regions, o.gtRows);
   const cameras: CameraSpec[] = plans.map((p) => ({
     name: p.name,
@@ -87,8 +93,9 @@ async function runNode(n: number, o: { nativeFps: number; fps: number; maxFrames
     fps: o.fps,
     ...(p.region ? { roi: { x: p.region.x, y: p.region.y, width: p.region.w, height: p.region.h } } : {}),
   }));
-  const task = applyTaskDefaults({ jobKey: 'bench/node', uid: 'bench', generation: 1, node: 'edge-1', mode: 'live', cameras, models: o.models, ...(o.threads ? { threads: o.threads } : {}), ...(o.slots ? { inferenceSlots: o.slots } : {}) });
-  const factory = pipelineRunnerFactory(process.env, { maxFrames: o.maxFrames, readRate: o.fps / o.nativeFps });
+  const task = applyTaskDefaults({ jobKey: 'bench/node', uid: 'bench', generation: 1, node: 'edge-1', mode: 'live', cameras, models: o.models, ...(o.threads ? { threads: o.threads } : {}), ...(o.slots ? { inferenceSlots: o.slots } : {}), ...(o.floorFps !== undefined ? { floorFps: o.floorFps } : {}), ...(o.shareReid ? { shareReid: true } : {}) });
+  const sharedReid = new SharedEmbedders();
+  const factory = pipelineRunnerFactory(process.env, { maxFrames: o.maxFrames, readRate: o.fps / o.nativeFps, sharedReid });
   const rows = new Map<string, MotBox[]>(plans.map((p) => [p.name, []]));
   const seen = new Map<string, { first: number; last: number; frames: number; maxIndex: number }>();
   const finished = new Map<string, () => void>();
@@ -129,7 +136,15 @@ async function runNode(n: number, o: { nativeFps: number; fps: number; maxFrames
   const k0 = childCpuMs() ?? 0;
   const t0 = performance.now();
   const before = [...seen.values()].reduce((a, s) => a + s.frames, 0);
+  // What status.cameras[] would say, sampled each second.
+  const below = new Map<string, number>();
+  let samples = 0;
+  const sampler = setInterval(() => {
+    samples++;
+    for (const r of runners) if (r.report().belowFloor) below.set(r.camera, (below.get(r.camera) ?? 0) + 1);
+  }, 1000);
   await Promise.all(done);
+  clearInterval(sampler);
   const reports = runners.map((r) => r.report());
   await Promise.all(runners.map((r) => r.stop()));
   const wallMs = performance.now() - t0;
@@ -156,6 +171,7 @@ async function runNode(n: number, o: { nativeFps: number; fps: number; maxFrames
       idf1: round(100 * m.idf1, 1),
       hota: round(100 * m.hota, 1),
       idsw: m.idsw,
+      belowFloorShare: round((below.get(p.name) ?? 0) / Math.max(1, samples), 3),
     };
   });
   const processed = perCamera.reduce((a, c) => a + c.framesProcessed, 0) - before;
@@ -178,6 +194,8 @@ async function runNode(n: number, o: { nativeFps: number; fps: number; maxFrames
     droppedShare: round(perCamera.reduce((a, c) => a + c.framesDropped, 0) / (n * o.maxFrames), 3),
     meanFps: mean(perCamera.map((c) => c.fps)),
     minFps: Math.min(...perCamera.map((c) => c.fps)),
+    // spec.workers[].shareReid: batched runs of the one network and crops per run.
+    ...(o.shareReid ? { sharedReid: { ...sharedReid.stats(), cropsPerRun: round(sharedReid.stats().crops / Math.max(1, sharedReid.stats().runs)) } } : {}),
     accuracyByView: Object.fromEntries(
       views.map((v) => {
         const cs = perCamera.filter((c) => c.view === v);
@@ -206,6 +224,8 @@ async function main(): Promise<void> {
       detector: { type: 'string', default: 'yolox-nano' },
       reid: { type: 'string', default: 'osnet-x0.25-msmt17' },
       threads: { type: 'string' },
+      'floor-fps': { type: 'string' },
+      'share-reid': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -217,6 +237,7 @@ async function main(): Promise<void> {
   const detectIntervalMs = numberFlag(values['detect-interval-ms'], '--detect-interval-ms', undefined, 0, 2000, true);
   const threads = numberFlag(values.threads, '--threads', undefined, 1, 64, true);
   const slots = numberFlag(values.slots, '--slots', undefined, 1, 64, true);
+  const floorFps = numberFlag(values['floor-fps'], '--floor-fps', undefined, 0, 120);
   const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
   process.env.MEI_DATA_DIR ??= path.resolve(root, '../shared/data');
   process.env.MEI_MODEL_DIR ??= path.resolve(root, '../shared/models');
@@ -245,11 +266,13 @@ async function main(): Promise<void> {
     models,
     threads: threads ?? withDefaults('workers[]').threads,
     inferenceSlots: slots ?? withDefaults('workers[]').inferenceSlots,
+    floorFps: floorFps ?? withDefaults('workers[]').floorFps,
+    shareReid: values['share-reid'],
     holdRule: `every camera processes >= ${HOLD_SHARE * 100} % of its frames at >= ${HOLD_SHARE * 100} % of --fps`,
     runs: [] as Array<Awaited<ReturnType<typeof runNode>>>,
   };
   for (const n of counts) {
-    const r = await runNode(n, { nativeFps, fps, maxFrames, regions, gtRows, models, threads, slots, dataDir });
+    const r = await runNode(n, { nativeFps, fps, maxFrames, regions, gtRows, models, threads, slots, floorFps, shareReid: values['share-reid'], dataDir });
     report.runs.push(r);
     // Each run as it ends (stderr), so a long series keeps what it measured if stopped.
     if (values.json) console.error(JSON.stringify(r));

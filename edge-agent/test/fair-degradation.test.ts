@@ -48,7 +48,7 @@ describe('one shared ReID network per node (spec.workers[].shareReid)', () => {
     const create = () => createEmbedder(reid, { env: modelEnv(), threads: 1 });
     const frames = await petsFrames(4);
     const alone = await create();
-    const expected = [];
+    const expected: Float32Array[][] = [];
     for (const f of frames) expected.push(await alone.embed(f.frame, f.boxes));
     await alone.dispose();
 
