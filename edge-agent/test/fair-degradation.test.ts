@@ -9,7 +9,7 @@ import type { Box, Frame } from '@mei/vision/types';
 import { DEFAULT_FLOOR_FPS, InferenceBudget } from '../src/agent/inference-budget.ts';
 import { SharedEmbedders } from '../src/agent/shared-embedder.ts';
 import { PipelineCameraRunner } from '../src/agent/pipeline-runner.ts';
-import type { CameraRunnerContext } from '../src/agent/camera-runner.ts';
+import { quietContext } from './support/runner-context.ts';
 import { openVideoSource } from '../src/sources/index.ts';
 import { loadPetsGt, modelEnv, VTEST } from '../../test/support/shared-data.ts';
 
@@ -87,18 +87,7 @@ describe('PipelineCameraRunner reports its floor (status.cameras[].floorFps / be
       threads: 2,
       floorFps: 30,
     };
-    const ctx: CameraRunnerContext = {
-      task,
-      camera,
-      onChange: () => {},
-      emitObservations: () => {},
-      observationBacklog: () => 0,
-      privacy: () => undefined,
-      emitPreview: () => {},
-      thumbnailSlots: () => 0,
-      emitThumbnail: () => {},
-      log: () => {},
-    };
+    const ctx = quietContext(task, camera);
     const runner = new PipelineCameraRunner(ctx, modelEnv());
     expect(runner.floorFps).toBe(5);
     expect(new PipelineCameraRunner({ ...ctx, task: { ...task, floorFps: undefined } }, modelEnv()).floorFps).toBe(DEFAULT_FLOOR_FPS);

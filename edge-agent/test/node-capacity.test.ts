@@ -11,6 +11,7 @@ import { decoderArgs } from '../src/sources/ffmpeg.ts';
 import { openVideoSource } from '../src/sources/index.ts';
 import { parseSource } from '../src/sources/uri.ts';
 import { modelEnv, MODEL_DIR, VTEST } from '../../test/support/shared-data.ts';
+import { quietContext } from './support/runner-context.ts';
 
 const YOLOX = { name: 'yolox-nano', decoder: 'yolox' as const };
 
@@ -171,21 +172,7 @@ describe('the node inference budget (spec.workers[].inferenceSlots)', () => {
     const task = applyTaskDefaults({ jobKey: 'j/x', uid: 'u', generation: 1, node: 'n', mode: 'history', cameras, models: { detector: YOLOX }, inferenceSlots: 1 });
     const factory = pipelineRunnerFactory(modelEnv(), { maxFrames: 4 });
     const frames = new Map<string, number>();
-    const runners = task.cameras.map((camera) => {
-      const r = factory({
-        task,
-        camera,
-        onChange: () => {},
-        emitObservations: (b) => frames.set(b.camera, (frames.get(b.camera) ?? 0) + b.frames.length),
-        observationBacklog: () => 0,
-        privacy: () => task.privacy,
-        emitPreview: () => {},
-        thumbnailSlots: () => 0,
-        emitThumbnail: () => {},
-        log: () => {},
-      });
-      return r;
-    });
+    const runners = task.cameras.map((camera) => factory(quietContext(task, camera, { emitObservations: (b) => frames.set(b.camera, (frames.get(b.camera) ?? 0) + b.frames.length) })));
     await Promise.all(runners.map((r) => r.start()));
     await expect.poll(() => runners.map((r) => r.report().state)).toEqual(['Completed', 'Completed']);
     await Promise.all(runners.map((r) => r.stop()));
