@@ -155,9 +155,10 @@ export class PipelineCameraRunner implements CameraRunner {
   fps(now = Date.now()): number {
     const recent = this.frameTimes.filter((t) => now - t <= FPS_WINDOW_MS);
     if (!recent.length) return 0;
-    // Over the whole window once the camera has run that long, else since its first frame.
-    const span = Math.min(FPS_WINDOW_MS, now - (this.firstFrameAt ?? now)) / 1000;
-    return span > 0 ? Math.round((recent.length / span) * 100) / 100 : 0;
+    // Over the whole window once the camera has run that long, else since its first frame (at least 1 s, so
+    // that the first frames do not read as a burst).
+    const span = Math.min(FPS_WINDOW_MS, Math.max(1000, now - (this.firstFrameAt ?? now))) / 1000;
+    return Math.round((recent.length / span) * 100) / 100;
   }
 
   /** Below the floor after a full window of frames, while streaming (not starting, retrying or done). */
