@@ -2,11 +2,11 @@
 // reported in status.cameras[]), and one shared, batched ReID network for the node's cameras
 // (spec.workers[].shareReid). Real OSNet x0.25 on PETS09-S2L1 frames; real YOLOX-nano for the live runner.
 import { describe, expect, it } from 'vitest';
-import { CameraReportSchema, type CameraSpec, type TaskAssignment } from '@mei/contracts';
+import { applyTaskDefaults, CameraReportSchema, withDefaults } from '@mei/contracts';
 import { createEmbedder } from '@mei/vision/reid';
 import { cosineDistance } from '@mei/vision/vector';
 import type { Box, Frame } from '@mei/vision/types';
-import { DEFAULT_FLOOR_FPS, InferenceBudget } from '../src/agent/inference-budget.ts';
+import { InferenceBudget } from '../src/agent/inference-budget.ts';
 import { SharedEmbedders } from '../src/agent/shared-embedder.ts';
 import { PipelineCameraRunner } from '../src/agent/pipeline-runner.ts';
 import { quietContext } from './support/runner-context.ts';
@@ -75,22 +75,22 @@ describe('one shared ReID network per node (spec.workers[].shareReid)', () => {
 
 describe('PipelineCameraRunner reports its floor (status.cameras[].floorFps / belowFloor)', () => {
   it('caps the floor at the camera rate and reports holding it on a live camera', async () => {
-    const camera: CameraSpec = { name: 'cam', node: 'n1', source: VTEST, fps: 5, loop: true };
-    const task: TaskAssignment = {
+    const input = {
       jobKey: 'default/floor',
       uid: 'u1',
       generation: 1,
       node: 'n1',
-      mode: 'live',
-      cameras: [camera],
-      models: { detector: { name: 'yolox-nano', decoder: 'yolox' } },
-      threads: 2,
-      floorFps: 30,
+      mode: 'live' as const,
+      cameras: [{ name: 'cam', node: 'n1', source: VTEST, fps: 5, loop: true }],
+      models: { detector: { name: 'yolox-nano', decoder: 'yolox' as const } },
     };
-    const ctx = quietContext(task, camera);
+    const task = applyTaskDefaults({ ...input, floorFps: 30 });
+    const ctx = quietContext(task, task.cameras[0]);
     const runner = new PipelineCameraRunner(ctx, modelEnv());
     expect(runner.floorFps).toBe(5);
-    expect(new PipelineCameraRunner({ ...ctx, task: { ...task, floorFps: undefined } }, modelEnv()).floorFps).toBe(DEFAULT_FLOOR_FPS);
+    // Without a worker entry: the CRD's default floor (2, under the camera's 5 fps).
+    expect(withDefaults('workers[]').floorFps).toBe(2);
+    expect(new PipelineCameraRunner({ ...ctx, task: applyTaskDefaults(input) }, modelEnv()).floorFps).toBe(2);
     await runner.start();
     try {
       // Judged only after a full 5 s window of frames: not below the floor while starting.

@@ -43,7 +43,7 @@ describe('job defaults from the CRD', () => {
     expect(spec).toEqual(minimal());
     expect(d.mode).toBe('live');
     expect(d.cameras[0]).toMatchObject({ fps: 10, loop: false });
-    expect(d.models.detector).toMatchObject({ scoreThreshold: 0.3, nmsThreshold: 0.45, detectEvery: 1, cadenceOnLoad: false, decodeAtInputSize: false });
+    expect(d.models.detector).toMatchObject({ scoreThreshold: 0.3, nmsThreshold: 0.45, detectEvery: 1, detectIntervalMs: 0, coastMaxShift: 0.2, cadenceOnLoad: false, decodeAtInputSize: false });
     expect(d.tracking).toEqual({ type: 'multi', highThreshold: 0.5, lowThreshold: 0.1, maxLostSeconds: 3, minHits: 3, appearanceWeight: 0.5 });
     expect(d.crossCamera).toEqual({ enabled: true, matchThreshold: 0.2, maxGapSeconds: 10 });
     expect(d.privacy).toEqual({ preview: 'none', previewFps: 2 });
@@ -55,7 +55,7 @@ describe('job defaults from the CRD', () => {
     const d = applyDefaults({ ...minimal(), privacy: { preview: 'live' }, retention: { tracksDays: 3 }, workers: [{ node: 'n', threads: 4 }], models: { detector: { decoder: 'yolox', scoreThreshold: 0.6 }, reid: { kind: 'onnx' } } });
     expect(d.privacy).toEqual({ preview: 'live', previewFps: 2 });
     expect(d.retention).toEqual({ tracksDays: 3, thumbnailsDays: 7 });
-    expect(d.workers).toEqual([{ node: 'n', threads: 4, inferenceSlots: 0 }]);
+    expect(d.workers).toEqual([{ node: 'n', threads: 4, inferenceSlots: 0, floorFps: 2, shareReid: false }]);
     expect(d.models.detector.scoreThreshold).toBe(0.6);
     expect(d.models.reid).toEqual({ kind: 'onnx', batchSize: 16 });
   });
@@ -78,7 +78,7 @@ describe('job defaults from the CRD', () => {
     expect(withDefaults('retention')).toEqual({ tracksDays: 30, thumbnailsDays: 7 });
     expect(withDefaults('privacy', { preview: 'thumbnails' })).toEqual({ preview: 'thumbnails', previewFps: 2 });
     expect(withDefaults('models.detector', { decoder: 'nanodet', nmsThreshold: 0.6 })).toMatchObject({ decoder: 'nanodet', nmsThreshold: 0.6, scoreThreshold: 0.3 });
-    expect(withDefaults('workers[]', { node: 'x' })).toEqual({ node: 'x', threads: 2, inferenceSlots: 0 });
+    expect(withDefaults('workers[]', { node: 'x' })).toEqual({ node: 'x', threads: 2, inferenceSlots: 0, floorFps: 2, shareReid: false });
     expect(withDefaults('cameras[]', { name: 'c', node: 'n', source: 's' })).toEqual({ name: 'c', node: 'n', source: 's', fps: 10, loop: false });
     // A copy: the generated defaults cannot be changed through a result.
     withDefaults('retention').tracksDays = 1;

@@ -33,6 +33,12 @@ export const SPEC_DEFAULTS: DefaultsNode = {
           },
           inferenceSlots: {
             default: 0
+          },
+          floorFps: {
+            default: 2
+          },
+          shareReid: {
+            default: false
           }
         }
       }

@@ -485,6 +485,8 @@ export interface DefaultedWorkerSpec {
   node: string;
   threads: number;
   inferenceSlots: number;
+  floorFps: number;
+  shareReid: boolean;
   image?: string;
   spoolBytes?: number;
   resources?: {
