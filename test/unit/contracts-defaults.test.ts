@@ -94,6 +94,7 @@ describe('job defaults from the CRD', () => {
     expect(task.tracking.minHits).toBe(3);
     expect(task.cameras[0].fps).toBe(10);
     expect(task.inferenceSlots).toBeUndefined(); // absent = no budget, as the server sends it
+    expect(task.floorFps).toBe(2); // an older server sends no floor: the CRD's
   });
 });
 
