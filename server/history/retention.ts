@@ -5,7 +5,7 @@
 import type { MultiEdgeInference } from '@mei/contracts';
 import type { SqlClient } from '../store/db.ts';
 import type { Logger } from '../controllers/log.ts';
-import { RETENTION_DEFAULTS } from './writer.ts';
+import { RETENTION_DEFAULTS } from './job-info.ts';
 
 export interface RetentionOptions {
   sql: SqlClient;

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import jpeg from 'jpeg-js';
-import type { MultiEdgeInference, PrivacySpec, RetentionSpec } from '@mei/contracts';
+import { MAX_THUMBNAIL_SIDE, type MultiEdgeInference, type PrivacySpec, type RetentionSpec } from '@mei/contracts';
 import type { Database, SqlClient } from '../../server/store/db.ts';
 import { silentLogger } from '../../server/controllers/log.ts';
 import { HistoryService } from '../../server/history/service.ts';
@@ -171,25 +171,31 @@ describe.each(modes)('history store on %s', (_name, open) => {
     expect(items).toEqual(['left:1:P5', 'left:1:P6', 'right:1:P5']);
   });
 
-  it('keeps thumbnails only when privacy.preview allows pixels to leave the edge', async () => {
-    const frame = { width: 216, height: 288, data: Buffer.alloc(216 * 288 * 4, 200) };
-    const preview = jpeg.encode(frame, 80).data;
+  it("keeps the agents' thumbnails only when privacy.preview allows pixels to leave the edge, replaced only by a clearly larger crop", async () => {
+    const crop = (w: number, h: number) => jpeg.encode({ width: w, height: h, data: Buffer.alloc(w * h * 4, 200) }, 80).data;
     const counts: Record<string, number> = {};
     for (const mode of ['none', 'live'] as const) {
       const h = service();
       const { key, uid } = makeJob(jobs, `thumbs-${mode}`, { privacy: { preview: mode } });
       h.sink.observations(batch(key, uid, 'left', [{ t: 500, tracks: [{ id: 3, x: 100 }] }]));
-      // The preview is half the camera's size: the crop is scaled accordingly.
-      h.sink.preview!({ jobKey: key, jobUid: uid, camera: 'left', frameIndex: 5, timestampMs: 500, width: 216, height: 288, jpeg: preview });
+      h.sink.thumbnail!({ jobKey: key, jobUid: uid, camera: 'left', localId: 3, frameIndex: 5, timestampMs: 500, width: 40, height: 80, jpeg: crop(40, 80) });
+      await h.writer.flush();
+      // Less than THUMBNAIL_UPGRADE times the pixels: not kept. Then a clearly larger one: replaces it.
+      h.sink.thumbnail!({ jobKey: key, jobUid: uid, camera: 'left', localId: 3, frameIndex: 6, timestampMs: 600, width: 50, height: 100, jpeg: crop(50, 100) });
+      await h.writer.flush();
+      const [t0] = (await h.listTracks({ jobKey: key })).items;
+      if (t0.thumbnail) expect((await h.thumbnail(t0.id))!.width).toBe(40);
+      h.sink.thumbnail!({ jobKey: key, jobUid: uid, camera: 'left', localId: 3, frameIndex: 7, timestampMs: 700, width: 80, height: 160, jpeg: crop(80, 160) });
       await h.writer.close();
       const [t] = (await h.listTracks({ jobKey: key })).items;
       counts[mode] = t.thumbnail ? 1 : 0;
       if (t.thumbnail) {
         const th = (await h.thumbnail(t.id))!;
         expect(th.jpeg[0]).toBe(0xff);
-        expect(th.height).toBeLessThanOrEqual(128);
-        expect(th.width).toBeGreaterThan(10);
+        expect([th.width, th.height]).toEqual([80, 160]);
+        expect(Math.max(th.width, th.height)).toBeLessThanOrEqual(MAX_THUMBNAIL_SIDE);
       }
+      expect(h.writer.stats()).toMatchObject(mode === 'live' ? { thumbnailsWritten: 2, thumbnailsDropped: 1 } : { thumbnailsWritten: 0, thumbnailsRefused: 3 });
     }
     expect(counts).toEqual({ none: 0, live: 1 });
   });
