@@ -11,6 +11,7 @@ import { MAX_THUMBNAIL_SIDE, type MultiEdgeInference, type PrivacySpec, type Ret
 import type { Database, SqlClient } from '../../server/store/db.ts';
 import { silentLogger } from '../../server/controllers/log.ts';
 import { HistoryService } from '../../server/history/service.ts';
+import { unitVector } from '../../server/history/representatives.ts';
 import type { HistoryObservations } from '../../server/history/sink.ts';
 import { databaseModes } from '../support/postgres.ts';
 
@@ -155,6 +156,37 @@ describe.each(modes)('history store on %s', (_name, open) => {
     const last = vectors[29];
     const norm = Math.hypot(...last);
     expect(row.vector.map((x) => Math.round(x * 1e4))).toEqual(last.map((x) => Math.round((x / norm) * 1e4)));
+  });
+
+  it('stores representatives bit for bit (binary COPY on PGlite, SQL text on PostgreSQL); a restarted writer rewrites the stored ones in place', async () => {
+    const { key, uid } = makeJob(jobs, 'rep-exact');
+    const read = () =>
+      db.sql.query<{ id: string; t_ms: string; vector: number[] }>(
+        `SELECT e.id::text AS id, e.t_ms::text AS t_ms, e.vector FROM embeddings e JOIN tracks t ON t.id = e.track_id WHERE t.job_uid = $1 ORDER BY e.id`,
+        [uid],
+      );
+    const [v1, v2, v3] = [personVector(4), personVector(4, 0.001), personVector(9)];
+    let h = service();
+    h.sink.observations(batch(key, uid, 'left', [{ t: 1000, tracks: [{ id: 1, g: 'P4' }] }], { embeddings: [{ id: 1, vector: v1 }] }));
+    await h.writer.close();
+    const [first] = await read();
+    expect(Float32Array.from(first.vector)).toEqual(unitVector(v1));
+    // A new process: it knows nothing of the track but the table. A near embedding replaces the stored one...
+    h = service();
+    h.sink.observations(batch(key, uid, 'left', [{ t: 2000, tracks: [{ id: 1, g: 'P4' }] }], { embeddings: [{ id: 1, vector: v2 }] }));
+    await h.writer.flush();
+    expect(h.writer.stats()).toMatchObject({ embeddingsInserted: 0, embeddingsUpdated: 1, flushErrors: 0 });
+    // ...and a different one is a second representative.
+    h.sink.observations(batch(key, uid, 'left', [{ t: 3000, tracks: [{ id: 1, g: 'P4' }] }], { embeddings: [{ id: 1, vector: v3 }] }));
+    await h.writer.close();
+    expect(h.writer.stats()).toMatchObject({ embeddingsInserted: 1, embeddingsUpdated: 1, flushErrors: 0 });
+    const rows = await read();
+    expect(rows.map((r) => [r.id === first.id, r.t_ms])).toEqual([
+      [true, '2000'],
+      [false, '3000'],
+    ]);
+    expect(Float32Array.from(rows[0].vector)).toEqual(unitVector(v2));
+    expect(Float32Array.from(rows[1].vector)).toEqual(unitVector(v3));
   });
 
   it('relabels stored tracks on identity merges and keeps camera sessions apart', async () => {
