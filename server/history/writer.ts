@@ -299,11 +299,13 @@ export class HistoryWriter implements HistorySink {
     const thumbs = this.thumbnails.take(this.buffer.tracks, now, (jobKey) => this.jobInfos.get(jobKey).thumbnailsDays);
     let stored: StoredEmbedding[] = [];
     try {
-      stored = await this.sql.transaction(async (tx) => {
-        const rows = await this.write(tx, work, merges, thumbs, now);
+      const written = await this.sql.transaction(async (tx) => {
+        const w = await this.write(tx, work, merges, thumbs, now);
         await IngestLog.markApplied(tx, applied);
-        return rows;
+        return w;
       });
+      written.committed();
+      stored = written.stored;
     } catch (err) {
       // Keep everything for the next attempt (ahead of what arrived meanwhile).
       for (const w of work) {
@@ -331,7 +333,12 @@ export class HistoryWriter implements HistorySink {
     if (stored.length) for (const l of this.listeners) l(stored);
   }
 
-  private async write(tx: SqlClient, work: WorkItem[], merges: Merge[], thumbs: ThumbnailWrite[], now: number): Promise<StoredEmbedding[]> {
+  /**
+   * Writes a flush in `tx`. What memory learns from it (representatives, thumbnail rows) is applied by
+   * `committed()` only once the transaction committed, so a failed flush leaves memory as the table is.
+   */
+  private async write(tx: SqlClient, work: WorkItem[], merges: Merge[], thumbs: ThumbnailWrite[], now: number): Promise<{ stored: StoredEmbedding[]; committed: () => void }> {
+    const effects: Array<() => void> = [];
     const seenAt = new Date(now).toISOString();
     const trackKeyOf = (o: { job_uid: string; camera: string; session: string; local_id: number }) => `${o.job_uid}\u0000${o.camera}\u0000${o.session}\u0000${o.local_id}`;
     // 1. Track rows: insert or extend, in one statement. Every track with work gets its id and seen_at.
@@ -403,15 +410,17 @@ export class HistoryWriter implements HistorySink {
       const ids = await writeRepresentatives(tx, changes.map((c) => c.write));
       changes.forEach((c, i) => {
         const { st, write } = c;
-        if (c.replaces) {
-          c.replaces.vector = write.vector;
-          c.replaces.tMs = write.tMs;
-          this.counters.embeddingsUpdated++;
-        } else {
-          st.reps!.push({ id: ids[i], vector: write.vector, tMs: write.tMs });
-          this.counters.embeddingsInserted++;
-        }
         stored.push({ id: ids[i], model: write.model, vector: write.vector, jobUid: st.jobUid, camera: st.camera, startMs: st.startMs, endMs: st.endMs, trackId: st.id! });
+        effects.push(() => {
+          if (c.replaces) {
+            c.replaces.vector = write.vector;
+            c.replaces.tMs = write.tMs;
+            this.counters.embeddingsUpdated++;
+          } else {
+            st.reps!.push({ id: ids[i], vector: write.vector, tMs: write.tMs });
+            this.counters.embeddingsInserted++;
+          }
+        });
       });
     }
     // 4. Identity merges relabel every stored track of the merged identity (not only those in memory).
@@ -420,9 +429,9 @@ export class HistoryWriter implements HistorySink {
     const thumbRows = thumbs.filter((t) => t.st.id !== undefined);
     for (const t of thumbRows) {
       const id = await writeThumbnail(tx, { id: t.st.thumbnail?.id, trackId: t.st.id!, tMs: t.tMs, width: t.width, height: t.height, jpeg: t.jpeg, keepDays: t.keepDays }, seenAt);
-      t.st.thumbnail = { id, area: t.area };
+      effects.push(() => (t.st.thumbnail = { id, area: t.area }));
     }
-    this.counters.thumbnailsWritten += thumbRows.length;
-    return stored;
+    effects.push(() => (this.counters.thumbnailsWritten += thumbRows.length));
+    return { stored, committed: () => effects.forEach((e) => e()) };
   }
 }

@@ -189,6 +189,40 @@ describe.each(modes)('history store on %s', (_name, open) => {
     expect(Float32Array.from(rows[1].vector)).toEqual(unitVector(v3));
   });
 
+  it('a flush that fails at its commit loses nothing: memory learns representatives and thumbnail rows only from committed flushes', async () => {
+    let failNext = true;
+    // The real database, but the first flush is rolled back after all its statements ran (a failed COMMIT).
+    const flaky: SqlClient = {
+      query: (t, p) => db.sql.query(t, p),
+      exec: (s) => db.sql.exec(s),
+      transaction: (fn) =>
+        db.sql.transaction(async (tx) => {
+          const r = await fn(tx);
+          if (failNext) {
+            failNext = false;
+            throw new Error('simulated commit failure');
+          }
+          return r;
+        }),
+      ...(db.sql.copyBinary ? { copyBinary: db.sql.copyBinary } : {}),
+    };
+    const h = service(flaky);
+    const { key, uid } = makeJob(jobs, 'flush-fails', { privacy: { preview: 'thumbnails' } });
+    const crop = jpeg.encode({ width: 40, height: 80, data: Buffer.alloc(40 * 80 * 4, 90) }, 80).data;
+    h.sink.observations(batch(key, uid, 'left', [{ t: 1000, tracks: [{ id: 1, g: 'P8' }] }], { embeddings: [{ id: 1, vector: personVector(8) }] }));
+    h.sink.thumbnail!({ jobKey: key, jobUid: uid, camera: 'left', localId: 1, frameIndex: 10, timestampMs: 1000, width: 40, height: 80, jpeg: crop });
+    await h.writer.flush();
+    expect(h.writer.stats()).toMatchObject({ flushErrors: 1, embeddingsInserted: 0, thumbnailsWritten: 0 });
+    await h.writer.close();
+    expect(h.writer.stats()).toMatchObject({ flushErrors: 1, embeddingsInserted: 1, thumbnailsWritten: 1, thumbnailsDropped: 0 });
+    const [t] = (await h.listTracks({ jobKey: key })).items;
+    expect(t).toMatchObject({ globalId: 'P8', thumbnail: true });
+    expect((await h.thumbnail(t.id))!.width).toBe(40);
+    const embs = await h.store.trackEmbeddings(t.id);
+    expect(embs).toHaveLength(1);
+    expect(embs[0].vector).toEqual(unitVector(personVector(8)));
+  });
+
   it('relabels stored tracks on identity merges and keeps camera sessions apart', async () => {
     const h = service();
     const { key, uid } = makeJob(jobs, 'merge-session');
