@@ -99,7 +99,8 @@ const STAGING_COLUMNS = ['id', 'track_id', 't_ms', 'model', 'dim', 'vector'] as 
 
 /**
  * Inserts new representatives and rewrites changed ones in one statement (ids of new rows are taken from the
- * table's sequence first, so both kinds are one upsert by id). Returns the ids, in `rows` order.
+ * table's sequence first, so both kinds are one upsert by id). Returns the ids, in `rows` order. `tx` must be
+ * a transaction: the staging table empties at every commit.
  */
 export async function writeRepresentatives(tx: SqlClient, rows: readonly RepresentativeWrite[]): Promise<number[]> {
   const fresh = rows.filter((r) => r.id === undefined).length;
