@@ -24,6 +24,7 @@ import { setJobSource } from './observability/job-metrics.ts';
 import { CameraSeries } from './observability/camera-series.ts';
 import { liveLatency, setServiceSources } from './observability/service-metrics.ts';
 import { IngestService } from './ingest/ingest-service.ts';
+import { IngestLog } from './ingest/ingest-log.ts';
 import { startHistory } from './history/service.ts';
 import { resolveIndexCacheRoot } from './history/person-search/index-cache.ts';
 import type { Database, SqlClient } from './store/db.ts';
@@ -156,7 +157,7 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
   const sessions = new Sessions(secret, users, { secureCookie, store: revocations });
   const stopRevocationSync = revocations ? await syncRevocations(sessions, revocations, (e) => log.warn(`session revocations: ${(e as Error).message}`)) : undefined;
   const controllers = new ControllerManager({ backend: b.backend, runtime: b.runtime, mintToken: (c) => tokens.mint(c), serverUrl: o.serverUrl, mediaPolicy: admission.media, log });
-  const history = b.sql ? startHistory({ sql: b.sql, jobs: controllers.jobs, log, env }) : undefined;
+  const history = b.sql ? startHistory({ sql: b.sql, jobs: controllers.jobs, log, env, writer: { markApplied: IngestLog.markApplied } }) : undefined;
   history?.indexes.configure({ binaryVectors: b.database === 'postgresql', cache: b.indexCacheDir ? { dir: b.indexCacheDir } : undefined, log });
   const series = new CameraSeries({ jobs: controllers.jobs });
   const live = new LiveHub({ jobs: controllers.jobs, identityCounts: controllers.reports, history: history?.sink, latency: (j, c, ms) => (series.observeLatency(j, c, ms), liveLatency.observe(Math.max(0, ms) / 1000)), log });

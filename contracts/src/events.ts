@@ -267,6 +267,12 @@ export type PreviewFrame = z.infer<typeof PreviewFrameSchema>;
 /** Largest track thumbnail JPEG (bytes) and its largest side (pixels): a person crop, not a picture. */
 export const MAX_THUMBNAIL_BYTES = 32_000;
 export const MAX_THUMBNAIL_SIDE = 160;
+/**
+ * The one thumbnail producer is the agent (video stays on site; the server only stores crops). It sends a
+ * track's crop again only with this many times the pixels of the last, and the server replaces a track's
+ * stored thumbnail by the same factor.
+ */
+export const THUMBNAIL_UPGRADE = 2;
 
 /**
  * privacy.preview 'thumbnails' (or 'live'): a small crop of one confirmed track, cut by the agent from the

@@ -59,16 +59,16 @@ export class RetentionSweeper {
     const now = this.now();
     const current = [...this.o.jobs()].map((j) => {
       const r = withDefaults('retention', j.spec.retention);
-      return { u: j.metadata.uid, t: r.tracksDays, h: r.thumbnailsDays };
+      return { job_uid: j.metadata.uid, tracks_days: r.tracksDays, thumbnails_days: r.thumbnailsDays };
     });
     const params = [new Date(now).toISOString(), JSON.stringify(current), this.o.batch ?? 2000];
-    const cur = `cur AS (SELECT (r->>'u')::uuid AS uid, (r->>'t')::int AS t, (r->>'h')::int AS h FROM jsonb_array_elements($2::jsonb) r)`;
+    const cur = `cur AS (SELECT * FROM jsonb_to_recordset($2::jsonb) AS r(job_uid uuid, tracks_days int, thumbnails_days int))`;
     const out: SweepResult = { tracks: 0, embeddings: 0, thumbnails: 0 };
     for (;;) {
       const r = await this.o.sql.transaction(async (tx) => {
         const doomed = await tx.query<{ id: string }>(
-          `WITH ${cur} SELECT tr.id FROM tracks tr LEFT JOIN cur ON cur.uid = tr.job_uid
-           WHERE tr.seen_at < $1::timestamptz - make_interval(days => COALESCE(cur.t, tr.keep_days)) ORDER BY tr.id LIMIT $3`,
+          `WITH ${cur} SELECT tr.id FROM tracks tr LEFT JOIN cur ON cur.job_uid = tr.job_uid
+           WHERE tr.seen_at < $1::timestamptz - make_interval(days => COALESCE(cur.tracks_days, tr.keep_days)) ORDER BY tr.id LIMIT $3`,
           params,
         );
         if (!doomed.length) return { tracks: 0, embeddings: [] as number[] };
@@ -86,8 +86,8 @@ export class RetentionSweeper {
     for (;;) {
       const rows = await this.o.sql.query<{ id: string }>(
         `WITH ${cur}, doomed AS (
-           SELECT th.id FROM thumbnails th JOIN tracks tr ON tr.id = th.track_id LEFT JOIN cur ON cur.uid = tr.job_uid
-           WHERE th.created_at < $1::timestamptz - make_interval(days => COALESCE(cur.h, th.keep_days)) ORDER BY th.id LIMIT $3)
+           SELECT th.id FROM thumbnails th JOIN tracks tr ON tr.id = th.track_id LEFT JOIN cur ON cur.job_uid = tr.job_uid
+           WHERE th.created_at < $1::timestamptz - make_interval(days => COALESCE(cur.thumbnails_days, th.keep_days)) ORDER BY th.id LIMIT $3)
          DELETE FROM thumbnails WHERE id IN (SELECT id FROM doomed) RETURNING id`,
         params,
       );

@@ -30,19 +30,7 @@ export interface HistoryObservations {
   logKey?: LogKey;
 }
 
-/** A preview JPEG that reached the server (privacy.preview allowed it): thumbnails are cut from it. */
-export interface HistoryPreview {
-  jobKey: string;
-  jobUid: string;
-  camera: string;
-  frameIndex: number;
-  timestampMs: number;
-  width: number;
-  height: number;
-  jpeg: Uint8Array;
-}
-
-/** A track's person crop cut by its agent (privacy.preview 'thumbnails' or 'live'; TrackThumbnail). */
+/** A track's person crop cut by its agent (privacy.preview 'thumbnails' or 'live'; TrackThumbnail): the one thumbnail source. */
 export interface HistoryThumbnail {
   jobKey: string;
   jobUid: string;
@@ -62,8 +50,6 @@ export interface HistorySink {
   observations(o: HistoryObservations): void;
   /** A logged batch that leaves no history (duplicate, refused, job gone): its log row is marked applied all the same. */
   settle?(key: LogKey): void;
-  /** Optional source of thumbnails (privacy.preview 'thumbnails' or 'live'). */
-  preview?(p: HistoryPreview): void;
   /** Optional: an agent's crop of one track, kept as that track's thumbnail unless it has a clearly larger one. */
   thumbnail?(t: HistoryThumbnail): void;
 }

@@ -78,9 +78,9 @@ export class IngestLog {
     if (!keys.length) return;
     await tx.query(
       `UPDATE ingest_log l SET applied = true
-       FROM jsonb_to_recordset($1::jsonb) AS r(u uuid, c text, s text, q bigint)
-       WHERE l.job_uid = r.u AND l.camera = r.c AND l.session = r.s AND l.seq = r.q`,
-      [JSON.stringify(keys.map((k) => ({ u: k.jobUid, c: k.camera, s: k.session, q: k.seq })))],
+       FROM jsonb_to_recordset($1::jsonb) AS r(job_uid uuid, camera text, session text, seq bigint)
+       WHERE l.job_uid = r.job_uid AND l.camera = r.camera AND l.session = r.session AND l.seq = r.seq`,
+      [JSON.stringify(keys.map((k) => ({ job_uid: k.jobUid, camera: k.camera, session: k.session, seq: k.seq })))],
     );
   }
 

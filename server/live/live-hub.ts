@@ -170,7 +170,7 @@ export class LiveHub {
     st.latestPreview.set(msg.camera, preview);
     this.counters.previewsPublished++;
     this.fanout?.publish(agent.jobKey, `preview:${msg.camera}`, 'live:preview', preview);
-    toHistory(this.log, () => this.history?.preview?.({ ...msg, jobUid: job.metadata.uid, jobKey: agent.jobKey }));
+    // Not stored: the agents' crops (thumbnail()) are the history's one thumbnail source.
   }
 
   /**

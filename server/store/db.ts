@@ -19,6 +19,12 @@ export interface SqlClient {
   /** Runs a multi-statement script (no parameters). */
   exec(script: string): Promise<void>;
   transaction<T>(fn: (tx: SqlClient) => Promise<T>): Promise<T>;
+  /**
+   * PGlite only: `COPY table (columns) FROM` rows in PostgreSQL's binary COPY format (server/store/copy-binary.ts).
+   * Values go in through the types' binary receive functions: a real[] in text costs embedded PGlite ~1 ms
+   * per 512-d vector to parse, in binary ~0.2 ms. Absent: use SQL with parameters (PostgreSQL parses natively).
+   */
+  copyBinary?(table: string, columns: readonly string[], data: Uint8Array): Promise<void>;
 }
 
 export interface Database {
@@ -94,6 +100,10 @@ function pgliteSql(conn: PGliteLike, root: PGlite): SqlClient {
     },
     async exec(script) {
       await conn.exec(script);
+    },
+    async copyBinary(table, columns, data) {
+      // PGlite reads a COPY's input from the query's blob as the virtual file /dev/blob.
+      await conn.query(`COPY ${quoteIdent(table)} (${columns.map(quoteIdent).join(', ')}) FROM '/dev/blob' WITH (FORMAT binary)`, [], { blob: new Blob([data as Uint8Array<ArrayBuffer>]) });
     },
     // PGlite serialises transactions itself (one connection); nested calls reuse the open one.
     transaction: (fn) => (conn === root ? root.transaction((tx) => fn(pgliteSql(tx as unknown as PGliteLike, root))) : fn(pgliteSql(conn, root))),

@@ -7,10 +7,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import jpeg from 'jpeg-js';
-import type { MultiEdgeInference, PrivacySpec, RetentionSpec } from '@mei/contracts';
+import { MAX_THUMBNAIL_SIDE, type MultiEdgeInference, type PrivacySpec, type RetentionSpec } from '@mei/contracts';
 import type { Database, SqlClient } from '../../server/store/db.ts';
 import { silentLogger } from '../../server/log.ts';
 import { HistoryService } from '../../server/history/service.ts';
+import { unitVector } from '../../server/history/representatives.ts';
 import type { HistoryObservations } from '../../server/history/sink.ts';
 import { databaseModes } from '../support/postgres.ts';
 
@@ -157,6 +158,71 @@ describe.each(modes)('history store on %s', (_name, open) => {
     expect(row.vector.map((x) => Math.round(x * 1e4))).toEqual(last.map((x) => Math.round((x / norm) * 1e4)));
   });
 
+  it('stores representatives bit for bit (binary COPY on PGlite, SQL text on PostgreSQL); a restarted writer rewrites the stored ones in place', async () => {
+    const { key, uid } = makeJob(jobs, 'rep-exact');
+    const read = () =>
+      db.sql.query<{ id: string; t_ms: string; vector: number[] }>(
+        `SELECT e.id::text AS id, e.t_ms::text AS t_ms, e.vector FROM embeddings e JOIN tracks t ON t.id = e.track_id WHERE t.job_uid = $1 ORDER BY e.id`,
+        [uid],
+      );
+    const [v1, v2, v3] = [personVector(4), personVector(4, 0.001), personVector(9)];
+    let h = service();
+    h.sink.observations(batch(key, uid, 'left', [{ t: 1000, tracks: [{ id: 1, g: 'P4' }] }], { embeddings: [{ id: 1, vector: v1 }] }));
+    await h.writer.close();
+    const [first] = await read();
+    expect(Float32Array.from(first.vector)).toEqual(unitVector(v1));
+    // A new process: it knows nothing of the track but the table. A near embedding replaces the stored one...
+    h = service();
+    h.sink.observations(batch(key, uid, 'left', [{ t: 2000, tracks: [{ id: 1, g: 'P4' }] }], { embeddings: [{ id: 1, vector: v2 }] }));
+    await h.writer.flush();
+    expect(h.writer.stats()).toMatchObject({ embeddingsInserted: 0, embeddingsUpdated: 1, flushErrors: 0 });
+    // ...and a different one is a second representative.
+    h.sink.observations(batch(key, uid, 'left', [{ t: 3000, tracks: [{ id: 1, g: 'P4' }] }], { embeddings: [{ id: 1, vector: v3 }] }));
+    await h.writer.close();
+    expect(h.writer.stats()).toMatchObject({ embeddingsInserted: 1, embeddingsUpdated: 1, flushErrors: 0 });
+    const rows = await read();
+    expect(rows.map((r) => [r.id === first.id, r.t_ms])).toEqual([
+      [true, '2000'],
+      [false, '3000'],
+    ]);
+    expect(Float32Array.from(rows[0].vector)).toEqual(unitVector(v2));
+    expect(Float32Array.from(rows[1].vector)).toEqual(unitVector(v3));
+  });
+
+  it('a flush that fails at its commit loses nothing: memory learns representatives and thumbnail rows only from committed flushes', async () => {
+    let failNext = true;
+    // The real database, but the first flush is rolled back after all its statements ran (a failed COMMIT).
+    const flaky: SqlClient = {
+      query: (t, p) => db.sql.query(t, p),
+      exec: (s) => db.sql.exec(s),
+      transaction: (fn) =>
+        db.sql.transaction(async (tx) => {
+          const r = await fn(tx);
+          if (failNext) {
+            failNext = false;
+            throw new Error('simulated commit failure');
+          }
+          return r;
+        }),
+      ...(db.sql.copyBinary ? { copyBinary: db.sql.copyBinary } : {}),
+    };
+    const h = service(flaky);
+    const { key, uid } = makeJob(jobs, 'flush-fails', { privacy: { preview: 'thumbnails' } });
+    const crop = jpeg.encode({ width: 40, height: 80, data: Buffer.alloc(40 * 80 * 4, 90) }, 80).data;
+    h.sink.observations(batch(key, uid, 'left', [{ t: 1000, tracks: [{ id: 1, g: 'P8' }] }], { embeddings: [{ id: 1, vector: personVector(8) }] }));
+    h.sink.thumbnail!({ jobKey: key, jobUid: uid, camera: 'left', localId: 1, frameIndex: 10, timestampMs: 1000, width: 40, height: 80, jpeg: crop });
+    await h.writer.flush();
+    expect(h.writer.stats()).toMatchObject({ flushErrors: 1, embeddingsInserted: 0, thumbnailsWritten: 0 });
+    await h.writer.close();
+    expect(h.writer.stats()).toMatchObject({ flushErrors: 1, embeddingsInserted: 1, thumbnailsWritten: 1, thumbnailsDropped: 0 });
+    const [t] = (await h.listTracks({ jobKey: key })).items;
+    expect(t).toMatchObject({ globalId: 'P8', thumbnail: true });
+    expect((await h.thumbnail(t.id))!.width).toBe(40);
+    const embs = await h.store.trackEmbeddings(t.id);
+    expect(embs).toHaveLength(1);
+    expect(embs[0].vector).toEqual(unitVector(personVector(8)));
+  });
+
   it('relabels stored tracks on identity merges and keeps camera sessions apart', async () => {
     const h = service();
     const { key, uid } = makeJob(jobs, 'merge-session');
@@ -171,25 +237,31 @@ describe.each(modes)('history store on %s', (_name, open) => {
     expect(items).toEqual(['left:1:P5', 'left:1:P6', 'right:1:P5']);
   });
 
-  it('keeps thumbnails only when privacy.preview allows pixels to leave the edge', async () => {
-    const frame = { width: 216, height: 288, data: Buffer.alloc(216 * 288 * 4, 200) };
-    const preview = jpeg.encode(frame, 80).data;
+  it("keeps the agents' thumbnails only when privacy.preview allows pixels to leave the edge, replaced only by a clearly larger crop", async () => {
+    const crop = (w: number, h: number) => jpeg.encode({ width: w, height: h, data: Buffer.alloc(w * h * 4, 200) }, 80).data;
     const counts: Record<string, number> = {};
     for (const mode of ['none', 'live'] as const) {
       const h = service();
       const { key, uid } = makeJob(jobs, `thumbs-${mode}`, { privacy: { preview: mode } });
       h.sink.observations(batch(key, uid, 'left', [{ t: 500, tracks: [{ id: 3, x: 100 }] }]));
-      // The preview is half the camera's size: the crop is scaled accordingly.
-      h.sink.preview!({ jobKey: key, jobUid: uid, camera: 'left', frameIndex: 5, timestampMs: 500, width: 216, height: 288, jpeg: preview });
+      h.sink.thumbnail!({ jobKey: key, jobUid: uid, camera: 'left', localId: 3, frameIndex: 5, timestampMs: 500, width: 40, height: 80, jpeg: crop(40, 80) });
+      await h.writer.flush();
+      // Less than THUMBNAIL_UPGRADE times the pixels: not kept. Then a clearly larger one: replaces it.
+      h.sink.thumbnail!({ jobKey: key, jobUid: uid, camera: 'left', localId: 3, frameIndex: 6, timestampMs: 600, width: 50, height: 100, jpeg: crop(50, 100) });
+      await h.writer.flush();
+      const [t0] = (await h.listTracks({ jobKey: key })).items;
+      if (t0.thumbnail) expect((await h.thumbnail(t0.id))!.width).toBe(40);
+      h.sink.thumbnail!({ jobKey: key, jobUid: uid, camera: 'left', localId: 3, frameIndex: 7, timestampMs: 700, width: 80, height: 160, jpeg: crop(80, 160) });
       await h.writer.close();
       const [t] = (await h.listTracks({ jobKey: key })).items;
       counts[mode] = t.thumbnail ? 1 : 0;
       if (t.thumbnail) {
         const th = (await h.thumbnail(t.id))!;
         expect(th.jpeg[0]).toBe(0xff);
-        expect(th.height).toBeLessThanOrEqual(128);
-        expect(th.width).toBeGreaterThan(10);
+        expect([th.width, th.height]).toEqual([80, 160]);
+        expect(Math.max(th.width, th.height)).toBeLessThanOrEqual(MAX_THUMBNAIL_SIDE);
       }
+      expect(h.writer.stats()).toMatchObject(mode === 'live' ? { thumbnailsWritten: 2, thumbnailsDropped: 1 } : { thumbnailsWritten: 0, thumbnailsRefused: 3 });
     }
     expect(counts).toEqual({ none: 0, live: 1 });
   });

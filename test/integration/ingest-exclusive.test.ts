@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeObservations, type MultiEdgeInference, type ObservationBatch } from '@mei/contracts';
 import type { Logger } from '../../server/log.ts';
 import { HistoryWriter } from '../../server/history/writer.ts';
+import { IngestLog } from '../../server/ingest/ingest-log.ts';
 import { IngestService } from '../../server/ingest/ingest-service.ts';
 import { LiveHub } from '../../server/live/live-hub.ts';
 import { openDatabase, type Database } from '../../server/store/db.ts';
@@ -46,7 +47,7 @@ async function server(name: string) {
   const lines: string[] = [];
   const log: Logger = { info: (m) => void lines.push(m), warn: (m) => void lines.push(m), error: (m) => void lines.push(m), debug: () => {} };
   let release: (() => Promise<void>) | undefined;
-  const writer = new HistoryWriter({ sql: db.sql, jobs, log, flushMs: 3_600_000, flushRows: 1e9 });
+  const writer = new HistoryWriter({ sql: db.sql, jobs, log, flushMs: 3_600_000, flushRows: 1e9, markApplied: IngestLog.markApplied });
   const live = new LiveHub({ jobs, history: writer, log });
   const ingest = new IngestService({ sql: db.sql, live, jobs, log, exclusive: async () => !!(release ??= await db.tryLock!('mei-ingest-apply')) });
   return { name, db, lines, writer, live, ingest, release: () => release?.() };

@@ -55,7 +55,7 @@ function jobCache(...jobs: MultiEdgeInference[]) {
 
 /** One server's ingest stack on `db`: live hub, history writer (flushes only when asked) and ingest service. */
 function stack(db: Database, jobs: ReturnType<typeof jobCache>, o: Partial<IngestServiceOptions> = {}) {
-  const writer = new HistoryWriter({ sql: db.sql, jobs, log: silentLogger, flushMs: 3_600_000, flushRows: 1e9 });
+  const writer = new HistoryWriter({ sql: db.sql, jobs, log: silentLogger, flushMs: 3_600_000, flushRows: 1e9, markApplied: IngestLog.markApplied });
   const live = new LiveHub({ jobs, history: writer, log: silentLogger });
   const ingest = new IngestService({ sql: db.sql, live, jobs, log: silentLogger, ...o });
   return { writer, live, ingest, close: () => live.close() };
@@ -193,7 +193,7 @@ describe.each(modes)('ingest on %s', (_name, open) => {
       exec: (script) => db.sql.exec(script),
       transaction: (fn) => db.sql.transaction(fn),
     };
-    const writer = new HistoryWriter({ sql: db.sql, jobs, log: silentLogger, flushMs: 3_600_000, flushRows: 1e9 });
+    const writer = new HistoryWriter({ sql: db.sql, jobs, log: silentLogger, flushMs: 3_600_000, flushRows: 1e9, markApplied: IngestLog.markApplied });
     const handed: Array<{ seq: number | undefined; frames: number }> = [];
     const history = {
       observations: (o: Parameters<HistoryWriter['observations']>[0]) => (handed.push({ seq: o.logKey?.seq, frames: o.frames.length }), writer.observations(o)),

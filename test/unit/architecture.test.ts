@@ -1,6 +1,6 @@
 // The shape docs/architecture.md promises, checked on the source: packages depend one way
 // (contracts <- vision <- edge-agent, server; tools apart), the server never reaches into the agent, and
-// (the folder-cycle check joins when the ingest/live/history seam is cut).
+// the server's capability folders import each other without cycles.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -62,4 +62,34 @@ describe('architecture', () => {
       expect(bad).toEqual([]);
     });
   }
+
+  it("the server's capability folders import each other without cycles", () => {
+    // Node = first folder under server/ (a top-level file is its own node).
+    const nodeOf = (file: string) => file.split(path.sep).slice(0, 2).join('/');
+    const edges = new Map<string, Map<string, string>>();
+    for (const file of sourceFiles('server')) {
+      for (const target of importsOf(file)) {
+        if (!target.startsWith(`server${path.sep}`)) continue;
+        const [a, b] = [nodeOf(file), nodeOf(target)];
+        if (a === b) continue;
+        if (!edges.has(a)) edges.set(a, new Map());
+        if (!edges.get(a)!.has(b)) edges.get(a)!.set(b, `${file} -> ${target}`);
+      }
+    }
+    const cycles: string[] = [];
+    const state = new Map<string, 'open' | 'done'>();
+    const stack: string[] = [];
+    const visit = (n: string) => {
+      state.set(n, 'open');
+      stack.push(n);
+      for (const [m, why] of edges.get(n) ?? []) {
+        if (state.get(m) === 'open') cycles.push(`${[...stack.slice(stack.indexOf(m)), m].join(' -> ')} (closing edge: ${why})`);
+        else if (!state.has(m)) visit(m);
+      }
+      stack.pop();
+      state.set(n, 'done');
+    };
+    for (const n of [...edges.keys()].sort()) if (!state.has(n)) visit(n);
+    expect(cycles).toEqual([]);
+  });
 });

@@ -3,7 +3,9 @@
 // edge); after that only a clearly better one (THUMBNAIL_UPGRADE times the pixels of detail), and at most
 // one per track per THUMBNAIL_EVERY_MS of video time. Detail is the crop's size after the downscale to
 // MAX_THUMBNAIL_SIDE (never up), so once a person fills the largest thumbnail nothing more is sent. The
-// server keeps one thumbnail per track and replaces it by the same factor (server/history/writer.ts).
+// agent is the only thumbnail producer; the server keeps one per track and replaces it by the same factor
+// (both from @mei/contracts; server/history/thumbnails.ts).
+import { THUMBNAIL_UPGRADE } from '@mei/contracts';
 import type { Box, TrackOutput } from '@mei/vision/types';
 import { area, clipBox } from '@mei/vision/geometry';
 import { cropRegion, cropSize } from '@mei/vision/image';
@@ -13,11 +15,11 @@ export const THUMBNAIL_MIN_HEIGHT = 48;
 export const THUMBNAIL_MIN_WIDTH = 16;
 /** A box cut by the frame edge by more than this share shows part of a person: wait for a whole one. */
 const MIN_VISIBLE = 0.85;
-/** A new crop must have this many times the detail of the last one sent for the track. */
-export const THUMBNAIL_UPGRADE = 2;
+/** A new crop must have this many times the detail of the last one sent for the track (the contract's rule). */
+export { THUMBNAIL_UPGRADE };
 /** At most one thumbnail per track per this much video time. */
 export const THUMBNAIL_EVERY_MS = 3_000;
-/** Context around the box, as person crops are usually shown (the server's preview crops use the same). */
+/** Context around the box, as person crops are usually shown. */
 export const THUMBNAIL_PAD = 0.08;
 /**
  * Crops encoded per frame at most: jpeg-js builds its tables anew for every image (~10-25 ms on this
