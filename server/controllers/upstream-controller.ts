@@ -27,25 +27,25 @@ export interface UpstreamControllerDeps {
 
 export class UpstreamController implements Reconciler {
   private readonly now: () => number;
-  constructor(private readonly d: UpstreamControllerDeps) {
-    this.now = d.now ?? Date.now;
+  constructor(private readonly deps: UpstreamControllerDeps) {
+    this.now = deps.now ?? Date.now;
   }
 
   async reconcile(key: string): Promise<ReconcileResult | void> {
-    const job = this.d.jobs.get(key);
+    const job = this.deps.jobs.get(key);
     if (!job) {
-      this.d.reports.delete(key);
+      this.deps.reports.delete(key);
       return;
     }
     if (job.metadata.deletionTimestamp) return;
     const nodes = jobNodes(job.spec);
     // Reports of nodes that left the spec, or from an older job with the same name, describe nothing here.
-    for (const [node, r] of this.d.reports.get(key)) {
-      if (!nodes.includes(node) || r.state.uid !== job.metadata.uid) this.d.reports.delete(key, node);
+    for (const [node, r] of this.deps.reports.get(key)) {
+      if (!nodes.includes(node) || r.state.uid !== job.metadata.uid) this.deps.reports.delete(key, node);
     }
     const now = this.now();
-    const workers = this.d.workers.get(key).filter((w) => w.jobUid === job.metadata.uid);
-    await updateStatusWithRetry(this.d.backend, job, (status, latest) => this.computeStatus(status, latest, workers, now));
+    const workers = this.deps.workers.get(key).filter((w) => w.jobUid === job.metadata.uid);
+    await updateStatusWithRetry(this.deps.backend, job, (status, latest) => this.computeStatus(status, latest, workers, now));
 
     // Come back when the next running worker would turn stale, so Degraded appears without another event.
     const untilStale = workers
@@ -57,25 +57,25 @@ export class UpstreamController implements Reconciler {
 
   /** Last sign of life of a worker: its last report, or its start when it has not reported yet. */
   private lastSign(key: string, w: ObservedWorker): number {
-    const report = this.d.reports.get(key).get(w.node);
+    const report = this.deps.reports.get(key).get(w.node);
     return Math.max(report?.receivedAt ?? 0, w.startedAt ? Date.parse(w.startedAt) : 0);
   }
 
   computeStatus(status: MultiEdgeInferenceStatus, job: MultiEdgeInference, workers: ObservedWorker[], now: number): MultiEdgeInferenceStatus {
     const key = `${job.metadata.namespace}/${job.metadata.name}`;
     const nodes = jobNodes(job.spec);
-    const reports = this.d.reports.get(key);
+    const reports = this.deps.reports.get(key);
     const nowIso = new Date(now).toISOString();
 
     status.cameras = job.spec.cameras.map((cam) => cameraStatus(cam.name, reports.get(cam.node)));
-    const identities = this.d.reports.identities(key, job.metadata.uid);
+    const identities = this.deps.reports.identities(key, job.metadata.uid);
     if (identities !== undefined) status.identities = identities;
     status.workers = patchWorkerEntries(status.workers, nodes, (node, entry) => {
       const report = reports.get(node);
       if (!report) return entry;
       entry.lastHeartbeat = new Date(report.receivedAt).toISOString();
       // The agent's own words win while it is connected; otherwise the runtime's message stands.
-      if (report.state.message !== undefined && this.d.agents.forNode(key, node)) entry.message = report.state.message;
+      if (report.state.message !== undefined && this.deps.agents.forNode(key, node)) entry.message = report.state.message;
       return entry;
     });
 

@@ -33,14 +33,14 @@ export class RetentionSweeper {
   private running?: Promise<SweepResult>;
   private readonly now: () => number;
 
-  constructor(private readonly o: RetentionOptions) {
-    this.now = o.now ?? Date.now;
+  constructor(private readonly options: RetentionOptions) {
+    this.now = options.now ?? Date.now;
   }
 
   start(): void {
     if (this.timer) return;
-    const every = this.o.everyMs ?? 3_600_000;
-    this.timer = setInterval(() => void this.sweep().catch((err) => this.o.log.error('history: retention sweep failed:', err)), every);
+    const every = this.options.everyMs ?? 3_600_000;
+    this.timer = setInterval(() => void this.sweep().catch((err) => this.options.log.error('history: retention sweep failed:', err)), every);
     this.timer.unref();
   }
 
@@ -57,15 +57,15 @@ export class RetentionSweeper {
 
   private async sweepOnce(): Promise<SweepResult> {
     const now = this.now();
-    const current = [...this.o.jobs()].map((j) => {
+    const current = [...this.options.jobs()].map((j) => {
       const r = withDefaults('retention', j.spec.retention);
       return { job_uid: j.metadata.uid, tracks_days: r.tracksDays, thumbnails_days: r.thumbnailsDays };
     });
-    const params = [new Date(now).toISOString(), JSON.stringify(current), this.o.batch ?? 2000];
+    const params = [new Date(now).toISOString(), JSON.stringify(current), this.options.batch ?? 2000];
     const cur = `cur AS (SELECT * FROM jsonb_to_recordset($2::jsonb) AS r(job_uid uuid, tracks_days int, thumbnails_days int))`;
     const out: SweepResult = { tracks: 0, embeddings: 0, thumbnails: 0 };
     for (;;) {
-      const r = await this.o.sql.transaction(async (tx) => {
+      const r = await this.options.sql.transaction(async (tx) => {
         const doomed = await tx.query<{ id: string }>(
           `WITH ${cur} SELECT tr.id FROM tracks tr LEFT JOIN cur ON cur.job_uid = tr.job_uid
            WHERE tr.seen_at < $1::timestamptz - make_interval(days => COALESCE(cur.tracks_days, tr.keep_days)) ORDER BY tr.id LIMIT $3`,
@@ -80,11 +80,11 @@ export class RetentionSweeper {
       });
       out.tracks += r.tracks;
       out.embeddings += r.embeddings.length;
-      if (r.embeddings.length) this.o.onEmbeddingsDeleted?.(r.embeddings);
+      if (r.embeddings.length) this.options.onEmbeddingsDeleted?.(r.embeddings);
       if (r.tracks < (params[2] as number)) break;
     }
     for (;;) {
-      const rows = await this.o.sql.query<{ id: string }>(
+      const rows = await this.options.sql.query<{ id: string }>(
         `WITH ${cur}, doomed AS (
            SELECT th.id FROM thumbnails th JOIN tracks tr ON tr.id = th.track_id LEFT JOIN cur ON cur.job_uid = tr.job_uid
            WHERE th.created_at < $1::timestamptz - make_interval(days => COALESCE(cur.thumbnails_days, th.keep_days)) ORDER BY th.id LIMIT $3)
@@ -94,7 +94,7 @@ export class RetentionSweeper {
       out.thumbnails += rows.length;
       if (rows.length < (params[2] as number)) break;
     }
-    if (out.tracks || out.thumbnails) this.o.log.info(`history: retention removed ${out.tracks} tracks (${out.embeddings} embeddings) and ${out.thumbnails} thumbnails`);
+    if (out.tracks || out.thumbnails) this.options.log.info(`history: retention removed ${out.tracks} tracks (${out.embeddings} embeddings) and ${out.thumbnails} thumbnails`);
     return out;
   }
 

@@ -77,7 +77,7 @@ export class IngestService {
   private readonly committer: GroupCommitter;
   private readonly budget: ByteBudget;
   private readonly unregisterMetrics: () => void;
-  private readonly o: Required<Pick<IngestServiceOptions, 'retentionMs' | 'pruneEveryMs' | 'retryAfterMs'>> & IngestServiceOptions;
+  private readonly options: Required<Pick<IngestServiceOptions, 'retentionMs' | 'pruneEveryMs' | 'retryAfterMs'>> & IngestServiceOptions;
   private _state: IngestState = 'starting';
   private pruneTimer?: NodeJS.Timeout;
   private starting?: Promise<void>;
@@ -86,7 +86,7 @@ export class IngestService {
   private readonly declaredDrops = new Map<string, number>();
 
   constructor(o: IngestServiceOptions) {
-    this.o = { retentionMs: 3_600_000, pruneEveryMs: 60_000, retryAfterMs: 1_000, ...o };
+    this.options = { retentionMs: 3_600_000, pruneEveryMs: 60_000, retryAfterMs: 1_000, ...o };
     this.log = new IngestLog(o.sql);
     this.committer = new GroupCommitter(this.log, o.groupCommit);
     this.budget = new ByteBudget(o.maxBytesPerJob ?? 32 * 1024 * 1024);
@@ -104,13 +104,13 @@ export class IngestService {
   /** Replays the log's unapplied rows once the job cache is synced, then takes batches. Resolves when ready. */
   start(): Promise<void> {
     this.starting ??= (async () => {
-      while (!this.o.jobs.synced && this._state === 'starting') await sleep(100);
+      while (!this.options.jobs.synced && this._state === 'starting') await sleep(100);
       if (this._state !== 'starting') return;
-      for (let waited = false; this.o.exclusive && this._state === 'starting'; waited = true) {
+      for (let waited = false; this.options.exclusive && this._state === 'starting'; waited = true) {
         let failed: unknown;
-        const mine = await this.o.exclusive().catch((err) => ((failed = err), false));
+        const mine = await this.options.exclusive().catch((err) => ((failed = err), false));
         if (mine) break;
-        if (!waited) this.o.log.info(failed ? `ingest: cannot take the ingest lock yet (${(failed as Error).message}); retrying` : 'ingest: another server is still applying the ingest log; waiting for it before replaying');
+        if (!waited) this.options.log.info(failed ? `ingest: cannot take the ingest lock yet (${(failed as Error).message}); retrying` : 'ingest: another server is still applying the ingest log; waiting for it before replaying');
         await sleep(500);
       }
       if (this._state !== 'starting') return;
@@ -120,13 +120,13 @@ export class IngestService {
           break;
         } catch (err) {
           // The store is down: keep answering retry-later and try again.
-          this.o.log.error('ingest: replaying the log failed; retrying:', err);
+          this.options.log.error('ingest: replaying the log failed; retrying:', err);
           await sleep(2_000);
         }
       }
       if (this._state !== 'starting') return;
       this._state = 'ready';
-      this.pruneTimer = setInterval(() => void this.prune(), this.o.pruneEveryMs);
+      this.pruneTimer = setInterval(() => void this.prune(), this.options.pruneEveryMs);
       this.pruneTimer.unref();
     })();
     return this.starting;
@@ -138,16 +138,16 @@ export class IngestService {
     this._state = 'closing';
     clearInterval(this.pruneTimer);
     await this.committer.idle();
-    await this.o.live.drained();
+    await this.options.live.drained();
     this.unregisterMetrics();
     this._state = 'closed';
   }
 
   async prune(): Promise<number> {
     try {
-      return await this.log.prune(new Date((this.o.now ?? Date.now)() - this.o.retentionMs));
+      return await this.log.prune(new Date((this.options.now ?? Date.now)() - this.options.retentionMs));
     } catch (err) {
-      this.o.log.warn(`ingest: pruning the log failed (kept for the next round): ${(err as Error).message}`);
+      this.options.log.warn(`ingest: pruning the log failed (kept for the next round): ${(err as Error).message}`);
       return 0;
     }
   }
@@ -189,7 +189,7 @@ export class IngestService {
     if (this.declaredDrops.size > MAX_DROP_STREAMS) this.declaredDrops.delete(this.declaredDrops.keys().next().value!);
     this.counters.droppedByAgents += total - before;
     ingestMetrics.droppedByAgents.inc({ job_namespace: namespaceOf(agent.jobKey) }, total - before);
-    this.o.log.warn(`ingest: the agent of ${agent.jobKey} on ${agent.node} dropped ${total - before} batch(es) of camera ${batch.camera} (spool full; ${total} in this camera run); the stream goes on from seq ${batch.dropped!.heldFrom}`);
+    this.options.log.warn(`ingest: the agent of ${agent.jobKey} on ${agent.node} dropped ${total - before} batch(es) of camera ${batch.camera} (spool full; ${total} in this camera run); the stream goes on from seq ${batch.dropped!.heldFrom}`);
   }
 
   private count(ack: IngestAck, jobKey: string): IngestAck {
@@ -200,7 +200,7 @@ export class IngestService {
   }
 
   private later(reason: string): IngestAck {
-    return { code: 'retry-later', retryAfterMs: this.o.retryAfterMs, reason };
+    return { code: 'retry-later', retryAfterMs: this.options.retryAfterMs, reason };
   }
 
   /** Steps 2-4 and 6 for one validated batch. Synchronous up to the commit, so arrival order is commit (and apply) order. */
@@ -209,11 +209,11 @@ export class IngestService {
     if (batch.jobKey !== agent.jobKey) return Promise.resolve({ code: 'refused', field: 'jobKey', error: `jobKey: this connection belongs to ${agent.jobKey}` });
     if (this._state !== 'ready') return Promise.resolve(this.later(this._state === 'starting' ? 'the server is starting (replaying its ingest log)' : 'the server is shutting down'));
     try {
-      this.o.live.check(agent, batch);
+      this.options.live.check(agent, batch);
     } catch (err) {
       if (!(err instanceof LiveError)) throw err;
       // An unknown job is believable only from a synced cache (a new leader's may not be yet).
-      if (err.field === 'jobKey' && !this.o.jobs.synced) return Promise.resolve(this.later('the job cache is not synced yet'));
+      if (err.field === 'jobKey' && !this.options.jobs.synced) return Promise.resolve(this.later('the job cache is not synced yet'));
       return Promise.resolve({ code: 'refused', field: err.field, error: err.message });
     }
     const payload = wire ?? encodeObservations(batch);
@@ -226,10 +226,10 @@ export class IngestService {
     // batch to the history writer only once committed() says its log row exists.
     let ticket: LiveTicket | undefined;
     try {
-      ticket = this.o.live.ingest(agent, batch, { logKey: key, done: release, pendingCommit: true });
+      ticket = this.options.live.ingest(agent, batch, { logKey: key, done: release, pendingCommit: true });
     } catch (err) {
       // The job changed since check(): logged all the same; the replay at next start settles the row.
-      this.o.log.debug(`ingest: ${agent.jobKey} ${batch.camera}#${batch.seq} not applied: ${(err as Error).message}`);
+      this.options.log.debug(`ingest: ${agent.jobKey} ${batch.camera}#${batch.seq} not applied: ${(err as Error).message}`);
     }
     const endCommit = ingestMetrics.commitSeconds.startTimer();
     return this.committer.submit({ ...key, payload, observations }).then((out) => {
@@ -265,25 +265,25 @@ export class IngestService {
       try {
         batch = decodeObservations(row.payload);
       } catch (err) {
-        this.o.log.error(`ingest: log row ${row.camera}#${row.seq} of job ${row.jobUid} cannot be decoded (${(err as Error).message}); skipped`);
-        await IngestLog.markApplied(this.o.sql, [key]);
+        this.options.log.error(`ingest: log row ${row.camera}#${row.seq} of job ${row.jobUid} cannot be decoded (${(err as Error).message}); skipped`);
+        await IngestLog.markApplied(this.options.sql, [key]);
         continue;
       }
-      const job = this.o.jobs.get(batch.jobKey);
+      const job = this.options.jobs.get(batch.jobKey);
       const node = job?.metadata.uid === row.jobUid ? job.spec.cameras.find((c) => c.name === row.camera)?.node : undefined;
       if (!node) {
         // The job (or this camera of it) is gone: its batches have nowhere to go.
-        await IngestLog.markApplied(this.o.sql, [key]);
+        await IngestLog.markApplied(this.options.sql, [key]);
         continue;
       }
       while (waiting >= window) await new Promise<void>((r) => (wake = r));
       waiting++;
-      this.o.live.ingest({ jobKey: batch.jobKey, uid: row.jobUid, node }, batch, { logKey: key, done });
+      this.options.live.ingest({ jobKey: batch.jobKey, uid: row.jobUid, node }, batch, { logKey: key, done });
       n++;
     }
-    await this.o.live.drained();
+    await this.options.live.drained();
     this.counters.replayed += n;
-    if (n) this.o.log.info(`ingest: replayed ${n} logged batches that were not yet applied`);
+    if (n) this.options.log.info(`ingest: replayed ${n} logged batches that were not yet applied`);
   }
 }
 

@@ -24,12 +24,12 @@ export class IdentityRoster {
   /** Per camera: the identities in its latest frame and when that frame arrived. */
   private readonly inView = new Map<string, { at: number; ids: Set<string> }>();
   private merged: Array<{ from: string; into: string }> = [];
-  private readonly o: Required<RosterOptions>;
+  private readonly options: Required<RosterOptions>;
   /** Something a browser would see changed since the last list() (besides ages). */
   dirty = false;
 
   constructor(o: RosterOptions = {}) {
-    this.o = { inViewMs: 3_000, recentMs: 5 * 60_000, maxListed: 200, ...o };
+    this.options = { inViewMs: 3_000, recentMs: 5 * 60_000, maxListed: 200, ...o };
   }
 
   get total(): number {
@@ -78,12 +78,12 @@ export class IdentityRoster {
   list(jobKey: string, now: number): LiveIdentities {
     const cameras = new Map<string, string[]>();
     for (const [camera, v] of this.inView) {
-      if (now - v.at > this.o.inViewMs) continue;
+      if (now - v.at > this.options.inViewMs) continue;
       for (const id of v.ids) (cameras.get(id) ?? cameras.set(id, []).get(id)!).push(camera);
     }
     const items: LiveIdentity[] = [];
     for (const [id, s] of this.recent) {
-      if (now - s.lastSeen > this.o.recentMs) {
+      if (now - s.lastSeen > this.options.recentMs) {
         this.recent.delete(id);
         continue;
       }
@@ -93,7 +93,7 @@ export class IdentityRoster {
     const merged = this.merged;
     this.merged = [];
     this.dirty = false;
-    return { jobKey, identities: items.slice(0, this.o.maxListed), total: this.total, merged };
+    return { jobKey, identities: items.slice(0, this.options.maxListed), total: this.total, merged };
   }
 }
 

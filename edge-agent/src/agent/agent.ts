@@ -88,9 +88,9 @@ export class EdgeAgent {
   private readonly log: (msg: string) => void;
   private stateDir: string;
 
-  constructor(private readonly o: EdgeAgentOptions) {
-    this.log = o.log ?? (() => {});
-    this.stateDir = o.stateDir ?? mkdtempSync(path.join(os.tmpdir(), 'mei-agent-'));
+  constructor(private readonly options: EdgeAgentOptions) {
+    this.log = options.log ?? (() => {});
+    this.stateDir = options.stateDir ?? mkdtempSync(path.join(os.tmpdir(), 'mei-agent-'));
     try {
       mkdirSync(path.join(this.stateDir, 'spool'), { recursive: true });
       accessSync(path.join(this.stateDir, 'spool'), constants.W_OK);
@@ -104,14 +104,14 @@ export class EdgeAgent {
     this.finished = new Promise((resolve) => (this.resolveFinished = resolve));
     this.outbox = new ObservationOutbox({
       send: (payload, seq) =>
-        o.transport.sendObservations ? o.transport.sendObservations(payload, seq) : o.transport.send('observations', payload).then((res) => toIngestAck(res, seq, 500)),
-      connected: () => o.transport.connected,
-      reconnect: () => o.transport.reconnect?.(),
-      window: o.window,
+        options.transport.sendObservations ? options.transport.sendObservations(payload, seq) : options.transport.send('observations', payload).then((res) => toIngestAck(res, seq, 500)),
+      connected: () => options.transport.connected,
+      reconnect: () => options.transport.reconnect?.(),
+      window: options.window,
       onProgress: () => this.checkDrained(),
       log: this.log,
     });
-    this.heartbeat = setInterval(() => void this.sendStates(), o.heartbeatMs ?? HEARTBEAT_MS);
+    this.heartbeat = setInterval(() => void this.sendStates(), options.heartbeatMs ?? HEARTBEAT_MS);
   }
 
   handleTask(task: TaskAssignmentInput): Promise<void> {
@@ -160,8 +160,8 @@ export class EdgeAgent {
 
   private async applyTask(task: TaskAssignment): Promise<void> {
     if (this.done) return;
-    if (task.node !== this.o.node) {
-      this.log(`ignoring a task for node ${task.node} (this agent runs ${this.o.node})`);
+    if (task.node !== this.options.node) {
+      this.log(`ignoring a task for node ${task.node} (this agent runs ${this.options.node})`);
       return;
     }
     let t = this.tasks.get(task.jobKey);
@@ -193,7 +193,7 @@ export class EdgeAgent {
       if (running.cameras.has(cam.name)) continue;
       // Each runner numbers its local tracks afresh: its session tells the server to forget the previous run's ids.
       const session = randomBytes(6).toString('base64url');
-      const runner = this.o.runners({
+      const runner = this.options.runners({
         task,
         camera: cam,
         onChange: () => this.onCameraChange(running),
@@ -217,7 +217,7 @@ export class EdgeAgent {
   }
 
   private async ack(task: TaskAssignment): Promise<void> {
-    const res = await this.o.transport.send('task:ack', { jobKey: task.jobKey, uid: task.uid, generation: task.generation });
+    const res = await this.options.transport.send('task:ack', { jobKey: task.jobKey, uid: task.uid, generation: task.generation });
     if (!res.ok) this.log(`task:ack not delivered (${res.error}); the server will resend the task`);
   }
 
@@ -268,7 +268,7 @@ export class EdgeAgent {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.log(`spool ${root}: ${(err as Error).message}`);
     }
     // The job's spec.workers[].spoolBytes, else the agent's flag, else the default.
-    const maxBytes = t.assignment.spoolBytes ?? this.o.spoolBytes ?? DEFAULT_SPOOL_BYTES;
+    const maxBytes = t.assignment.spoolBytes ?? this.options.spoolBytes ?? DEFAULT_SPOOL_BYTES;
     for (const camera of new Set([...t.assignment.cameras.map((c) => c.name), ...found])) {
       const key = this.spoolKey(t, camera);
       if (t.spools.has(camera)) {
@@ -302,7 +302,7 @@ export class EdgeAgent {
   private async endTask(t: RunningTask, phase: AgentState['phase'], message: string, finishIfIdle = true, discard = false): Promise<void> {
     if (this.tasks.get(t.assignment.jobKey) !== t) return;
     await Promise.all([...t.cameras.values()].map((c) => c.runner.stop()));
-    await this.o.transport.send('state', this.stateOf(t, phase, message));
+    await this.options.transport.send('state', this.stateOf(t, phase, message));
     this.closeSpools(t, discard);
     this.tasks.delete(t.assignment.jobKey);
     if (finishIfIdle && this.tasks.size === 0) this.finish(this.failedTasks ? 1 : 0);
@@ -315,7 +315,7 @@ export class EdgeAgent {
     clearTimeout(this.changeTimer);
     this.outbox.close();
     // A temporary state directory of our own would never be read again.
-    if (!this.o.stateDir) rmSync(this.stateDir, { recursive: true, force: true });
+    if (!this.options.stateDir) rmSync(this.stateDir, { recursive: true, force: true });
     this.resolveFinished(code);
   }
 
@@ -335,9 +335,9 @@ export class EdgeAgent {
 
   /** Previews are best effort: one in flight per camera, none while disconnected, never resent. */
   private emitPreview(t: RunningTask, preview: Omit<PreviewFrame, 'jobKey'>): void {
-    if (!this.o.transport.connected || t.previewInFlight.has(preview.camera)) return;
+    if (!this.options.transport.connected || t.previewInFlight.has(preview.camera)) return;
     t.previewInFlight.add(preview.camera);
-    void this.o.transport
+    void this.options.transport
       .send('preview', { ...preview, jobKey: t.assignment.jobKey })
       .then((ack) => {
         if (!ack.ok) this.log(`[${preview.camera}] preview refused: ${ack.error}`);
@@ -346,7 +346,7 @@ export class EdgeAgent {
   }
 
   private thumbnailSlots(t: RunningTask, camera: string): number {
-    return this.o.transport.connected ? Math.max(0, MAX_THUMBNAILS_IN_FLIGHT - (t.thumbnailsInFlight.get(camera) ?? 0)) : 0;
+    return this.options.transport.connected ? Math.max(0, MAX_THUMBNAILS_IN_FLIGHT - (t.thumbnailsInFlight.get(camera) ?? 0)) : 0;
   }
 
   /** Thumbnails are best effort like previews: dropped while disconnected or when too many are in flight, never resent. */
@@ -354,7 +354,7 @@ export class EdgeAgent {
     if (this.thumbnailSlots(t, thumb.camera) <= 0) return;
     const inFlight = t.thumbnailsInFlight;
     inFlight.set(thumb.camera, (inFlight.get(thumb.camera) ?? 0) + 1);
-    void this.o.transport
+    void this.options.transport
       .send('thumbnail', { ...thumb, jobKey: t.assignment.jobKey })
       .then((ack) => {
         if (!ack.ok) this.log(`[${thumb.camera}] thumbnail of track ${thumb.localId} refused: ${ack.error}`);
@@ -375,8 +375,8 @@ export class EdgeAgent {
   }
 
   private async sendStates(): Promise<void> {
-    if (!this.o.transport.connected) return;
-    await Promise.all([...this.tasks.values()].map((t) => this.o.transport.send('state', this.stateOf(t))));
+    if (!this.options.transport.connected) return;
+    await Promise.all([...this.tasks.values()].map((t) => this.options.transport.send('state', this.stateOf(t))));
   }
 
   /** The camera's report with its delivery counts; a finished camera whose batches are still unsent is not reported finished. */
@@ -391,7 +391,7 @@ export class EdgeAgent {
   }
 
   private stateOf(t: RunningTask, phase?: AgentState['phase'], message?: string): AgentState {
-    const rate = this.o.transport.upstreamBytesPerSecond?.bind(this.o.transport);
+    const rate = this.options.transport.upstreamBytesPerSecond?.bind(this.options.transport);
     const cameras = [...t.cameras.values()].map((c) => {
       const report = this.withDelivery(t, c.runner.report());
       return rate ? { ...report, upstreamBytesPerSecond: rate(t.assignment.jobKey, report.name) } : report;

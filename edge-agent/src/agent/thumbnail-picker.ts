@@ -48,7 +48,7 @@ export class ThumbnailPicker {
   private readonly sent = new Map<number, Sent>();
 
   constructor(
-    private readonly o: { upgrade?: number; everyMs?: number; minHeight?: number; minWidth?: number } = {},
+    private readonly options: { upgrade?: number; everyMs?: number; minHeight?: number; minWidth?: number } = {},
   ) {}
 
   /**
@@ -56,8 +56,8 @@ export class ThumbnailPicker {
    * by gain. Nothing is recorded: call sent() for those actually sent. Removed tracks are forgotten.
    */
   pick(tracks: readonly TrackOutput[], frameWidth: number, frameHeight: number, timestampMs: number): ThumbnailPick[] {
-    const upgrade = this.o.upgrade ?? THUMBNAIL_UPGRADE;
-    const everyMs = this.o.everyMs ?? THUMBNAIL_EVERY_MS;
+    const upgrade = this.options.upgrade ?? THUMBNAIL_UPGRADE;
+    const everyMs = this.options.everyMs ?? THUMBNAIL_EVERY_MS;
     const out: Array<ThumbnailPick & { gain: number }> = [];
     for (const t of tracks) {
       const prev = this.sent.get(t.id);
@@ -90,7 +90,7 @@ export class ThumbnailPicker {
   }
 
   private usable(t: Box, frameWidth: number, frameHeight: number): boolean {
-    if (t.h < (this.o.minHeight ?? THUMBNAIL_MIN_HEIGHT) || t.w < (this.o.minWidth ?? THUMBNAIL_MIN_WIDTH)) return false;
+    if (t.h < (this.options.minHeight ?? THUMBNAIL_MIN_HEIGHT) || t.w < (this.options.minWidth ?? THUMBNAIL_MIN_WIDTH)) return false;
     return area(clipBox(t, frameWidth, frameHeight)) >= MIN_VISIBLE * area(t);
   }
 }

@@ -66,16 +66,16 @@ export class AgentConnection {
   readonly meter: UpstreamMeter;
 
   constructor(
-    private readonly o: AgentConnectionOptions,
+    private readonly options: AgentConnectionOptions,
     handlers: AgentConnectionHandlers,
   ) {
-    const base = o.reconnectDelayMs ?? 500;
-    const max = o.reconnectDelayMaxMs ?? 10_000;
-    const log = o.log ?? (() => {});
-    this.meter = o.meter ?? new UpstreamMeter();
-    const protocol = o.protocol ?? LATEST_WIRE_PROTOCOL;
-    this.socket = io(new URL(AGENT_NAMESPACE, o.serverUrl).toString(), {
-      auth: { token: o.token, protocol },
+    const base = options.reconnectDelayMs ?? 500;
+    const max = options.reconnectDelayMaxMs ?? 10_000;
+    const log = options.log ?? (() => {});
+    this.meter = options.meter ?? new UpstreamMeter();
+    const protocol = options.protocol ?? LATEST_WIRE_PROTOCOL;
+    this.socket = io(new URL(AGENT_NAMESPACE, options.serverUrl).toString(), {
+      auth: { token: options.token, protocol },
       // Protocol 2: each observation batch is one WebSocket message, not Socket.IO's two (wire/socket-parser).
       ...(protocol === 2 ? { parser: agentParser } : {}),
       reconnectionDelay: base,
@@ -85,19 +85,19 @@ export class AgentConnection {
       transports: ['websocket', 'polling'],
       // threshold 0: observation messages are a few hundred bytes, below ws' default 1 KiB threshold. false
       // (ws accepts it; the client's type does not say so) keeps even large messages uncompressed.
-      perMessageDeflate: (o.perMessageDeflate ?? true) ? { threshold: 0 } : (false as unknown as { threshold: number }),
+      perMessageDeflate: (options.perMessageDeflate ?? true) ? { threshold: 0 } : (false as unknown as { threshold: number }),
     });
     this.socket.on('connect', () => {
       this.authFailures = 0;
-      log(`connected to ${o.serverUrl}`);
+      log(`connected to ${options.serverUrl}`);
       handlers.onConnect?.();
     });
     this.socket.on('disconnect', (reason) => log(`disconnected (${reason})`));
     this.socket.on('connect_error', (err) => {
       // socket.active: the client retries by itself (network error). Otherwise the server refused us.
-      if (this.socket.active || this.closed) return log(`cannot reach ${o.serverUrl}: ${err.message}; retrying`);
+      if (this.socket.active || this.closed) return log(`cannot reach ${options.serverUrl}: ${err.message}; retrying`);
       this.authFailures++;
-      const limit = o.maxAuthFailures ?? 5;
+      const limit = options.maxAuthFailures ?? 5;
       if (this.authFailures >= limit) return handlers.onFatal(`server refused the agent token ${this.authFailures} times (${err.message})`);
       const delay = Math.min(max, base * 2 ** (this.authFailures - 1));
       log(`server refused the connection (${err.message}); retry ${this.authFailures}/${limit - 1} in ${delay} ms`);
@@ -120,7 +120,7 @@ export class AgentConnection {
     if (!this.socket.connected) return { ok: false, error: 'not connected' };
     try {
       // The event map types acks as an optional callback; at run time the server always answers with an Ack.
-      const socket = this.socket.timeout(this.o.ackTimeoutMs ?? 10_000) as unknown as { emitWithAck(ev: string, p: unknown): Promise<Ack> };
+      const socket = this.socket.timeout(this.options.ackTimeoutMs ?? 10_000) as unknown as { emitWithAck(ev: string, p: unknown): Promise<Ack> };
       return await socket.emitWithAck(event, this.wire(event, payload));
     } catch (err) {
       return { ok: false, error: (err as Error).message };
@@ -135,7 +135,7 @@ export class AgentConnection {
    * anything else -> retry-later. A connection that negotiated protocol 1 sends the decoded JSON batch.
    */
   async sendObservations(payload: Uint8Array, seq: number): Promise<IngestAck> {
-    const retryAfterMs = this.o.reconnectDelayMs ?? 500;
+    const retryAfterMs = this.options.reconnectDelayMs ?? 500;
     if (!this.socket.connected) return { code: 'retry-later', retryAfterMs: 0, reason: 'not connected' };
     // Decoded for the meter's per-camera split (boxes / embeddings), and as the body under protocol 1. A record
     // that cannot be decoded can never be sent as it is: refused (dropped and counted), not retried forever.
@@ -147,8 +147,8 @@ export class AgentConnection {
     }
     let res: unknown;
     try {
-      const socket = this.socket.timeout(this.o.ackTimeoutMs ?? 10_000) as unknown as { emitWithAck(ev: string, p: unknown): Promise<unknown> };
-      const wire = (this.o.protocol ?? LATEST_WIRE_PROTOCOL) === 1 ? batch : payload;
+      const socket = this.socket.timeout(this.options.ackTimeoutMs ?? 10_000) as unknown as { emitWithAck(ev: string, p: unknown): Promise<unknown> };
+      const wire = (this.options.protocol ?? LATEST_WIRE_PROTOCOL) === 1 ? batch : payload;
       this.meter.sent('observations', batch, wire);
       res = await socket.emitWithAck('observations', wire);
     } catch (err) {
@@ -159,7 +159,7 @@ export class AgentConnection {
 
   /** An observation batch goes out in the negotiated protocol's form; other events as they are. Counted here. */
   private wire(event: Emitted, payload: unknown): unknown {
-    const wire = event !== 'observations' || payload instanceof Uint8Array ? payload : observationPayload(payload as ObservationBatch, this.o.protocol ?? LATEST_WIRE_PROTOCOL);
+    const wire = event !== 'observations' || payload instanceof Uint8Array ? payload : observationPayload(payload as ObservationBatch, this.options.protocol ?? LATEST_WIRE_PROTOCOL);
     this.meter.sent(event, payload, wire);
     return wire;
   }
