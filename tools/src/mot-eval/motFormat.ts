@@ -25,19 +25,25 @@ export const MOT_CLASSES = {
   crowd: 13,
 } as const;
 
-export interface MotRow {
+/** A box to write: what a file holds per line. */
+export interface MotBox {
   frame: number;
   id: number;
   x: number;
   y: number;
   w: number;
   h: number;
-  /** Results: detection confidence. Ground truth: the evaluate flag (0 = not counted). */
-  conf: number;
+  /** Results: detection confidence. Ground truth: the evaluate flag (0 = not counted). Default 1 when written. */
+  conf?: number;
   /** MOT16+ gt only: object class (1 = pedestrian). */
   classId?: number;
   /** MOT16+ gt only: visible fraction 0..1. */
   visibility?: number;
+}
+
+/** A box as read: conf always present. */
+export interface MotRow extends MotBox {
+  conf: number;
   /** 1-based line in the source file, for error messages. */
   line: number;
 }
@@ -159,19 +165,6 @@ export function readMotFile(file: string, opts: Omit<ParseMotOptions, 'source'>)
     throw new MotReadError(file, `cannot read ${opts.kind === 'gt' ? 'ground-truth' : 'results'} file ${file}: ${err.code ?? err.message}`);
   }
   return parseMot(text, { ...opts, source: file });
-}
-
-export interface MotBox {
-  frame: number;
-  id: number;
-  x: number;
-  y: number;
-  w: number;
-  h: number;
-  /** Confidence (results) or flag (gt); default 1. */
-  conf?: number;
-  classId?: number;
-  visibility?: number;
 }
 
 /**
