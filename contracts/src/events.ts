@@ -108,7 +108,7 @@ export interface AgentIdentity {
 }
 export const workerPhase = z.enum(ENUMS['status.workers[].phase']);
 export const cameraState = z.enum(ENUMS['status.cameras[].state']);
-/** A worker's phase (status.workers[].phase; runtimes observe a subset, server/backend/types.ts). */
+/** A worker's phase (status.workers[].phase; runtimes observe a subset, server/backends/types.ts). */
 export type WorkerPhase = z.infer<typeof workerPhase>;
 /** A track's state on its camera; browsers show the visible ones (isVisible). */
 export const trackState = z.enum(['tentative', 'confirmed', 'lost', 'removed']);

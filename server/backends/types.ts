@@ -85,7 +85,7 @@ export interface WorkerRuntime {
   watch(onChange: (jobKey: string) => void): () => void;
   close(): Promise<void>;
   /**
-   * Rolling runtimes (controllers/worker-template.ts): stable hash of the worker `launch` would create now —
+   * Rolling runtimes (backends/worker-template.ts): stable hash of the worker `launch` would create now —
    * the pod spec, or the process argv and environment — without per-launch secrets (the agent token is minted
    * anew on every reconcile). A runtime without it (a test fake) never rolls its workers.
    */

@@ -22,7 +22,7 @@ it('keeps every committed job when the server process is killed (SIGKILL)', asyn
       'tsx',
       '-e',
       `const { openDatabase } = await import(${JSON.stringify(`${store}/db.ts`)});
-       const { createEmbeddedBackend } = await import(${JSON.stringify(`${store}/embedded-backend.ts`)});
+       const { createEmbeddedBackend } = await import(${JSON.stringify(path.resolve('server/backends/embedded/job-backend.ts'))});
        const { baseJob } = await import(${JSON.stringify(path.resolve('test/fixtures/invalid-specs.ts'))});
        const backend = createEmbeddedBackend(await openDatabase({ dataDir: ${JSON.stringify(dir)} }));
        let last;

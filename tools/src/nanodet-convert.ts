@@ -12,7 +12,7 @@ async function main(): Promise<void> {
     allowPositionals: false,
   });
   if (values.help) {
-    console.log('usage: convert-cli.ts [--out file.onnx | --cache-dir dir]');
+    console.log('usage: nanodet-convert.ts [--out file.onnx | --cache-dir dir]');
     return;
   }
   const t0 = performance.now();
@@ -29,6 +29,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((e: Error) => {
-  console.error(`convert-cli: ${e.message}`);
+  console.error(`nanodet-convert: ${e.message}`);
   process.exit(1);
 });

@@ -52,7 +52,7 @@ export function parseImageFolder(dir: string): ParsedSource & { kind: 'images' }
 
 /**
  * A source string is data: `${VAR}` is never expanded here (the control plane resolves the one allowed
- * placeholder, ${MEI_DATA_DIR}, before the agent sees the task; see policy/media-policy.ts).
+ * placeholder, ${MEI_DATA_DIR}, before the agent sees the task; see @mei/contracts/media-policy).
  */
 export function parseSource(source: string): ParsedSource {
   const value = source.trim();

@@ -140,7 +140,7 @@ export class Informer<T extends KubernetesObject> {
   }
 }
 
-/** What backend.ts and pod-runtime.ts use of an informer: one cluster-wide, or one per managed namespace. */
+/** What job-backend.ts and worker-runtime.ts use of an informer: one cluster-wide, or one per managed namespace. */
 export interface SharedInformer<T extends KubernetesObject> {
   readonly running: boolean;
   readonly subscribers: number;

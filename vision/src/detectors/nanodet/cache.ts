@@ -129,7 +129,7 @@ export interface EnsureOptions {
 
 /**
  * Path of an up-to-date NanoDet ONNX file: $MEI_MODEL_DIR/nanodet-g.onnx when one was converted
- * there at install time (convert-cli --out), else <cacheDir>/nanodet-g.onnx, converting it first
+ * there at install time (tools/src/nanodet-convert.ts --out), else <cacheDir>/nanodet-g.onnx, converting it first
  * when missing or stale. cacheDir defaults to defaultModelCacheDir().
  */
 export async function ensureNanoDetOnnx(cacheDir?: string, opts: EnsureOptions = {}): Promise<string> {
