@@ -100,7 +100,7 @@ describe('job defaults from the CRD', () => {
 
 describe('no CRD default restated in code', () => {
   const root = path.resolve(import.meta.dirname, '../..');
-  const roots = ['server', 'app', 'edge-agent/src', 'contracts/src', 'scripts'];
+  const roots = ['server', 'app', 'edge-agent/src', 'vision/src', 'tools/src', 'contracts/src', 'scripts'];
   function* sources(dir: string): Generator<string> {
     for (const name of readdirSync(dir)) {
       const p = path.join(dir, name);
