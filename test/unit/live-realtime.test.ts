@@ -213,7 +213,16 @@ describe('live view over real Socket.IO (in-memory fake backend and runtime)', (
       await expect.poll(() => ackLost).toBe(true);
       await expect.poll(() => conn.connected, { timeout: 60_000 }).toBe(true);
       emit(2);
-      await expect.poll(() => h.hub.stats().batchesApplied - before.batchesApplied, { timeout: 60_000 }).toBe(3);
+      // On failure, say where the third batch stopped (a rare failure seen under load: see docs/testing.md).
+      await expect
+        .poll(() => h.hub.stats().batchesApplied - before.batchesApplied, {
+          timeout: 60_000,
+          message: 'batches applied',
+        })
+        .toBe(3)
+        .catch((err: Error) => {
+          throw new Error(`${err.message}; sent seqs ${JSON.stringify(sentSeqs)}, answered ${answered}, connected ${conn.connected}, ingest ${JSON.stringify(h.ingest.stats())}, hub ${JSON.stringify(h.hub.stats())}`);
+        });
       // The second batch went out twice (before and after the reconnect) but was applied once: the ingest
       // log knew it (committed again), and identities, which see a batch before its commit, skipped the seq.
       expect(sentSeqs.filter((s) => s === sentSeqs[1])).toHaveLength(2);
