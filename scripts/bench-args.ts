@@ -1,6 +1,8 @@
 // Flag parsing shared by the benchmark scripts: a numeric flag is checked against its range and a bad
 // value names the flag (the caller prints usage and exits 2).
 
+import { parseArgs } from 'node:util';
+
 export class FlagError extends Error {}
 
 /** The numeric value of `flag` (raw string `v`), `def` when absent; FlagError when outside [min, max]. */
@@ -23,4 +25,12 @@ export function runBench(main: () => Promise<void>, usage: string): void {
     console.error(err);
     process.exit(1);
   });
+}
+
+type Options = NonNullable<import('node:util').ParseArgsConfig['options']>;
+const JSON_FLAG = { json: { type: 'boolean', default: false } } as const;
+
+/** The script's command-line flags (strict: an unknown flag throws), with every benchmark's `--json`. */
+export function benchFlags<const O extends Options>(options: O) {
+  return parseArgs({ args: process.argv.slice(2), strict: true, options: { ...JSON_FLAG, ...options } }).values;
 }

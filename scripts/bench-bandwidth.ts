@@ -28,10 +28,9 @@ import { createServer } from 'node:http';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import type { CameraReport, CameraSpec, MultiEdgeInferenceInput, ObservationBatch, WireProtocol } from '@mei/contracts';
 import type { CameraRunner, CameraRunnerContext, CameraRunnerFactory } from '../edge-agent/src/agent/camera-runner.ts';
-import { FlagError, numberFlag } from './bench-args.ts';
+import { FlagError, benchFlags, numberFlag } from './bench-args.ts';
 import { startCountingProxy } from './bandwidth/counting-proxy.ts';
 import { loadSplit, regionOverlaps } from './mtmc/split-gt.ts';
 import type { UpstreamTotals } from '../edge-agent/src/transport/upstream-meter.ts';
@@ -316,20 +315,15 @@ async function runOnce(cfg: RunConfig, video: string, maxFrames: number, h264: M
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    args: process.argv.slice(2),
-    strict: true,
-    options: {
-      json: { type: 'boolean', default: false },
-      'max-frames': { type: 'string' },
-      layout: { type: 'string', default: 'one,two' },
-      privacy: { type: 'string', default: 'none,thumbnails' },
-      protocol: { type: 'string', default: '1,2' },
-      deflate: { type: 'string', default: 'on' },
-      'compare-deflate': { type: 'string', default: 'yes' },
-      'embed-every-ms': { type: 'string' },
-      help: { type: 'boolean', default: false },
-    },
+  const values = benchFlags({
+    'max-frames': { type: 'string' },
+    layout: { type: 'string', default: 'one,two' },
+    privacy: { type: 'string', default: 'none,thumbnails' },
+    protocol: { type: 'string', default: '1,2' },
+    deflate: { type: 'string', default: 'on' },
+    'compare-deflate': { type: 'string', default: 'yes' },
+    'embed-every-ms': { type: 'string' },
+    help: { type: 'boolean', default: false },
   });
   if (values.help) return void console.log(USAGE);
   const maxFrames = numberFlag(values['max-frames'], '--max-frames', 300, 20, VIDEO_FRAMES, true);

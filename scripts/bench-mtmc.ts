@@ -19,8 +19,7 @@
 import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
-import { numberFlag } from './bench-args.ts';
+import { benchFlags, numberFlag } from './bench-args.ts';
 import type { CameraSpec, DetectorSpec, ObservationBatch, TrackObservation } from '@mei/contracts';
 import { evaluateMot, readMotFile, type MotBox, type MotFile, type MotSummary } from '../tools/src/mot-eval/index.ts';
 import { iou } from '@mei/vision/geometry';
@@ -72,23 +71,18 @@ function asMotFile(source: string, kind: 'gt' | 'res', boxes: readonly MotBox[])
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    args: process.argv.slice(2),
-    strict: true,
-    options: {
-      json: { type: 'boolean', default: false },
-      split: { type: 'string' },
-      out: { type: 'string' },
-      detector: { type: 'string', default: 'yolox' },
-      'max-frames': { type: 'string' },
-      threshold: { type: 'string' },
-      'max-gap': { type: 'string' },
-      ...CADENCE_FLAGS,
-      threads: { type: 'string' },
-      record: { type: 'string' },
-      replay: { type: 'string' },
-      help: { type: 'boolean', default: false },
-    },
+  const values = benchFlags({
+    split: { type: 'string' },
+    out: { type: 'string' },
+    detector: { type: 'string', default: 'yolox' },
+    'max-frames': { type: 'string' },
+    threshold: { type: 'string' },
+    'max-gap': { type: 'string' },
+    ...CADENCE_FLAGS,
+    threads: { type: 'string' },
+    record: { type: 'string' },
+    replay: { type: 'string' },
+    help: { type: 'boolean', default: false },
   });
   if (values.help) return void console.log(USAGE);
   const detector = DETECTORS[values.detector!];

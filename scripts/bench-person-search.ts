@@ -22,8 +22,7 @@ import { createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
-import { numberFlag } from './bench-args.ts';
+import { benchFlags, numberFlag } from './bench-args.ts';
 import type { CameraSpec, MultiEdgeInference, ObservationBatch, TrackObservation } from '@mei/contracts';
 import { readMotFile } from '../tools/src/mot-eval/index.ts';
 import { iou } from '@mei/vision/geometry';
@@ -66,22 +65,17 @@ export function averagePrecision(relevant: readonly boolean[], totalRelevant: nu
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    args: process.argv.slice(2),
-    strict: true,
-    options: {
-      json: { type: 'boolean', default: false },
-      split: { type: 'string' },
-      'max-frames': { type: 'string' },
-      threads: { type: 'string' },
-      record: { type: 'string' },
-      replay: { type: 'string' },
-      keep: { type: 'boolean', default: false },
-      reps: { type: 'string' },
-      'rep-min-distance': { type: 'string' },
-      ...CADENCE_FLAGS,
-      help: { type: 'boolean', default: false },
-    },
+  const values = benchFlags({
+    split: { type: 'string' },
+    'max-frames': { type: 'string' },
+    threads: { type: 'string' },
+    record: { type: 'string' },
+    replay: { type: 'string' },
+    keep: { type: 'boolean', default: false },
+    reps: { type: 'string' },
+    'rep-min-distance': { type: 'string' },
+    ...CADENCE_FLAGS,
+    help: { type: 'boolean', default: false },
   });
   if (values.help) return void console.log(USAGE);
   const maxFrames = num(values['max-frames'], '--max-frames', VIDEO_FRAMES, 1, VIDEO_FRAMES);

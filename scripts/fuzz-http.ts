@@ -6,12 +6,11 @@
 // (or the body), the server up, team-b's job and tracks unchanged. Exit 1 when any of that fails.
 //   npm run fuzz:http -- [--json] [--per-route 10000] [--concurrency 16] [--routes jobs,login,track,image] [--dev] [--seed 4242]
 import { loadavg } from 'node:os';
-import { parseArgs } from 'node:util';
 import { seededRandom } from '../test/support/random.ts';
 import { HTTP_FUZZ_ROUTES, httpFuzzBodies, httpFuzzProblem, pool, type HttpFuzzRoute } from '../test/support/fuzz.ts';
 import { startHostileServer } from '../test/support/hostile-server.ts';
 import { cpuMsOf } from '../test/support/proc.ts';
-import { FlagError, numberFlag, runBench } from './bench-args.ts';
+import { FlagError, benchFlags, numberFlag, runBench } from './bench-args.ts';
 
 const USAGE = 'usage: npm run fuzz:http -- [--json] [--per-route N] [--concurrency N] [--routes jobs,login,track,image] [--dev] [--seed N]';
 
@@ -22,17 +21,12 @@ const ownCpuMs = () => {
 const load = () => loadavg().map((l) => Math.round(l * 100) / 100);
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    args: process.argv.slice(2),
-    strict: true,
-    options: {
-      json: { type: 'boolean', default: false },
-      dev: { type: 'boolean', default: false },
-      'per-route': { type: 'string' },
-      concurrency: { type: 'string' },
-      routes: { type: 'string' },
-      seed: { type: 'string' },
-    },
+  const values = benchFlags({
+    dev: { type: 'boolean', default: false },
+    'per-route': { type: 'string' },
+    concurrency: { type: 'string' },
+    routes: { type: 'string' },
+    seed: { type: 'string' },
   });
   const perRoute = numberFlag(values['per-route'], '--per-route', 10_000, 1, 1e7, true);
   const concurrency = numberFlag(values.concurrency, '--concurrency', 16, 1, 1024, true);
