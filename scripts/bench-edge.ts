@@ -173,6 +173,7 @@ async function runSet(set: ModelSet, o: { dataDir: string; gtText: string; maxFr
     detectIntervalMs: o.detectIntervalMs ?? withDefaults('models.detector').detectIntervalMs,
     decodeSize: pipeline.decodeSize ?? null,
     detectedFrames: summary.detectedFrames,
+    embeddedBoxes: summary.embeddedBoxes,
     frames,
     setupMs: Math.round(setupMs),
     msPerFrame: {

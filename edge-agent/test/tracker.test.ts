@@ -96,23 +96,39 @@ describe('ByteTracker lifecycle', () => {
 });
 
 describe('ByteTracker.appearanceNeeded', () => {
-  it('asks for embeddings at the start, near other people and every refreshFrames, not for someone walking alone', () => {
-    const tracker = new ByteTracker({ minHits: 1, refreshFrames: 5 });
+  it('asks for embeddings at the start, near other people and every refreshSeconds, not for someone walking alone', () => {
+    const tracker = new ByteTracker({ minHits: 1, refreshSeconds: (5 * FRAME_MS) / 1000 });
     const look = appearance(8);
     const det = (t: number, x0 = 100): Detection => ({ x: x0 + 4 * t, y: 100, w: 30, h: 80, score: 0.9, classId: 0 });
     const asked: boolean[] = [];
     for (let t = 0; t < 12; t++) {
       const dets = [det(t)];
-      const need = tracker.appearanceNeeded(dets);
+      const need = tracker.appearanceNeeded(dets, t * FRAME_MS);
       asked.push(need[0]);
       tracker.update(dets, need.map((n) => (n ? look() : undefined)), t * FRAME_MS);
     }
-    // Frame 0: no track yet. Then one fresh embedding every 5 frames.
+    // Frame 0: no track yet. Then one fresh embedding every 5 frames' time.
     expect(asked).toEqual([true, false, false, false, false, true, false, false, false, false, true, false]);
     // A second person right next to the first: both ambiguous.
-    expect(tracker.appearanceNeeded([det(12), det(12, 110)])).toEqual([true, true]);
+    expect(tracker.appearanceNeeded([det(12), det(12, 110)], 12 * FRAME_MS)).toEqual([true, true]);
     // A low-score detection is never embedded.
-    expect(tracker.appearanceNeeded([{ ...det(12), score: 0.3 }])).toEqual([false]);
+    expect(tracker.appearanceNeeded([{ ...det(12), score: 0.3 }], 12 * FRAME_MS)).toEqual([false]);
+  });
+
+  it('embeds a box near no track only when it could start a track or re-find a lost one', () => {
+    const tracker = new ByteTracker({ minHits: 1 });
+    const look = appearance(9);
+    const box = (x: number, score: number): Detection => ({ x, y: 100, w: 30, h: 80, score, classId: 0 });
+    // Between the high threshold (0.5) and the new-track threshold (0.7): can neither start nor continue a track.
+    const weak = 0.6;
+    expect(tracker.appearanceNeeded([box(400, weak), box(400, 0.9)], 0)).toEqual([false, true]);
+    tracker.update([box(100, 0.9)], [look()], 0);
+    tracker.update([box(100, 0.9)], [look()], FRAME_MS);
+    // The track is live and far away: the weak box stays unembedded.
+    expect(tracker.appearanceNeeded([box(100, 0.9), box(400, weak)], 2 * FRAME_MS)).toEqual([false, false]);
+    // The person is hidden for a frame (lost, not at the edge): a weak box within reach may be them, one far off not.
+    tracker.update([], [], 2 * FRAME_MS);
+    expect(tracker.appearanceNeeded([box(150, weak), box(400, weak)], 3 * FRAME_MS)).toEqual([true, false]);
   });
 });
 

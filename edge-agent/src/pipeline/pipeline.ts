@@ -57,6 +57,8 @@ export interface PipelineSummary {
   detectAhead: boolean;
   /** Frames the detector ran on (fewer than frames with a detection cadence, PipelineParts.detectEvery). */
   detectedFrames: number;
+  /** Boxes the ReID network embedded (lazyAppearance asks only for the ambiguous ones). */
+  embeddedBoxes: number;
   /** The cadence in effect at the end (PipelineParts.cadenceOnLoad moves it between 1 and detectEvery). */
   detectEvery: number;
   /**
@@ -160,7 +162,7 @@ export function createPipeline(parts: PipelineParts): Pipeline {
   async function embedFor(frame: Frame, detections: Detection[]): Promise<Array<Float32Array | undefined> | undefined> {
     if (!embedder) return undefined;
     // Asked after the tracker has seen the previous frame, in both modes: the same boxes get embedded.
-    const needed = parts.lazyAppearance ? tracker.appearanceNeeded?.(detections) : undefined;
+    const needed = parts.lazyAppearance ? tracker.appearanceNeeded?.(detections, frame.timestampMs) : undefined;
     const idx = detections.flatMap((d, i) => (d.score >= parts.embedMinScore && (needed?.[i] ?? true) ? [i] : []));
     const embs = await embedder.embed(frame, idx.map((i) => detections[i]));
     const embeddings: Array<Float32Array | undefined> = new Array(detections.length);
@@ -173,6 +175,7 @@ export function createPipeline(parts: PipelineParts): Pipeline {
       const sum: StageTimings = { ...ZERO_TIMINGS };
       let frames = 0;
       let detectedFrames = 0;
+      let embeddedBoxes = 0;
       // Coasted frames since the last detected one, and whether the last tracks asked for a detection.
       let gap = 0;
       let busy = false;
@@ -229,6 +232,7 @@ export function createPipeline(parts: PipelineParts): Pipeline {
           }
           const t2 = performance.now();
           const embeddings = curDetect ? await embedFor(frame, detections) : undefined;
+          embeddedBoxes += embeddings?.reduce((n, e) => n + (e ? 1 : 0), 0) ?? 0;
           const t3 = performance.now();
           const tracks = curDetect ? tracker.update(detections, embeddings, frame.timestampMs, frame) : tracker.coast!();
           const t4 = performance.now();
@@ -276,6 +280,7 @@ export function createPipeline(parts: PipelineParts): Pipeline {
         dropped: source.dropped ?? 0,
         detectAhead: ahead,
         detectedFrames,
+        embeddedBoxes,
         detectEvery: canCoast && intervalMs === 0 ? level + 1 : 1,
         cpuMsPerFrame: frames ? (cpu.user + cpu.system) / 1000 / frames : 0,
       };

@@ -14,7 +14,7 @@ export interface Tracker {
   /** One frame: detections, their embeddings (aligned, optional), capture time, frame size. Returns live tracks. */
   update(dets: Detection[], embeddings: ReadonlyArray<Float32Array | undefined> | undefined, timestampMs: number, frame?: FrameSize): TrackOutput[];
   /** Which detections need an embedding this frame (absent: all). */
-  appearanceNeeded?(dets: readonly Detection[]): boolean[];
+  appearanceNeeded?(dets: readonly Detection[], timestampMs: number): boolean[];
   /** A frame the detector skipped: tracks move on their motion model (absent: detect every frame). */
   coast?(): TrackOutput[];
   /** Fastest confirmed track's motion per frame in box widths (ByteTracker.motionPerFrame; absent: 0). */
@@ -38,7 +38,7 @@ export function createTracker(
   const selector = new SingleTargetSelector(embedding, targetDistance);
   return {
     update: (dets, embs, ts, frame) => selector.select(tracker.update(dets, embs, ts, frame)),
-    appearanceNeeded: (dets) => tracker.appearanceNeeded(dets),
+    appearanceNeeded: (dets, ts) => tracker.appearanceNeeded(dets, ts),
     coast: () => selector.select(tracker.coast()),
     motionPerFrame: () => tracker.motionPerFrame(),
   };

@@ -33,8 +33,11 @@ export interface TrackerOptions extends AppearanceOptions {
   reacquireSpeed: number;
   /** Also offer lost tracks the low-score detections in stage 2 (PETS09-S2L1: MOTA +0.1 to +0.7). */
   lostInLowStage: boolean;
-  /** An unambiguous track still gets a fresh embedding every this many frames (appearanceNeeded). */
-  refreshFrames: number;
+  /**
+   * An unambiguous track still gets a fresh embedding once its appearance is this old (appearanceNeeded), in
+   * seconds so that the ReID load does not grow with the frame rate.
+   */
+  refreshSeconds: number;
   /** A detection overlapping another by more than this IoU does not update appearance. */
   crowdIou: number;
   /** A box within this fraction of the frame's size from its border is at the edge (exit detection). */
@@ -61,7 +64,9 @@ export const DEFAULT_TRACKER_OPTIONS: TrackerOptions = {
   crowdIou: 0.3,
   edgeMargin: 0.01,
   exitLostSeconds: 0.5,
-  refreshFrames: 5,
+  // 1 s keeps each appearance the agent sends (one per track every 2 s, embedding-cadence.ts) at most 1 s
+  // old; on PETS09-S2L1 MOTA/IDF1 were the same from 0.5 s (5 frames) to never (docs/benchmarks.md, #16).
+  refreshSeconds: 1,
   emaAlpha: 0.9,
   gallerySize: 5,
   galleryEvery: 10,

@@ -25,8 +25,8 @@ export class Track {
   embedding: Float32Array | undefined;
   readonly gallery: Float32Array[] = [];
   private appearanceUpdates = 0;
-  /** Frames since the appearance was last updated. */
-  framesSinceAppearance = 0;
+  /** Capture time of the frame that last updated the appearance (undefined: never). */
+  appearanceAtMs: number | undefined;
   readonly kf: KalmanState;
 
   constructor(
@@ -39,7 +39,7 @@ export class Track {
     this.kf = initiate(toMeasurement(det));
     this.score = det.score;
     this.lastSeenMs = timestampMs;
-    if (embedding) this.addAppearance(embedding);
+    if (embedding) this.addAppearance(embedding, timestampMs);
   }
 
   /** Current (predicted or updated) box. */
@@ -74,8 +74,7 @@ export class Track {
     this.hits = this.missed === 0 ? this.hits + 1 : 1;
     this.missed = 0;
     this.exited = false;
-    this.framesSinceAppearance++;
-    if (embedding) this.addAppearance(embedding);
+    if (embedding) this.addAppearance(embedding, timestampMs);
   }
 
   markMissed(): void {
@@ -91,8 +90,8 @@ export class Track {
     return d;
   }
 
-  private addAppearance(e: Float32Array): void {
-    this.framesSinceAppearance = 0;
+  private addAppearance(e: Float32Array, timestampMs: number): void {
+    this.appearanceAtMs = timestampMs;
     // A new array each time: outputs handed out earlier keep the value they had.
     if (!this.embedding) {
       this.embedding = Float32Array.from(e);
