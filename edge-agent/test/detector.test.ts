@@ -80,6 +80,27 @@ describe('YOLOX-nano on PETS09-S2L1 (vtest.avi)', () => {
     }
   });
 
+  it('two-scale (reducedInputWidth 256): the full pass equals the plain detector, the reduced one runs 256x192 and finds the near people', async () => {
+    const two = await createDetector({ name: 'yolox-nano', decoder: 'yolox', inputWidth: 416, inputHeight: 320, reducedInputWidth: 256, scoreThreshold: 0.3 }, { env: modelEnv() });
+    const plain = await createDetector({ name: 'yolox-nano', decoder: 'yolox', inputWidth: 416, inputHeight: 320, scoreThreshold: 0.3 }, { env: modelEnv() });
+    const small = await createDetector({ name: 'yolox-nano', decoder: 'yolox', inputWidth: 256, inputHeight: 192, scoreThreshold: 0.3 }, { env: modelEnv() });
+    try {
+      expect(two.name).toBe('yolox-nano@416x320+256x192');
+      for (const [index, frame] of frames) {
+        expect(await two.detect(frame)).toEqual(await plain.detect(frame));
+        expect(await two.detect(frame, 'full')).toEqual(await plain.detect(frame));
+        const reduced = await two.detect(frame, 'reduced');
+        expect(reduced).toEqual(await small.detect(frame));
+        // The cheap pass still finds most of the annotated people whose box is tall enough at its scale.
+        const tall = gt.get(index + 1)!.filter((g) => g.h * (192 / 576) >= 24);
+        expect(tall.length).toBeGreaterThan(2);
+        expect(matchedCount(tall, reduced) / tall.length).toBeGreaterThanOrEqual(0.6);
+      }
+    } finally {
+      await Promise.all([two.dispose(), plain.dispose(), small.dispose()]);
+    }
+  });
+
   it('finds nobody in a grey frame', async () => {
     const grey: Frame = { index: 0, timestampMs: 0, width: 768, height: 576, data: new Uint8Array(768 * 576 * 3).fill(128) };
     expect(await detector.detect(grey)).toEqual([]);
@@ -157,6 +178,14 @@ describe('createDetector errors name the spec field', () => {
     const e2 = await createDetector({ name: 'yolo-huge', decoder: 'yolox' }, { env: modelEnv() }).catch((e) => e);
     expect(e2.field).toBe('spec.models.detector.name');
     expect(e2.message).toMatch(/known: yolox-nano/);
+  });
+
+  it('a reduced input width that is not smaller than the input, or not a whole number, names reducedInputWidth', async () => {
+    for (const reducedInputWidth of [416, 640, 8, 2.5]) {
+      const err = await createDetector({ name: 'yolox-nano', decoder: 'yolox', inputWidth: 416, inputHeight: 320, reducedInputWidth }, { env: modelEnv() }).catch((e) => e);
+      expect(err, `reducedInputWidth ${reducedInputWidth}`).toBeInstanceOf(ModelError);
+      expect(err.field).toBe('spec.models.detector.reducedInputWidth');
+    }
   });
 
   it('an input size the graph cannot run at', async () => {

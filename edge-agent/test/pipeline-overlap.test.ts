@@ -14,8 +14,8 @@ const MODELS = {
   reid: { kind: 'onnx' as const, name: 'osnet-x0.25-msmt17' },
 };
 
-async function runPets(detectorWorker: boolean, maxFrames: number): Promise<{ mot: string; dets: Detection[][]; summary: PipelineSummary; results: FrameResult[] }> {
-  const pipeline = await createCameraPipeline({ camera: { source: VTEST }, models: MODELS, mode: 'history', allFrames: true, maxFrames, env: modelEnv(), detectorWorker,
+async function runPets(detectorWorker: boolean, maxFrames: number, models: typeof MODELS = MODELS): Promise<{ mot: string; dets: Detection[][]; summary: PipelineSummary; results: FrameResult[] }> {
+  const pipeline = await createCameraPipeline({ camera: { source: VTEST }, models, mode: 'history', allFrames: true, maxFrames, env: modelEnv(), detectorWorker,
     // The same intra-op threads in both runs: the comparison is about running ahead, not thread counts.
     threads: 1, embedderThreads: 1 });
   let mot = '';
@@ -54,6 +54,21 @@ describe('pipeline with the detector in a worker thread (YOLOX-nano + OSNet on P
     console.log(`[overlap] mean detect ${par.summary.meanMs.detectMs.toFixed(1)} ms, main loop waited ${par.summary.meanMs.detectWaitMs.toFixed(1)} ms`);
     // In one thread the loop waits for the whole detection: the wait contains it.
     for (const r of seq.results) expect(r.timings.detectWaitMs).toBeGreaterThanOrEqual(r.timings.detectMs - 1e-6);
+  });
+
+  it('two-scale detection: every other detected frame at the reduced size, the same output ahead and in turn', async () => {
+    const twoScale = { ...MODELS, detector: { ...MODELS.detector, reducedInputWidth: 256 } };
+    const seq = await runPets(false, 20, twoScale);
+    const par = await runPets(true, 20, twoScale);
+    const plain = await runPets(true, 20);
+    expect(par.summary.reducedFrames).toBe(10);
+    expect(seq.summary.reducedFrames).toBe(10);
+    expect(plain.summary.reducedFrames).toBe(0);
+    expect(par.dets).toEqual(seq.dets);
+    expect(par.mot).toBe(seq.mot);
+    // Frames 0, 2, 4 … ran the full pass (the plain detector's boxes), 1, 3, 5 … the reduced one (other boxes).
+    for (let i = 0; i < 20; i += 2) expect(par.dets[i]).toEqual(plain.dets[i]);
+    expect(Array.from({ length: 10 }, (_, k) => 2 * k + 1).filter((i) => JSON.stringify(par.dets[i]) !== JSON.stringify(plain.dets[i])).length).toBeGreaterThan(5);
   });
 
   it('reports a model that fails to load in the worker with its spec field, and an unknown name before starting one', async () => {

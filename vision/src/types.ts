@@ -26,10 +26,16 @@ export interface Detection extends Box {
   classId: number;
 }
 
+/**
+ * Which input a detection runs at: 'full' (the detector's input size) or 'reduced' (spec
+ * models.detector.reducedInputWidth; a detector without one runs every pass at full size).
+ */
+export type DetectPass = 'full' | 'reduced';
+
 export interface Detector {
   readonly name: string;
   /** Persons in the frame, in frame pixel coordinates, after NMS. */
-  detect(frame: Frame): Promise<Detection[]>;
+  detect(frame: Frame, pass?: DetectPass): Promise<Detection[]>;
   dispose(): Promise<void>;
   /** True when detect() computes off the main thread (a worker), so the pipeline can overlap it with ReID. */
   readonly offThread?: boolean;

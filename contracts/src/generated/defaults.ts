@@ -65,6 +65,12 @@ export const SPEC_DEFAULTS: DefaultsNode = {
             coastMaxShift: {
               default: 0.2
             },
+            reducedInputWidth: {
+              default: 0
+            },
+            fullEvery: {
+              default: 2
+            },
             decodeAtInputSize: {
               default: false
             }

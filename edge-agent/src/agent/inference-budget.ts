@@ -5,7 +5,7 @@
 // threads take the cores. Without a budget each camera runs its networks as soon as it has a frame.
 // A floor (spec.workers[].floorFps) comes first: a camera running below its floor gets the next slot before
 // any camera above its own, so a node with too many cameras still gives each of them the floor if it can.
-import type { Box, Detection, Detector, Embedder, Frame } from '@mei/vision/types';
+import type { Box, DetectPass, Detection, Detector, Embedder, Frame } from '@mei/vision/types';
 import type { TimedDetections } from '../pipeline/workerDetector.ts';
 
 const WINDOW_MS = 5_000;
@@ -112,10 +112,10 @@ async function inSlot<T>(budget: InferenceBudget, camera: string, run: () => Pro
 
 /** The detector, each detection inside a slot of `budget` (a worker detector still computes in its thread). */
 export function budgetedDetector(detector: Detector, budget: InferenceBudget, camera: string): Detector {
-  const d = detector as Detector & { detectTimed?(f: Frame): Promise<TimedDetections> };
+  const d = detector as Detector & { detectTimed?(f: Frame, p?: DetectPass): Promise<TimedDetections> };
   return overriding(d, {
-    detect: (f: Frame): Promise<Detection[]> => inSlot(budget, camera, () => d.detect(f)),
-    ...(d.detectTimed ? { detectTimed: (f: Frame) => inSlot(budget, camera, () => d.detectTimed!(f)) } : {}),
+    detect: (f: Frame, p?: DetectPass): Promise<Detection[]> => inSlot(budget, camera, () => d.detect(f, p)),
+    ...(d.detectTimed ? { detectTimed: (f: Frame, p?: DetectPass) => inSlot(budget, camera, () => d.detectTimed!(f, p)) } : {}),
   });
 }
 

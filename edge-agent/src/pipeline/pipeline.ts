@@ -10,7 +10,7 @@ import { createEmbedder, HistogramEmbedder } from '@mei/vision/reid';
 import { openVideoSource, type SourceMode, type VideoSource } from '../sources/index.ts';
 import { createTracker, type Tracker } from '../tracker/index.ts';
 import { trackerOptionsFromSpec, type TrackerOptions } from '../tracker/options.ts';
-import type { Detection, Detector, Embedder, Frame, TrackOutput } from '@mei/vision/types';
+import type { DetectPass, Detection, Detector, Embedder, Frame, TrackOutput } from '@mei/vision/types';
 import { fitDetectorInput, knownFrameSize, type FrameSize } from './fitInput.ts';
 import { iou } from '@mei/vision/geometry';
 import { createWorkerDetector, type TimedDetections } from './workerDetector.ts';
@@ -57,6 +57,8 @@ export interface PipelineSummary {
   detectAhead: boolean;
   /** Frames the detector ran on (fewer than frames with a detection cadence, PipelineParts.detectEvery). */
   detectedFrames: number;
+  /** Of those, the ones detected at the reduced input size (PipelineParts.fullEvery). */
+  reducedFrames: number;
   /** Boxes the ReID network embedded (lazyAppearance asks only for the ambiguous ones). */
   embeddedBoxes: number;
   /** The cadence in effect at the end (PipelineParts.cadenceOnLoad moves it between 1 and detectEvery). */
@@ -112,6 +114,11 @@ export interface PipelineParts {
    * and rate-free: fast or near people get detected often, slow or far ones coast. Absent: no such trigger.
    */
   coastMaxShift?: number;
+  /**
+   * Two-scale detection (spec models.detector.reducedInputWidth): of every fullEvery detected frames the
+   * first runs the detector's full pass and the others its reduced one. Absent or 1: every detection is full.
+   */
+  fullEvery?: number;
 }
 
 /** Steps of a load-stretched time cadence (cadenceOnLoad with detectIntervalMs): 0, 1/4 … 4/4 of it. */
@@ -136,12 +143,15 @@ export interface Pipeline {
   dispose(): Promise<void>;
 }
 
+type PassDetections = TimedDetections & { pass: DetectPass | undefined };
+const notDetected = (): PassDetections => ({ detections: [], ms: 0, pass: undefined });
+
 /** Detections of a frame with the detector's own time for it. */
-function detectTimed(detector: Detector, frame: Frame): Promise<TimedDetections> {
-  const d = detector as Detector & { detectTimed?(f: Frame): Promise<TimedDetections> };
-  if (d.detectTimed) return d.detectTimed(frame);
+function detectTimed(detector: Detector, frame: Frame, pass: DetectPass): Promise<TimedDetections> {
+  const d = detector as Detector & { detectTimed?(f: Frame, p: DetectPass): Promise<TimedDetections> };
+  if (d.detectTimed) return d.detectTimed(frame, pass);
   const t0 = performance.now();
-  return detector.detect(frame).then((detections) => ({ detections, ms: performance.now() - t0 }));
+  return detector.detect(frame, pass).then((detections) => ({ detections, ms: performance.now() - t0 }));
 }
 
 const ZERO_TIMINGS: StageTimings = { sourceMs: 0, detectMs: 0, detectWaitMs: 0, embedMs: 0, trackMs: 0, totalMs: 0 };
@@ -176,6 +186,10 @@ export function createPipeline(parts: PipelineParts): Pipeline {
       let frames = 0;
       let detectedFrames = 0;
       let embeddedBoxes = 0;
+      let reducedFrames = 0;
+      // Detections started so far, in frame order in both modes: the k-th is full when k % fullEvery is 0.
+      let started = 0;
+      const fullEvery = Math.max(1, parts.fullEvery ?? 1);
       // Coasted frames since the last detected one, and whether the last tracks asked for a detection.
       let gap = 0;
       let busy = false;
@@ -208,24 +222,25 @@ export function createPipeline(parts: PipelineParts): Pipeline {
         const next = await it.next();
         return next.done ? undefined : { frame: next.value, sourceMs: performance.now() - t0 };
       };
-      const startDetect = (frame: Frame) => {
-        const p = detectTimed(detector, frame);
+      const startDetect = (frame: Frame): Promise<PassDetections> => {
+        const pass: DetectPass = started++ % fullEvery === 0 ? 'full' : 'reduced';
+        const p = detectTimed(detector, frame, pass).then((r) => ({ ...r, pass }));
         p.catch(() => undefined); // a detection abandoned by stop() must not become an unhandled rejection
         return p;
       };
       try {
         let cur = stopped ? undefined : await nextFrame();
-        let curDet: Promise<TimedDetections> | undefined;
+        let curDet: Promise<PassDetections> | undefined;
         let curDetect = true;
         while (cur) {
           const { frame } = cur;
           const t0 = performance.now();
-          const { detections, ms: detectMs } = curDetect ? await (curDet ?? startDetect(frame)) : { detections: [] as Detection[], ms: 0 };
+          const { detections, ms: detectMs, pass } = curDetect ? await (curDet ?? startDetect(frame)) : notDetected();
           const t1 = performance.now();
           if (parts.cadenceOnLoad && canCoast) followLoad();
           const decide = detectNext(curDetect, frame.timestampMs);
           let next: { frame: Frame; sourceMs: number } | undefined;
-          let nextDet: Promise<TimedDetections> | undefined;
+          let nextDet: Promise<PassDetections> | undefined;
           if (ahead && !stopped) {
             next = await nextFrame();
             if (next && decide(next.frame.timestampMs)) nextDet = startDetect(next.frame);
@@ -234,7 +249,10 @@ export function createPipeline(parts: PipelineParts): Pipeline {
           const embeddings = curDetect ? await embedFor(frame, detections) : undefined;
           embeddedBoxes += embeddings?.reduce((n, e) => n + (e ? 1 : 0), 0) ?? 0;
           const t3 = performance.now();
+          // A reduced pass is tracked like a full one: a far person it misses is lost for that frame and
+          // re-found by the next full pass (coasting them instead kept false positives alive: docs/benchmarks.md).
           const tracks = curDetect ? tracker.update(detections, embeddings, frame.timestampMs, frame) : tracker.coast!();
+          if (pass === 'reduced') reducedFrames++;
           const t4 = performance.now();
           if (curDetect) [detectedFrames, lastDetectedMs] = [detectedFrames + 1, frame.timestampMs];
           gap = curDetect ? 0 : gap + 1;
@@ -280,6 +298,7 @@ export function createPipeline(parts: PipelineParts): Pipeline {
         dropped: source.dropped ?? 0,
         detectAhead: ahead,
         detectedFrames,
+        reducedFrames,
         embeddedBoxes,
         detectEvery: canCoast && intervalMs === 0 ? level + 1 : 1,
         cpuMsPerFrame: frames ? (cpu.user + cpu.system) / 1000 / frames : 0,
@@ -412,6 +431,7 @@ export async function createCameraPipeline(
     // Single-object mode: a track is the target when it is as close as a lost track must be to be re-found.
     const tracker = createTracker(o.tracking, overrides, embedder ? embedder.gateDistance / 2 : undefined);
     const run = o.wrapModels ? o.wrapModels({ detector, embedder }) : { detector, embedder };
+    const detectorDefaults = withDefaults('models.detector', o.models.detector);
     const pipeline = createPipeline({
       source,
       detector: run.detector,
@@ -425,7 +445,8 @@ export async function createCameraPipeline(
       cadenceOnLoad: o.models.detector.cadenceOnLoad,
       detectIntervalMs: o.detectIntervalMs ?? o.models.detector.detectIntervalMs,
       // The CRD's default (chosen on TUD, docs/benchmarks.md) unless the spec sets one.
-      coastMaxShift: withDefaults('models.detector', o.models.detector).coastMaxShift,
+      coastMaxShift: detectorDefaults.coastMaxShift,
+      fullEvery: detectorDefaults.reducedInputWidth > 0 ? detectorDefaults.fullEvery : 1,
     });
     if (decodeSize && frameSize) {
       const inner = pipeline.run.bind(pipeline);

@@ -7,7 +7,7 @@ import type { DetectorSpec } from '@mei/contracts/job';
 import { detectorOptions, type DetectorEnv } from '@mei/vision/detectors';
 import { ModelError } from '@mei/vision/models/resolve';
 import { SourceError } from '../sources/uri.ts';
-import type { Detection, Detector, Frame } from '@mei/vision/types';
+import type { DetectPass, Detection, Detector, Frame } from '@mei/vision/types';
 
 export interface SerializedError {
   name: string;
@@ -15,7 +15,7 @@ export interface SerializedError {
   field?: string;
 }
 
-export type WorkerRequest = { type: 'detect'; id: number; frame: Frame } | { type: 'dispose' };
+export type WorkerRequest = { type: 'detect'; id: number; frame: Frame; pass: DetectPass } | { type: 'dispose' };
 export type WorkerReply =
   | { type: 'ready'; name: string }
   | { type: 'failed'; error: SerializedError }
@@ -101,19 +101,19 @@ export class WorkerDetector implements Detector {
   }
 
   /** Detections of `frame` and the worker's time for them. Calls may overlap; the worker runs them in order. */
-  detectTimed(frame: Frame): Promise<TimedDetections> {
+  detectTimed(frame: Frame, pass: DetectPass = 'full'): Promise<TimedDetections> {
     if (this.dead) return Promise.reject(this.dead);
     const id = this.nextId++;
     return new Promise<TimedDetections>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       // The frame is copied (structured clone): the main thread keeps using it for ReID crops.
-      const msg: WorkerRequest = { type: 'detect', id, frame: { index: frame.index, timestampMs: frame.timestampMs, width: frame.width, height: frame.height, data: frame.data } };
+      const msg: WorkerRequest = { type: 'detect', id, frame: { index: frame.index, timestampMs: frame.timestampMs, width: frame.width, height: frame.height, data: frame.data }, pass };
       this.worker.postMessage(msg);
     });
   }
 
-  async detect(frame: Frame): Promise<Detection[]> {
-    return (await this.detectTimed(frame)).detections;
+  async detect(frame: Frame, pass?: DetectPass): Promise<Detection[]> {
+    return (await this.detectTimed(frame, pass)).detections;
   }
 
   async dispose(): Promise<void> {

@@ -38,7 +38,7 @@ port.on('message', (m: WorkerRequest) => {
     }
     const t0 = performance.now();
     try {
-      const detections = await detector.detect(m.frame);
+      const detections = await detector.detect(m.frame, m.pass);
       post({ type: 'result', id: m.id, detections, ms: performance.now() - t0 });
     } catch (e) {
       post({ type: 'result', id: m.id, error: serializeError(e), ms: performance.now() - t0 });

@@ -6,8 +6,11 @@ import { ModelError, resolveDetectorModel } from '../models/resolve.ts';
 import { yoloxDecoder, yolov8Decoder } from './decoders.ts';
 import { OnnxDetector, type DetectorOptions } from './onnxDetector.ts';
 
+import { reducedInputSize, reducedSpec, TwoScaleDetector } from './twoScale.ts';
+
 export type { DetectorOptions } from './onnxDetector.ts';
 export { OnnxDetector } from './onnxDetector.ts';
+export { TwoScaleDetector } from './twoScale.ts';
 
 export interface DetectorEnv {
   env?: Record<string, string | undefined>;
@@ -42,6 +45,29 @@ export function detectorOptions(spec: DetectorSpec, envIn: DetectorEnv = {}): De
 }
 
 export async function createDetector(spec: DetectorSpec, envIn: DetectorEnv = {}): Promise<Detector> {
+  const reducedWidth = withDefaults('models.detector', spec).reducedInputWidth;
+  if (!(Number.isInteger(reducedWidth) && reducedWidth >= 0)) {
+    throw new ModelError(`${envIn.field ?? 'spec.models.detector'}.reducedInputWidth`, `must be a whole number >= 0, got ${reducedWidth}`);
+  }
+  const full = await createOneDetector(spec, envIn);
+  if (reducedWidth === 0) return full;
+  try {
+    const { inputWidth, inputHeight } = full as Detector & { inputWidth?: number; inputHeight?: number };
+    const opts = detectorOptions(spec, envIn);
+    const size = reducedInputSize(
+      { width: inputWidth ?? opts.input.width, height: inputHeight ?? opts.input.height },
+      reducedWidth,
+      opts.entry?.sizeStride ?? 32,
+      `${envIn.field ?? 'spec.models.detector'}.reducedInputWidth`,
+    );
+    return new TwoScaleDetector(full, await createOneDetector(reducedSpec(spec, size), envIn));
+  } catch (e) {
+    await full.dispose();
+    throw e;
+  }
+}
+
+async function createOneDetector(spec: DetectorSpec, envIn: DetectorEnv): Promise<Detector> {
   const opts = detectorOptions(spec, envIn);
   switch (opts.decoder) {
     case 'yolox':
