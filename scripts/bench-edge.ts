@@ -4,7 +4,7 @@
 //
 //   npm run bench:edge -- [--json] [--sets a,b] [--max-frames N] [--threads N|D,E] [--score S]
 //                         [--input-size WxH] [--sequential] [--detect-every K] [--detect-interval-ms MS]
-//                         [--reduced-input-width W [--full-every N]] [--out <dir>]
+//                         [--reduced-input-scale S [--full-every N]] [--out <dir>]
 //   a: YOLOX-nano + OSNet x0.25 (files from MEI_MODEL_DIR)
 //   q: set a quantized to int8 (scripts/quantize-models.sh; MEI_MODEL_DIR = its output folder)
 //   b: NanoDet-g (converted from the npm package at first use, cached) + colour histograms: needs nothing
@@ -27,7 +27,7 @@ import { createCameraPipeline, type FrameResult, type StageTimings } from '../ed
 
 const USAGE = `usage: npm run bench:edge -- [--json] [--sets a,b] [--max-frames N] [--threads N|D,E] [--score S]
        [--input-size WxH] [--sequential] [--detect-every K] [--detect-interval-ms MS] [--decode-at-input-size]
-       [--reduced-input-width W [--full-every N]] [--peer] [--out <dir>]
+       [--reduced-input-scale S [--full-every N]] [--peer] [--out <dir>]
   --sets a,b        a = YOLOX-nano + OSNet x0.25 (MEI_MODEL_DIR), b = NanoDet-g (npm) + colour histograms,
                     q = a in int8 (scripts/quantize-models.sh writes it; MEI_MODEL_DIR = its --out),
                     qd = int8 YOLOX-nano + float OSNet, qr = float YOLOX-nano + int8 OSNet
@@ -44,8 +44,8 @@ const USAGE = `usage: npm run bench:edge -- [--json] [--sets a,b] [--max-frames 
                     in onnxruntime, PyPI ByteTrack; no ReID) in a venv made here (MEI_PEER_VENV, default
                     ~/.cache/mei/peer-venv) and print both with the ratio against the first MEI set
   --decode-at-input-size  ffmpeg decodes at the detector's input scale (spec.models.detector.decodeAtInputSize)
-  --reduced-input-width W  two-scale detection (models.detector.reducedInputWidth): of every N detected frames
-                    (--full-every, default 2) one at the full input size, the others at width W
+  --reduced-input-scale S  two-scale detection (models.detector.reducedInputScale): of every N detected frames
+                    (--full-every, default 2) one at the full input size, the others at S times it
   --out <dir>       keep <dir>/<set>.txt (tracks) and <dir>/<set>-det.txt (detections, MOT det format)`;
 
 interface ModelSet {
@@ -122,8 +122,8 @@ function machine() {
   };
 }
 
-async function runSet(set: ModelSet, o: { dataDir: string; gtText: string; maxFrames?: number; threads?: number; embedderThreads?: number; score: number; inputSize?: [number, number]; sequential: boolean; decodeAtInputSize: boolean; detectEvery?: number; detectIntervalMs?: number; reducedInputWidth?: number; fullEvery?: number; outDir?: string }) {
-  const detector: DetectorSpec = { ...set.models.detector, scoreThreshold: o.score, ...(o.decodeAtInputSize ? { decodeAtInputSize: true } : {}), ...(o.reducedInputWidth ? { reducedInputWidth: o.reducedInputWidth } : {}), ...(o.fullEvery ? { fullEvery: o.fullEvery } : {}) };
+async function runSet(set: ModelSet, o: { dataDir: string; gtText: string; maxFrames?: number; threads?: number; embedderThreads?: number; score: number; inputSize?: [number, number]; sequential: boolean; decodeAtInputSize: boolean; detectEvery?: number; detectIntervalMs?: number; reducedInputScale?: number; fullEvery?: number; outDir?: string }) {
+  const detector: DetectorSpec = { ...set.models.detector, scoreThreshold: o.score, ...(o.decodeAtInputSize ? { decodeAtInputSize: true } : {}), ...(o.reducedInputScale ? { reducedInputScale: o.reducedInputScale } : {}), ...(o.fullEvery ? { fullEvery: o.fullEvery } : {}) };
   if (o.inputSize) [detector.inputWidth, detector.inputHeight] = o.inputSize;
   const loadStart = load();
   const t0 = performance.now();
@@ -266,7 +266,7 @@ async function main(): Promise<void> {
         'detect-every': { type: 'string' },
         'detect-interval-ms': { type: 'string' },
         'decode-at-input-size': { type: 'boolean', default: false },
-        'reduced-input-width': { type: 'string' },
+        'reduced-input-scale': { type: 'string' },
         'full-every': { type: 'string' },
         peer: { type: 'boolean', default: false },
         out: { type: 'string' },
@@ -308,7 +308,7 @@ async function main(): Promise<void> {
     loadAverageEnd: [0, 0, 0] as [number, number, number],
   };
   for (const k of keys) {
-    report.sets.push(await runSet(SETS[k], { dataDir, gtText, maxFrames, threads, embedderThreads, score, inputSize, sequential: values.sequential, decodeAtInputSize: values['decode-at-input-size'], detectEvery: num(values['detect-every'], '--detect-every', 1, 100, true), detectIntervalMs: num(values['detect-interval-ms'], '--detect-interval-ms', 0, 2000, true), reducedInputWidth: num(values['reduced-input-width'], '--reduced-input-width', 0, 4096, true), fullEvery: num(values['full-every'], '--full-every', 2, 10, true), outDir: values.out }));
+    report.sets.push(await runSet(SETS[k], { dataDir, gtText, maxFrames, threads, embedderThreads, score, inputSize, sequential: values.sequential, decodeAtInputSize: values['decode-at-input-size'], detectEvery: num(values['detect-every'], '--detect-every', 1, 100, true), detectIntervalMs: num(values['detect-interval-ms'], '--detect-interval-ms', 0, 2000, true), reducedInputScale: num(values['reduced-input-scale'], '--reduced-input-scale', 0, 0.95), fullEvery: num(values['full-every'], '--full-every', 2, 10, true), outDir: values.out }));
   }
   const peer = values.peer ? runPeer({ dataDir, gtText, maxFrames }) : undefined;
   const first = report.sets[0];

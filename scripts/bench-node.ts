@@ -9,7 +9,7 @@
 //
 //   npm run bench:node -- [--json] [--cameras N[,N...]] [--fps F] [--max-frames F] [--split FILE]
 //                         [--detect-every K] [--detect-interval-ms MS] [--cadence-on-load] [--decode-at-input-size] [--detector NAME] [--reid NAME|histogram|none] [--threads T] [--slots S]
-//                         [--reduced-input-width W [--full-every N]]
+//                         [--reduced-input-scale S [--full-every N]]
 //                         [--floor-fps F] [--share-reid]
 // Needs MEI_DATA_DIR (vtest.avi, PETS09-S2L1/gt/gt.txt) and MEI_MODEL_DIR (default: ../shared beside the repo).
 import { availableParallelism, cpus, loadavg } from 'node:os';
@@ -28,7 +28,7 @@ import { DEFAULT_SPLIT, loadSplit, splitGroundTruth, type CameraRegion } from '.
 
 const USAGE = `usage: npm run bench:node -- [--json] [--cameras N[,N...]] [--fps F] [--max-frames F] [--split FILE]
        [--detect-every K] [--detect-interval-ms MS] [--cadence-on-load] [--decode-at-input-size] [--detector NAME] [--reid NAME|histogram|none] [--threads T]
-       [--reduced-input-width W [--full-every N]]
+       [--reduced-input-scale S [--full-every N]]
   --cameras N,...   cameras on the one agent, one run per value (default 1)
   --fps F           each camera's rate (default 10; vtest.avi's own rate is 10 fps, replayed F/10 times faster)
   --max-frames F    first F frames of the video per camera (default all 795)
@@ -37,7 +37,7 @@ const USAGE = `usage: npm run bench:node -- [--json] [--cameras N[,N...]] [--fps
   --detect-interval-ms MS  spec.models.detector.detectIntervalMs: a cadence in time (replaces --detect-every)
   --cadence-on-load spec.models.detector.cadenceOnLoad: detectEvery only while a camera drops frames
   --decode-at-input-size  spec.models.detector.decodeAtInputSize (ffmpeg decodes at the detector's scale)
-  --reduced-input-width W  spec.models.detector.reducedInputWidth: two-scale detection (--full-every N: fullEvery)
+  --reduced-input-scale S  spec.models.detector.reducedInputScale: two-scale detection (--full-every N: fullEvery)
   --detector NAME   registry detector (default yolox-nano)
   --reid NAME       registry ReID network, or histogram, or none (default osnet-x0.25-msmt17)
   --threads T       spec.workers[].threads (default: the CRD's, 2)
@@ -222,7 +222,7 @@ async function main(): Promise<void> {
       'detect-every': { type: 'string' },
       'detect-interval-ms': { type: 'string' },
       'decode-at-input-size': { type: 'boolean', default: false },
-      'reduced-input-width': { type: 'string' },
+      'reduced-input-scale': { type: 'string' },
       'full-every': { type: 'string' },
       'cadence-on-load': { type: 'boolean', default: false },
       slots: { type: 'string' },
@@ -240,7 +240,7 @@ async function main(): Promise<void> {
   const maxFrames = numberFlag(values['max-frames'], '--max-frames', VIDEO_FRAMES, 10, VIDEO_FRAMES, true);
   const detectEvery = numberFlag(values['detect-every'], '--detect-every', undefined, 1, 10, true);
   const detectIntervalMs = numberFlag(values['detect-interval-ms'], '--detect-interval-ms', undefined, 0, 2000, true);
-  const reducedInputWidth = numberFlag(values['reduced-input-width'], '--reduced-input-width', undefined, 0, 4096, true);
+  const reducedInputScale = numberFlag(values['reduced-input-scale'], '--reduced-input-scale', undefined, 0, 0.95);
   const fullEvery = numberFlag(values['full-every'], '--full-every', undefined, 2, 10, true);
   const threads = numberFlag(values.threads, '--threads', undefined, 1, 64, true);
   const slots = numberFlag(values.slots, '--slots', undefined, 1, 64, true);
@@ -259,7 +259,7 @@ async function main(): Promise<void> {
   const reid: ModelsSpec['reid'] = values.reid === 'none' ? undefined : values.reid === 'histogram' ? { kind: 'histogram' } : { kind: 'onnx', name: values.reid };
   const models: ModelsSpec = {
     // The CRD's default score threshold; detectEvery only when given (absent = the pipeline's default).
-    detector: { name: values.detector, decoder, scoreThreshold: withDefaults('models.detector').scoreThreshold, ...(detectEvery ? { detectEvery } : {}), ...(detectIntervalMs ? { detectIntervalMs } : {}), ...(values['decode-at-input-size'] ? { decodeAtInputSize: true } : {}), ...(values['cadence-on-load'] ? { cadenceOnLoad: true } : {}), ...(reducedInputWidth ? { reducedInputWidth } : {}), ...(fullEvery ? { fullEvery } : {}) },
+    detector: { name: values.detector, decoder, scoreThreshold: withDefaults('models.detector').scoreThreshold, ...(detectEvery ? { detectEvery } : {}), ...(detectIntervalMs ? { detectIntervalMs } : {}), ...(values['decode-at-input-size'] ? { decodeAtInputSize: true } : {}), ...(values['cadence-on-load'] ? { cadenceOnLoad: true } : {}), ...(reducedInputScale ? { reducedInputScale } : {}), ...(fullEvery ? { fullEvery } : {}) },
     ...(reid ? { reid } : {}),
   };
   const ffmpeg = findFfmpeg();

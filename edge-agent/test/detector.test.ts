@@ -80,8 +80,8 @@ describe('YOLOX-nano on PETS09-S2L1 (vtest.avi)', () => {
     }
   });
 
-  it('two-scale (reducedInputWidth 256): the full pass equals the plain detector, the reduced one runs 256x192 and finds the near people', async () => {
-    const two = await createDetector({ name: 'yolox-nano', decoder: 'yolox', inputWidth: 416, inputHeight: 320, reducedInputWidth: 256, scoreThreshold: 0.3 }, { env: modelEnv() });
+  it('two-scale (reducedInputScale 0.6): the full pass equals the plain detector, the reduced one runs 256x192 and finds the near people', async () => {
+    const two = await createDetector({ name: 'yolox-nano', decoder: 'yolox', inputWidth: 416, inputHeight: 320, reducedInputScale: 0.6, scoreThreshold: 0.3 }, { env: modelEnv() });
     const plain = await createDetector({ name: 'yolox-nano', decoder: 'yolox', inputWidth: 416, inputHeight: 320, scoreThreshold: 0.3 }, { env: modelEnv() });
     const small = await createDetector({ name: 'yolox-nano', decoder: 'yolox', inputWidth: 256, inputHeight: 192, scoreThreshold: 0.3 }, { env: modelEnv() });
     try {
@@ -180,11 +180,11 @@ describe('createDetector errors name the spec field', () => {
     expect(e2.message).toMatch(/known: yolox-nano/);
   });
 
-  it('a reduced input width that is not smaller than the input, or not a whole number, names reducedInputWidth', async () => {
-    for (const reducedInputWidth of [416, 640, 8, 2.5]) {
-      const err = await createDetector({ name: 'yolox-nano', decoder: 'yolox', inputWidth: 416, inputHeight: 320, reducedInputWidth }, { env: modelEnv() }).catch((e) => e);
-      expect(err, `reducedInputWidth ${reducedInputWidth}`).toBeInstanceOf(ModelError);
-      expect(err.field).toBe('spec.models.detector.reducedInputWidth');
+  it('a reduced input scale outside (0, 1), or one that rounds to the full size, names reducedInputScale', async () => {
+    for (const reducedInputScale of [1, 1.5, -0.2, 0.97]) {
+      const err = await createDetector({ name: 'yolox-nano', decoder: 'yolox', inputWidth: 416, inputHeight: 320, reducedInputScale }, { env: modelEnv() }).catch((e) => e);
+      expect(err, `reducedInputScale ${reducedInputScale}`).toBeInstanceOf(ModelError);
+      expect(err.field).toBe('spec.models.detector.reducedInputScale');
     }
   });
 

@@ -57,7 +57,7 @@ describe('pipeline with the detector in a worker thread (YOLOX-nano + OSNet on P
   });
 
   it('two-scale detection: every other detected frame at the reduced size, the same output ahead and in turn', async () => {
-    const twoScale = { ...MODELS, detector: { ...MODELS.detector, reducedInputWidth: 256 } };
+    const twoScale = { ...MODELS, detector: { ...MODELS.detector, reducedInputScale: 0.6 } };
     const seq = await runPets(false, 20, twoScale);
     const par = await runPets(true, 20, twoScale);
     const plain = await runPets(true, 20);

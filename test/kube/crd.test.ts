@@ -75,7 +75,7 @@ describe('MultiEdgeInference CRD on a real kube-apiserver', () => {
     expect(got.metadata.generation).toBe(1);
     expect(got.spec.mode).toBe('live');
     expect(got.spec.cameras).toEqual([{ name: 'cam-a', node: 'edge-1', source: 'file:///data/vtest.avi', fps: 10, loop: false }]);
-    expect(got.spec.models.detector).toEqual({ decoder: 'yolox', scoreThreshold: 0.3, nmsThreshold: 0.45, detectEvery: 1, detectIntervalMs: 0, coastMaxShift: 0.2, cadenceOnLoad: false, decodeAtInputSize: false, reducedInputWidth: 0, fullEvery: 2 });
+    expect(got.spec.models.detector).toEqual({ decoder: 'yolox', scoreThreshold: 0.3, nmsThreshold: 0.45, detectEvery: 1, detectIntervalMs: 0, coastMaxShift: 0.2, cadenceOnLoad: false, decodeAtInputSize: false, reducedInputScale: 0, fullEvery: 2 });
     // The sections' `default: {}` makes structural defaulting fill an omitted section's own defaults.
     expect(got.spec.tracking).toEqual({ type: 'multi', highThreshold: 0.5, lowThreshold: 0.1, maxLostSeconds: 3, minHits: 3, appearanceWeight: 0.5 });
     expect(got.spec.privacy).toEqual({ preview: 'none', previewFps: 2 });

@@ -43,7 +43,7 @@ describe('job defaults from the CRD', () => {
     expect(spec).toEqual(minimal());
     expect(d.mode).toBe('live');
     expect(d.cameras[0]).toMatchObject({ fps: 10, loop: false });
-    expect(d.models.detector).toMatchObject({ scoreThreshold: 0.3, nmsThreshold: 0.45, detectEvery: 1, detectIntervalMs: 0, coastMaxShift: 0.2, cadenceOnLoad: false, decodeAtInputSize: false, reducedInputWidth: 0, fullEvery: 2 });
+    expect(d.models.detector).toMatchObject({ scoreThreshold: 0.3, nmsThreshold: 0.45, detectEvery: 1, detectIntervalMs: 0, coastMaxShift: 0.2, cadenceOnLoad: false, decodeAtInputSize: false, reducedInputScale: 0, fullEvery: 2 });
     expect(d.tracking).toEqual({ type: 'multi', highThreshold: 0.5, lowThreshold: 0.1, maxLostSeconds: 3, minHits: 3, appearanceWeight: 0.5 });
     expect(d.crossCamera).toEqual({ enabled: true, matchThreshold: 0.2, maxGapSeconds: 10 });
     expect(d.privacy).toEqual({ preview: 'none', previewFps: 2 });

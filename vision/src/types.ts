@@ -28,7 +28,7 @@ export interface Detection extends Box {
 
 /**
  * Which input a detection runs at: 'full' (the detector's input size) or 'reduced' (spec
- * models.detector.reducedInputWidth; a detector without one runs every pass at full size).
+ * models.detector.reducedInputScale; a detector without one runs every pass at full size).
  */
 export type DetectPass = 'full' | 'reduced';
 

@@ -65,7 +65,7 @@ export const SPEC_DEFAULTS: DefaultsNode = {
             coastMaxShift: {
               default: 0.2
             },
-            reducedInputWidth: {
+            reducedInputScale: {
               default: 0
             },
             fullEvery: {

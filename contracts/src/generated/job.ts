@@ -169,11 +169,11 @@ export interface DetectorSpec {
    */
   coastMaxShift?: number;
   /**
-   * Two-scale detection: when > 0, of every fullEvery detected frames one runs at the detector's input size and the others at this input width (height in the same proportion, rounded to the network stride: 256 gives 256x192 for a 4:3 camera). Near people, large and fast in pixels, are found by the cheap pass; a far one it misses is lost for that frame and re-found by the next full pass, having moved little. YOLOX-nano on PETS09-S2L1 at 10 fps, 256 with fullEvery 2: about a fifth less CPU per frame for at most 0.5 MOTA/IDF1 point (docs/benchmarks.md, issue #16). 0 = off.
+   * Two-scale detection: when > 0, of every fullEvery detected frames one runs at the detector's input size and the others at this fraction of it (each side rounded to the network stride: 0.6 turns 416x320 into 256x192, a portrait 320x416 into 192x256). Near people, large and fast in pixels, are found by the cheap pass; a far one it misses is lost for that frame and re-found by the next full pass, having moved little. YOLOX-nano on PETS09-S2L1 at 10 fps, 0.6 with fullEvery 2: about a fifth less CPU per frame for at most 0.5 MOTA/IDF1 point (docs/benchmarks.md, issue #16). 0 = off.
    */
-  reducedInputWidth?: number;
+  reducedInputScale?: number;
   /**
-   * With reducedInputWidth: one detected frame in this many runs at the full input size (2 = every other).
+   * With reducedInputScale: one detected frame in this many runs at the full input size (2 = every other).
    */
   fullEvery?: number;
   /**
@@ -517,7 +517,7 @@ export interface DefaultedDetectorSpec {
   cadenceOnLoad: boolean;
   detectIntervalMs: number;
   coastMaxShift: number;
-  reducedInputWidth: number;
+  reducedInputScale: number;
   fullEvery: number;
   decodeAtInputSize: boolean;
 }

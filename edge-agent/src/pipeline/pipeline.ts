@@ -115,7 +115,7 @@ export interface PipelineParts {
    */
   coastMaxShift?: number;
   /**
-   * Two-scale detection (spec models.detector.reducedInputWidth): of every fullEvery detected frames the
+   * Two-scale detection (spec models.detector.reducedInputScale): of every fullEvery detected frames the
    * first runs the detector's full pass and the others its reduced one. Absent or 1: every detection is full.
    */
   fullEvery?: number;
@@ -446,7 +446,7 @@ export async function createCameraPipeline(
       detectIntervalMs: o.detectIntervalMs ?? o.models.detector.detectIntervalMs,
       // The CRD's default (chosen on TUD, docs/benchmarks.md) unless the spec sets one.
       coastMaxShift: detectorDefaults.coastMaxShift,
-      fullEvery: detectorDefaults.reducedInputWidth > 0 ? detectorDefaults.fullEvery : 1,
+      fullEvery: detectorDefaults.reducedInputScale > 0 ? detectorDefaults.fullEvery : 1,
     });
     if (decodeSize && frameSize) {
       const inner = pipeline.run.bind(pipeline);

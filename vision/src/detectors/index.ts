@@ -45,20 +45,19 @@ export function detectorOptions(spec: DetectorSpec, envIn: DetectorEnv = {}): De
 }
 
 export async function createDetector(spec: DetectorSpec, envIn: DetectorEnv = {}): Promise<Detector> {
-  const reducedWidth = withDefaults('models.detector', spec).reducedInputWidth;
-  if (!(Number.isInteger(reducedWidth) && reducedWidth >= 0)) {
-    throw new ModelError(`${envIn.field ?? 'spec.models.detector'}.reducedInputWidth`, `must be a whole number >= 0, got ${reducedWidth}`);
-  }
+  const scale = withDefaults('models.detector', spec).reducedInputScale;
+  const field = `${envIn.field ?? 'spec.models.detector'}.reducedInputScale`;
+  if (!(scale >= 0 && scale < 1)) throw new ModelError(field, `must be in [0, 1), got ${scale}`);
   const full = await createOneDetector(spec, envIn);
-  if (reducedWidth === 0) return full;
+  if (scale === 0) return full;
   try {
     const { inputWidth, inputHeight } = full as Detector & { inputWidth?: number; inputHeight?: number };
     const opts = detectorOptions(spec, envIn);
     const size = reducedInputSize(
       { width: inputWidth ?? opts.input.width, height: inputHeight ?? opts.input.height },
-      reducedWidth,
+      scale,
       opts.entry?.sizeStride ?? 32,
-      `${envIn.field ?? 'spec.models.detector'}.reducedInputWidth`,
+      field,
     );
     return new TwoScaleDetector(full, await createOneDetector(reducedSpec(spec, size), envIn));
   } catch (e) {

@@ -1,18 +1,18 @@
-// Two-scale detection (spec.models.detector.reducedInputWidth, issue #16): one detector at the full input size
-// and one at a reduced width; the pipeline picks the pass per frame. The reduced input keeps the full one's
-// proportions, rounded to the network stride, so both letterbox the camera the same way.
+// Two-scale detection (spec.models.detector.reducedInputScale, issue #16): one detector at the full input size
+// and one at a fraction of it; the pipeline picks the pass per frame. Each side is scaled alike and rounded to
+// the network stride, so both passes letterbox the camera about the same way.
 import type { DetectorSpec } from '@mei/contracts/job';
 import { ModelError } from '../models/resolve.ts';
 import type { DetectPass, Detection, Detector, Frame } from '../types.ts';
 
-/** The reduced pass's input size, or a ModelError naming reducedInputWidth when it cannot be smaller. */
-export function reducedInputSize(full: { width: number; height: number }, reducedWidth: number, stride: number, field: string): { width: number; height: number } {
-  const width = Math.round(reducedWidth / stride) * stride;
-  if (width < stride || width >= full.width) {
-    throw new ModelError(field, `must be a width between ${stride} and the detector's input width ${full.width} (a multiple of ${stride}), got ${reducedWidth}`);
+/** The reduced pass's input size, or a ModelError naming reducedInputScale when it is not smaller. */
+export function reducedInputSize(full: { width: number; height: number }, scale: number, stride: number, field: string): { width: number; height: number } {
+  const side = (v: number) => Math.max(stride, Math.round((v * scale) / stride) * stride);
+  const size = { width: side(full.width), height: side(full.height) };
+  if (!(scale > 0 && scale < 1) || size.width * size.height >= full.width * full.height) {
+    throw new ModelError(field, `must be in (0, 1) and give an input smaller than the detector's ${full.width}x${full.height} (sides rounded to multiples of ${stride}), got ${scale}`);
   }
-  const height = Math.max(stride, Math.round((full.height * width) / full.width / stride) * stride);
-  return { width, height };
+  return size;
 }
 
 export class TwoScaleDetector implements Detector {
@@ -36,5 +36,5 @@ export class TwoScaleDetector implements Detector {
 
 /** The spec of the reduced pass: the same model at the reduced size, without a second reduction. */
 export function reducedSpec(spec: DetectorSpec, size: { width: number; height: number }): DetectorSpec {
-  return { ...spec, inputWidth: size.width, inputHeight: size.height, reducedInputWidth: 0 };
+  return { ...spec, inputWidth: size.width, inputHeight: size.height, reducedInputScale: 0 };
 }
