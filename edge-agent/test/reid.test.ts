@@ -63,6 +63,15 @@ describe('ReID embedders on PETS09-S2L1 ground-truth boxes', () => {
     expect(s.same).toBeLessThan(s.diff - 0.2);
   });
 
+  it('a smaller crop (inputWidth/inputHeight 96x192) re-declares the 256x128 export and still ranks the same person first', async () => {
+    const e = await createEmbedder({ kind: 'onnx', name: 'osnet-x0.25-msmt17', inputWidth: 96, inputHeight: 192, batchSize: 4 }, { env: modelEnv() });
+    embedders.push(e);
+    const s = await score(e);
+    expect(s.queries).toBeGreaterThanOrEqual(12);
+    expect(s.rank1).toBeGreaterThanOrEqual(0.85);
+    expect(s.same).toBeLessThan(s.diff - 0.15);
+  });
+
   it('batching does not change the embeddings', async () => {
     const one = await OnnxEmbedder.create({ ...(await osnetOptions()), batchSize: 1 });
     const many = await OnnxEmbedder.create({ ...(await osnetOptions()), batchSize: 16 });
@@ -85,9 +94,6 @@ describe('ReID embedders on PETS09-S2L1 ground-truth boxes', () => {
     const e1 = await createEmbedder({ kind: 'onnx', name: 'resnet-9000' }, { env: modelEnv() }).catch((e) => e);
     expect(e1).toBeInstanceOf(ModelError);
     expect(e1.field).toBe('spec.models.reid.name');
-    const e2 = await createEmbedder({ kind: 'onnx', name: 'osnet-x0.25-msmt17', inputWidth: 64 }, { env: modelEnv() }).catch((e) => e);
-    expect(e2.field).toBe('spec.models.reid.name');
-    expect(e2.message).toMatch(/256,64/);
     const e3 = await createEmbedder({ kind: 'onnx', path: 'nope.onnx' }, { env: {} }).catch((e) => e);
     expect(e3.field).toBe('spec.models.reid.path');
     expect(e3.message).toMatch(/MEI_MODEL_DIR/);

@@ -3,6 +3,7 @@
 import { openOnnxModel, type OnnxModel } from '../detectors/onnxSession.ts';
 import { normalizationFor, resizeRegionToPlanar, type Normalization } from '../detectors/resize.ts';
 import type { InputSpec } from '../models/registry.ts';
+import { withInputSize } from '../models/inputSize.ts';
 import { checkInputShape, ModelError } from '../models/resolve.ts';
 import { clipBox } from '../geometry.ts';
 import type { Box, Embedder, Frame } from '../types.ts';
@@ -40,9 +41,18 @@ export class OnnxEmbedder implements Embedder {
   }
 
   static async create(opts: OnnxEmbedderOptions): Promise<OnnxEmbedder> {
-    const model = await openOnnxModel(opts.modelPath, { threads: opts.threads, inputName: opts.input.tensor, field: opts.field });
+    const { width: w, height: h } = opts.input;
+    const sessionOpts = { threads: opts.threads, inputName: opts.input.tensor, field: opts.field };
+    let model = await openOnnxModel(opts.modelPath, sessionOpts);
+    // A ReID network pools globally, so an export fixed at one crop size (OSNet's 256x128) runs at another
+    // (spec models.reid.inputWidth/inputHeight): re-declare its input, as the detector does for its size.
+    const declared = model.inputShape;
+    if (declared?.length === 4 && typeof declared[2] === 'number' && typeof declared[3] === 'number' && (declared[2] !== h || declared[3] !== w)) {
+      const bytes = withInputSize(opts.modelPath, model.inputName, w, h);
+      await model.dispose();
+      model = await openOnnxModel(opts.modelPath, sessionOpts, bytes);
+    }
     try {
-      const { width: w, height: h } = opts.input;
       checkInputShape(model.inputShape, [-1, 3, h, w], opts.field, opts.modelPath);
       // A model exported with a fixed batch dimension can only take that many crops at once.
       const fixedBatch = typeof model.inputShape?.[0] === 'number' && model.inputShape[0] > 0 ? model.inputShape[0] : undefined;
