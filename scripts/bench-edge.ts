@@ -3,7 +3,7 @@
 // (video frame n = GT frame n + 1), with the machine's facts and load average at start and end.
 //
 //   npm run bench:edge -- [--json] [--sets a,b] [--max-frames N] [--threads N|D,E] [--score S]
-//                         [--input-size WxH] [--sequential] [--detect-every K] [--detect-interval-ms MS]
+//                         [--input-size WxH] [--reid-input WxH] [--sequential] [--detect-every K] [--detect-interval-ms MS]
 //                         [--reduced-input-scale S [--full-every N]] [--out <dir>]
 //   a: YOLOX-nano + OSNet x0.25 (files from MEI_MODEL_DIR)
 //   q: set a quantized to int8 (scripts/quantize-models.sh; MEI_MODEL_DIR = its output folder)
@@ -26,7 +26,7 @@ import { evaluateMot, parseMot, type MotSummary } from '../tools/src/mot-eval/in
 import { createCameraPipeline, type FrameResult, type StageTimings } from '../edge-agent/src/pipeline/pipeline.ts';
 
 const USAGE = `usage: npm run bench:edge -- [--json] [--sets a,b] [--max-frames N] [--threads N|D,E] [--score S]
-       [--input-size WxH] [--sequential] [--detect-every K] [--detect-interval-ms MS] [--decode-at-input-size]
+       [--input-size WxH] [--reid-input WxH] [--sequential] [--detect-every K] [--detect-interval-ms MS] [--decode-at-input-size]
        [--reduced-input-scale S [--full-every N]] [--peer] [--out <dir>]
   --sets a,b        a = YOLOX-nano + OSNet x0.25 (MEI_MODEL_DIR), b = NanoDet-g (npm) + colour histograms,
                     q = a in int8 (scripts/quantize-models.sh writes it; MEI_MODEL_DIR = its --out),
@@ -36,6 +36,7 @@ const USAGE = `usage: npm run bench:edge -- [--json] [--sets a,b] [--max-frames 
                     all N for the detector in set b), or D for the detector and E for the ReID network
   --score S         detector score threshold (default 0.1, the tracker's low threshold, as mei-agent track)
   --input-size WxH  detector input size (default: the model's, fitted to the 4:3 frame: 416x320)
+  --reid-input WxH  ReID crop size (spec.models.reid.inputWidth/inputHeight; default the model's, 128x256)
   --sequential      run the detector on the main thread, in turn with ReID (default: in a worker, ahead)
   --detect-every K  detection cadence: detect at most every K frames, Kalman prediction between, every
                     frame while the scene is busy (default 1)
@@ -122,14 +123,14 @@ function machine() {
   };
 }
 
-async function runSet(set: ModelSet, o: { dataDir: string; gtText: string; maxFrames?: number; threads?: number; embedderThreads?: number; score: number; inputSize?: [number, number]; sequential: boolean; decodeAtInputSize: boolean; detectEvery?: number; detectIntervalMs?: number; reducedInputScale?: number; fullEvery?: number; outDir?: string }) {
+async function runSet(set: ModelSet, o: { dataDir: string; gtText: string; maxFrames?: number; threads?: number; embedderThreads?: number; score: number; inputSize?: [number, number]; reidInput?: [number, number]; sequential: boolean; decodeAtInputSize: boolean; detectEvery?: number; detectIntervalMs?: number; reducedInputScale?: number; fullEvery?: number; outDir?: string }) {
   const detector: DetectorSpec = { ...set.models.detector, scoreThreshold: o.score, ...(o.decodeAtInputSize ? { decodeAtInputSize: true } : {}), ...(o.reducedInputScale ? { reducedInputScale: o.reducedInputScale } : {}), ...(o.fullEvery ? { fullEvery: o.fullEvery } : {}) };
   if (o.inputSize) [detector.inputWidth, detector.inputHeight] = o.inputSize;
   const loadStart = load();
   const t0 = performance.now();
   const pipeline = await createCameraPipeline({
     camera: { source: path.join(o.dataDir, 'vtest.avi') },
-    models: { ...set.models, detector },
+    models: { ...set.models, detector, ...(o.reidInput && set.models.reid?.kind === 'onnx' ? { reid: { ...set.models.reid, inputWidth: o.reidInput[0], inputHeight: o.reidInput[1] } } : {}) },
     mode: 'history',
     allFrames: true,
     maxFrames: o.maxFrames,
@@ -168,7 +169,7 @@ async function runSet(set: ModelSet, o: { dataDir: string; gtText: string; maxFr
     set: set.key,
     label: set.label,
     detector: detectorName,
-    reid: set.models.reid?.kind === 'onnx' ? set.models.reid.name : 'histogram',
+    reid: set.models.reid?.kind === 'onnx' ? `${set.models.reid.name}${o.reidInput ? `@${o.reidInput.join('x')}` : ''}` : 'histogram',
     scoreThreshold: o.score,
     // The pipeline splits --threads between two ONNX networks running at once (pipelineThreads).
     threads: { detector: threads.detector, embedder: set.models.reid?.kind === 'onnx' ? threads.embedder : null },
@@ -262,6 +263,7 @@ async function main(): Promise<void> {
         threads: { type: 'string' },
         score: { type: 'string' },
         'input-size': { type: 'string' },
+        'reid-input': { type: 'string' },
         sequential: { type: 'boolean', default: false },
         'detect-every': { type: 'string' },
         'detect-interval-ms': { type: 'string' },
@@ -285,12 +287,13 @@ async function main(): Promise<void> {
   const maxFrames = num(values['max-frames'], '--max-frames', 1, 1e6, true);
   const [threads, embedderThreads] = (values.threads ?? '').split(',').filter(Boolean).map((t) => num(t, '--threads', 1, 64, true)!);
   const score = num(values.score, '--score', 0, 1) ?? 0.1;
-  let inputSize: [number, number] | undefined;
-  if (values['input-size']) {
-    const m = /^(\d+)x(\d+)$/.exec(values['input-size']);
-    if (!m) fail(`--input-size must look like 416x320, got '${values['input-size']}'`);
-    inputSize = [Number(m[1]), Number(m[2])];
-  }
+  const size = (flag: string, v: string | undefined, eg: string): [number, number] | undefined => {
+    if (v === undefined) return undefined;
+    const m = /^(\d+)x(\d+)$/.exec(v);
+    return m ? [Number(m[1]), Number(m[2])] : fail(`${flag} must look like ${eg}, got '${v}'`);
+  };
+  const inputSize = size('--input-size', values['input-size'], '416x320');
+  const reidInput = size('--reid-input', values['reid-input'], '96x192');
   const dataDir = process.env.MEI_DATA_DIR;
   if (!dataDir) fail('set MEI_DATA_DIR to the folder with vtest.avi and PETS09-S2L1/gt/gt.txt');
   if (keys.some((k) => SETS[k].needsModelDir) && !process.env.MEI_MODEL_DIR) fail('set MEI_MODEL_DIR (model set a reads yolox_nano.onnx and osnet_x0_25_msmt17.onnx from it)');
@@ -308,7 +311,7 @@ async function main(): Promise<void> {
     loadAverageEnd: [0, 0, 0] as [number, number, number],
   };
   for (const k of keys) {
-    report.sets.push(await runSet(SETS[k], { dataDir, gtText, maxFrames, threads, embedderThreads, score, inputSize, sequential: values.sequential, decodeAtInputSize: values['decode-at-input-size'], detectEvery: num(values['detect-every'], '--detect-every', 1, 100, true), detectIntervalMs: num(values['detect-interval-ms'], '--detect-interval-ms', 0, 2000, true), reducedInputScale: num(values['reduced-input-scale'], '--reduced-input-scale', 0, 0.95), fullEvery: num(values['full-every'], '--full-every', 2, 10, true), outDir: values.out }));
+    report.sets.push(await runSet(SETS[k], { dataDir, gtText, maxFrames, threads, embedderThreads, score, inputSize, reidInput, sequential: values.sequential, decodeAtInputSize: values['decode-at-input-size'], detectEvery: num(values['detect-every'], '--detect-every', 1, 100, true), detectIntervalMs: num(values['detect-interval-ms'], '--detect-interval-ms', 0, 2000, true), reducedInputScale: num(values['reduced-input-scale'], '--reduced-input-scale', 0, 0.95), fullEvery: num(values['full-every'], '--full-every', 2, 10, true), outDir: values.out }));
   }
   const peer = values.peer ? runPeer({ dataDir, gtText, maxFrames }) : undefined;
   const first = report.sets[0];

@@ -30,6 +30,7 @@ import { concatCameras, DEFAULT_SPLIT, loadSplit, regionOverlaps, splitGroundTru
 
 const USAGE = `usage: npm run bench:mtmc -- [--json] [--split <file.json>] [--out <dir>] [--detector yolox|nanodet]
        [--max-frames N] [--threshold D (0.2)] [--max-gap S (2)] [--threads N (1)]
+       [--reid NAME (osnet-x0.25-msmt17)] [--reid-input WxH] [--reduced-input-scale S]   the edge's model settings
        [--record <file.jsonl>]   also save the cameras' observation batches (arrival order)
        [--replay <file.jsonl>]   skip the vision pipelines: feed saved batches to the identity service
 ${CADENCE_USAGE}`;
@@ -80,13 +81,20 @@ async function main(): Promise<void> {
     'max-gap': { type: 'string' },
     ...CADENCE_FLAGS,
     threads: { type: 'string' },
+    reid: { type: 'string', default: 'osnet-x0.25-msmt17' },
+    'reid-input': { type: 'string' },
+    'reduced-input-scale': { type: 'string' },
     record: { type: 'string' },
     replay: { type: 'string' },
     help: { type: 'boolean', default: false },
   });
   if (values.help) return void console.log(USAGE);
-  const detector = DETECTORS[values.detector!];
-  if (!detector) throw new Error(`--detector must be one of ${Object.keys(DETECTORS).join(', ')}, got '${values.detector}'`);
+  const base = DETECTORS[values.detector!];
+  if (!base) throw new Error(`--detector must be one of ${Object.keys(DETECTORS).join(', ')}, got '${values.detector}'`);
+  const reducedInputScale = num(values['reduced-input-scale'], '--reduced-input-scale', 0, 0, 0.95);
+  const detector: DetectorSpec = reducedInputScale ? { ...base, reducedInputScale } : base;
+  const reidInput = values['reid-input'] === undefined ? undefined : /^(\d+)x(\d+)$/.exec(values['reid-input']);
+  if (reidInput === null) throw new Error(`--reid-input must look like 96x192, got '${values['reid-input']}'`);
   const maxFrames = num(values['max-frames'], '--max-frames', VIDEO_FRAMES, 1, VIDEO_FRAMES, true);
   const threshold = num(values.threshold, '--threshold', DEFAULT_THRESHOLD, 0, 2);
   const maxGapSeconds = num(values['max-gap'], '--max-gap', DEFAULT_MAX_GAP_S, 0, 86400);
@@ -115,7 +123,7 @@ async function main(): Promise<void> {
     roi: { x: r.x, y: r.y, width: r.w, height: r.h },
     overlaps: overlaps.get(r.name),
   }));
-  const models = { detector, reid: { kind: 'onnx' as const, name: 'osnet-x0.25-msmt17' } };
+  const models = { detector, reid: { kind: 'onnx' as const, name: values.reid!, ...(reidInput ? { inputWidth: Number(reidInput[1]), inputHeight: Number(reidInput[2]) } : {}) } };
   const identities = createIdentityService({ cameras, crossCamera: { matchThreshold: threshold, maxGapSeconds } }, { retainMs: Infinity });
   let identityMs = 0;
   let batches = 0;
@@ -211,7 +219,8 @@ async function main(): Promise<void> {
     observations: values['replay-frames'] ? `frames replayed from ${values['replay-frames']}` : values.replay ? `replayed from ${values.replay}` : 'edge pipelines',
     split: path.relative(process.cwd(), splitFile),
     detector: values.detector,
-    reid: models.reid.name,
+    reid: `${models.reid.name}${reidInput ? `@${reidInput[1]}x${reidInput[2]}` : ''}`,
+    reducedInputScale,
     crossCamera: { matchThreshold: threshold, maxGapSeconds },
     embeddingCadence: cadenceDescription,
     frames,
