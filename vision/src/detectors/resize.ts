@@ -1,4 +1,4 @@
-// Pixel -> tensor preprocessing with typed-array loops and no per-pixel allocation: bilinear resize
+// Pixel -> tensor preprocessing with typed-array loops and no per-call allocation: bilinear resize
 // (OpenCV INTER_LINEAR sampling, half-pixel centres) of a region of an RGB24 frame into planar float,
 // with channel order and normalisation folded into one multiply-add per value.
 import type { InputSpec } from '../models/registry.ts';
@@ -27,59 +27,57 @@ export function normalizationFor(input: Pick<InputSpec, 'channelOrder' | 'scale'
   };
 }
 
-// Scratch index tables reused across calls (sized up on demand).
+// Scratch tables reused across calls (sized up on demand; calls on one thread never interleave): per output
+// column and row, the byte offsets of the two source pixels / rows it blends and its weight. The column
+// weight is float32 and the row weight float64, as the one-pass formula always had them.
 let xs0 = new Int32Array(0);
 let xs1 = new Int32Array(0);
 let xw = new Float32Array(0);
+let ys0 = new Int32Array(0);
+let ys1 = new Int32Array(0);
+let yw = new Float64Array(0);
+// Two horizontally resized source rows, one Float64Array per channel each. Float64 holds every
+// intermediate exactly as the one-pass formula computes it, so both paths give the same bits.
+let rowA = [new Float64Array(0), new Float64Array(0), new Float64Array(0)];
+let rowB = [new Float64Array(0), new Float64Array(0), new Float64Array(0)];
 
-/**
- * Resizes the region (sx, sy, sw, sh) of `img` to dw x dh and writes it at the top-left of the
- * 3 x planeH x planeW planar block starting at out[offset]. Pixels of the plane outside dw x dh are untouched.
- */
-export function resizeRegionToPlanar(
-  img: RgbImage,
-  sx: number,
-  sy: number,
-  sw: number,
-  sh: number,
-  out: Float32Array,
-  offset: number,
-  planeW: number,
-  planeH: number,
-  dw: number,
-  dh: number,
-  norm: Normalization,
-): void {
-  const { width: W, height: H, data } = img;
-  if (xs0.length < dw) {
-    xs0 = new Int32Array(dw);
-    xs1 = new Int32Array(dw);
-    xw = new Float32Array(dw);
-  }
-  const fx = sw / dw;
-  const fy = sh / dh;
-  for (let x = 0; x < dw; x++) {
-    let s = sx + (x + 0.5) * fx - 0.5;
+/** Taps of n outputs over source positions [start, start + len) of a side of `size` pixels `step` bytes apart. */
+function taps(start: number, len: number, n: number, size: number, step: number, i0: Int32Array, i1: Int32Array, w: Float32Array | Float64Array): void {
+  const f = len / n;
+  for (let k = 0; k < n; k++) {
+    let s = start + (k + 0.5) * f - 0.5;
     if (s < 0) s = 0;
-    if (s > W - 1) s = W - 1;
+    if (s > size - 1) s = size - 1;
     const i = Math.floor(s);
-    xs0[x] = i * 3;
-    xs1[x] = Math.min(i + 1, W - 1) * 3;
-    xw[x] = s - i;
+    i0[k] = i * step;
+    i1[k] = Math.min(i + 1, size - 1) * step;
+    w[k] = s - i;
   }
-  const plane = planeW * planeH;
-  const [c0, c1, c2] = norm.srcChannel;
-  const [m0, m1, m2] = norm.mul;
-  const [a0, a1, a2] = norm.add;
-  const stride = W * 3;
+}
+
+interface Pass {
+  data: Uint8Array;
+  out: Float32Array;
+  plane: number;
+  dw: number;
+  c0: number;
+  c1: number;
+  c2: number;
+  m0: number;
+  m1: number;
+  m2: number;
+  a0: number;
+  a1: number;
+  a2: number;
+}
+
+/** Output rows [0, dh): all four neighbours sampled per pixel. */
+function onePass(p: Pass, dh: number, offset: number, planeW: number): void {
+  const { data, out, plane, dw, c0, c1, c2, m0, m1, m2, a0, a1, a2 } = p;
   for (let y = 0; y < dh; y++) {
-    let s = sy + (y + 0.5) * fy - 0.5;
-    if (s < 0) s = 0;
-    if (s > H - 1) s = H - 1;
-    const j = Math.floor(s);
-    const wy = s - j;
-    const r0 = j * stride;
-    const r1 = Math.min(j + 1, H - 1) * stride;
+    const r0 = ys0[y];
+    const r1 = ys1[y];
+    const wy = yw[y];
     let o = offset + y * planeW;
     for (let x = 0; x < dw; x++, o++) {
       const p00 = r0 + xs0[x];
@@ -97,5 +95,133 @@ export function resizeRegionToPlanar(
       b = data[p10 + c2] + (data[p11 + c2] - data[p10 + c2]) * wx;
       out[o + 2 * plane] = (t + (b - t) * wy) * m2 + a2;
     }
+  }
+}
+
+/** Horizontal pass of the source row at byte offset `row` into rows[c][0..dw). */
+function resizeRow(p: Pass, row: number, rows: Float64Array[]): void {
+  const { data, dw, c0, c1, c2 } = p;
+  const [h0, h1, h2] = rows;
+  for (let x = 0; x < dw; x++) {
+    const i = row + xs0[x];
+    const k = row + xs1[x];
+    const wx = xw[x];
+    let a = data[i + c0];
+    h0[x] = a + (data[k + c0] - a) * wx;
+    a = data[i + c1];
+    h1[x] = a + (data[k + c1] - a) * wx;
+    a = data[i + c2];
+    h2[x] = a + (data[k + c2] - a) * wx;
+  }
+}
+
+/** One output row blended from two horizontally resized rows. */
+function blendRow(p: Pass, top: Float64Array[], bot: Float64Array[], wy: number, o: number): void {
+  const { out, plane, dw, m0, m1, m2, a0, a1, a2 } = p;
+  const [t0, t1, t2] = top;
+  const [b0, b1, b2] = bot;
+  for (let x = 0; x < dw; x++, o++) {
+    let t = t0[x];
+    out[o] = (t + (b0[x] - t) * wy) * m0 + a0;
+    t = t1[x];
+    out[o + plane] = (t + (b1[x] - t) * wy) * m1 + a1;
+    t = t2[x];
+    out[o + 2 * plane] = (t + (b2[x] - t) * wy) * m2 + a2;
+  }
+}
+
+/** resizeRow of the source row at `row` into `bot` and blendRow of it with `top`, in one loop. */
+function resizeAndBlendRow(p: Pass, row: number, top: Float64Array[], bot: Float64Array[], wy: number, o: number): void {
+  const { data, out, plane, dw, c0, c1, c2, m0, m1, m2, a0, a1, a2 } = p;
+  const [t0, t1, t2] = top;
+  const [b0, b1, b2] = bot;
+  for (let x = 0; x < dw; x++, o++) {
+    const i = row + xs0[x];
+    const k = row + xs1[x];
+    const wx = xw[x];
+    let a = data[i + c0];
+    let b = a + (data[k + c0] - a) * wx;
+    let t = t0[x];
+    b0[x] = b;
+    out[o] = (t + (b - t) * wy) * m0 + a0;
+    a = data[i + c1];
+    b = a + (data[k + c1] - a) * wx;
+    t = t1[x];
+    b1[x] = b;
+    out[o + plane] = (t + (b - t) * wy) * m1 + a1;
+    a = data[i + c2];
+    b = a + (data[k + c2] - a) * wx;
+    t = t2[x];
+    b2[x] = b;
+    out[o + 2 * plane] = (t + (b - t) * wy) * m2 + a2;
+  }
+}
+
+/**
+ * Resizes the region (sx, sy, sw, sh) of `img` to dw x dh and writes it at the top-left of the
+ * 3 x planeH x planeW planar block starting at out[offset]. Pixels of the plane outside dw x dh are untouched.
+ * When output rows outnumber source rows (a ReID crop stretched to 128x256), each source row is resized
+ * horizontally once and kept for the output rows that blend it (the row an output row adds is blended in the
+ * same loop); when they do not (the detector's letterbox
+ * shrinks 576 rows to 312, so few rows repeat) one pass samples the four neighbours of each pixel, which
+ * is cheaper there than storing rows. Both compute the same float64 expressions: the same bits.
+ */
+export function resizeRegionToPlanar(
+  img: RgbImage,
+  sx: number,
+  sy: number,
+  sw: number,
+  sh: number,
+  out: Float32Array,
+  offset: number,
+  planeW: number,
+  planeH: number,
+  dw: number,
+  dh: number,
+  norm: Normalization,
+): void {
+  const { width: W, height: H, data } = img;
+  if (xs0.length < dw) [xs0, xs1, xw] = [new Int32Array(dw), new Int32Array(dw), new Float32Array(dw)];
+  if (ys0.length < dh) [ys0, ys1, yw] = [new Int32Array(dh), new Int32Array(dh), new Float64Array(dh)];
+  taps(sx, sw, dw, W, 3, xs0, xs1, xw);
+  taps(sy, sh, dh, H, W * 3, ys0, ys1, yw);
+  const [c0, c1, c2] = norm.srcChannel;
+  const [m0, m1, m2] = norm.mul;
+  const [a0, a1, a2] = norm.add;
+  const p: Pass = { data, out, plane: planeW * planeH, dw, c0, c1, c2, m0, m1, m2, a0, a1, a2 };
+  if (dh <= sh) {
+    onePass(p, dh, offset, planeW);
+    return;
+  }
+  if (rowA[0].length < dw) {
+    rowA = [new Float64Array(dw), new Float64Array(dw), new Float64Array(dw)];
+    rowB = [new Float64Array(dw), new Float64Array(dw), new Float64Array(dw)];
+  }
+  // Source rows (byte offsets) held in top / bot (-1: none yet in this call).
+  let top = rowA;
+  let bot = rowB;
+  let topRow = -1;
+  let botRow = -1;
+  for (let y = 0; y < dh; y++) {
+    const j = ys0[y];
+    const j1 = ys1[y];
+    const wy = yw[y];
+    const o = offset + y * planeW;
+    if (j === topRow && j1 === botRow) {
+      blendRow(p, top, bot, wy, o);
+      continue;
+    }
+    if (j === botRow) {
+      // One source row down: the old bottom row becomes the top one.
+      const t = top;
+      top = bot;
+      bot = t;
+      topRow = j;
+    } else if (j !== topRow) {
+      resizeRow(p, j, top);
+      topRow = j;
+    }
+    resizeAndBlendRow(p, j1, top, bot, wy, o);
+    botRow = j1;
   }
 }
