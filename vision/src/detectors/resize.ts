@@ -2,6 +2,7 @@
 // (OpenCV INTER_LINEAR sampling, half-pixel centres) of a region of an RGB24 frame into planar float,
 // with channel order and normalisation folded into one multiply-add per value.
 import type { InputSpec } from '../models/registry.ts';
+import { onePassWasm } from './onePassWasm.ts';
 
 export interface RgbImage {
   width: number;
@@ -41,6 +42,16 @@ let yw = new Float64Array(0);
 let rowA = [new Float64Array(0), new Float64Array(0), new Float64Array(0)];
 let rowB = [new Float64Array(0), new Float64Array(0), new Float64Array(0)];
 
+/** A call's column and row taps (the scratch tables above). */
+export interface Taps {
+  xs0: Int32Array;
+  xs1: Int32Array;
+  xw: Float32Array;
+  ys0: Int32Array;
+  ys1: Int32Array;
+  yw: Float64Array;
+}
+
 /** Taps of n outputs over source positions [start, start + len) of a side of `size` pixels `step` bytes apart. */
 function taps(start: number, len: number, n: number, size: number, step: number, i0: Int32Array, i1: Int32Array, w: Float32Array | Float64Array): void {
   const f = len / n;
@@ -55,7 +66,8 @@ function taps(start: number, len: number, n: number, size: number, step: number,
   }
 }
 
-interface Pass {
+/** One call's image, output and normalisation, unpacked for the row loops. */
+export interface Pass {
   data: Uint8Array;
   out: Float32Array;
   plane: number;
@@ -69,33 +81,6 @@ interface Pass {
   a0: number;
   a1: number;
   a2: number;
-}
-
-/** Output rows [0, dh): all four neighbours sampled per pixel. */
-function onePass(p: Pass, dh: number, offset: number, planeW: number): void {
-  const { data, out, plane, dw, c0, c1, c2, m0, m1, m2, a0, a1, a2 } = p;
-  for (let y = 0; y < dh; y++) {
-    const r0 = ys0[y];
-    const r1 = ys1[y];
-    const wy = yw[y];
-    let o = offset + y * planeW;
-    for (let x = 0; x < dw; x++, o++) {
-      const p00 = r0 + xs0[x];
-      const p01 = r0 + xs1[x];
-      const p10 = r1 + xs0[x];
-      const p11 = r1 + xs1[x];
-      const wx = xw[x];
-      let t = data[p00 + c0] + (data[p01 + c0] - data[p00 + c0]) * wx;
-      let b = data[p10 + c0] + (data[p11 + c0] - data[p10 + c0]) * wx;
-      out[o] = (t + (b - t) * wy) * m0 + a0;
-      t = data[p00 + c1] + (data[p01 + c1] - data[p00 + c1]) * wx;
-      b = data[p10 + c1] + (data[p11 + c1] - data[p10 + c1]) * wx;
-      out[o + plane] = (t + (b - t) * wy) * m1 + a1;
-      t = data[p00 + c2] + (data[p01 + c2] - data[p00 + c2]) * wx;
-      b = data[p10 + c2] + (data[p11 + c2] - data[p10 + c2]) * wx;
-      out[o + 2 * plane] = (t + (b - t) * wy) * m2 + a2;
-    }
-  }
 }
 
 /** Horizontal pass of the source row at byte offset `row` into rows[c][0..dw). */
@@ -162,9 +147,9 @@ function resizeAndBlendRow(p: Pass, row: number, top: Float64Array[], bot: Float
  * 3 x planeH x planeW planar block starting at out[offset]. Pixels of the plane outside dw x dh are untouched.
  * When output rows outnumber source rows (a ReID crop stretched to 128x256), each source row is resized
  * horizontally once and kept for the output rows that blend it (the row an output row adds is blended in the
- * same loop); when they do not (the detector's letterbox
- * shrinks 576 rows to 312, so few rows repeat) one pass samples the four neighbours of each pixel, which
- * is cheaper there than storing rows. Both compute the same float64 expressions: the same bits.
+ * same loop). When they do not (the detector's letterbox shrinks 576 rows to 312: few rows repeat), one pass
+ * in WebAssembly (onePassWasm.ts) samples the four neighbours of each pixel. Both evaluate the same float64
+ * expressions as the one-pass JavaScript they replaced (vision/test/reference): the same bits.
  */
 export function resizeRegionToPlanar(
   img: RgbImage,
@@ -190,7 +175,7 @@ export function resizeRegionToPlanar(
   const [a0, a1, a2] = norm.add;
   const p: Pass = { data, out, plane: planeW * planeH, dw, c0, c1, c2, m0, m1, m2, a0, a1, a2 };
   if (dh <= sh) {
-    onePass(p, dh, offset, planeW);
+    onePassWasm(p, { xs0, xs1, xw, ys0, ys1, yw }, dh, offset, planeW, W * 3);
     return;
   }
   if (rowA[0].length < dw) {
