@@ -1,4 +1,4 @@
-// Pixel -> tensor preprocessing with typed-array loops and no per-call allocation: bilinear resize
+// Pixel -> tensor preprocessing with typed-array loops and no per-pixel allocation: bilinear resize
 // (OpenCV INTER_LINEAR sampling, half-pixel centres) of a region of an RGB24 frame into planar float,
 // with channel order and normalisation folded into one multiply-add per value.
 import type { InputSpec } from '../models/registry.ts';
