@@ -4,9 +4,10 @@
 // Each stage runs the current code and the one it replaced (vision/test/reference: one-pass resize, pad
 // every frame; a copied frame), over the same frames, and reports CPU ms (process.cpuUsage: every thread of
 // this process, GC included) and whether the outputs are the same bits. --ffmpeg adds ffmpeg decode
-// variants of vtest.avi: CPU per frame of the ffmpeg process alone, and whether their RGB output is the same.
+// variants of vtest.avi (and of each --ffmpeg-video): CPU per frame of the ffmpeg process alone, and whether
+// their RGB output is the same.
 //
-//   npm run bench:preprocess -- [--json] [--frames 100] [--reps 3] [--ffmpeg] [--ffmpeg-reps 3]
+//   npm run bench:preprocess -- [--json] [--frames 100] [--reps 3] [--ffmpeg] [--ffmpeg-reps 3] [--ffmpeg-video <file>]...
 // MEI_DATA_DIR: vtest.avi and PETS09-S2L1/gt/gt.txt; MEI_MODEL_DIR: yolox_nano.onnx (decode + NMS stage).
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -16,7 +17,7 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { childCpuMs } from './bench-cpu.ts';
 import { benchFlags, numberFlag, runBench } from './bench-args.ts';
-import { decoderArgs, findFfmpeg } from '../edge-agent/src/sources/ffmpeg.ts';
+import { decoderArgs, findFfmpeg, parseOutputSize } from '../edge-agent/src/sources/ffmpeg.ts';
 import { parseSource } from '../edge-agent/src/sources/index.ts';
 import { yoloxDecoder, type DecodeContext } from '@mei/vision/detectors/decoders';
 import { letterboxGeometry, letterboxInto } from '@mei/vision/detectors/letterbox';
@@ -29,7 +30,7 @@ import { findModel } from '@mei/vision/models/registry';
 import type { Box } from '@mei/vision/types';
 import { referenceLetterboxInto, referenceResizeRegionToPlanar } from '../vision/test/reference/resize-reference.ts';
 
-const USAGE = 'usage: npm run bench:preprocess -- [--json] [--frames 100] [--reps 3] [--ffmpeg] [--ffmpeg-reps 3]';
+const USAGE = 'usage: npm run bench:preprocess -- [--json] [--frames 100] [--reps 3] [--ffmpeg] [--ffmpeg-reps 3] [--ffmpeg-video <file>]...';
 const round = (x: number, d = 3) => Number(x.toFixed(d));
 const load = () => loadavg().map((x) => round(x, 2));
 
@@ -192,47 +193,63 @@ async function transferStage(frames: RgbImage[], reps: number) {
   }
 }
 
-/** ffmpeg's own CPU per frame decoding all of vtest.avi to RGB24 with extra arguments, and a hash of its output. */
-async function ffmpegRun(video: string, extraIn: string[], extraOut: string[]) {
-  const args = decoderArgs(parseSource(video), { realtime: false, loop: false });
-  args.splice(args.indexOf('-i'), 0, ...extraIn);
-  args.splice(args.indexOf('-f'), 0, ...extraOut);
+/** ffmpeg's own CPU per frame decoding all of `video` to RGB24 with the agent's arguments edited, and a hash of its output. */
+async function ffmpegRun(video: string, edit: (args: string[]) => string[]) {
+  const args = edit(decoderArgs(parseSource(video), { realtime: false, loop: false }));
   const c0 = childCpuMs()!;
   const hash = createHash('sha256');
   let bytes = 0;
+  let size: { width: number; height: number } | undefined;
+  let stderr = '';
   await new Promise<void>((resolve, reject) => {
-    const child = spawn(findFfmpeg(), args, { stdio: ['ignore', 'pipe', 'ignore'] });
+    const child = spawn(findFfmpeg(), args, { stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout.on('data', (d: Buffer) => {
       hash.update(d);
       bytes += d.length;
     });
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`ffmpeg ${extraIn.join(' ')} ${extraOut.join(' ')} exited ${code}`))));
+    child.on('close', (code) => {
+      size = parseOutputSize(stderr);
+      if (code === 0 && size) resolve();
+      else reject(new Error(`ffmpeg ${args.join(' ')} exited ${code}: ${stderr.trim().split('\n').pop()}`));
+    });
   });
-  const frames = bytes / (768 * 576 * 3);
+  const frames = bytes / (size!.width * size!.height * 3);
   return { cpuMs: (childCpuMs()! - c0) / frames, frames, sha256: hash.digest('hex').slice(0, 16) };
 }
 
+/** Removes `flag` and its value from an argument list. */
+const without = (args: string[], flag: string) => args.filter((_, i) => args[i] !== flag && args[i - 1] !== flag);
+/** Inserts `extra` before the first `before`. */
+const insert = (args: string[], before: string, extra: string[]) => [...args.slice(0, args.indexOf(before)), ...extra, ...args.slice(args.indexOf(before))];
+
 async function ffmpegStage(video: string, reps: number) {
-  const variants: Array<{ name: string; in: string[]; out: string[] }> = [
-    { name: 'agent (threads auto, -vf format=rgb24)', in: [], out: [] },
-    { name: '-threads 1 -filter_threads 1', in: ['-threads', '1'], out: ['-filter_threads', '1'] },
-    { name: '-sws_flags fast_bilinear', in: [], out: ['-sws_flags', 'fast_bilinear'] },
-    { name: '-flags2 +fast', in: ['-flags2', '+fast'], out: [] },
+  const variants: Array<{ name: string; edit: (a: string[]) => string[] }> = [
+    { name: 'agent: -threads 1 -filter_threads 1', edit: (a) => a },
+    { name: "ffmpeg's thread defaults (before)", edit: (a) => without(without(a, '-threads'), '-filter_threads') },
+    { name: 'agent + -sws_flags fast_bilinear', edit: (a) => insert(a, '-f', ['-sws_flags', 'fast_bilinear']) },
+    { name: 'agent + -flags2 +fast', edit: (a) => insert(a, '-i', ['-flags2', '+fast']) },
   ];
-  const rows = [];
-  for (const v of variants) {
-    const runs = [];
-    for (let r = 0; r < reps; r++) runs.push(await ffmpegRun(video, v.in, v.out));
-    const cpu = runs.map((r) => r.cpuMs).sort((a, b) => a - b);
-    rows.push({ variant: v.name, frames: runs[0].frames, cpuMsPerFrameMin: round(cpu[0], 2), cpuMsPerFrameMedian: round(cpu[Math.floor(cpu.length / 2)], 2), sha256: runs[0].sha256, load: load() });
-  }
-  const base = rows[0].sha256;
-  return rows.map((r) => ({ ...r, sameOutput: r.sha256 === base }));
+  // Rounds of every variant in turn, so that a change in the machine's load falls on all of them alike.
+  const runs = variants.map(() => [] as Array<Awaited<ReturnType<typeof ffmpegRun>>>);
+  for (let r = 0; r < reps; r++) for (const [i, v] of variants.entries()) runs[i].push(await ffmpegRun(video, v.edit));
+  return variants.map((v, i) => {
+    const cpu = runs[i].map((r) => r.cpuMs).sort((a, b) => a - b);
+    return {
+      variant: v.name,
+      video: path.basename(video),
+      frames: runs[i][0].frames,
+      cpuMsPerFrameMean: round(cpu.reduce((a, b) => a + b, 0) / cpu.length, 2),
+      cpuMsPerFrameMin: round(cpu[0], 2),
+      sha256: runs[i][0].sha256,
+      sameOutput: runs[i][0].sha256 === runs[0][0].sha256,
+    };
+  });
 }
 
 async function main(): Promise<void> {
-  const values = benchFlags({ frames: { type: 'string' }, reps: { type: 'string' }, ffmpeg: { type: 'boolean', default: false }, 'ffmpeg-reps': { type: 'string' } });
+  const values = benchFlags({ frames: { type: 'string' }, reps: { type: 'string' }, ffmpeg: { type: 'boolean', default: false }, 'ffmpeg-reps': { type: 'string' }, 'ffmpeg-video': { type: 'string', multiple: true } });
   const n = numberFlag(values.frames, '--frames', 100, 1, 795, true);
   const reps = numberFlag(values.reps, '--reps', 3, 1, 50, true);
   const ffmpegReps = numberFlag(values['ffmpeg-reps'], '--ffmpeg-reps', 3, 1, 20, true);
@@ -256,7 +273,11 @@ async function main(): Promise<void> {
   if (modelDir) stages.push(...(await decodeStage(frames, modelDir, reps)));
   stages.push(await transferStage(frames, reps));
   report.stages = stages;
-  if (values.ffmpeg) report.ffmpeg = await ffmpegStage(video, ffmpegReps);
+  if (values.ffmpeg) {
+    const rows = [];
+    for (const v of [video, ...(values['ffmpeg-video'] ?? [])]) rows.push(...(await ffmpegStage(v, ffmpegReps)));
+    report.ffmpeg = rows;
+  }
   report.loadAverageEnd = load();
   if (values.json) {
     console.log(JSON.stringify(report));
