@@ -146,8 +146,8 @@ export function decoderArgs(src: ParsedSource, opts: DecoderArgsOptions): string
   return [
     '-hide_banner', '-nostdin', '-nostats', '-loglevel', 'info',
     // One decoder thread and one filter thread: a node runs one ffmpeg per camera, so cameras already use
-    // the cores in parallel, and ffmpeg's own threads only add hand-offs (same frames; PETS09 MPEG-4 1.07 ->
-    // 0.94 CPU ms/frame, an H.264 copy of it 2.2 -> 1.7; npm run bench:preprocess -- --ffmpeg).
+    // the cores in parallel, and ffmpeg's own threads only add hand-offs. Same frames; CPU per frame equal to
+    // 12 % less on PETS09's MPEG-4, 7-22 % less on an H.264 copy (bench:preprocess --ffmpeg, docs/benchmarks.md).
     '-filter_threads', '1',
     '-threads', '1',
     ...inputArgs(src, opts),
