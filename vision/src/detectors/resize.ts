@@ -1,8 +1,8 @@
-// Pixel -> tensor preprocessing with typed-array loops and no per-pixel allocation: bilinear resize
+// Pixel -> tensor preprocessing without per-pixel allocation (in WebAssembly, resizeWasm.ts): bilinear resize
 // (OpenCV INTER_LINEAR sampling, half-pixel centres) of a region of an RGB24 frame into planar float,
 // with channel order and normalisation folded into one multiply-add per value.
 import type { InputSpec } from '../models/registry.ts';
-import { onePassWasm } from './onePassWasm.ts';
+import { resizeWasm } from './resizeWasm.ts';
 
 export interface RgbImage {
   width: number;
@@ -37,10 +37,6 @@ let xw = new Float32Array(0);
 let ys0 = new Int32Array(0);
 let ys1 = new Int32Array(0);
 let yw = new Float64Array(0);
-// Two horizontally resized source rows, one Float64Array per channel each. Float64 holds every
-// intermediate exactly as the one-pass formula computes it, so both paths give the same bits.
-let rowA = [new Float64Array(0), new Float64Array(0), new Float64Array(0)];
-let rowB = [new Float64Array(0), new Float64Array(0), new Float64Array(0)];
 
 /** A call's column and row taps (the scratch tables above). */
 export interface Taps {
@@ -66,7 +62,7 @@ function taps(start: number, len: number, n: number, size: number, step: number,
   }
 }
 
-/** One call's image, output and normalisation, unpacked for the row loops. */
+/** One call's image, output and normalisation, as resizeWasm hands them to the module. */
 export interface Pass {
   data: Uint8Array;
   out: Float32Array;
@@ -83,73 +79,14 @@ export interface Pass {
   a2: number;
 }
 
-/** Horizontal pass of the source row at byte offset `row` into rows[c][0..dw). */
-function resizeRow(p: Pass, row: number, rows: Float64Array[]): void {
-  const { data, dw, c0, c1, c2 } = p;
-  const [h0, h1, h2] = rows;
-  for (let x = 0; x < dw; x++) {
-    const i = row + xs0[x];
-    const k = row + xs1[x];
-    const wx = xw[x];
-    let a = data[i + c0];
-    h0[x] = a + (data[k + c0] - a) * wx;
-    a = data[i + c1];
-    h1[x] = a + (data[k + c1] - a) * wx;
-    a = data[i + c2];
-    h2[x] = a + (data[k + c2] - a) * wx;
-  }
-}
-
-/** One output row blended from two horizontally resized rows. */
-function blendRow(p: Pass, top: Float64Array[], bot: Float64Array[], wy: number, o: number): void {
-  const { out, plane, dw, m0, m1, m2, a0, a1, a2 } = p;
-  const [t0, t1, t2] = top;
-  const [b0, b1, b2] = bot;
-  for (let x = 0; x < dw; x++, o++) {
-    let t = t0[x];
-    out[o] = (t + (b0[x] - t) * wy) * m0 + a0;
-    t = t1[x];
-    out[o + plane] = (t + (b1[x] - t) * wy) * m1 + a1;
-    t = t2[x];
-    out[o + 2 * plane] = (t + (b2[x] - t) * wy) * m2 + a2;
-  }
-}
-
-/** resizeRow of the source row at `row` into `bot` and blendRow of it with `top`, in one loop. */
-function resizeAndBlendRow(p: Pass, row: number, top: Float64Array[], bot: Float64Array[], wy: number, o: number): void {
-  const { data, out, plane, dw, c0, c1, c2, m0, m1, m2, a0, a1, a2 } = p;
-  const [t0, t1, t2] = top;
-  const [b0, b1, b2] = bot;
-  for (let x = 0; x < dw; x++, o++) {
-    const i = row + xs0[x];
-    const k = row + xs1[x];
-    const wx = xw[x];
-    let a = data[i + c0];
-    let b = a + (data[k + c0] - a) * wx;
-    let t = t0[x];
-    b0[x] = b;
-    out[o] = (t + (b - t) * wy) * m0 + a0;
-    a = data[i + c1];
-    b = a + (data[k + c1] - a) * wx;
-    t = t1[x];
-    b1[x] = b;
-    out[o + plane] = (t + (b - t) * wy) * m1 + a1;
-    a = data[i + c2];
-    b = a + (data[k + c2] - a) * wx;
-    t = t2[x];
-    b2[x] = b;
-    out[o + 2 * plane] = (t + (b - t) * wy) * m2 + a2;
-  }
-}
-
 /**
  * Resizes the region (sx, sy, sw, sh) of `img` to dw x dh and writes it at the top-left of the
  * 3 x planeH x planeW planar block starting at out[offset]. Pixels of the plane outside dw x dh are untouched.
- * When output rows outnumber source rows (a ReID crop stretched to 128x256), each source row is resized
- * horizontally once and kept for the output rows that blend it (the row an output row adds is blended in the
- * same loop). When they do not (the detector's letterbox shrinks 576 rows to 312: few rows repeat), one pass
- * in WebAssembly (onePassWasm.ts) samples the four neighbours of each pixel. Both evaluate the same float64
- * expressions as the one-pass JavaScript they replaced (vision/test/reference): the same bits.
+ * Runs in WebAssembly (resizeWasm.ts). When output rows outnumber source rows (a ReID crop stretched to
+ * 128x256), separable: each source row is resized horizontally once (float64, exact) and kept for the output
+ * rows that blend it. Otherwise (the detector's letterbox shrinks 576 rows to 312: few rows repeat) one pass
+ * samples the four neighbours of each pixel. Both evaluate the same float64 expressions as the one-pass
+ * JavaScript they replaced (vision/test/reference): the same bits.
  */
 export function resizeRegionToPlanar(
   img: RgbImage,
@@ -174,39 +111,6 @@ export function resizeRegionToPlanar(
   const [m0, m1, m2] = norm.mul;
   const [a0, a1, a2] = norm.add;
   const p: Pass = { data, out, plane: planeW * planeH, dw, c0, c1, c2, m0, m1, m2, a0, a1, a2 };
-  if (dh <= sh) {
-    onePassWasm(p, { xs0, xs1, xw, ys0, ys1, yw }, dh, offset, planeW, W * 3);
-    return;
-  }
-  if (rowA[0].length < dw) {
-    rowA = [new Float64Array(dw), new Float64Array(dw), new Float64Array(dw)];
-    rowB = [new Float64Array(dw), new Float64Array(dw), new Float64Array(dw)];
-  }
-  // Source rows (byte offsets) held in top / bot (-1: none yet in this call).
-  let top = rowA;
-  let bot = rowB;
-  let topRow = -1;
-  let botRow = -1;
-  for (let y = 0; y < dh; y++) {
-    const j = ys0[y];
-    const j1 = ys1[y];
-    const wy = yw[y];
-    const o = offset + y * planeW;
-    if (j === topRow && j1 === botRow) {
-      blendRow(p, top, bot, wy, o);
-      continue;
-    }
-    if (j === botRow) {
-      // One source row down: the old bottom row becomes the top one.
-      const t = top;
-      top = bot;
-      bot = t;
-      topRow = j;
-    } else if (j !== topRow) {
-      resizeRow(p, j, top);
-      topRow = j;
-    }
-    resizeAndBlendRow(p, j1, top, bot, wy, o);
-    botRow = j1;
-  }
+  // Rows repeat when the output has more of them than the source region (a stretched ReID crop).
+  resizeWasm(dh > sh, p, { xs0, xs1, xw, ys0, ys1, yw }, dh, offset, planeW, W * 3);
 }
