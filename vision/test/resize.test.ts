@@ -110,6 +110,13 @@ describe('separable resize = one-pass reference, bit for bit', () => {
     }
   });
 
+  it('writes nothing for an empty output size, as the reference', () => {
+    const mine = new Float32Array(3 * 8 * 8).fill(-1);
+    resizeRegionToPlanar(noiseFrame(16, 16, 10), 0, 0, 16, 16, mine, 0, 8, 8, 0, 8, YOLOX);
+    resizeRegionToPlanar(noiseFrame(16, 16, 10), 0, 0, 16, 16, mine, 0, 8, 8, 8, 0, YOLOX);
+    expect(mine.every((v) => v === -1)).toBe(true);
+  });
+
   it('leaves the plane outside dw x dh untouched', () => {
     const out = new Float32Array(3 * 20 * 10).fill(-1);
     resizeRegionToPlanar(noiseFrame(40, 40, 9), 0, 0, 40, 40, out, 0, 20, 10, 12, 6, YOLOX);

@@ -103,6 +103,7 @@ export function resizeRegionToPlanar(
   norm: Normalization,
 ): void {
   const { width: W, height: H, data } = img;
+  if (dw < 1 || dh < 1) return;
   if (xs0.length < dw) [xs0, xs1, xw] = [new Int32Array(dw), new Int32Array(dw), new Float32Array(dw)];
   if (ys0.length < dh) [ys0, ys1, yw] = [new Int32Array(dh), new Int32Array(dh), new Float64Array(dh)];
   taps(sx, sw, dw, W, 3, xs0, xs1, xw);
