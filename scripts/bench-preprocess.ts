@@ -16,7 +16,7 @@ import { loadavg } from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { childCpuMs } from './bench-cpu.ts';
-import { benchFlags, numberFlag, runBench } from './bench-args.ts';
+import { benchFlags, FlagError, numberFlag, runBench } from './bench-args.ts';
 import { decoderArgs, findFfmpeg, parseOutputSize } from '../edge-agent/src/sources/ffmpeg.ts';
 import { parseSource } from '../edge-agent/src/sources/index.ts';
 import { yoloxDecoder, type DecodeContext } from '@mei/vision/detectors/decoders';
@@ -249,7 +249,12 @@ async function ffmpegStage(video: string, reps: number) {
 }
 
 async function main(): Promise<void> {
-  const values = benchFlags({ frames: { type: 'string' }, reps: { type: 'string' }, ffmpeg: { type: 'boolean', default: false }, 'ffmpeg-reps': { type: 'string' }, 'ffmpeg-video': { type: 'string', multiple: true } });
+  let values;
+  try {
+    values = benchFlags({ frames: { type: 'string' }, reps: { type: 'string' }, ffmpeg: { type: 'boolean', default: false }, 'ffmpeg-reps': { type: 'string' }, 'ffmpeg-video': { type: 'string', multiple: true } });
+  } catch (e) {
+    throw new FlagError((e as Error).message); // an unknown flag: usage, exit 2
+  }
   const n = numberFlag(values.frames, '--frames', 100, 1, 795, true);
   const reps = numberFlag(values.reps, '--reps', 3, 1, 50, true);
   const ffmpegReps = numberFlag(values['ffmpeg-reps'], '--ffmpeg-reps', 3, 1, 20, true);
