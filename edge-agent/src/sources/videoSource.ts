@@ -78,7 +78,7 @@ const STDERR_KEEP = 8192;
 
 /**
  * A frame's pixels live in shared memory: the detector worker gets the frame by reference (posting it copies
- * nothing, where a plain buffer is cloned: ~0.9 CPU ms per 768x576 frame, npm run bench:preprocess). Each
+ * nothing, where a plain buffer is cloned: 0.4-0.5 CPU ms less per 768x576 frame, bench:preprocess). Each
  * frame has its own buffer, never written after it is emitted, so sharing it is safe.
  */
 function frameBuffer(bytes: number): Uint8Array {
