@@ -146,8 +146,8 @@ export function decoderArgs(src: ParsedSource, opts: DecoderArgsOptions): string
   return [
     '-hide_banner', '-nostdin', '-nostats', '-loglevel', 'info',
     // One decoder thread and one filter thread: a node runs one ffmpeg per camera, so cameras already use
-    // the cores in parallel, and ffmpeg's own threads only add hand-offs. Same frames; CPU per frame 0-12 %
-    // less on PETS09's MPEG-4, 7-22 % less on an H.264 copy (bench:preprocess --ffmpeg, docs/benchmarks.md).
+    // the cores in parallel, and ffmpeg's own threads only add hand-offs. Same frames; CPU per frame within the
+    // noise on PETS09's MPEG-4, 5-22 % less on an H.264 copy (bench:preprocess --ffmpeg, docs/benchmarks.md).
     '-filter_threads', '1',
     '-threads', '1',
     ...inputArgs(src, opts),
