@@ -55,6 +55,22 @@ describe('history sources', () => {
     expect(src.dropped).toBe(0);
   });
 
+  it('hands out each frame in a shared buffer of its own, never rewritten (the detector worker reads it in place)', async () => {
+    const src = await openVideoSource({ source: clip, mode: 'history' });
+    const frames: Frame[] = [];
+    const copies: Uint8Array[] = [];
+    for await (const f of src) {
+      frames.push(f);
+      copies.push(f.data.slice());
+    }
+    expect(frames).toHaveLength(30);
+    for (const f of frames) expect(f.data.buffer).toBeInstanceOf(SharedArrayBuffer);
+    expect(new Set(frames.map((f) => f.data.buffer)).size).toBe(30);
+    // testsrc2 moves: frames differ, and each still holds what it held when it was emitted.
+    expect(Buffer.compare(copies[0], copies[29])).not.toBe(0);
+    frames.forEach((f, i) => expect(Buffer.compare(f.data, copies[i])).toBe(0));
+  });
+
   it('back-pressures a slow consumer instead of dropping frames', async () => {
     const src = await openVideoSource({ source: clip, mode: 'history', queueSize: 2 });
     const frames = await collect(src, 15);

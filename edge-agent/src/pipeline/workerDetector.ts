@@ -106,7 +106,8 @@ export class WorkerDetector implements Detector {
     const id = this.nextId++;
     return new Promise<TimedDetections>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      // The frame is copied (structured clone): the main thread keeps using it for ReID crops.
+      // A frame in a SharedArrayBuffer (VideoSource's) is shared with the worker, which only reads it; any
+      // other is copied (structured clone): the main thread keeps using it for ReID crops either way.
       const msg: WorkerRequest = { type: 'detect', id, frame: { index: frame.index, timestampMs: frame.timestampMs, width: frame.width, height: frame.height, data: frame.data }, pass };
       this.worker.postMessage(msg);
     });

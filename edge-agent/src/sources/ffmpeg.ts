@@ -145,6 +145,11 @@ export function decoderArgs(src: ParsedSource, opts: DecoderArgsOptions): string
   if (opts.scaleTo) filters.push(`scale=${opts.scaleTo.width}:${opts.scaleTo.height}:flags=bilinear`);
   return [
     '-hide_banner', '-nostdin', '-nostats', '-loglevel', 'info',
+    // One decoder thread and one filter thread: a node runs one ffmpeg per camera, so cameras already use
+    // the cores in parallel, and ffmpeg's own threads only add hand-offs. Same frames; CPU per frame within the
+    // noise on PETS09's MPEG-4, 5-22 % less on an H.264 copy (bench:preprocess --ffmpeg, docs/benchmarks.md).
+    '-filter_threads', '1',
+    '-threads', '1',
     ...inputArgs(src, opts),
     '-an', '-sn', '-dn',
     '-vf', filters.join(','),

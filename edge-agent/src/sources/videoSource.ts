@@ -76,6 +76,15 @@ interface RunResult {
 
 const STDERR_KEEP = 8192;
 
+/**
+ * A frame's pixels live in shared memory: the detector worker gets the frame by reference (posting it copies
+ * nothing, where a plain buffer is cloned: 0.4-0.5 CPU ms less per 768x576 frame, bench:preprocess). Each
+ * frame has its own buffer, never written after it is emitted, so sharing it is safe.
+ */
+function frameBuffer(bytes: number): Uint8Array {
+  return new Uint8Array(new SharedArrayBuffer(bytes));
+}
+
 export class VideoSource extends EventEmitter implements AsyncIterable<Frame> {
   readonly info: SourceInfo;
   readonly stats = { decoded: 0, restarts: 0 };
@@ -305,7 +314,7 @@ export class VideoSource extends EventEmitter implements AsyncIterable<Frame> {
             data: cur,
           };
           this.emitted++;
-          cur = new Uint8Array(frameBytes);
+          cur = frameBuffer(frameBytes);
           filled = 0;
           if (!this.queue.push(frame)) child.stdout.pause();
           if (this.reachedMax) child.kill('SIGKILL');
@@ -326,7 +335,7 @@ export class VideoSource extends EventEmitter implements AsyncIterable<Frame> {
         size = parseOutputSize(stderr);
         if (!size) return;
         frameBytes = size.width * size.height * 3;
-        cur = new Uint8Array(frameBytes);
+        cur = frameBuffer(frameBytes);
         const early = pending;
         pending = [];
         for (const chunk of early) consume(chunk);

@@ -23,9 +23,14 @@ export function letterboxGeometry(frameW: number, frameH: number, inputW: number
   };
 }
 
+/** Per tensor buffer, the pad letterboxInto last wrote into it (geometry and values). */
+const padWritten = new WeakMap<Float32Array, string>();
+
 /**
  * Writes the letterboxed frame as NCHW float (batch 1) into `out` (length 3 * inputW * inputH).
- * Only the pad area outside the image is filled, so `out` can be reused across frames.
+ * The image area is written every call; the pad area outside it only when this buffer has not got the
+ * same pad already (it never changes between frames of one camera), so `out` must be reused only with
+ * letterboxInto writing into it.
  */
 export function letterboxInto(
   frame: RgbImage,
@@ -36,15 +41,19 @@ export function letterboxInto(
 ): Letterbox {
   const lb = letterboxGeometry(frame.width, frame.height, inputW, inputH);
   resizeRegionToPlanar(frame, 0, 0, frame.width, frame.height, out, 0, inputW, inputH, lb.width, lb.height, norm);
+  const pad = [0, 1, 2].map((c) => LETTERBOX_PAD * norm.mul[c] + norm.add[c]);
+  const key = `${inputW}x${inputH} ${lb.width}x${lb.height} ${pad.join(' ')}`;
+  if (padWritten.get(out) === key) return lb;
   const plane = inputW * inputH;
   for (let c = 0; c < 3; c++) {
-    const v = LETTERBOX_PAD * norm.mul[c] + norm.add[c];
+    const v = pad[c];
     const base = c * plane;
     if (lb.width < inputW) {
       for (let y = 0; y < lb.height; y++) out.fill(v, base + y * inputW + lb.width, base + (y + 1) * inputW);
     }
     if (lb.height < inputH) out.fill(v, base + lb.height * inputW, base + plane);
   }
+  padWritten.set(out, key);
   return lb;
 }
 

@@ -1,7 +1,8 @@
-// Pixel -> tensor preprocessing with typed-array loops and no per-pixel allocation: bilinear resize
+// Pixel -> tensor preprocessing without per-pixel allocation (in WebAssembly, resizeWasm.ts): bilinear resize
 // (OpenCV INTER_LINEAR sampling, half-pixel centres) of a region of an RGB24 frame into planar float,
 // with channel order and normalisation folded into one multiply-add per value.
 import type { InputSpec } from '../models/registry.ts';
+import { resizeWasm } from './resizeWasm.ts';
 
 export interface RgbImage {
   width: number;
@@ -27,14 +28,65 @@ export function normalizationFor(input: Pick<InputSpec, 'channelOrder' | 'scale'
   };
 }
 
-// Scratch index tables reused across calls (sized up on demand).
+// Scratch tables reused across calls (sized up on demand; calls on one thread never interleave): per output
+// column and row, the byte offsets of the two source pixels / rows it blends and its weight. The column
+// weight is float32 and the row weight float64, as the one-pass formula always had them.
 let xs0 = new Int32Array(0);
 let xs1 = new Int32Array(0);
 let xw = new Float32Array(0);
+let ys0 = new Int32Array(0);
+let ys1 = new Int32Array(0);
+let yw = new Float64Array(0);
+
+/** A call's column and row taps (the scratch tables above). */
+export interface Taps {
+  xs0: Int32Array;
+  xs1: Int32Array;
+  xw: Float32Array;
+  ys0: Int32Array;
+  ys1: Int32Array;
+  yw: Float64Array;
+}
+
+/** Taps of n outputs over source positions [start, start + len) of a side of `size` pixels `step` bytes apart. */
+function taps(start: number, len: number, n: number, size: number, step: number, i0: Int32Array, i1: Int32Array, w: Float32Array | Float64Array): void {
+  const f = len / n;
+  for (let k = 0; k < n; k++) {
+    let s = start + (k + 0.5) * f - 0.5;
+    if (s < 0) s = 0;
+    if (s > size - 1) s = size - 1;
+    const i = Math.floor(s);
+    i0[k] = i * step;
+    i1[k] = Math.min(i + 1, size - 1) * step;
+    w[k] = s - i;
+  }
+}
+
+/** One call's image, output and normalisation, as resizeWasm hands them to the module. */
+export interface Pass {
+  data: Uint8Array;
+  out: Float32Array;
+  plane: number;
+  dw: number;
+  c0: number;
+  c1: number;
+  c2: number;
+  m0: number;
+  m1: number;
+  m2: number;
+  a0: number;
+  a1: number;
+  a2: number;
+}
 
 /**
  * Resizes the region (sx, sy, sw, sh) of `img` to dw x dh and writes it at the top-left of the
  * 3 x planeH x planeW planar block starting at out[offset]. Pixels of the plane outside dw x dh are untouched.
+ * Runs in WebAssembly (resizeWasm.ts). When output rows outnumber source rows (a ReID crop stretched to
+ * 128x256), separable: each source row is resized horizontally once (float64, exact) and kept for the output
+ * rows that blend it. Otherwise (the detector's letterbox shrinks 576 rows to 312: few rows repeat) one pass
+ * samples the four neighbours of each pixel. Both evaluate the same float64 expressions as the one-pass
+ * JavaScript they replaced (vision/test/reference): the same bits.
  */
 export function resizeRegionToPlanar(
   img: RgbImage,
@@ -51,51 +103,15 @@ export function resizeRegionToPlanar(
   norm: Normalization,
 ): void {
   const { width: W, height: H, data } = img;
-  if (xs0.length < dw) {
-    xs0 = new Int32Array(dw);
-    xs1 = new Int32Array(dw);
-    xw = new Float32Array(dw);
-  }
-  const fx = sw / dw;
-  const fy = sh / dh;
-  for (let x = 0; x < dw; x++) {
-    let s = sx + (x + 0.5) * fx - 0.5;
-    if (s < 0) s = 0;
-    if (s > W - 1) s = W - 1;
-    const i = Math.floor(s);
-    xs0[x] = i * 3;
-    xs1[x] = Math.min(i + 1, W - 1) * 3;
-    xw[x] = s - i;
-  }
-  const plane = planeW * planeH;
+  if (dw < 1 || dh < 1) return;
+  if (xs0.length < dw) [xs0, xs1, xw] = [new Int32Array(dw), new Int32Array(dw), new Float32Array(dw)];
+  if (ys0.length < dh) [ys0, ys1, yw] = [new Int32Array(dh), new Int32Array(dh), new Float64Array(dh)];
+  taps(sx, sw, dw, W, 3, xs0, xs1, xw);
+  taps(sy, sh, dh, H, W * 3, ys0, ys1, yw);
   const [c0, c1, c2] = norm.srcChannel;
   const [m0, m1, m2] = norm.mul;
   const [a0, a1, a2] = norm.add;
-  const stride = W * 3;
-  for (let y = 0; y < dh; y++) {
-    let s = sy + (y + 0.5) * fy - 0.5;
-    if (s < 0) s = 0;
-    if (s > H - 1) s = H - 1;
-    const j = Math.floor(s);
-    const wy = s - j;
-    const r0 = j * stride;
-    const r1 = Math.min(j + 1, H - 1) * stride;
-    let o = offset + y * planeW;
-    for (let x = 0; x < dw; x++, o++) {
-      const p00 = r0 + xs0[x];
-      const p01 = r0 + xs1[x];
-      const p10 = r1 + xs0[x];
-      const p11 = r1 + xs1[x];
-      const wx = xw[x];
-      let t = data[p00 + c0] + (data[p01 + c0] - data[p00 + c0]) * wx;
-      let b = data[p10 + c0] + (data[p11 + c0] - data[p10 + c0]) * wx;
-      out[o] = (t + (b - t) * wy) * m0 + a0;
-      t = data[p00 + c1] + (data[p01 + c1] - data[p00 + c1]) * wx;
-      b = data[p10 + c1] + (data[p11 + c1] - data[p10 + c1]) * wx;
-      out[o + plane] = (t + (b - t) * wy) * m1 + a1;
-      t = data[p00 + c2] + (data[p01 + c2] - data[p00 + c2]) * wx;
-      b = data[p10 + c2] + (data[p11 + c2] - data[p10 + c2]) * wx;
-      out[o + 2 * plane] = (t + (b - t) * wy) * m2 + a2;
-    }
-  }
+  const p: Pass = { data, out, plane: planeW * planeH, dw, c0, c1, c2, m0, m1, m2, a0, a1, a2 };
+  // Rows repeat when the output has more of them than the source region (a stretched ReID crop).
+  resizeWasm(dh > sh, p, { xs0, xs1, xw, ys0, ys1, yw }, dh, offset, planeW, W * 3);
 }
