@@ -78,40 +78,113 @@ class Reader(CalibrationDataReader):
         return None if t is None else {self.name: t}
 
 
-def output_tail(model):
-    """Nodes between the last Conv/Gemm layers and the outputs, those layers included. Quantizing them puts
-    unlike values on one int8 scale (YOLOX concatenates box offsets with 0-1 scores: scores lose their
-    resolution and recall drops), so they stay float; a few percent of the compute."""
+def output_tail(model, depth=1):
+    """Nodes between the outputs and the last `depth` Conv/Gemm layers on every path to them, those layers
+    included. depth 1: quantizing the last layers puts unlike values on one int8 scale (YOLOX concatenates
+    box offsets with 0-1 scores: scores lose their resolution and recall drops), so they stay float; a few
+    percent of the compute. Larger depths keep more of a detection head float."""
     producer = {o: n for n in model.graph.node for o in n.output}
-    tail, todo = set(), [o.name for o in model.graph.output]
+    seen, todo = {}, [(o.name, 0) for o in model.graph.output]
     while todo:
-        n = producer.get(todo.pop())
-        if n is None or n.name in tail:
+        tensor, convs = todo.pop()
+        n = producer.get(tensor)
+        if n is None:
             continue
-        tail.add(n.name)
-        if n.op_type not in ("Conv", "Gemm", "MatMul"):
-            todo.extend(n.input)
-    return sorted(tail)
+        convs += n.op_type in ("Conv", "Gemm", "MatMul")
+        if convs > depth or seen.get(n.name, depth + 1) <= convs:
+            continue
+        seen[n.name] = convs
+        todo.extend((i, convs) for i in n.input)
+    return sorted(seen)
 
 
-def quantize(src, dst, tensors, method="minmax"):
+def input_stem(model, depth):
+    """Nodes between the input and the first `depth` Conv layers on every path from it, those included."""
+    if depth <= 0:
+        return []
+    consumers = {}
+    for n in model.graph.node:
+        for i in n.input:
+            consumers.setdefault(i, []).append(n)
+    seen, todo = {}, [(model.graph.input[0].name, 0)]
+    while todo:
+        tensor, convs = todo.pop()
+        for n in consumers.get(tensor, []):
+            c = convs + (n.op_type in ("Conv", "Gemm", "MatMul"))
+            if c > depth or seen.get(n.name, depth + 1) <= c:
+                continue
+            seen[n.name] = c
+            # A stem layer's own output stays float; the next layer quantizes it.
+            if c < depth or n.op_type not in ("Conv", "Gemm", "MatMul"):
+                todo.extend((o, c) for o in n.output)
+    return sorted(seen)
+
+
+class Options:
+    """How one model is quantized (see the usage for each field)."""
+
+    def __init__(self, method="minmax", float_head=1, float_stem=0, float_by_error=0, activations="uint8", reduce_range=False, fmt="qdq", percentile=99.999, error_frames=8):
+        self.__dict__.update(locals())
+        del self.__dict__["self"]
+
+
+def quantize_once(tmp, dst, name, tensors, o, keep_float):
+    extra = {}
+    if o.activations == "int8":
+        extra["ActivationSymmetric"] = True
+    if o.method == "percentile":
+        extra["CalibPercentile"] = o.percentile
+    quantize_static(
+        tmp,
+        dst,
+        Reader(name, tensors),
+        quant_format={"qdq": QuantFormat.QDQ, "qoperator": QuantFormat.QOperator}[o.fmt],
+        activation_type=QuantType.QInt8 if o.activations == "int8" else QuantType.QUInt8,
+        weight_type=QuantType.QInt8,
+        per_channel=True,
+        reduce_range=o.reduce_range,
+        nodes_to_exclude=sorted(keep_float),
+        calibrate_method={"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy, "percentile": CalibrationMethod.Percentile}[o.method],
+        extra_options=extra,
+    )
+
+
+def worst_layers(float_path, qdq_path, name, tensors, count):
+    """The `count` Conv/Gemm layers whose quantized input loses most: signal-to-quantization-noise ratio of
+    each layer's activation input, quantize-dequantize against the float value in the same run of the QDQ
+    model (onnxruntime.quantization.qdq_loss_debug), over the given calibration inputs."""
+    from onnxruntime.quantization import qdq_loss_debug as dbg
+
+    aug = qdq_path + ".debug.onnx"
+    try:
+        dbg.modify_model_output_intermediate_tensors(qdq_path, aug)
+        acts = dbg.collect_activations(aug, Reader(name, tensors))
+    finally:
+        for f in (aug, aug + ".data"):
+            if os.path.exists(f):
+                os.remove(f)
+    match = dbg.create_activation_matching(acts)
+    sqnr = {t: dbg.compute_signal_to_quantization_noice_ratio(v["pre_qdq"], v["post_qdq"]) for t, v in match.items() if "pre_qdq" in v and "post_qdq" in v}
+    model = onnx.load(float_path)
+    scored = [(sqnr[n.input[0]], n.name) for n in model.graph.node if n.op_type in ("Conv", "Gemm", "MatMul") and n.input[0] in sqnr]
+    scored.sort()
+    return [n for _, n in scored[:count]], scored
+
+
+def quantize(src, dst, tensors, o=None):
+    o = o or Options()
     tmp = dst + ".float-symbolic.onnx"
     make_dims_symbolic(src, tmp)
     model = onnx.load(tmp)
     name = model.graph.input[0].name
-    keep_float = output_tail(model)
+    keep_float = set(output_tail(model, o.float_head)) | set(input_stem(model, o.float_stem))
     try:
-        quantize_static(
-            tmp,
-            dst,
-            Reader(name, tensors),
-            quant_format=QuantFormat.QDQ,
-            activation_type=QuantType.QUInt8,
-            weight_type=QuantType.QInt8,
-            per_channel=True,
-            nodes_to_exclude=keep_float,
-            calibrate_method={"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy, "percentile": CalibrationMethod.Percentile}[method],
-        )
+        quantize_once(tmp, dst, name, tensors, o, keep_float)
+        if o.float_by_error > 0:
+            step = max(1, len(tensors) // o.error_frames)
+            chosen, _ = worst_layers(tmp, dst, name, tensors[::step][: o.error_frames], o.float_by_error)
+            print(f"kept float by calibration-frame error: {', '.join(chosen)}")
+            quantize_once(tmp, dst, name, tensors, o, keep_float | set(chosen))
     finally:
         os.remove(tmp)
 
@@ -165,9 +238,21 @@ def main():
     p.add_argument("--only", choices=["detector", "reid"])
     p.add_argument("--calibration", choices=["minmax", "entropy", "percentile"], default="minmax", help="how activation ranges are chosen")
     p.add_argument("--detector-size", default="416x320", help="detector input WxH to calibrate at (MEI fits 416 to the frame)")
+    g = p.add_argument_group("detector quantization (the ReID network keeps its output tail float, nothing else)")
+    g.add_argument("--float-head", type=int, default=1, help="keep the last N conv layers before the outputs float (1: output tail only)")
+    g.add_argument("--float-stem", type=int, default=0, help="keep the first N conv layers after the input float")
+    g.add_argument("--float-by-error", type=int, default=0, help="also keep float the N conv layers whose int8 input loses most on the calibration frames")
+    g.add_argument("--activations", choices=["uint8", "int8"], default="uint8", help="uint8 asymmetric or int8 symmetric activations")
+    g.add_argument("--reduce-range", action="store_true", help="7-bit weights (for CPUs without VNNI)")
+    g.add_argument("--format", choices=["qdq", "qoperator"], default="qdq")
+    g.add_argument("--percentile", type=float, default=99.999, help="with --calibration percentile: the share of values kept inside the range")
     a = p.parse_args()
     if a.frames < 4 or a.frames > 2000:
         fail("--frames must be in [4, 2000]")
+    for flag in ("float_head", "float_stem", "float_by_error"):
+        if not 0 <= getattr(a, flag) <= 200:
+            fail(f"--{flag.replace('_', '-')} must be in [0, 200]")
+    det_opts = Options(a.calibration, a.float_head, a.float_stem, a.float_by_error, a.activations, a.reduce_range, a.format, a.percentile)
     try:
         in_w, in_h = (int(v) for v in a.detector_size.lower().split("x"))
     except ValueError:
@@ -188,7 +273,7 @@ def main():
         scale = min(in_w / probe.shape[1], in_h / probe.shape[0])
         size = (int(probe.shape[1] * scale), int(probe.shape[0] * scale))
         frames = read_frames(a.video, a.frames, size)
-        quantize(src, os.path.join(a.out, DETECTOR[1]), detector_inputs(frames, in_w, in_h), a.calibration)
+        quantize(src, os.path.join(a.out, DETECTOR[1]), detector_inputs(frames, in_w, in_h), det_opts)
         print(f"wrote {os.path.join(a.out, DETECTOR[1])} ({len(frames)} calibration frames at {in_w}x{in_h})")
     if a.only in (None, "reid"):
         src = os.path.join(a.models, REID[0])
@@ -205,7 +290,7 @@ def main():
                 fr = 1 + round(i * (last - 1) / max(1, len(frames) - 1))
                 boxes[i] = [tuple(r[2:6]) for r in rows[rows[:, 0] == fr]]
         crops = reid_inputs(frames, boxes, rng)
-        quantize(src, os.path.join(a.out, REID[1]), crops, a.calibration)
+        quantize(src, os.path.join(a.out, REID[1]), crops, Options(a.calibration))
         print(f"wrote {os.path.join(a.out, REID[1])} ({len(crops)} calibration crops)")
     print(f"use: MEI_MODEL_DIR={os.path.realpath(a.out)} with models yolox-nano-int8 / osnet-x0.25-msmt17-int8")
 
