@@ -247,7 +247,7 @@ def main():
     p.add_argument("--frames", type=int, default=48)
     p.add_argument("--boxes", help="MOT det/gt file of the video (frame,id,x,y,w,h,...) for ReID crops")
     p.add_argument("--only", choices=["detector", "reid"])
-    p.add_argument("--calibration", choices=["minmax", "entropy", "percentile"], default="minmax", help="how activation ranges are chosen")
+    p.add_argument("--calibration", choices=["minmax", "entropy", "percentile"], help="how activation ranges are chosen (default: percentile for the detector, minmax for ReID; entropy equals minmax in onnxruntime 1.23.2: 128 bins for 128 levels)")
     p.add_argument("--detector-size", default="416x320", help="detector input WxH to calibrate at (MEI fits 416 to the frame)")
     g = p.add_argument_group("detector quantization (the ReID network keeps its output tail float, nothing else)")
     g.add_argument("--float-head", type=int, default=6, help="keep the last N conv layers before the outputs float (1: output tail only; 6: YOLOX's whole head)")
@@ -262,7 +262,7 @@ def main():
     for flag in ("float_head", "float_stem"):
         if not 0 <= getattr(a, flag) <= 200:
             fail(f"--{flag.replace('_', '-')} must be in [0, 200]")
-    det_opts = Options(a.calibration, a.float_head, a.float_stem, a.activations, a.reduce_range, a.format, a.percentile)
+    det_opts = Options(a.calibration or "percentile", a.float_head, a.float_stem, a.activations, a.reduce_range, a.format, a.percentile)
     try:
         in_w, in_h = (int(v) for v in a.detector_size.lower().split("x"))
     except ValueError:
@@ -300,7 +300,7 @@ def main():
                 fr = 1 + round(i * (last - 1) / max(1, len(frames) - 1))
                 boxes[i] = [tuple(r[2:6]) for r in rows[rows[:, 0] == fr]]
         crops = reid_inputs(frames, boxes, rng)
-        quantize(src, os.path.join(a.out, REID[1]), crops, Options(a.calibration))
+        quantize(src, os.path.join(a.out, REID[1]), crops, Options(a.calibration or "minmax"))
         print(f"wrote {os.path.join(a.out, REID[1])} ({len(crops)} calibration crops)")
     print(f"use: MEI_MODEL_DIR={os.path.realpath(a.out)} with models yolox-nano-int8 / osnet-x0.25-msmt17-int8")
 
