@@ -7,6 +7,7 @@
 //   npm run bench:quant -- [--json] [--files F1,F2] [--sizes 416x320,352x256] [--reps 40] [--rounds 5] [--threads 1]
 // Default files: $MEI_MODEL_DIR/yolox_nano.onnx and $MEI_MODEL_DIR/yolox_nano.int8.onnx
 // (scripts/quantize-models.sh writes the int8 file and links the float one into its --out).
+import { existsSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,6 +37,7 @@ async function main(): Promise<void> {
   const dir = process.env.MEI_MODEL_DIR;
   if (!values.files && !dir) throw new FlagError('--files: give the detector files, or set MEI_MODEL_DIR (float + int8 detector)');
   const files = values.files ? values.files.split(',').map((f) => f.trim()) : ['yolox_nano.onnx', 'yolox_nano.int8.onnx'].map((f) => path.join(dir!, f));
+  for (const f of files) if (!existsSync(f)) throw new FlagError(`--files: ${f} not found${values.files ? '' : ' (MEI_MODEL_DIR must hold the float and the int8 detector: scripts/quantize-models.sh --out)'}`);
   const loadStart = loadavg();
   const rows = [];
   for (const [w, h] of sizes) {
