@@ -49,7 +49,7 @@ async function main(): Promise<void> {
     const anchors = yoloxAnchorCount(w, h);
     for (const m of models) {
       const out = await m.run(input, [1, 3, h, w]);
-      if (out.dims[1] !== anchors) throw new Error(`${m.name}: output [${out.dims.join(', ')}], expected ${anchors} anchors at ${w}x${h}`);
+      if (out.dims[1] !== anchors) throw new Error(`${m.file}: output [${out.dims.join(', ')}], expected ${anchors} anchors at ${w}x${h}`);
       for (let i = 0; i < 3; i++) await m.run(input, [1, 3, h, w]); // warm-up
     }
     const cpu: number[][] = models.map(() => []);
