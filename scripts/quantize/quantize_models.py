@@ -259,6 +259,8 @@ def main():
     a = p.parse_args()
     if a.frames < 4 or a.frames > 2000:
         fail("--frames must be in [4, 2000]")
+    if not 50 <= a.percentile <= 100:
+        fail(f"--percentile must be in [50, 100], got {a.percentile}")
     for flag in ("float_head", "float_stem"):
         if not 0 <= getattr(a, flag) <= 200:
             fail(f"--{flag.replace('_', '-')} must be in [0, 200]")
