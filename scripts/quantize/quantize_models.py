@@ -12,8 +12,10 @@ The detector is mixed int8/float by default: its first 8 conv layers along every
 last 6 before the outputs stay float (YOLOX-nano: the stem, the stride-4 stage and the stride-8 entry, 13
 convs; the whole head, 36 convs). Why: on the calibration frames the int8 error accumulates fastest there
 (signal-to-noise of the activations against the float model falls from 25 to 5 dB within the first three
-convs; the head's box regression loses localisation), and keeping them float costs ~1.5 of the ~4 CPU ms
-int8 saves. docs/benchmarks.md "int8 detector, round 3" has the measurements of each option. After
+convs; the head's box regression loses localisation). Activation ranges: percentile calibration (99.999 %)
+for the detector, MinMax for ReID. Keeping those layers float costs ~2.6 of the ~4.7 CPU ms that an all-int8
+YOLOX-nano saves at 416x320, and keeps MOTA/IDF1 within 0.5 of the float model on PETS09 (all-int8: -2.4 / -2.6).
+docs/benchmarks.md "int8 detector, round 3" has the measurements of each option. After
 quantizing, the int8 file's output is compared with the float model's on the calibration inputs (printed in
 dB) and a file that onnxruntime's graph optimizations break is refused.
 """
