@@ -3,6 +3,7 @@
 # onnxruntime's own quantization tools in a venv created here from PyPI. The float files are only read; the
 # int8 files (and links to the float ones) go to --out, which then serves as MEI_MODEL_DIR.
 #   scripts/quantize-models.sh --models DIR --out DIR --video FILE [--frames N] [--boxes MOT_FILE] [--only detector|reid]
+#                              [--float-stem N] [--float-head N] [...]   (--help lists all; defaults are the measured best)
 # Env: MEI_QUANT_VENV (default ~/.cache/mei/quant-venv). Calibrate on video of the cameras that will run it.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
