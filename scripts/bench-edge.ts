@@ -12,7 +12,8 @@
 // MEI_DATA_DIR must hold vtest.avi and PETS09-S2L1/gt/gt.txt. Metrics in --json are fractions 0..1.
 // The machine may be shared: compare fps together with the load average, and CPU ms/frame (what the
 // pipeline itself burns) across machines.
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, homedir, loadavg, tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
@@ -27,7 +28,7 @@ import { createCameraPipeline, type FrameResult, type StageTimings } from '../ed
 
 const USAGE = `usage: npm run bench:edge -- [--json] [--sets a,b] [--max-frames N] [--threads N|D,E] [--score S]
        [--input-size WxH] [--reid-input WxH] [--sequential] [--detect-every K] [--detect-interval-ms MS] [--decode-at-input-size]
-       [--reduced-input-scale S [--full-every N]] [--peer] [--out <dir>]
+       [--reduced-input-scale S [--full-every N]] [--peer [--streams N] [--peer-threads N]] [--out <dir>]
   --sets a,b        a = YOLOX-nano + OSNet x0.25 (MEI_MODEL_DIR), b = NanoDet-g (npm) + colour histograms,
                     q = a in int8 (scripts/quantize-models.sh writes it; MEI_MODEL_DIR = its --out),
                     qd = int8 YOLOX-nano + float OSNet, qr = float YOLOX-nano + int8 OSNet
@@ -41,6 +42,10 @@ const USAGE = `usage: npm run bench:edge -- [--json] [--sets a,b] [--max-frames 
   --detect-every K  detection cadence: detect at most every K frames, Kalman prediction between, every
                     frame while the scene is busy (default 1)
   --detect-interval-ms MS  detection cadence in time (models.detector.detectIntervalMs; replaces --detect-every)
+  --streams N       with --peer: also run N copies of the video at once on each side (MEI: N pipelines of the
+                    first set in this process, as an agent runs N cameras; the peer: N processes), unpaced, and
+                    print the node's throughput (frames of all copies / wall time) and the ratio
+  --peer-threads N  the peer's onnxruntime intra-op threads (default: its own default, all cores, spinning)
   --peer            also run the usual Python pipeline on the same video (OpenCV decode, YOLOX-nano 416x416
                     in onnxruntime, PyPI ByteTrack; no ReID) in a venv made here (MEI_PEER_VENV, default
                     ~/.cache/mei/peer-venv) and print both with the ratio against the first MEI set
@@ -210,8 +215,8 @@ async function runSet(set: ModelSet, o: { dataDir: string; gtText: string; maxFr
 /** The peer's PyPI packages, pinned (its onnxruntime is the version onnxruntime-node wraps). */
 const PEER_PACKAGES = ['onnxruntime==1.23.2', 'opencv-python-headless==5.1.0.95', 'cjm-byte-track==0.0.6', 'numpy==2.4.6', 'scipy==1.17.1'];
 
-/** Runs scripts/peer/peer_pipeline.py on the video in its venv (created on first use) and scores it like MEI. */
-function runPeer(o: { dataDir: string; gtText: string; maxFrames?: number }) {
+/** The peer's venv python (the venv is created on first use); scripts/peer/peer_pipeline.py runs in it. */
+function peerPython(): string {
   const venv = process.env.MEI_PEER_VENV ?? path.join(homedir(), '.cache/mei/peer-venv');
   const python = path.join(venv, 'bin/python');
   const ready = () => {
@@ -226,14 +231,33 @@ function runPeer(o: { dataDir: string; gtText: string; maxFrames?: number }) {
     execFileSync('python3', ['-m', 'venv', venv], { stdio: 'inherit' });
     execFileSync(path.join(venv, 'bin/pip'), ['install', '--quiet', ...PEER_PACKAGES], { stdio: 'inherit' });
   }
+  return python;
+}
+
+interface PeerRun {
+  frames: number;
+  wallSeconds: number;
+  cpuSeconds: number;
+  threads: number;
+  out: string;
+}
+
+/** One run of the peer's frame loop on the video (its own process). */
+async function peerProcess(python: string, o: { dataDir: string; maxFrames?: number; threads?: number }): Promise<PeerRun> {
   const out = path.join(mkdtempSync(path.join(tmpdir(), 'mei-peer-')), 'peer.txt');
   const script = fileURLToPath(new URL('./peer/peer_pipeline.py', import.meta.url));
   const model = path.join(process.env.MEI_MODEL_DIR!, 'yolox_nano.onnx');
+  const { stdout } = await promisify(execFile)(python, [script, model, path.join(o.dataDir, 'vtest.avi'), out, ...(o.maxFrames ? ['--max-frames', String(o.maxFrames)] : []), ...(o.threads ? ['--threads', String(o.threads)] : [])], { encoding: 'utf8' });
+  return { ...(JSON.parse(stdout.trim().split('\n').pop()!) as Omit<PeerRun, 'out'>), out };
+}
+
+async function runPeer(o: { dataDir: string; gtText: string; maxFrames?: number; threads?: number }) {
+  const python = peerPython();
   const loadStart = load();
   const childCpu0 = childCpuMs();
-  const printed = execFileSync(python, [script, model, path.join(o.dataDir, 'vtest.avi'), out, ...(o.maxFrames ? ['--max-frames', String(o.maxFrames)] : [])], { encoding: 'utf8' });
+  const r = await peerProcess(python, o);
+  const out = r.out;
   const childCpu1 = childCpuMs();
-  const r = JSON.parse(printed.trim().split('\n').pop()!) as { frames: number; wallSeconds: number; cpuSeconds: number; threads: number; opencv: string; onnxruntime: string };
   const s = evaluateMot(parseMot(o.gtText, { kind: 'gt', source: 'PETS09-S2L1/gt/gt.txt' }), parseMot(readFileSync(out, 'utf8'), { kind: 'res', source: 'peer.txt' })).summary;
   return {
     label: 'Python: OpenCV decode + YOLOX-nano 416x416 (onnxruntime) + ByteTrack (cjm-byte-track), no ReID',
@@ -249,6 +273,44 @@ function runPeer(o: { dataDir: string; gtText: string; maxFrames?: number }) {
     counts: { gt: s.numGt, tp: s.tp, fp: s.fp, fn: s.fn, idsw: s.idsw, gtIds: s.numGtIds, predIds: s.numPredIds },
     loadAverage: { start: loadStart, end: load() },
   };
+}
+
+/**
+ * A node's throughput with `n` copies of the video at once, unpaced: MEI runs n pipelines of `models` in this
+ * process (as an agent runs n cameras), the peer n processes. Frames of all copies / wall time, and CPU per
+ * frame (this process or the peers, plus decoders); accuracy is the single runs'.
+ */
+async function runStreams(n: number, models: ModelsSpec, o: { dataDir: string; maxFrames?: number; withPeer: boolean; peerThreads?: number }) {
+  const loadStart = load();
+  const child0 = childCpuMs();
+  const cpu0 = process.cpuUsage();
+  const pipelines = await Promise.all(
+    Array.from({ length: n }, () =>
+      createCameraPipeline({ camera: { source: path.join(o.dataDir, 'vtest.avi') }, models, mode: 'history', allFrames: true, maxFrames: o.maxFrames }),
+    ),
+  );
+  const t0 = performance.now();
+  let frames = 0;
+  try {
+    const summaries = await Promise.all(pipelines.map((p) => p.run()));
+    frames = summaries.reduce((s, x) => s + x.frames, 0);
+  } finally {
+    await Promise.all(pipelines.map((p) => p.dispose()));
+  }
+  const wall = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  const child1 = childCpuMs();
+  const decoders = child0 !== undefined && child1 !== undefined ? child1 - child0 : 0;
+  const mei = { streams: n, frames, wallSeconds: round(wall, 1), fps: round(frames / wall), cpuMsPerFrame: round(((cpu.user + cpu.system) / 1000 + decoders) / frames, 1), loadAverage: { start: loadStart, end: load() } };
+  if (!o.withPeer) return { mei };
+  const python = peerPython();
+  const peerLoad = load();
+  const p0 = performance.now();
+  const runs = await Promise.all(Array.from({ length: n }, () => peerProcess(python, { ...o, threads: o.peerThreads })));
+  const peerWall = (performance.now() - p0) / 1000;
+  const peerFrames = runs.reduce((s, r) => s + r.frames, 0);
+  const peer = { streams: n, frames: peerFrames, wallSeconds: round(peerWall, 1), fps: round(peerFrames / peerWall), cpuMsPerFrame: round((1000 * runs.reduce((s, r) => s + r.cpuSeconds, 0)) / peerFrames, 1), loadAverage: { start: peerLoad, end: load() } };
+  return { mei, peer, fpsRatio: round(mei.fps / peer.fps) };
 }
 
 async function main(): Promise<void> {
@@ -271,6 +333,8 @@ async function main(): Promise<void> {
         'reduced-input-scale': { type: 'string' },
         'full-every': { type: 'string' },
         peer: { type: 'boolean', default: false },
+        streams: { type: 'string' },
+        'peer-threads': { type: 'string' },
         out: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -310,15 +374,25 @@ async function main(): Promise<void> {
     sets: [] as Array<Awaited<ReturnType<typeof runSet>>>,
     loadAverageEnd: [0, 0, 0] as [number, number, number],
   };
+  const reducedScale = num(values['reduced-input-scale'], '--reduced-input-scale', 0, 0.95);
+  const fullEvery = num(values['full-every'], '--full-every', 2, 10, true);
   for (const k of keys) {
-    report.sets.push(await runSet(SETS[k], { dataDir, gtText, maxFrames, threads, embedderThreads, score, inputSize, reidInput, sequential: values.sequential, decodeAtInputSize: values['decode-at-input-size'], detectEvery: num(values['detect-every'], '--detect-every', 1, 100, true), detectIntervalMs: num(values['detect-interval-ms'], '--detect-interval-ms', 0, 2000, true), reducedInputScale: num(values['reduced-input-scale'], '--reduced-input-scale', 0, 0.95), fullEvery: num(values['full-every'], '--full-every', 2, 10, true), outDir: values.out }));
+    report.sets.push(await runSet(SETS[k], { dataDir, gtText, maxFrames, threads, embedderThreads, score, inputSize, reidInput, sequential: values.sequential, decodeAtInputSize: values['decode-at-input-size'], detectEvery: num(values['detect-every'], '--detect-every', 1, 100, true), detectIntervalMs: num(values['detect-interval-ms'], '--detect-interval-ms', 0, 2000, true), reducedInputScale: reducedScale, fullEvery, outDir: values.out }));
   }
-  const peer = values.peer ? runPeer({ dataDir, gtText, maxFrames }) : undefined;
+  const peerThreads = num(values['peer-threads'], '--peer-threads', 1, 64, true);
+  const peer = values.peer ? await runPeer({ dataDir, gtText, maxFrames, threads: peerThreads }) : undefined;
   const first = report.sets[0];
   // MEI's CPU per frame includes its ffmpeg decoder (another process); the peer decodes in its own process.
   const meiCpu = first ? first.cpuMsPerFrame + (first.msPerFrame.decodeCpu ?? 0) : 0;
   const comparison = peer && first ? { set: first.set, fpsRatio: round(first.fps / peer.fps), cpuPerFrameRatio: round(peer.cpuMsPerFrame / meiCpu), meiCpuMsPerFrameWithDecode: round(meiCpu, 1) } : undefined;
   Object.assign(report, peer ? { peer, comparison } : {});
+  const streams = num(values.streams, '--streams', 1, 16, true);
+  if (streams !== undefined && first) {
+    const k = keys[0];
+    const detector: DetectorSpec = { ...SETS[k].models.detector, scoreThreshold: score, ...(reducedScale ? { reducedInputScale: reducedScale } : {}), ...(fullEvery ? { fullEvery } : {}) };
+    const reid = SETS[k].models.reid?.kind === 'onnx' && reidInput ? { ...SETS[k].models.reid, inputWidth: reidInput[0], inputHeight: reidInput[1] } : SETS[k].models.reid;
+    Object.assign(report, { node: await runStreams(streams, { ...SETS[k].models, detector, reid }, { dataDir, maxFrames, withPeer: values.peer, peerThreads }) });
+  }
   report.loadAverageEnd = load();
   if (values.json) {
     console.log(JSON.stringify(report));
@@ -351,6 +425,12 @@ async function main(): Promise<void> {
   if (peer && comparison) {
     console.log(`peer (${peer.label}): ${peer.fps} fps, ${peer.cpuMsPerFrame} CPU ms/frame, MOTA ${pct(peer.metrics.mota)} IDF1 ${pct(peer.metrics.idf1)} HOTA ${pct(peer.metrics.hota)}`);
     console.log(`MEI set ${comparison.set} / peer: fps x${comparison.fpsRatio}, CPU per frame peer/MEI x${comparison.cpuPerFrameRatio} (MEI incl. ffmpeg ${comparison.meiCpuMsPerFrameWithDecode} ms)`);
+  }
+  const node = (report as { node?: Awaited<ReturnType<typeof runStreams>> }).node;
+  if (node) {
+    const side = (name: string, r: { streams: number; fps: number; cpuMsPerFrame: number }) => `${name}: ${r.streams} copies at once, ${r.fps} frames/s in all, ${r.cpuMsPerFrame} CPU ms/frame`;
+    console.log(side('node, MEI', node.mei));
+    if (node.peer) console.log(`${side('node, peer', node.peer)}; MEI / peer x${node.fpsRatio}`);
   }
 }
 

@@ -169,7 +169,7 @@ export interface DetectorSpec {
    */
   coastMaxShift?: number;
   /**
-   * Two-scale detection: when > 0, of every fullEvery detected frames one runs at the detector's input size and the others at this fraction of it (each side rounded to the network stride: 0.6 turns 416x320 into 256x192, a portrait 320x416 into 192x256). Near people, large and fast in pixels, are found by the cheap pass; a far one it misses is lost for that frame and re-found by the next full pass, having moved little. YOLOX-nano on PETS09-S2L1 at 10 fps, 0.6 with fullEvery 2: about a fifth less CPU per frame for at most 0.5 MOTA/IDF1 point (docs/benchmarks.md, issue #16). 0 = off.
+   * Two-scale detection: when > 0, of every fullEvery detected frames one runs at the detector's input size and the others at this fraction of it (each side rounded to the network stride: 0.6 turns 416x320 into 256x192, a portrait 320x416 into 192x256). Near people, large and fast in pixels, are found by the cheap pass; a far one it misses is lost for that frame and re-found by the next full pass, having moved little. YOLOX-nano on PETS09-S2L1 at 10 fps, 0.6 with fullEvery 2: 10-18 % less CPU per frame; full frame MOTA -0.5, IDF1 +0.7; half-frame virtual cameras up to -1.7 MOTA / -2.0 IDF1, cross-camera IDF1 -0.7 (docs/benchmarks.md, issue #16). 0 = off.
    */
   reducedInputScale?: number;
   /**
